@@ -1,0 +1,173 @@
+package webauthnkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors returned by stores. Every store (memstore, sqlstore,
+// redisstore, and third-party ones) must return these, possibly wrapped, so
+// that callers can test them with errors.Is. The conformance suite in
+// package storetest checks each one.
+var (
+	// ErrNotFound: the user, credential or ceremony does not exist (or, for a
+	// ceremony, was already taken or has expired).
+	ErrNotFound = errors.New("webauthnkit: not found")
+
+	// ErrDuplicate: a unique key already exists. Stores return one of the two
+	// more precise errors below, both of which match ErrDuplicate.
+	ErrDuplicate = errors.New("webauthnkit: already exists")
+
+	// ErrUserExists: a user with the same name (or handle) already exists.
+	// errors.Is(ErrUserExists, ErrDuplicate) is true.
+	ErrUserExists = fmt.Errorf("webauthnkit: user already exists: %w", ErrDuplicate)
+
+	// ErrCredentialExists: a credential with the same ID is already stored,
+	// whichever user owns it. errors.Is(ErrCredentialExists, ErrDuplicate) is true.
+	ErrCredentialExists = fmt.Errorf("webauthnkit: credential already exists: %w", ErrDuplicate)
+
+	// ErrConflict: a compare-and-set found a value other than the expected
+	// one (another login updated the credential first).
+	ErrConflict = errors.New("webauthnkit: concurrent update conflict")
+
+	// ErrUnavailable: the store could not be reached (connection refused or
+	// lost, timeout). Stores wrap the cause: fmt.Errorf("...: %w: %w",
+	// ErrUnavailable, cause). The HTTP adapter answers 503. The same call may
+	// succeed once the store is back; stores must recover by themselves.
+	ErrUnavailable = errors.New("webauthnkit: store unavailable")
+)
+
+// User is an account as stored by a CredentialStore.
+type User struct {
+	// Handle is the WebAuthn user handle (user.id): 32 random bytes made by
+	// the library, never derived from the name. Primary key. Immutable.
+	Handle []byte
+	// Name is the unique sign-in name, already normalised by the library
+	// (trimmed, case-folded). Stores compare it byte for byte.
+	Name string
+	// DisplayName is shown by authenticators in account pickers.
+	DisplayName string
+	// CreatedAt is set by the library before the user is stored.
+	CreatedAt time.Time
+}
+
+// Credential is a registered passkey: the credential record of WebAuthn §4.
+// Stores persist every field and return it unchanged (time values may lose
+// precision below a microsecond and are returned in UTC).
+type Credential struct {
+	// ID is the credential ID chosen by the authenticator (1 to 1023 bytes).
+	// Globally unique across all users: primary key.
+	ID []byte
+	// UserHandle is the owner's User.Handle.
+	UserHandle []byte
+	// PublicKey is the COSE-encoded credential public key.
+	PublicKey []byte
+	// SignCount is the last signature counter seen (0 for authenticators
+	// without a counter, such as synced passkeys).
+	SignCount uint32
+	// AAGUID identifies the authenticator model (16 bytes; all zero when
+	// attestation is "none" on many platforms).
+	AAGUID []byte
+	// AttestationFormat is the attestation statement format at registration
+	// ("none", "packed", "tpm", ...).
+	AttestationFormat string
+	// Transports are the hints the browser returned ("internal", "hybrid",
+	// "usb", "nfc", "ble").
+	Transports []string
+	// Authenticator data flags. BackupEligible never changes after
+	// registration; BackupState and UserVerified are updated after each login.
+	UserPresent    bool
+	UserVerified   bool
+	BackupEligible bool
+	BackupState    bool
+	// Attachment is "platform", "cross-platform" or empty when unknown.
+	Attachment string
+	// Name is the user-given label ("Work laptop"). May be empty.
+	Name string
+	// CreatedAt is when the credential was registered.
+	CreatedAt time.Time
+	// LastUsedAt is when it last signed in; zero if never.
+	LastUsedAt time.Time
+	// CloneSuspected is set when a sign counter went backwards and the
+	// configured CounterPolicy accepted the login anyway.
+	CloneSuspected bool
+}
+
+// CredentialUse is what a successful login writes back to a credential.
+type CredentialUse struct {
+	SignCount      uint32
+	BackupState    bool
+	UserVerified   bool
+	LastUsedAt     time.Time
+	CloneSuspected bool
+}
+
+// CredentialStore keeps users and their credentials.
+//
+// Contract (each clause is a named subtest in storetest.TestCredentialStore):
+//
+//   - Implementations are safe for concurrent use by multiple goroutines
+//     (and, for shared backends, multiple processes).
+//   - CreateUser stores the user and its first credential atomically: either
+//     both are stored or neither. It returns ErrUserExists if a user with the
+//     same Name or Handle exists, ErrCredentialExists if the credential ID is
+//     already stored (for any user); nothing is stored in either case.
+//   - GetUserByHandle and GetUserByName return ErrNotFound for an unknown
+//     user.
+//   - DeleteUser removes the user and all its credentials; ErrNotFound if the
+//     user does not exist.
+//   - AddCredential stores one more credential for an existing user. It
+//     returns ErrNotFound if cred.UserHandle names no user and
+//     ErrCredentialExists if the ID is already stored for any user.
+//   - GetCredential returns ErrNotFound for an unknown ID.
+//   - ListCredentials returns the user's credentials ordered by CreatedAt,
+//     then ID; an empty (nil or zero-length) slice and no error when the user
+//     has none or does not exist.
+//   - UpdateCredentialUse is a compare-and-set: it applies use only if the
+//     stored SignCount equals expectedSignCount, as one atomic step. It
+//     returns ErrConflict if the stored count differs and ErrNotFound if the
+//     credential does not exist. Under concurrent calls no update is lost and
+//     the count never moves backwards through this method.
+//   - RenameCredential and DeleteCredential act only on a credential owned by
+//     userHandle; a credential that does not exist or belongs to someone else
+//     gives ErrNotFound and is left unchanged.
+//   - Errors reaching the backend wrap ErrUnavailable.
+//   - Byte slices passed in may be reused by the caller after the call
+//     returns; returned values are owned by the caller.
+type CredentialStore interface {
+	CreateUser(ctx context.Context, user User, first Credential) error
+	GetUserByHandle(ctx context.Context, handle []byte) (User, error)
+	GetUserByName(ctx context.Context, name string) (User, error)
+	DeleteUser(ctx context.Context, handle []byte) error
+
+	AddCredential(ctx context.Context, cred Credential) error
+	GetCredential(ctx context.Context, id []byte) (Credential, error)
+	ListCredentials(ctx context.Context, userHandle []byte) ([]Credential, error)
+	UpdateCredentialUse(ctx context.Context, id []byte, expectedSignCount uint32, use CredentialUse) error
+	RenameCredential(ctx context.Context, userHandle, id []byte, name string) error
+	DeleteCredential(ctx context.Context, userHandle, id []byte) error
+}
+
+// ChallengeStore keeps in-flight ceremonies (the state between Begin* and
+// Finish*) for a few minutes. The data is opaque to the store.
+//
+// Contract (each clause is a named subtest in storetest.TestChallengeStore):
+//
+//   - Implementations are safe for concurrent use.
+//   - PutCeremony stores data under id until expiresAt. It returns
+//     ErrDuplicate if id is already stored and not expired.
+//   - TakeCeremony returns the data and removes it in one atomic step: of
+//     any number of concurrent takes of one id, exactly one succeeds; the
+//     others, and every later take, get ErrNotFound.
+//   - TakeCeremony never returns a ceremony whose expiresAt has passed; it
+//     returns ErrNotFound instead.
+//   - Expired ceremonies do not accumulate: the store removes them (native
+//     expiry, a janitor, or an explicit cleanup method documented by the
+//     store).
+//   - Errors reaching the backend wrap ErrUnavailable.
+type ChallengeStore interface {
+	PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error
+	TakeCeremony(ctx context.Context, id string) ([]byte, error)
+}

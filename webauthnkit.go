@@ -1,0 +1,470 @@
+package webauthnkit
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+)
+
+// UserVerification is the WebAuthn user verification requirement.
+type UserVerification string
+
+const (
+	UserVerificationRequired    UserVerification = "required"
+	UserVerificationPreferred   UserVerification = "preferred"
+	UserVerificationDiscouraged UserVerification = "discouraged"
+)
+
+// ResidentKey is the WebAuthn resident (discoverable) key requirement.
+type ResidentKey string
+
+const (
+	ResidentKeyRequired    ResidentKey = "required"
+	ResidentKeyPreferred   ResidentKey = "preferred"
+	ResidentKeyDiscouraged ResidentKey = "discouraged"
+)
+
+// Attestation is the WebAuthn attestation conveyance preference.
+type Attestation string
+
+const (
+	AttestationNone       Attestation = "none"
+	AttestationIndirect   Attestation = "indirect"
+	AttestationDirect     Attestation = "direct"
+	AttestationEnterprise Attestation = "enterprise"
+)
+
+// CounterPolicy decides what a login does when the authenticator's signature
+// counter did not increase (a possible cloned authenticator, WebAuthn §6.1.1).
+// A counter of 0 in both the stored credential and the assertion is never a
+// regression: synced passkeys always report 0.
+type CounterPolicy int
+
+const (
+	// CounterReject fails the login with ErrCounterRegression and emits
+	// EventCounterRegression. The stored counter is left unchanged.
+	CounterReject CounterPolicy = iota
+	// CounterFlag accepts the login, marks the credential CloneSuspected,
+	// emits EventCounterRegression and sets Login.CloneSuspected, so the app
+	// can ask for a second factor or warn the user.
+	CounterFlag
+)
+
+// Limits on user-supplied text, in characters (runes) after trimming.
+const (
+	MaxNameLength = 64
+)
+
+// Config configures a RelyingParty. Only RPID, Origins, Credentials and
+// Ceremonies are required; every other field has a safe default.
+type Config struct {
+	// RPID is the relying party ID: the registrable domain passkeys are
+	// scoped to, e.g. "example.com" or "localhost". Required. Not an IP
+	// address, no scheme, no port.
+	RPID string
+
+	// RPName is shown by some authenticators. Default: RPID.
+	RPName string
+
+	// Origins are the exact web origins allowed to run ceremonies, e.g.
+	// "https://example.com", "https://login.example.com:8443". Required.
+	// Each must be https, except http://localhost[:port] (and 127.0.0.1 /
+	// [::1] with RPID "localhost") for development; its host must be RPID or
+	// a subdomain of it. Android app origins ("android:apk-key-hash:...") are
+	// also accepted.
+	Origins []string
+
+	// ChallengeTTL is how long a ceremony (Begin* to Finish*) may take.
+	// Default: 5 minutes. Between 10 seconds and 1 hour.
+	ChallengeTTL time.Duration
+
+	// BrowserTimeout is the timeout hint sent to the browser. Default:
+	// ChallengeTTL. Must not exceed ChallengeTTL.
+	BrowserTimeout time.Duration
+
+	// UserVerification is asked for in every ceremony. Default:
+	// UserVerificationPreferred. With UserVerificationRequired a response
+	// without the UV flag fails with ErrUserVerificationRequired.
+	UserVerification UserVerification
+
+	// ResidentKey is asked for at registration. Default: ResidentKeyRequired
+	// (passkeys, which make usernameless sign-in possible).
+	ResidentKey ResidentKey
+
+	// Attestation is the attestation conveyance preference. Default:
+	// AttestationNone (no attestation certificate is requested: it would
+	// only add a privacy prompt for no benefit without a metadata policy).
+	Attestation Attestation
+
+	// CounterPolicy: default CounterReject.
+	CounterPolicy CounterPolicy
+
+	// Logger receives diagnostic records (never challenges, signatures or
+	// keys). Default: discard.
+	Logger *slog.Logger
+
+	// OnEvent, if set, is called synchronously after every ceremony outcome
+	// and credential change. It must not block for long. Default: nil.
+	OnEvent func(context.Context, Event)
+
+	// Now is the clock. Default: time.Now. Tests may inject a fake clock.
+	Now func() time.Time
+
+	// Random is the source of challenges, ceremony IDs and user handles.
+	// Default: crypto/rand.Reader. Only tests replaying recorded
+	// authenticator responses should set it.
+	Random io.Reader
+
+	// Secret keys the fake credential IDs returned for unknown users (so
+	// that the same unknown name always gets the same answer). Default: 32
+	// random bytes made by New, which changes the fake IDs on restart; set a
+	// stable secret of at least 32 bytes when several servers share users.
+	Secret []byte
+
+	// Credentials stores users and credentials. Required.
+	Credentials CredentialStore
+
+	// Ceremonies stores in-flight ceremonies. Required.
+	Ceremonies ChallengeStore
+}
+
+// RelyingParty runs WebAuthn ceremonies over a CredentialStore and a
+// ChallengeStore. It is safe for concurrent use. Build one with New at start.
+type RelyingParty struct {
+	cfg   Config
+	wa    *webauthn.WebAuthn
+	log   *slog.Logger
+	creds CredentialStore
+	cers  ChallengeStore
+}
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "webauthnkit: invalid Config." + e.Field + ": " + e.Reason
+}
+
+// New validates cfg, fills in defaults and returns a RelyingParty.
+func New(cfg Config) (*RelyingParty, error) {
+	bad := func(field, format string, args ...any) (*RelyingParty, error) {
+		return nil, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	cfg.RPID = strings.TrimSpace(cfg.RPID)
+	if cfg.RPID == "" {
+		return bad("RPID", "required")
+	}
+	if strings.ContainsAny(cfg.RPID, ":/ ") || net.ParseIP(cfg.RPID) != nil {
+		return bad("RPID", "%q must be a domain name (no scheme, port, path or IP address)", cfg.RPID)
+	}
+	if err := protocol.ValidateRPID(cfg.RPID); err != nil {
+		return bad("RPID", "%q is not a valid domain: %v", cfg.RPID, err)
+	}
+	cfg.RPID = strings.ToLower(cfg.RPID)
+	if cfg.RPName == "" {
+		cfg.RPName = cfg.RPID
+	}
+	if len(cfg.Origins) == 0 {
+		return bad("Origins", "at least one origin is required, e.g. https://%s", cfg.RPID)
+	}
+	var webOrigins, opaqueOrigins []string
+	for _, o := range cfg.Origins {
+		norm, opaque, err := checkOrigin(o, cfg.RPID)
+		if err != nil {
+			return bad("Origins", "%v", err)
+		}
+		if opaque {
+			opaqueOrigins = append(opaqueOrigins, norm)
+		} else {
+			webOrigins = append(webOrigins, norm)
+		}
+	}
+	if len(webOrigins) == 0 {
+		return bad("Origins", "at least one web origin is required")
+	}
+	if cfg.ChallengeTTL == 0 {
+		cfg.ChallengeTTL = 5 * time.Minute
+	}
+	if cfg.ChallengeTTL < 10*time.Second || cfg.ChallengeTTL > time.Hour {
+		return bad("ChallengeTTL", "%v is outside 10s..1h", cfg.ChallengeTTL)
+	}
+	if cfg.BrowserTimeout == 0 {
+		cfg.BrowserTimeout = cfg.ChallengeTTL
+	}
+	if cfg.BrowserTimeout < 0 || cfg.BrowserTimeout > cfg.ChallengeTTL {
+		return bad("BrowserTimeout", "%v must be positive and at most ChallengeTTL (%v)", cfg.BrowserTimeout, cfg.ChallengeTTL)
+	}
+	switch cfg.UserVerification {
+	case "":
+		cfg.UserVerification = UserVerificationPreferred
+	case UserVerificationRequired, UserVerificationPreferred, UserVerificationDiscouraged:
+	default:
+		return bad("UserVerification", "unknown value %q", cfg.UserVerification)
+	}
+	switch cfg.ResidentKey {
+	case "":
+		cfg.ResidentKey = ResidentKeyRequired
+	case ResidentKeyRequired, ResidentKeyPreferred, ResidentKeyDiscouraged:
+	default:
+		return bad("ResidentKey", "unknown value %q", cfg.ResidentKey)
+	}
+	switch cfg.Attestation {
+	case "":
+		cfg.Attestation = AttestationNone
+	case AttestationNone, AttestationIndirect, AttestationDirect, AttestationEnterprise:
+	default:
+		return bad("Attestation", "unknown value %q", cfg.Attestation)
+	}
+	switch cfg.CounterPolicy {
+	case CounterReject, CounterFlag:
+	default:
+		return bad("CounterPolicy", "unknown value %d", cfg.CounterPolicy)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	if cfg.Secret == nil {
+		cfg.Secret = make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, cfg.Secret); err != nil {
+			return nil, fmt.Errorf("webauthnkit: reading random secret: %w", err)
+		}
+	} else if len(cfg.Secret) < 32 {
+		return bad("Secret", "must be at least 32 bytes, got %d", len(cfg.Secret))
+	}
+	if cfg.Credentials == nil {
+		return bad("Credentials", "a CredentialStore is required (e.g. memstore.New())")
+	}
+	if cfg.Ceremonies == nil {
+		return bad("Ceremonies", "a ChallengeStore is required (e.g. memstore.New())")
+	}
+
+	residentRequired := cfg.ResidentKey == ResidentKeyRequired
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:                  cfg.RPID,
+		RPDisplayName:         cfg.RPName,
+		RPOrigins:             webOrigins,
+		RPOpaqueOrigins:       opaqueOrigins,
+		AttestationPreference: protocol.ConveyancePreference(cfg.Attestation),
+		AuthenticatorSelection: protocol.AuthenticatorSelection{
+			RequireResidentKey: &residentRequired,
+			ResidentKey:        protocol.ResidentKeyRequirement(cfg.ResidentKey),
+			UserVerification:   protocol.UserVerificationRequirement(cfg.UserVerification),
+		},
+		// Expiry is enforced by us (cfg.Now, so tests can move the clock) and
+		// by the ChallengeStore's TTL; go-webauthn only gets the browser hint.
+		Timeouts: webauthn.TimeoutsConfig{
+			Login:        webauthn.TimeoutConfig{Timeout: cfg.BrowserTimeout, TimeoutUVD: cfg.BrowserTimeout},
+			Registration: webauthn.TimeoutConfig{Timeout: cfg.BrowserTimeout, TimeoutUVD: cfg.BrowserTimeout},
+		},
+		// Browsers return some extension outputs (credProps, appid) unasked;
+		// rejecting them fails real sign-ins for no security benefit.
+		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
+	})
+	if err != nil {
+		return bad("Origins", "rejected by go-webauthn: %v", err)
+	}
+	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}, nil
+}
+
+// checkOrigin validates one configured origin and returns its canonical form
+// and whether it is an opaque (native app) origin.
+func checkOrigin(o, rpID string) (string, bool, error) {
+	if strings.HasPrefix(o, "android:apk-key-hash:") {
+		if len(o) == len("android:apk-key-hash:") {
+			return "", false, fmt.Errorf("%q has no key hash", o)
+		}
+		return o, true, nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", false, fmt.Errorf("%q is not an origin like https://%s", o, rpID)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", false, fmt.Errorf("%q must be an origin only (scheme, host, optional port), without path, query or credentials", o)
+	}
+	host := strings.ToLower(u.Hostname())
+	loopback := host == "localhost" || host == "127.0.0.1" || host == "::1"
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !loopback {
+			return "", false, fmt.Errorf("%q must use https (http is allowed only for localhost)", o)
+		}
+	default:
+		return "", false, fmt.Errorf("%q must use https", o)
+	}
+	ok := host == rpID || strings.HasSuffix(host, "."+rpID) || (rpID == "localhost" && loopback)
+	if !ok {
+		return "", false, fmt.Errorf("origin %q is not %s or a subdomain of it", o, rpID)
+	}
+	canon := u.Scheme + "://" + strings.ToLower(u.Host)
+	return canon, false, nil
+}
+
+// Config returns the validated configuration with defaults filled in. The
+// returned value must not be modified.
+func (rp *RelyingParty) Config() Config { return rp.cfg }
+
+// Code is a stable, client-safe error code.
+type Code string
+
+const (
+	CodeInvalidRequest           Code = "invalid_request"            // malformed input from the caller
+	CodeInvalidResponse          Code = "invalid_response"           // authenticator response malformed or failed verification
+	CodeCeremonyNotFound         Code = "ceremony_not_found"         // unknown, already finished, or expired in the store
+	CodeChallengeExpired         Code = "challenge_expired"          // ceremony found but past its TTL
+	CodeWrongCeremony            Code = "wrong_ceremony"             // registration finished as login or the reverse
+	CodeChallengeMismatch        Code = "challenge_mismatch"         // response signed another challenge
+	CodeOriginMismatch           Code = "origin_mismatch"            // response from an origin not allowed
+	CodeRPIDMismatch             Code = "rp_id_mismatch"             // response scoped to another RP ID
+	CodeUserVerificationRequired Code = "user_verification_required" // UV required but not performed
+	CodeUnknownCredential        Code = "unknown_credential"         // credential not registered (or not this user's)
+	CodeCounterRegression        Code = "counter_regression"         // sign counter did not increase
+	CodeCredentialExists         Code = "credential_exists"          // credential ID already registered
+	CodeUsernameTaken            Code = "username_taken"             // sign-up with a name in use
+	CodeUserNotFound             Code = "user_not_found"             // management call for an unknown user
+	CodeLastCredential           Code = "last_credential"            // revoking the only passkey without force
+	CodeNotFound                 Code = "not_found"                  // credential not found for this user
+	CodeStoreUnavailable         Code = "store_unavailable"          // a store could not be reached
+	CodeInternal                 Code = "internal"                   // anything else; details in the log
+)
+
+// Error is the error type returned by RelyingParty methods. Code and Message
+// are safe to show to clients; the wrapped cause (Err) may hold developer
+// detail and belongs in logs only.
+type Error struct {
+	Code    Code
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	s := "webauthnkit: " + string(e.Code)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil && e.Code != CodeInvalidResponse {
+		// Verification causes stay out of Error() (they may echo client
+		// input); store causes help operators.
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same Code, so the
+// sentinels below work with errors.Is.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Sentinels for errors.Is. Each matches any *Error with the same Code.
+var (
+	ErrInvalidRequest           = &Error{Code: CodeInvalidRequest}
+	ErrInvalidResponse          = &Error{Code: CodeInvalidResponse}
+	ErrCeremonyNotFound         = &Error{Code: CodeCeremonyNotFound}
+	ErrChallengeExpired         = &Error{Code: CodeChallengeExpired}
+	ErrWrongCeremony            = &Error{Code: CodeWrongCeremony}
+	ErrChallengeMismatch        = &Error{Code: CodeChallengeMismatch}
+	ErrOriginMismatch           = &Error{Code: CodeOriginMismatch}
+	ErrRPIDMismatch             = &Error{Code: CodeRPIDMismatch}
+	ErrUserVerificationRequired = &Error{Code: CodeUserVerificationRequired}
+	ErrUnknownCredential        = &Error{Code: CodeUnknownCredential}
+	ErrCounterRegression        = &Error{Code: CodeCounterRegression}
+	ErrCredentialAlreadyExists  = &Error{Code: CodeCredentialExists}
+	ErrUsernameTaken            = &Error{Code: CodeUsernameTaken}
+	ErrUserNotFound             = &Error{Code: CodeUserNotFound}
+	ErrLastCredential           = &Error{Code: CodeLastCredential}
+	ErrCredentialNotFound       = &Error{Code: CodeNotFound}
+	ErrStoreUnavailable         = &Error{Code: CodeStoreUnavailable}
+	ErrInternal                 = &Error{Code: CodeInternal}
+)
+
+// ErrorCode returns the Code of err if it is (or wraps) an *Error, else
+// CodeInternal.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// EventType names an outcome reported to Config.OnEvent.
+type EventType string
+
+const (
+	EventRegistrationSucceeded EventType = "registration.succeeded"
+	EventRegistrationFailed    EventType = "registration.failed"
+	EventLoginSucceeded        EventType = "login.succeeded"
+	EventLoginFailed           EventType = "login.failed"
+	EventCounterRegression     EventType = "credential.counter_regression"
+	EventCredentialRenamed     EventType = "credential.renamed"
+	EventCredentialRevoked     EventType = "credential.revoked"
+	EventUserDeleted           EventType = "user.deleted"
+)
+
+// Event describes one outcome. Fields that do not apply are zero. It never
+// carries challenges, signatures or keys.
+type Event struct {
+	Type         EventType
+	Time         time.Time
+	UserHandle   []byte
+	Username     string
+	CredentialID []byte
+	// Code is set on failures.
+	Code Code
+	// Err is the full error on failures (for logging; not client-safe).
+	Err error
+}
+
+func (rp *RelyingParty) emit(ctx context.Context, ev Event) {
+	if rp.cfg.OnEvent == nil {
+		return
+	}
+	ev.Time = rp.cfg.Now()
+	rp.cfg.OnEvent(ctx, ev)
+}
+
+// random reads n bytes from the configured source.
+func (rp *RelyingParty) random(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rp.cfg.Random, b); err != nil {
+		return nil, &Error{Code: CodeInternal, Message: "random source failed", Err: err}
+	}
+	return b, nil
+}
+
+// fakeCredentialID derives a stable credential ID for an unknown user name,
+// so that BeginLogin answers for unknown names look like real ones.
+func (rp *RelyingParty) fakeCredentialID(name string) []byte {
+	m := hmac.New(sha256.New, rp.cfg.Secret)
+	m.Write([]byte("webauthnkit fake credential\x00"))
+	m.Write([]byte(name))
+	sum := m.Sum(nil)
+	// Real platform credential IDs are commonly 16 to 64 bytes; 32 blends in.
+	return sum[:32]
+}
