@@ -122,10 +122,12 @@ type Config struct {
 	// Now is the clock. Default: time.Now. Tests may inject a fake clock.
 	Now func() time.Time
 
-	// Random is the source of challenges, ceremony IDs and user handles.
-	// Default: crypto/rand.Reader. Only tests replaying recorded
-	// authenticator responses should set it.
-	Random io.Reader
+	// NewChallenge makes the challenge of each ceremony. Default: 32 bytes
+	// from crypto/rand. Only tests replaying recorded authenticator
+	// responses (whose challenge is fixed) should set it; a challenge shorter
+	// than 16 bytes is refused. Ceremony IDs and user handles always come
+	// from crypto/rand.
+	NewChallenge func() ([]byte, error)
 
 	// Secret keys the fake credential IDs returned for unknown users (so
 	// that the same unknown name always gets the same answer). Default: 32
@@ -241,8 +243,8 @@ func New(cfg Config) (*RelyingParty, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Random == nil {
-		cfg.Random = rand.Reader
+	if cfg.NewChallenge == nil {
+		cfg.NewChallenge = func() ([]byte, error) { return randomBytes(32) }
 	}
 	if cfg.Secret == nil {
 		cfg.Secret = make([]byte, 32)
@@ -449,10 +451,10 @@ func (rp *RelyingParty) emit(ctx context.Context, ev Event) {
 	rp.cfg.OnEvent(ctx, ev)
 }
 
-// random reads n bytes from the configured source.
-func (rp *RelyingParty) random(n int) ([]byte, error) {
+// randomBytes reads n bytes from crypto/rand.
+func randomBytes(n int) ([]byte, error) {
 	b := make([]byte, n)
-	if _, err := io.ReadFull(rp.cfg.Random, b); err != nil {
+	if _, err := rand.Read(b); err != nil {
 		return nil, &Error{Code: CodeInternal, Message: "random source failed", Err: err}
 	}
 	return b, nil
