@@ -1,0 +1,65 @@
+// Package webauthnkit adds passkey (WebAuthn / FIDO2) sign-in to Go web apps
+// and runs it safely in production.
+//
+// A [RelyingParty] runs the four ceremonies over two small store interfaces:
+// a [CredentialStore] for users and their passkeys and a [ChallengeStore] for
+// the few minutes between the start and the end of a ceremony. Protocol
+// verification is done by github.com/go-webauthn/webauthn; this package adds
+// what it leaves to applications: single-use, expiring challenges; credential
+// persistence with sign-counter write-back; user handles that are random and
+// never derived from names; answers that do not reveal which usernames exist;
+// typed errors with client-safe codes; and events for audit logs.
+//
+// Backends: memstore (in memory, tests and demos), sqlstore (PostgreSQL,
+// SQLite, MariaDB/MySQL) and redisstore (Redis, Sentinel, Cluster). Package
+// storetest is the conformance suite every backend passes; webauthntest is a
+// software authenticator for tests; httpadapter serves the ceremonies over
+// HTTP with a small JavaScript client.
+//
+// # Registration
+//
+// [RelyingParty.BeginRegistration] with a username creates a sign-up ceremony
+// (the account is stored only when the ceremony finishes); with the handle of
+// a signed-in user it adds a passkey to that account. It returns a ceremony ID
+// and the options JSON for the browser's
+// PublicKeyCredential.parseCreationOptionsFromJSON. The browser's
+// credential.toJSON() goes to [RelyingParty.FinishRegistration], which
+// verifies it, refuses a credential ID already registered to anyone, and
+// stores the passkey.
+//
+// # Login
+//
+// [RelyingParty.BeginLogin] with a username lists that account's passkeys;
+// without one the login is discoverable (usernameless), optionally with
+// conditional mediation (autofill). [RelyingParty.FinishLogin] verifies the
+// assertion, checks the credential belongs to the account (the named one, or
+// the one the assertion's user handle names), applies the [CounterPolicy],
+// and writes back the sign counter, backup state and last-used time with a
+// compare-and-set.
+//
+// # Storage
+//
+// Implement [CredentialStore] and [ChallengeStore] to use another database;
+// each contract clause in their documentation is a named subtest of
+// storetest.TestCredentialStore and storetest.TestChallengeStore, which a
+// store runs with one call. Stores report outages by wrapping
+// [ErrUnavailable]; the ceremonies then fail with [ErrStoreUnavailable] and
+// work again when the store is back.
+//
+// # Security
+//
+//   - Challenges are 32 random bytes, stored server-side, single use (the
+//     ChallengeStore's take is atomic) and expire after Config.ChallengeTTL
+//     (5 minutes by default).
+//   - Origins must be https, except http://localhost during development, and
+//     must belong to the RP ID.
+//   - User handles are 32 random bytes; names and emails never reach
+//     authenticators as handles.
+//   - BeginLogin answers for unknown usernames with stable fake credential IDs
+//     and the same store calls as for real ones.
+//   - A sign counter that does not increase fails the login by default
+//     (possible cloned authenticator).
+//   - Responses are size-capped ([MaxResponseSize]); errors carry a stable
+//     [Code] and a safe message, while verification details go to the
+//     configured logger only, never challenges, signatures or keys.
+package webauthnkit
