@@ -1,0 +1,493 @@
+/*! webauthnkit client: passkeys over the httpadapter endpoints.
+ * Served by httpadapter at <mount>/client.js. Plain ES2020, no dependencies,
+ * no build step. Defines window.webauthnkit:
+ *
+ *   const wk = webauthnkit.client({ base: "/passkeys" });
+ *   await wk.register({ username, displayName })   // sign-up
+ *   await wk.register({ name: "Laptop" })          // signed in: add a passkey
+ *   await wk.login({ username }); await wk.login() // username-first, usernameless
+ *   const stop = wk.autofill({ onLogin(r) {}, onError(e) {} })
+ *   await wk.session(); await wk.listCredentials()
+ *   await wk.renameCredential(id, name); await wk.revokeCredential(id)
+ *   await wk.logout()
+ *
+ * Failures throw webauthnkit.Error {code, message, status}.
+ */
+(function (global) {
+  "use strict";
+
+  var VERSION = "1";
+
+  /** Error thrown by every client method. code is stable; status is the
+   * HTTP status (0 for failures in the browser). */
+  class WebauthnkitError extends Error {
+    constructor(code, message, status, details, cause) {
+      super(message || code);
+      this.name = "WebauthnkitError";
+      this.code = code;
+      this.status = status || 0;
+      if (details !== undefined) this.details = details;
+      if (cause !== undefined) this.cause = cause;
+    }
+  }
+
+  // DOMException names of navigator.credentials.create/get -> error codes.
+  var DOM_CODES = {
+    NotAllowedError: "cancelled",
+    InvalidStateError: "credential_exists",
+    AbortError: "aborted",
+    SecurityError: "security",
+    NotSupportedError: "not_supported",
+  };
+
+  function toError(e) {
+    if (e instanceof WebauthnkitError) return e;
+    var name = e && e.name;
+    if (typeof name === "string" && Object.prototype.hasOwnProperty.call(DOM_CODES, name)) {
+      return new WebauthnkitError(DOM_CODES[name], (e && e.message) || name, 0, undefined, e);
+    }
+    return new WebauthnkitError("unknown", (e && e.message) || String(e), 0, undefined, e);
+  }
+
+  // ---- base64url ---------------------------------------------------------
+
+  function bufferToB64url(buf) {
+    var bytes = buf instanceof ArrayBuffer
+      ? new Uint8Array(buf)
+      : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    var bin = "";
+    for (var i = 0; i < bytes.length; i += 0x8000) {
+      bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function b64urlToBuffer(s) {
+    if (typeof s !== "string") throw new TypeError("expected a base64url string");
+    var b64 = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) b64 += "=";
+    var bin = atob(b64);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+
+  // ---- options and credentials <-> JSON ---------------------------------
+
+  function PKC() {
+    return global.PublicKeyCredential;
+  }
+
+  function hasStatic(name) {
+    var P = PKC();
+    return !!P && typeof P[name] === "function";
+  }
+
+  function descriptorsFromJSON(list) {
+    if (!Array.isArray(list)) return list;
+    return list.map(function (d) {
+      return Object.assign({}, d, { id: b64urlToBuffer(d.id) });
+    });
+  }
+
+  // Older browsers lack parse*OptionsFromJSON: convert the binary fields the
+  // server sends (challenge, user.id, credential IDs) by hand.
+  function creationOptionsFromJSON(json) {
+    if (hasStatic("parseCreationOptionsFromJSON")) return PKC().parseCreationOptionsFromJSON(json);
+    var o = Object.assign({}, json);
+    o.challenge = b64urlToBuffer(json.challenge);
+    o.user = Object.assign({}, json.user, { id: b64urlToBuffer(json.user.id) });
+    if (json.excludeCredentials) o.excludeCredentials = descriptorsFromJSON(json.excludeCredentials);
+    return o;
+  }
+
+  function requestOptionsFromJSON(json) {
+    if (hasStatic("parseRequestOptionsFromJSON")) return PKC().parseRequestOptionsFromJSON(json);
+    var o = Object.assign({}, json);
+    o.challenge = b64urlToBuffer(json.challenge);
+    if (json.allowCredentials) o.allowCredentials = descriptorsFromJSON(json.allowCredentials);
+    return o;
+  }
+
+  function encodeBinary(v) {
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return bufferToB64url(v);
+    if (Array.isArray(v)) return v.map(encodeBinary);
+    if (v && typeof v === "object") {
+      var o = {};
+      Object.keys(v).forEach(function (k) { o[k] = encodeBinary(v[k]); });
+      return o;
+    }
+    return v;
+  }
+
+  function optional(fn) {
+    try { return fn(); } catch (_) { return undefined; }
+  }
+
+  // credential.toJSON() where the browser has it, else the same
+  // RegistrationResponseJSON / AuthenticationResponseJSON built by hand.
+  function credentialToJSON(cred, kind) {
+    if (typeof cred.toJSON === "function") {
+      var j = optional(function () { return cred.toJSON(); });
+      if (j && typeof j === "object" && j.response && typeof j.rawId === "string") return j;
+    }
+    var r = cred.response;
+    var out = {
+      id: cred.id,
+      rawId: bufferToB64url(cred.rawId),
+      type: cred.type,
+      clientExtensionResults: encodeBinary(
+        typeof cred.getClientExtensionResults === "function" ? (optional(function () { return cred.getClientExtensionResults(); }) || {}) : {}),
+      response: { clientDataJSON: bufferToB64url(r.clientDataJSON) },
+    };
+    if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
+    if (kind === "create") {
+      out.response.attestationObject = bufferToB64url(r.attestationObject);
+      if (typeof r.getTransports === "function") {
+        var t = optional(function () { return r.getTransports(); });
+        if (Array.isArray(t)) out.response.transports = t;
+      }
+      if (typeof r.getAuthenticatorData === "function") {
+        var ad = optional(function () { return r.getAuthenticatorData(); });
+        if (ad) out.response.authenticatorData = bufferToB64url(ad);
+      }
+      if (typeof r.getPublicKey === "function") {
+        var pk = optional(function () { return r.getPublicKey(); });
+        if (pk) out.response.publicKey = bufferToB64url(pk);
+      }
+      if (typeof r.getPublicKeyAlgorithm === "function") {
+        var alg = optional(function () { return r.getPublicKeyAlgorithm(); });
+        if (typeof alg === "number") out.response.publicKeyAlgorithm = alg;
+      }
+    } else {
+      out.response.authenticatorData = bufferToB64url(r.authenticatorData);
+      out.response.signature = bufferToB64url(r.signature);
+      if (r.userHandle && r.userHandle.byteLength > 0) out.response.userHandle = bufferToB64url(r.userHandle);
+    }
+    return out;
+  }
+
+  // ---- signals (WebAuthn Level 3), best effort ----------------------------
+
+  function signal(name, arg) {
+    try {
+      if (!hasStatic(name)) return;
+      var p = PKC()[name](arg);
+      if (p && typeof p.catch === "function") p.catch(function () {});
+    } catch (_) {
+      // A signal never fails the operation.
+    }
+  }
+
+  function signalAccepted(data) {
+    if (!data || !data.rpId || !data.userHandle || !Array.isArray(data.credentials)) return;
+    signal("signalAllAcceptedCredentials", {
+      rpId: data.rpId,
+      userId: data.userHandle,
+      allAcceptedCredentialIds: data.credentials.map(function (c) { return c.id; }),
+    });
+  }
+
+  function signalUser(rpId, user) {
+    if (!rpId || !user || !user.handle) return;
+    signal("signalCurrentUserDetails", {
+      rpId: rpId,
+      userId: user.handle,
+      name: user.name,
+      displayName: user.displayName,
+    });
+  }
+
+  // ---- feature detection ----------------------------------------------------
+
+  function isSupported() {
+    var nav = global.navigator;
+    return !!PKC() && !!nav && !!nav.credentials &&
+      typeof nav.credentials.create === "function" && typeof nav.credentials.get === "function";
+  }
+
+  async function isAutofillSupported() {
+    if (!isSupported()) return false;
+    try {
+      if (hasStatic("isConditionalMediationAvailable")) {
+        return (await PKC().isConditionalMediationAvailable()) === true;
+      }
+      if (hasStatic("getClientCapabilities")) {
+        var caps = await PKC().getClientCapabilities();
+        return !!caps && caps.conditionalGet === true;
+      }
+    } catch (_) {
+      // fall through
+    }
+    return false;
+  }
+
+  function ensureSupported() {
+    if (!isSupported()) {
+      throw new WebauthnkitError("not_supported", "this browser does not support passkeys");
+    }
+  }
+
+  // ---- pending operation ------------------------------------------------------
+
+  // A page runs one WebAuthn request at a time. pending is the running
+  // ceremony (modal or autofill) of any client on the page; starting another
+  // aborts it, and so does any client call while autofill waits.
+  var pending = null; // {ctl: AbortController, autofill: boolean}
+
+  function abortPending(onlyAutofill) {
+    if (!pending || (onlyAutofill && !pending.autofill)) return;
+    var p = pending;
+    pending = null;
+    try { p.ctl.abort(); } catch (_) { /* ignore */ }
+  }
+
+  function startCeremony(autofill) {
+    abortPending(false);
+    var ctl = new AbortController();
+    pending = { ctl: ctl, autofill: autofill };
+    return ctl;
+  }
+
+  function endCeremony(ctl) {
+    if (pending && pending.ctl === ctl) pending = null;
+  }
+
+  // ---- HTTP -------------------------------------------------------------------
+
+  async function request(url, method, body, abortSignal) {
+    var init = {
+      method: method,
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { Accept: "application/json" },
+    };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    if (abortSignal) init.signal = abortSignal;
+    var res, text;
+    try {
+      res = await fetch(url, init);
+      text = res.status === 204 ? "" : await res.text();
+    } catch (e) {
+      if (e && e.name === "AbortError") {
+        throw new WebauthnkitError("aborted", "the operation was aborted", 0, undefined, e);
+      }
+      throw new WebauthnkitError("network", "the server could not be reached", 0, undefined, e);
+    }
+    if (res.status === 204) return null;
+    var data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
+    if (!res.ok) {
+      var code = data && typeof data.error === "string" ? data.error : "http_" + res.status;
+      var message = data && typeof data.message === "string" ? data.message : (res.statusText || "request failed");
+      throw new WebauthnkitError(code, message, res.status, data || undefined);
+    }
+    if (!data || typeof data !== "object") {
+      throw new WebauthnkitError("http_" + res.status, "the server did not answer with JSON", res.status);
+    }
+    return data;
+  }
+
+  function callback(fn, arg) {
+    if (typeof fn !== "function") return;
+    try {
+      fn(arg);
+    } catch (e) {
+      // Report the app's own error without routing it into onError.
+      setTimeout(function () { throw e; }, 0);
+    }
+  }
+
+  // The directory client.js was loaded from, when same-origin: the default
+  // base, so <script src="/passkeys/client.js"> needs no configuration.
+  var defaultBase = (function () {
+    try {
+      var s = global.document && global.document.currentScript;
+      if (!s || !s.src) return "";
+      var u = new URL(s.src, global.location.href);
+      if (u.origin !== global.location.origin) return "";
+      return u.pathname.replace(/\/[^/]*$/, "");
+    } catch (_) {
+      return "";
+    }
+  })();
+
+  function client(options) {
+    options = options || {};
+    var base = (options.base !== undefined && options.base !== null ? String(options.base) : defaultBase).replace(/\/+$/, "");
+    function url(path) { return base + path; }
+
+    async function finishLogin(cred, rpId) {
+      var result;
+      try {
+        result = await request(url("/login/finish"), "POST", credentialToJSON(cred, "get"));
+      } catch (e) {
+        var s = e && e.details && e.details.signal;
+        if (e.code === "unknown_credential" && s && s.unknownCredential) {
+          signal("signalUnknownCredential", s.unknownCredential);
+        }
+        throw e;
+      }
+      signalUser(rpId, result.user);
+      return result;
+    }
+
+    function rpIdOf(publicKey) {
+      return (publicKey && publicKey.rpId) || (global.location && global.location.hostname) || "";
+    }
+
+    /** Sign up ({username, displayName?, name?}) or, signed in, add a passkey
+     * ({name?}). Resolves to {user, credential, newUser}. */
+    async function register(opts) {
+      opts = opts || {};
+      var ctl = startCeremony(false);
+      try {
+        ensureSupported();
+        var body = {};
+        if (opts.username !== undefined && opts.username !== null) {
+          body.username = String(opts.username);
+          if (opts.displayName !== undefined && opts.displayName !== null) body.displayName = String(opts.displayName);
+        }
+        if (opts.name !== undefined && opts.name !== null) body.name = String(opts.name);
+        var begin = await request(url("/registration/begin"), "POST", body, ctl.signal);
+        var cred = await global.navigator.credentials.create({
+          publicKey: creationOptionsFromJSON(begin.publicKey),
+          signal: ctl.signal,
+        });
+        if (!cred) throw new WebauthnkitError("cancelled", "no passkey was created");
+        // The finish is not abortable: once sent, its outcome must be known.
+        endCeremony(ctl);
+        return await request(url("/registration/finish"), "POST", credentialToJSON(cred, "create"));
+      } catch (e) {
+        throw toError(e);
+      } finally {
+        endCeremony(ctl);
+      }
+    }
+
+    /** Sign in with a passkey: {username} (username-first) or nothing
+     * (usernameless). Resolves to {user, credential, userVerified, backedUp}. */
+    async function login(opts) {
+      opts = opts || {};
+      var ctl = startCeremony(false);
+      try {
+        ensureSupported();
+        var body = {};
+        if (opts.username) body.username = String(opts.username);
+        var begin = await request(url("/login/begin"), "POST", body, ctl.signal);
+        var cred = await global.navigator.credentials.get({
+          publicKey: requestOptionsFromJSON(begin.publicKey),
+          signal: ctl.signal,
+        });
+        if (!cred) throw new WebauthnkitError("cancelled", "no passkey was chosen");
+        endCeremony(ctl);
+        return await finishLogin(cred, rpIdOf(begin.publicKey));
+      } catch (e) {
+        throw toError(e);
+      } finally {
+        endCeremony(ctl);
+      }
+    }
+
+    /** Passkey autofill (conditional mediation) on an
+     * <input autocomplete="username webauthn">. Returns stop(). Any other
+     * call of any client aborts it silently. onLogin(result) after a sign-in,
+     * onError(err) after a failure (autofill is then over: call it again to
+     * keep offering passkeys). */
+    function autofill(opts) {
+      opts = opts || {};
+      var ctl = startCeremony(true);
+      var stopped = false;
+      function stop() {
+        stopped = true;
+        if (pending && pending.ctl === ctl) pending = null;
+        try { ctl.abort(); } catch (_) { /* ignore */ }
+      }
+      (async function () {
+        if (!(await isAutofillSupported())) {
+          throw new WebauthnkitError("not_supported", "this browser does not offer passkeys in autofill");
+        }
+        if (ctl.signal.aborted) return;
+        var begin = await request(url("/login/begin"), "POST", { conditional: true }, ctl.signal);
+        var cred = await global.navigator.credentials.get({
+          mediation: begin.mediation || "conditional",
+          publicKey: requestOptionsFromJSON(begin.publicKey),
+          signal: ctl.signal,
+        });
+        if (!cred) throw new WebauthnkitError("cancelled", "no passkey was chosen");
+        // The user picked a passkey: finish even if stopped meanwhile, and
+        // report the sign-in (the server has signed the user in).
+        endCeremony(ctl);
+        var result = await finishLogin(cred, rpIdOf(begin.publicKey));
+        callback(opts.onLogin, result);
+      })().catch(function (e) {
+        if (stopped || ctl.signal.aborted) return;
+        callback(opts.onError, toError(e));
+      }).finally(function () {
+        endCeremony(ctl);
+      });
+      return stop;
+    }
+
+    /** The signed-in user: {user}, or null when signed out. */
+    async function session() {
+      abortPending(true);
+      try {
+        return await request(url("/session"), "GET");
+      } catch (e) {
+        if (e && e.status === 401) return null;
+        throw toError(e);
+      }
+    }
+
+    /** {rpId, userHandle, user, credentials}. */
+    async function listCredentials() {
+      abortPending(true);
+      var data = await request(url("/credentials"), "GET");
+      signalAccepted(data);
+      return data;
+    }
+
+    async function renameCredential(id, name) {
+      abortPending(true);
+      var data = await request(url("/credentials/" + encodeURIComponent(id)), "PATCH", { name: String(name) });
+      signalUser(data.rpId, data.user);
+      return data;
+    }
+
+    async function revokeCredential(id) {
+      abortPending(true);
+      var data = await request(url("/credentials/" + encodeURIComponent(id)), "DELETE", {});
+      signalAccepted(data);
+      return data;
+    }
+
+    async function logout() {
+      abortPending(true);
+      await request(url("/logout"), "POST", {});
+    }
+
+    return Object.freeze({
+      base: base,
+      register: register,
+      login: login,
+      autofill: autofill,
+      session: session,
+      listCredentials: listCredentials,
+      renameCredential: renameCredential,
+      revokeCredential: revokeCredential,
+      logout: logout,
+    });
+  }
+
+  global.webauthnkit = Object.freeze({
+    version: VERSION,
+    client: client,
+    Error: WebauthnkitError,
+    isSupported: isSupported,
+    isAutofillSupported: isAutofillSupported,
+  });
+})(typeof window !== "undefined" ? window : globalThis);

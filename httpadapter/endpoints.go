@@ -1,0 +1,372 @@
+package httpadapter
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/webauthnkit/webauthnkit"
+)
+
+// optString is a JSON string field that records whether it was present.
+// null is refused: a client meaning "sign up" must not silently get "add a
+// passkey to the signed-in account" instead.
+type optString struct {
+	set bool
+	v   string
+}
+
+func (o *optString) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		return &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[string]()}
+	}
+	o.set = true
+	return json.Unmarshal(b, &o.v)
+}
+
+// setCeremony binds the ceremony to this browser: an HttpOnly,
+// SameSite=Strict cookie scoped to the mount path.
+func (h *Handler) setCeremony(w http.ResponseWriter, r *http.Request, endpoint string, b *webauthnkit.Begin) {
+	maxAge := int(b.ExpiresAt.Sub(h.rp.Config().Now()).Seconds()) + 1
+	if maxAge <= 0 || maxAge > int(h.ceremonyTTL.Seconds())+1 {
+		maxAge = int(h.ceremonyTTL.Seconds()) + 1
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     CeremonyCookie,
+		Value:    b.CeremonyID,
+		Path:     mountPath(r, endpoint),
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   !insecureDev(r),
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// takeCeremony reads and clears the ceremony cookie. The core consumes the
+// ceremony itself atomically, so a replay fails whether or not the browser
+// kept the cookie.
+func (h *Handler) takeCeremony(w http.ResponseWriter, r *http.Request, endpoint string) string {
+	id := ""
+	if c, err := r.Cookie(CeremonyCookie); err == nil {
+		id = c.Value
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     CeremonyCookie,
+		Value:    "",
+		Path:     mountPath(r, endpoint),
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   !insecureDev(r),
+		SameSite: http.SameSiteStrictMode,
+	})
+	return id
+}
+
+func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
+	body, err := h.jsonRequest(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req struct {
+		Username    optString `json:"username"`
+		DisplayName optString `json:"displayName"`
+		Name        string    `json:"name"` // the passkey's label
+	}
+	if err := decodeObject(body, &req, false); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rr := webauthnkit.RegistrationRequest{CredentialName: req.Name}
+	if req.Username.set {
+		// Sign-up. The core refuses a name in use (409 username_taken); it
+		// never adds a passkey to an existing account from a name.
+		rr.Username, rr.DisplayName = req.Username.v, req.DisplayName.v
+	} else {
+		if req.DisplayName.set {
+			h.fail(w, r, badRequest("displayName needs a username (sign-up)"))
+			return
+		}
+		// Add a passkey to the signed-in account, and only to it.
+		u, err := h.signedInUser(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		rr.UserHandle = u.Handle
+	}
+	b, err := h.rp.BeginRegistration(r.Context(), rr)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.setCeremony(w, r, "registration/begin", b)
+	h.respond(w, r, beginResponse{PublicKey: b.Options})
+}
+
+func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
+	body, err := h.jsonRequest(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	id := h.takeCeremony(w, r, "registration/finish")
+	reg, err := h.rp.FinishRegistration(r.Context(), id, body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var cookie string
+	if h.opts.CurrentUser == nil && reg.NewUser {
+		cookie = h.setSession(w, r, reg.User.Handle)
+	}
+	if h.opts.OnRegister != nil {
+		if err := h.opts.OnRegister(w, r, reg); err != nil {
+			h.hookFailed(w, r, "OnRegister", err, cookie)
+			return
+		}
+	}
+	h.respond(w, r, registrationResponse{
+		User:       newUserJSON(reg.User),
+		Credential: newCredentialJSON(reg.Credential),
+		NewUser:    reg.NewUser,
+	})
+}
+
+func (h *Handler) beginLogin(w http.ResponseWriter, r *http.Request) {
+	body, err := h.jsonRequest(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req struct {
+		Username    string `json:"username"`
+		Conditional bool   `json:"conditional"`
+	}
+	if err := decodeObject(body, &req, false); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	b, err := h.rp.BeginLogin(r.Context(), webauthnkit.LoginRequest{Username: req.Username, Conditional: req.Conditional})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.setCeremony(w, r, "login/begin", b)
+	h.respond(w, r, beginResponse{PublicKey: b.Options, Mediation: b.Mediation})
+}
+
+func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
+	body, err := h.jsonRequest(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	id := h.takeCeremony(w, r, "login/finish")
+	login, err := h.rp.FinishLogin(r.Context(), id, body)
+	if err != nil {
+		var sig *signal
+		if errors.Is(err, webauthnkit.ErrUnknownCredential) {
+			sig = h.unknownCredentialSignal(r, body)
+		}
+		h.failWith(w, r, err, sig)
+		return
+	}
+	var cookie string
+	if h.opts.CurrentUser == nil {
+		cookie = h.setSession(w, r, login.User.Handle)
+	}
+	if h.opts.OnLogin != nil {
+		if err := h.opts.OnLogin(w, r, login); err != nil {
+			h.hookFailed(w, r, "OnLogin", err, cookie)
+			return
+		}
+	}
+	h.respond(w, r, loginResponse{
+		User:         newUserJSON(login.User),
+		Credential:   newCredentialJSON(login.Credential),
+		UserVerified: login.UserVerified,
+		BackedUp:     login.BackedUp,
+	})
+}
+
+// unknownCredentialSignal builds the signal that lets the client call
+// PublicKeyCredential.signalUnknownCredential, so the user's passkey
+// provider can hide a passkey this site no longer knows. Only the rawId of
+// the response is decoded (the core has parsed the rest), and only on this
+// failure path. The signal is sent only when the store confirms that no
+// account has this credential: the core also answers unknown_credential for
+// a credential of another account, which the browser must not be told to
+// forget.
+func (h *Handler) unknownCredentialSignal(r *http.Request, body []byte) *signal {
+	var resp struct {
+		RawID string `json:"rawId"`
+	}
+	if json.Unmarshal(body, &resp) != nil || resp.RawID == "" || len(resp.RawID) > 2048 {
+		return nil
+	}
+	id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(resp.RawID, "="))
+	if err != nil || len(id) == 0 || len(id) > 1023 {
+		return nil
+	}
+	if _, err := h.rp.Config().Credentials.GetCredential(r.Context(), id); !errors.Is(err, webauthnkit.ErrNotFound) {
+		return nil
+	}
+	return &signal{UnknownCredential: &unknownCredentialSignal{RPID: h.rpID, CredentialID: b64(id)}}
+}
+
+// hookFailed answers 500 after OnLogin / OnRegister failed, withdrawing the
+// built-in session cookie set for this response.
+func (h *Handler) hookFailed(w http.ResponseWriter, r *http.Request, hook string, err error, cookie string) {
+	if cookie != "" {
+		withdrawCookie(w, cookie)
+	}
+	h.log.ErrorContext(r.Context(), "httpadapter: "+hook+" failed", "err", err)
+	writeError(w, http.StatusInternalServerError, string(webauthnkit.CodeInternal), "internal error")
+}
+
+// respond writes a 200 JSON response.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, v any) {
+	if err := writeJSON(w, http.StatusOK, v); err != nil {
+		h.fail(w, r, err)
+	}
+}
+
+func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request) {
+	if err := h.checkOrigin(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u, err := h.signedInUser(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.writeCredentials(w, r, u)
+}
+
+func (h *Handler) writeCredentials(w http.ResponseWriter, r *http.Request, u webauthnkit.User) {
+	creds, err := h.rp.ListCredentials(r.Context(), u.Handle)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := credentialsResponse{
+		RPID:        h.rpID,
+		UserHandle:  b64(u.Handle),
+		User:        newUserJSON(u),
+		Credentials: make([]credentialJSON, 0, len(creds)),
+	}
+	for _, c := range creds {
+		out.Credentials = append(out.Credentials, newCredentialJSON(c))
+	}
+	h.respond(w, r, out)
+}
+
+// credentialID reads the base64url credential ID from r.PathValue("id") or
+// the last path segment.
+func credentialID(r *http.Request) ([]byte, error) {
+	s := r.PathValue("id")
+	if s == "" {
+		p := strings.TrimSuffix(r.URL.Path, "/")
+		s = p[strings.LastIndexByte(p, '/')+1:]
+	}
+	notFound := &httpError{http.StatusNotFound, codeNotFound, "no such passkey"}
+	if s == "" || len(s) > 1400 {
+		return nil, notFound
+	}
+	id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil || len(id) == 0 || len(id) > 1023 {
+		return nil, notFound
+	}
+	return id, nil
+}
+
+// managedCredential runs the common part of PATCH and DELETE: checks,
+// signed-in user, credential ID, body.
+func (h *Handler) managedCredential(w http.ResponseWriter, r *http.Request) (webauthnkit.User, []byte, []byte, error) {
+	body, err := h.jsonRequest(w, r)
+	if err != nil {
+		return webauthnkit.User{}, nil, nil, err
+	}
+	u, err := h.signedInUser(r)
+	if err != nil {
+		return webauthnkit.User{}, nil, nil, err
+	}
+	id, err := credentialID(r)
+	if err != nil {
+		return webauthnkit.User{}, nil, nil, err
+	}
+	return u, id, body, nil
+}
+
+func (h *Handler) renameCredential(w http.ResponseWriter, r *http.Request) {
+	u, id, body, err := h.managedCredential(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req struct {
+		Name optString `json:"name"`
+	}
+	if err := decodeObject(body, &req, false); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !req.Name.set {
+		h.fail(w, r, badRequest("name is required"))
+		return
+	}
+	if err := h.rp.RenameCredential(r.Context(), u.Handle, id, req.Name.v); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.writeCredentials(w, r, u)
+}
+
+func (h *Handler) revokeCredential(w http.ResponseWriter, r *http.Request) {
+	u, id, body, err := h.managedCredential(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req struct{}
+	if err := decodeObject(body, &req, true); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.rp.RevokeCredential(r.Context(), u.Handle, id, false); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.writeCredentials(w, r, u)
+}
+
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
+	if err := h.checkOrigin(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u, err := h.signedInUser(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.respond(w, r, sessionResponse{User: newUserJSON(u)})
+}
+
+// logout clears the built-in session cookie. It takes any body (or none),
+// so that a plain HTML form can post to it, but refuses cross-site requests.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if err := h.checkOrigin(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.SignOut(w, r)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,220 @@
+package httpadapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/webauthnkit/webauthnkit"
+)
+
+// HTTP-level error codes, next to the webauthnkit.Code values the core
+// returns.
+const (
+	codeNotSignedIn      = "not_signed_in"          // 401: no valid session
+	codeForbiddenOrigin  = "forbidden_origin"       // 403: cross-origin request
+	codeNotFound         = "not_found"              // 404
+	codeMethodNotAllowed = "method_not_allowed"     // 405
+	codeTooLarge         = "request_too_large"      // 413
+	codeUnsupportedType  = "unsupported_media_type" // 415
+)
+
+// RetryAfterSeconds is the Retry-After sent with 503 store_unavailable.
+const RetryAfterSeconds = 5
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error   string  `json:"error"`
+	Message string  `json:"message"`
+	Signal  *signal `json:"signal,omitempty"`
+}
+
+type signal struct {
+	UnknownCredential *unknownCredentialSignal `json:"unknownCredential,omitempty"`
+}
+
+type unknownCredentialSignal struct {
+	RPID         string `json:"rpId"`
+	CredentialID string `json:"credentialId"`
+}
+
+// statusOf maps a core error code to an HTTP status.
+func statusOf(code webauthnkit.Code) int {
+	switch code {
+	case webauthnkit.CodeInvalidRequest:
+		return http.StatusBadRequest
+	case webauthnkit.CodeInvalidResponse,
+		webauthnkit.CodeCeremonyNotFound,
+		webauthnkit.CodeChallengeExpired,
+		webauthnkit.CodeWrongCeremony,
+		webauthnkit.CodeChallengeMismatch,
+		webauthnkit.CodeOriginMismatch,
+		webauthnkit.CodeRPIDMismatch,
+		webauthnkit.CodeUserVerificationRequired,
+		webauthnkit.CodeUnknownCredential,
+		webauthnkit.CodeCounterRegression,
+		webauthnkit.CodeUserNotFound:
+		return http.StatusUnauthorized
+	case webauthnkit.CodeNotFound:
+		return http.StatusNotFound
+	case webauthnkit.CodeCredentialExists,
+		webauthnkit.CodeUsernameTaken,
+		webauthnkit.CodeLastCredential:
+		return http.StatusConflict
+	case webauthnkit.CodeStoreUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// fail writes err as a JSON error. *webauthnkit.Error messages are
+// client-safe by contract; anything else becomes 500 "internal error". The
+// wrapped cause is logged for 5xx only (4xx are the client's problem and the
+// core already logs failed ceremonies without secrets).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.failWith(w, r, err, nil)
+}
+
+func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error, sig *signal) {
+	var he *httpError
+	if errors.As(err, &he) {
+		writeJSONError(w, he.status, errorBody{Error: he.code, Message: he.msg})
+		return
+	}
+	var e *webauthnkit.Error
+	if !errors.As(err, &e) {
+		h.log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, string(webauthnkit.CodeInternal), "internal error")
+		return
+	}
+	status := statusOf(e.Code)
+	msg := e.Message
+	switch {
+	case status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		h.log.WarnContext(r.Context(), "httpadapter: store unavailable", "path", r.URL.Path, "code", string(e.Code))
+	case status >= 500:
+		// e.Error() leaves out verification causes; store causes help operators.
+		h.log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", e.Error())
+		msg = "internal error"
+	default:
+		h.log.DebugContext(r.Context(), "httpadapter: request failed", "path", r.URL.Path, "code", string(e.Code))
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	writeJSONError(w, status, errorBody{Error: string(e.Code), Message: msg, Signal: sig})
+}
+
+// httpError is an HTTP-level failure detected by the adapter itself.
+type httpError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *httpError) Error() string { return "httpadapter: " + e.code + ": " + e.msg }
+
+func errNotSignedIn() error {
+	return &httpError{http.StatusUnauthorized, codeNotSignedIn, "sign in first"}
+}
+
+func badRequest(msg string) error {
+	return &httpError{http.StatusBadRequest, string(webauthnkit.CodeInvalidRequest), msg}
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSONError(w, status, errorBody{Error: code, Message: msg})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, body errorBody) {
+	data, err := marshalJSON(body)
+	if err != nil { // cannot happen: plain strings
+		data = []byte(`{"error":"internal","message":"internal error"}`)
+		status = http.StatusInternalServerError
+	}
+	writeJSONBytes(w, status, data)
+}
+
+func methodNotAllowed(w http.ResponseWriter, allowed ...string) {
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use "+strings.Join(allowed, " or "))
+}
+
+// writeJSON writes v with status. API responses are never cached.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	data, err := marshalJSON(v)
+	if err != nil {
+		return err
+	}
+	writeJSONBytes(w, status, data)
+	return nil
+}
+
+func writeJSONBytes(w http.ResponseWriter, status int, data []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+// marshalJSON is json.Marshal without HTML escaping and with a newline.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// guard is the outermost wrapper of every endpoint: it recovers from panics
+// (logging the stack, answering 500 JSON) as a last resort. No client input
+// is meant to reach it; the tests check that.
+func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rw := &trackingWriter{ResponseWriter: w}
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.log.ErrorContext(r.Context(), "httpadapter: panic serving request",
+				"method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if !rw.wrote {
+				writeError(rw, http.StatusInternalServerError, string(webauthnkit.CodeInternal), "internal error")
+			}
+		}()
+		next(rw, r)
+	}
+}
+
+// trackingWriter records whether the response was started.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

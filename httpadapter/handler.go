@@ -1,0 +1,385 @@
+// Package httpadapter serves a webauthnkit.RelyingParty over plain net/http:
+// JSON endpoints for registration, login and passkey management, an embedded
+// JavaScript client (client.js), a built-in signed session cookie, and
+// middleware that puts the signed-in user into the request context.
+//
+// Mount it under a prefix:
+//
+//	h, err := httpadapter.New(rp, httpadapter.Options{SessionSecret: secret})
+//	mux.Handle("/passkeys/", http.StripPrefix("/passkeys", h))
+//	mux.Handle("GET /.well-known/webauthn", h.WellKnown())
+//	mux.Handle("/account", h.RequireUser(accountPage))
+//
+// and load the client in the page with
+// <script src="/passkeys/client.js"></script>.
+//
+// Security defaults: ceremony and finish endpoints accept only POST with
+// Content-Type application/json and an Origin that is one of the
+// RelyingParty's origins (cross-site requests without Origin are refused by
+// Sec-Fetch-Site); the ceremony ID travels in an HttpOnly, SameSite=Strict
+// cookie and is consumed by the core exactly once; bodies are capped; every
+// error is a JSON {"error", "message"} with a client-safe message; nothing
+// secret (challenges, signatures, keys, cookie values) is logged.
+package httpadapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/webauthnkit/webauthnkit"
+)
+
+// Defaults for Options.
+const (
+	DefaultSessionTTL   = 12 * time.Hour
+	DefaultMaxBodyBytes = 64 << 10
+	// MinSessionSecret is the minimum length of Options.SessionSecret.
+	MinSessionSecret = 32
+)
+
+// Cookie names. The built-in session cookie is called
+// SessionCookieSecure ("__Host-" prefix: Secure, Path=/, no Domain, so a
+// sibling subdomain cannot plant one) on https and SessionCookieInsecure on
+// http://localhost during development.
+const (
+	CeremonyCookie        = "webauthnkit_ceremony"
+	SessionCookieSecure   = "__Host-webauthnkit_session"
+	SessionCookieInsecure = "webauthnkit_session"
+)
+
+// Options configures a Handler. The zero value is usable with a
+// SessionSecret (built-in session) or a CurrentUser function (the app's own
+// session).
+type Options struct {
+	// CurrentUser tells the adapter who is signed in (user handle), for adding
+	// a passkey and for credential management. Nil: the adapter's own signed
+	// session cookie is used (then SessionSecret is required).
+	CurrentUser func(r *http.Request) (userHandle []byte, ok bool)
+
+	// OnLogin / OnRegister are called after a successful login /
+	// registration, before the JSON response is written, so the app can issue
+	// its own session. An error aborts with 500 {"error":"internal"} (and
+	// withdraws the built-in session cookie, if it was being set). With the
+	// built-in session the adapter has already set its cookie.
+	OnLogin    func(w http.ResponseWriter, r *http.Request, login *webauthnkit.Login) error
+	OnRegister func(w http.ResponseWriter, r *http.Request, reg *webauthnkit.Registration) error
+
+	// SessionSecret is the HMAC-SHA256 key of the built-in session cookie, at
+	// least 32 bytes (use 32 random bytes kept in your secret store; rotating
+	// it signs everyone out). Required when CurrentUser is nil.
+	SessionSecret []byte
+	// SessionTTL is the lifetime of the built-in session. Default 12h.
+	SessionTTL time.Duration
+	// MaxBodyBytes caps request bodies (413 above). Default 64 KiB.
+	MaxBodyBytes int64
+	// RelatedOrigins are served at /.well-known/webauthn (WellKnown) when set:
+	// the other origins allowed to use this RP ID (WebAuthn related origin
+	// requests). Each must be an https origin (http only for localhost).
+	RelatedOrigins []string
+	// Logger receives diagnostics (never challenges, signatures, keys or
+	// cookie values). Default: discard.
+	Logger *slog.Logger
+}
+
+// Handler serves the passkey endpoints. Build it with New; it is safe for
+// concurrent use.
+//
+// Relative to where it is mounted
+// (mux.Handle("/passkeys/", http.StripPrefix("/passkeys", h))):
+//
+//	POST   registration/begin   {"username","displayName","name"} sign-up, or {} / {"name"} (signed in: add a passkey)
+//	POST   registration/finish  body: credential.toJSON()
+//	POST   login/begin          {"username"} or {} (usernameless); {"conditional": true} for autofill
+//	POST   login/finish         body: credential.toJSON()
+//	GET    credentials          signed-in user's passkeys
+//	PATCH  credentials/{id}     {"name": "..."}   (id = base64url credential ID)
+//	DELETE credentials/{id}
+//	GET    session              {"user": {...}} or 401
+//	POST   logout               clears the built-in session cookie (204)
+//	GET    client.js            the JS client (ETag, Cache-Control)
+//
+// Routing looks at the last path segments, so the handler also works when
+// mounted without StripPrefix.
+type Handler struct {
+	rp          *webauthnkit.RelyingParty
+	opts        Options
+	log         *slog.Logger
+	origins     map[string]bool
+	rpID        string
+	ceremonyTTL time.Duration
+	maxBody     int64
+	sessionTTL  time.Duration
+	wellKnown   []byte // nil: no related origins
+	routes      map[string]route
+}
+
+// route is one endpoint: its handler and allowed methods.
+type route struct {
+	methods []string // first is the canonical one
+	serve   func(w http.ResponseWriter, r *http.Request)
+}
+
+// New returns a Handler serving rp. It fails if Options are invalid: no
+// CurrentUser and a SessionSecret shorter than 32 bytes, a negative
+// SessionTTL or MaxBodyBytes, or a malformed RelatedOrigins entry.
+func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
+	if rp == nil {
+		return nil, errors.New("httpadapter: New: RelyingParty is nil")
+	}
+	if opts.CurrentUser == nil && len(opts.SessionSecret) < MinSessionSecret {
+		return nil, fmt.Errorf("httpadapter: Options.SessionSecret must be at least %d bytes when Options.CurrentUser is nil (got %d); use 32 random bytes from your secret store, or set CurrentUser to use your own session", MinSessionSecret, len(opts.SessionSecret))
+	}
+	if opts.SessionSecret != nil && len(opts.SessionSecret) < MinSessionSecret {
+		return nil, fmt.Errorf("httpadapter: Options.SessionSecret must be at least %d bytes (got %d)", MinSessionSecret, len(opts.SessionSecret))
+	}
+	if opts.SessionTTL < 0 {
+		return nil, fmt.Errorf("httpadapter: Options.SessionTTL must not be negative (got %v)", opts.SessionTTL)
+	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("httpadapter: Options.MaxBodyBytes must not be negative (got %d)", opts.MaxBodyBytes)
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Copy what the caller could mutate later.
+	opts.SessionSecret = append([]byte(nil), opts.SessionSecret...)
+
+	cfg := rp.Config()
+	h := &Handler{
+		rp:          rp,
+		opts:        opts,
+		log:         opts.Logger,
+		origins:     make(map[string]bool, len(cfg.Origins)),
+		rpID:        cfg.RPID,
+		ceremonyTTL: cfg.ChallengeTTL,
+		maxBody:     opts.MaxBodyBytes,
+		sessionTTL:  opts.SessionTTL,
+	}
+	for _, o := range cfg.Origins {
+		h.origins[strings.ToLower(o)] = true
+	}
+	if len(opts.RelatedOrigins) > 0 {
+		wk, err := relatedOriginsDocument(opts.RelatedOrigins)
+		if err != nil {
+			return nil, err
+		}
+		h.wellKnown = wk
+	}
+	h.routes = map[string]route{
+		"registration/begin":  {[]string{http.MethodPost}, h.beginRegistration},
+		"registration/finish": {[]string{http.MethodPost}, h.finishRegistration},
+		"login/begin":         {[]string{http.MethodPost}, h.beginLogin},
+		"login/finish":        {[]string{http.MethodPost}, h.finishLogin},
+		"credentials":         {[]string{http.MethodGet, http.MethodHead}, h.listCredentials},
+		"session":             {[]string{http.MethodGet, http.MethodHead}, h.session},
+		"logout":              {[]string{http.MethodPost}, h.logout},
+		"client.js":           {[]string{http.MethodGet, http.MethodHead}, h.clientJS},
+	}
+	return h, nil
+}
+
+// ServeHTTP routes to the endpoints listed on Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guard(func(w http.ResponseWriter, r *http.Request) {
+		segs := strings.Split(strings.TrimSuffix(r.URL.Path, "/"), "/")
+		n := len(segs)
+		var key string
+		if n >= 2 {
+			key = segs[n-2] + "/" + segs[n-1]
+		}
+		if rt, ok := h.routes[key]; ok {
+			h.dispatch(w, r, rt)
+			return
+		}
+		if n >= 2 && segs[n-2] == "credentials" && segs[n-1] != "" {
+			h.credential(w, r)
+			return
+		}
+		if rt, ok := h.routes[segs[n-1]]; ok {
+			h.dispatch(w, r, rt)
+			return
+		}
+		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint")
+	})(w, r)
+}
+
+// credential dispatches PATCH and DELETE on credentials/{id}.
+func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPatch:
+		h.renameCredential(w, r)
+	case http.MethodDelete:
+		h.revokeCredential(w, r)
+	default:
+		methodNotAllowed(w, http.MethodPatch, http.MethodDelete)
+	}
+}
+
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
+	for _, m := range rt.methods {
+		if r.Method == m {
+			rt.serve(w, r)
+			return
+		}
+	}
+	methodNotAllowed(w, rt.methods...)
+}
+
+// endpoint wraps one route as a standalone handler for routers.
+func (h *Handler) endpoint(name string) http.HandlerFunc {
+	rt := h.routes[name]
+	return h.guard(func(w http.ResponseWriter, r *http.Request) { h.dispatch(w, r, rt) })
+}
+
+// BeginRegistration serves POST registration/begin on its own, for routers.
+func (h *Handler) BeginRegistration() http.HandlerFunc { return h.endpoint("registration/begin") }
+
+// FinishRegistration serves POST registration/finish on its own.
+func (h *Handler) FinishRegistration() http.HandlerFunc { return h.endpoint("registration/finish") }
+
+// BeginLogin serves POST login/begin on its own.
+func (h *Handler) BeginLogin() http.HandlerFunc { return h.endpoint("login/begin") }
+
+// FinishLogin serves POST login/finish on its own.
+func (h *Handler) FinishLogin() http.HandlerFunc { return h.endpoint("login/finish") }
+
+// ListCredentials serves GET credentials on its own.
+func (h *Handler) ListCredentials() http.HandlerFunc { return h.endpoint("credentials") }
+
+// Session serves GET session on its own.
+func (h *Handler) Session() http.HandlerFunc { return h.endpoint("session") }
+
+// Logout serves POST logout on its own.
+func (h *Handler) Logout() http.HandlerFunc { return h.endpoint("logout") }
+
+// ClientJS serves the JavaScript client on its own.
+func (h *Handler) ClientJS() http.HandlerFunc { return h.endpoint("client.js") }
+
+// RenameCredential serves PATCH credentials/{id} on its own. The id is
+// r.PathValue("id") when the route has that wildcard, else the last path
+// segment.
+func (h *Handler) RenameCredential() http.HandlerFunc {
+	return h.guard(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPatch {
+			methodNotAllowed(w, http.MethodPatch)
+			return
+		}
+		h.renameCredential(w, r)
+	})
+}
+
+// RevokeCredential serves DELETE credentials/{id} on its own (id as for
+// RenameCredential).
+func (h *Handler) RevokeCredential() http.HandlerFunc {
+	return h.guard(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodDelete {
+			methodNotAllowed(w, http.MethodDelete)
+			return
+		}
+		h.revokeCredential(w, r)
+	})
+}
+
+// WellKnown serves GET /.well-known/webauthn (mount it at the site root):
+// {"origins": [...]} as application/json when Options.RelatedOrigins is set,
+// 404 otherwise.
+func (h *Handler) WellKnown() http.Handler {
+	return h.guard(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, http.MethodGet, http.MethodHead)
+			return
+		}
+		if h.wellKnown == nil {
+			writeError(w, http.StatusNotFound, codeNotFound, "no related origins are configured")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(h.wellKnown)
+	})
+}
+
+// relatedOriginsDocument validates origins and returns the JSON of
+// /.well-known/webauthn.
+func relatedOriginsDocument(origins []string) ([]byte, error) {
+	clean := make([]string, 0, len(origins))
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("httpadapter: Options.RelatedOrigins: %q is not an origin like https://example.com", o)
+		}
+		switch {
+		case u.Scheme == "https":
+		case u.Scheme == "http" && isLoopback(u.Hostname()):
+		default:
+			return nil, fmt.Errorf("httpadapter: Options.RelatedOrigins: %q must use https", o)
+		}
+		clean = append(clean, u.Scheme+"://"+strings.ToLower(u.Host))
+	}
+	return marshalJSON(struct {
+		Origins []string `json:"origins"`
+	}{clean})
+}
+
+// ctxKey is the unexported context key type of UserFromContext.
+type ctxKey struct{}
+
+// UserFromContext returns the user put into ctx by LoadUser or RequireUser.
+func UserFromContext(ctx context.Context) (webauthnkit.User, bool) {
+	u, ok := ctx.Value(ctxKey{}).(webauthnkit.User)
+	return u, ok
+}
+
+// LoadUser puts the signed-in user (if any) into the request context, for
+// UserFromContext. Requests without a valid session pass through without a
+// user; so do requests whose user cannot be loaded because the store is
+// unavailable (the failure is logged).
+func (h *Handler) LoadUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := UserFromContext(r.Context()); !ok {
+			if u, err := h.signedInUser(r); err == nil {
+				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RequireUser is LoadUser that answers 401 {"error":"not_signed_in"} when
+// nobody is signed in (503 store_unavailable when the user cannot be loaded).
+func (h *Handler) RequireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := UserFromContext(r.Context()); !ok {
+			u, err := h.signedInUser(r)
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// SignOut clears the built-in session cookie. With Options.CurrentUser (the
+// app's own session) it does nothing: sign out in your session layer.
+func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) {
+	if h.opts.CurrentUser != nil {
+		return
+	}
+	h.clearSession(w, r)
+}

@@ -1,0 +1,100 @@
+package httpadapter
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/webauthnkit/webauthnkit"
+)
+
+// userJSON is a user as sent to clients.
+type userJSON struct {
+	Handle      string `json:"handle"` // base64url
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+}
+
+// credentialJSON is a passkey as sent to clients. It never carries the
+// public key or the signature counter.
+type credentialJSON struct {
+	ID             string    `json:"id"` // base64url
+	Name           string    `json:"name"`
+	CreatedAt      time.Time `json:"createdAt"`
+	LastUsedAt     time.Time `json:"lastUsedAt,omitzero"`
+	BackupEligible bool      `json:"backupEligible"`
+	BackedUp       bool      `json:"backedUp"`
+	Attachment     string    `json:"attachment"`
+	Transports     []string  `json:"transports"`
+	// AAGUID in UUID form ("01234567-89ab-cdef-0123-456789abcdef"); all
+	// zeros for many platforms with attestation "none"; empty if unknown.
+	AAGUID string `json:"aaguid"`
+}
+
+// newUserJSON converts a user for a response.
+func newUserJSON(u webauthnkit.User) userJSON {
+	return userJSON{Handle: b64(u.Handle), Name: u.Name, DisplayName: u.DisplayName}
+}
+
+// newCredentialJSON converts a credential for a response.
+func newCredentialJSON(c webauthnkit.Credential) credentialJSON {
+	transports := c.Transports
+	if transports == nil {
+		transports = []string{}
+	}
+	return credentialJSON{
+		ID:             b64(c.ID),
+		Name:           c.Name,
+		CreatedAt:      c.CreatedAt.UTC(),
+		LastUsedAt:     c.LastUsedAt.UTC(),
+		BackupEligible: c.BackupEligible,
+		BackedUp:       c.BackupState,
+		Attachment:     c.Attachment,
+		Transports:     transports,
+		AAGUID:         uuid(c.AAGUID),
+	}
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func uuid(b []byte) string {
+	if len(b) != 16 {
+		return ""
+	}
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// beginResponse is the answer of registration/begin and login/begin.
+type beginResponse struct {
+	PublicKey json.RawMessage `json:"publicKey"`
+	Mediation string          `json:"mediation,omitempty"`
+}
+
+type registrationResponse struct {
+	User       userJSON       `json:"user"`
+	Credential credentialJSON `json:"credential"`
+	NewUser    bool           `json:"newUser"`
+}
+
+type loginResponse struct {
+	User         userJSON       `json:"user"`
+	Credential   credentialJSON `json:"credential"`
+	UserVerified bool           `json:"userVerified"`
+	BackedUp     bool           `json:"backedUp"`
+}
+
+// credentialsResponse answers GET credentials, and PATCH / DELETE
+// credentials/{id} with the list after the change. User is there so that the
+// client can call PublicKeyCredential.signalCurrentUserDetails.
+type credentialsResponse struct {
+	RPID        string           `json:"rpId"`
+	UserHandle  string           `json:"userHandle"`
+	User        userJSON         `json:"user"`
+	Credentials []credentialJSON `json:"credentials"`
+}
+
+type sessionResponse struct {
+	User userJSON `json:"user"`
+}
