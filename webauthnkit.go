@@ -467,6 +467,10 @@ func (rp *RelyingParty) fakeCredentialID(name string) []byte {
 	m.Write([]byte("webauthnkit fake credential\x00"))
 	m.Write([]byte(name))
 	sum := m.Sum(nil)
-	// Real platform credential IDs are commonly 16 to 64 bytes; 32 blends in.
-	return sum[:32]
+	// Real credential IDs are 16 (platform), 20 (Apple), 32 or 64 bytes
+	// (security keys): pick one of those lengths per name, stably.
+	lengths := [...]int{16, 20, 32, 64}
+	n := lengths[sum[0]%4]
+	m.Write([]byte{1})
+	return append(sum, m.Sum(nil)...)[:n]
 }
