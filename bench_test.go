@@ -1,0 +1,204 @@
+package webauthnkit_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/stretchr/testify/require"
+
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/memstore"
+	"github.com/webauthnkit/webauthnkit/webauthntest"
+)
+
+// The login benchmarks below verify the same ES256 assertion (a synced
+// passkey: counter 0, so it stays valid) three ways, so their ratio is the
+// library's overhead:
+//
+//	BenchmarkLoginFloorECDSA      sha256 + ecdsa.VerifyASN1 (the cryptographic floor)
+//	BenchmarkLoginGoWebAuthn      go-webauthn parse + ValidateLogin, nothing stored
+//	BenchmarkFinishLogin          webauthnkit FinishLogin on memstore: take the
+//	                              ceremony, parse, look up, validate, write back
+//
+// Compare runs with benchstat (see BENCHMARKS.md).
+
+var fixedChallenge = bytes.Repeat([]byte{0x42}, 32)
+
+type loginFixture struct {
+	rp      *webauthnkit.RelyingParty
+	store   *memstore.Store
+	body    []byte // one assertion, valid for every ceremony (fixed challenge)
+	cred    webauthnkit.Credential
+	user    webauthnkit.User
+	pub     *ecdsa.PublicKey
+	session webauthn.SessionData
+}
+
+func newLoginFixture(b *testing.B) *loginFixture {
+	b.Helper()
+	store := memstore.New()
+	b.Cleanup(func() { store.Close() })
+	rp, err := webauthnkit.New(webauthnkit.Config{
+		RPID: testRPID, Origins: []string{testOrigin},
+		Credentials: store, Ceremonies: store,
+		NewChallenge: func() ([]byte, error) { return fixedChallenge, nil },
+	})
+	require.NoError(b, err)
+	device := webauthntest.New(webauthntest.WithOrigin(testOrigin), webauthntest.SyncedPasskey())
+	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
+	require.NoError(b, err)
+	rbody, err := device.Register(begin.Options)
+	require.NoError(b, err)
+	reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, rbody)
+	require.NoError(b, err)
+	lb, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
+	require.NoError(b, err)
+	body, err := device.Login(lb.Options)
+	require.NoError(b, err)
+	_, err = rp.FinishLogin(ctx, lb.CeremonyID, body)
+	require.NoError(b, err)
+	pub, ok := device.Credentials()[0].PublicKey.(*ecdsa.PublicKey)
+	require.True(b, ok)
+	return &loginFixture{
+		rp: rp, store: store, body: body, cred: reg.Credential, user: reg.User, pub: pub,
+		session: webauthn.SessionData{
+			Challenge:        protocol.URLEncodedBase64(fixedChallenge).String(),
+			RelyingPartyID:   testRPID,
+			UserID:           reg.User.Handle,
+			UserVerification: protocol.VerificationPreferred,
+		},
+	}
+}
+
+func BenchmarkFinishLogin(b *testing.B) {
+	f := newLoginFixture(b)
+	ids := make([]string, b.N)
+	for i := range ids {
+		begin, err := f.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
+		require.NoError(b, err)
+		ids[i] = begin.CeremonyID
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := f.rp.FinishLogin(ctx, ids[i], f.body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// waBenchUser is the minimal go-webauthn user for the bare benchmark.
+type waBenchUser struct {
+	id    []byte
+	creds []webauthn.Credential
+}
+
+func (u *waBenchUser) WebAuthnID() []byte                         { return u.id }
+func (u *waBenchUser) WebAuthnName() string                       { return "alice" }
+func (u *waBenchUser) WebAuthnDisplayName() string                { return "alice" }
+func (u *waBenchUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
+
+func BenchmarkLoginGoWebAuthn(b *testing.B) {
+	f := newLoginFixture(b)
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID: testRPID, RPDisplayName: testRPID, RPOrigins: []string{testOrigin},
+		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
+	})
+	require.NoError(b, err)
+	user := &waBenchUser{id: f.user.Handle, creds: []webauthn.Credential{{
+		ID: f.cred.ID, PublicKey: f.cred.PublicKey, AttestationFormat: f.cred.AttestationFormat,
+		Flags:         webauthn.NewCredentialFlags(protocol.FlagUserPresent | protocol.FlagBackupEligible | protocol.FlagBackupState),
+		Authenticator: webauthn.Authenticator{AAGUID: f.cred.AAGUID},
+	}}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		parsed, err := protocol.ParseCredentialRequestResponseBytes(f.body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := wa.ValidateLogin(user, f.session, parsed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLoginFloorECDSA(b *testing.B) {
+	f := newLoginFixture(b)
+	var resp struct {
+		Response struct {
+			ClientDataJSON    protocol.URLEncodedBase64 `json:"clientDataJSON"`
+			AuthenticatorData protocol.URLEncodedBase64 `json:"authenticatorData"`
+			Signature         protocol.URLEncodedBase64 `json:"signature"`
+		} `json:"response"`
+	}
+	require.NoError(b, json.Unmarshal(f.body, &resp))
+	r := resp.Response
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		cdHash := sha256.Sum256(r.ClientDataJSON)
+		h := sha256.New()
+		h.Write(r.AuthenticatorData)
+		h.Write(cdHash[:])
+		if !ecdsa.VerifyASN1(f.pub, h.Sum(nil), r.Signature) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
+
+func BenchmarkBeginLogin(b *testing.B) {
+	f := newLoginFixture(b)
+	for _, tc := range []struct {
+		name string
+		req  webauthnkit.LoginRequest
+	}{
+		{"usernameless", webauthnkit.LoginRequest{}},
+		{"username", webauthnkit.LoginRequest{Username: "alice"}},
+		{"unknown_username", webauthnkit.LoginRequest{Username: "nobody"}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := f.rp.BeginLogin(ctx, tc.req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkFinishRegistration(b *testing.B) {
+	store := memstore.New()
+	b.Cleanup(func() { store.Close() })
+	rp, err := webauthnkit.New(webauthnkit.Config{
+		RPID: testRPID, Origins: []string{testOrigin},
+		Credentials: store, Ceremonies: store,
+		NewChallenge: func() ([]byte, error) { return fixedChallenge, nil },
+	})
+	require.NoError(b, err)
+	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
+	ids := make([]string, b.N)
+	bodies := make([][]byte, b.N)
+	for i := range b.N {
+		begin, err := rp.BeginRegistration(context.Background(), webauthnkit.RegistrationRequest{Username: fmt.Sprintf("user-%d", i)})
+		require.NoError(b, err)
+		ids[i] = begin.CeremonyID
+		bodies[i], err = device.Register(begin.Options)
+		require.NoError(b, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := rp.FinishRegistration(context.Background(), ids[i], bodies[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
