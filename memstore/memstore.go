@@ -1,0 +1,507 @@
+// Package memstore is an in-memory webauthnkit.CredentialStore and
+// webauthnkit.ChallengeStore.
+//
+// It is meant for tests, demos and single-process applications: every user,
+// credential and ceremony lives in the memory of the process and is lost on
+// restart, and two processes never see each other's data. Use sqlstore or
+// redisstore (or another shared store) as soon as more than one process
+// serves the same users.
+//
+// One *Store implements both interfaces:
+//
+//	store := memstore.New()
+//	defer store.Close()
+//	rp, err := webauthnkit.New(webauthnkit.Config{
+//		RPID:        "localhost",
+//		Origins:     []string{"http://localhost:8080"},
+//		Credentials: store,
+//		Ceremonies:  store,
+//	})
+//
+// A Store is safe for concurrent use. It copies every byte slice passed in
+// and every slice it returns, so callers may reuse their buffers and own what
+// they get back. Expired ceremonies are never returned and are removed by a
+// background sweeper (see WithSweepInterval); Close stops it.
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/webauthnkit/webauthnkit"
+)
+
+// DefaultSweepInterval is how often the sweeper removes expired ceremonies
+// unless WithSweepInterval says otherwise.
+const DefaultSweepInterval = time.Minute
+
+var (
+	_ webauthnkit.CredentialStore = (*Store)(nil)
+	_ webauthnkit.ChallengeStore  = (*Store)(nil)
+)
+
+// errHandleMismatch is returned by CreateUser when the first credential does
+// not belong to the user being created: a programming error in the caller.
+var errHandleMismatch = errors.New("memstore: CreateUser: first.UserHandle differs from user.Handle")
+
+// Option configures a Store.
+type Option func(*config)
+
+type config struct {
+	sweepInterval time.Duration
+	now           func() time.Time
+}
+
+// WithSweepInterval sets how often the background sweeper removes expired
+// ceremonies (default DefaultSweepInterval). A value of zero or less keeps the
+// default. Expired ceremonies are never returned whatever the interval: the
+// sweeper only bounds memory.
+func WithSweepInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.sweepInterval = d
+		}
+	}
+}
+
+// WithClock sets the clock used to decide whether a ceremony has expired
+// (default time.Now). Meant for tests. A nil function keeps the default.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// Store is an in-memory credential and ceremony store. Build it with New and
+// stop its sweeper with Close. The zero value is not usable.
+type Store struct {
+	st *state
+}
+
+// state is everything the sweeper goroutine needs. It never points back to
+// the Store, so a Store that is dropped without Close becomes unreachable and
+// its cleanup stops the sweeper.
+type state struct {
+	now func() time.Time
+
+	mu    sync.RWMutex
+	users map[string]*user                   // by string(Handle)
+	names map[string]*user                   // by Name
+	creds map[string]*webauthnkit.Credential // by string(ID)
+
+	cmu        sync.Mutex
+	ceremonies map[string]ceremony
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+type user struct {
+	u webauthnkit.User
+	// creds is the user's credentials ordered by CreatedAt, then ID: the
+	// order ListCredentials returns. Shared with state.creds.
+	creds []*webauthnkit.Credential
+}
+
+type ceremony struct {
+	data      []byte
+	expiresAt time.Time
+}
+
+// New returns an empty Store and starts its sweeper goroutine. Call Close
+// when done with it.
+func New(opts ...Option) *Store {
+	cfg := config{sweepInterval: DefaultSweepInterval, now: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	st := &state{
+		now:        cfg.now,
+		users:      make(map[string]*user),
+		names:      make(map[string]*user),
+		creds:      make(map[string]*webauthnkit.Credential),
+		ceremonies: make(map[string]ceremony),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	go st.sweepLoop(cfg.sweepInterval)
+	s := &Store{st: st}
+	// Stop the sweeper of a Store that was never closed once it is garbage.
+	runtime.AddCleanup(s, func(st *state) { st.signalStop() }, st)
+	return s
+}
+
+// Close stops the sweeper goroutine and waits for it to exit. The data stays
+// readable and writable; only the background removal of expired ceremonies
+// stops. Close is idempotent and always returns nil.
+func (s *Store) Close() error {
+	s.st.close()
+	return nil
+}
+
+// close stops the sweeper and waits for it to exit.
+func (st *state) close() {
+	st.signalStop()
+	<-st.done
+}
+
+// signalStop tells the sweeper to stop, without waiting.
+func (st *state) signalStop() {
+	st.stopOnce.Do(func() { close(st.stop) })
+}
+
+func (st *state) sweepLoop(every time.Duration) {
+	defer close(st.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-st.stop:
+			return
+		case <-t.C:
+			st.sweep()
+		}
+	}
+}
+
+// sweep removes every expired ceremony and returns how many it removed.
+func (st *state) sweep() int {
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	now := st.now()
+	n := 0
+	for id, c := range st.ceremonies {
+		if !now.Before(c.expiresAt) {
+			delete(st.ceremonies, id)
+			n++
+		}
+	}
+	return n
+}
+
+// ceremonyCount returns the number of ceremonies held, expired or not.
+func (st *state) ceremonyCount() int {
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	return len(st.ceremonies)
+}
+
+// ---- ChallengeStore ----
+
+// PutCeremony stores a copy of data under id until expiresAt. It returns
+// webauthnkit.ErrDuplicate if id is held and not expired. A ceremony that is
+// already expired is not stored (a later TakeCeremony returns ErrNotFound).
+func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st := s.st
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	now := st.now()
+	if old, ok := st.ceremonies[id]; ok {
+		if now.Before(old.expiresAt) {
+			return webauthnkit.ErrDuplicate
+		}
+		delete(st.ceremonies, id)
+	}
+	if !now.Before(expiresAt) {
+		return nil
+	}
+	st.ceremonies[id] = ceremony{data: bytes.Clone(data), expiresAt: expiresAt}
+	return nil
+}
+
+// TakeCeremony returns the data stored under id and removes it, in one step.
+// It returns webauthnkit.ErrNotFound if id is unknown, already taken or
+// expired.
+func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st := s.st
+	st.cmu.Lock()
+	c, ok := st.ceremonies[id]
+	if ok {
+		delete(st.ceremonies, id)
+	}
+	st.cmu.Unlock()
+	if !ok || !st.now().Before(c.expiresAt) {
+		return nil, webauthnkit.ErrNotFound
+	}
+	// The store no longer references c.data (it was copied in by
+	// PutCeremony), so the caller can own it without another copy.
+	return c.data, nil
+}
+
+// ---- CredentialStore ----
+
+// CreateUser stores user and its first credential, or neither. It returns
+// webauthnkit.ErrUserExists if the handle or name is taken and
+// webauthnkit.ErrCredentialExists if the credential ID is. first.UserHandle
+// must equal user.Handle.
+func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first webauthnkit.Credential) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !bytes.Equal(u.Handle, first.UserHandle) {
+		return errHandleMismatch
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.users[string(u.Handle)]; ok {
+		return webauthnkit.ErrUserExists
+	}
+	if _, ok := st.names[u.Name]; ok {
+		return webauthnkit.ErrUserExists
+	}
+	if _, ok := st.creds[string(first.ID)]; ok {
+		return webauthnkit.ErrCredentialExists
+	}
+	nu := &user{u: webauthnkit.User{
+		Handle:      bytes.Clone(u.Handle),
+		Name:        u.Name,
+		DisplayName: u.DisplayName,
+		CreatedAt:   u.CreatedAt.UTC(),
+	}}
+	st.users[string(nu.u.Handle)] = nu
+	st.names[nu.u.Name] = nu
+	st.insertCredential(nu, first)
+	return nil
+}
+
+// GetUserByHandle returns the user with this handle or webauthnkit.ErrNotFound.
+func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit.User, error) {
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.User{}, err
+	}
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	u, ok := st.users[string(handle)]
+	if !ok {
+		return webauthnkit.User{}, webauthnkit.ErrNotFound
+	}
+	return u.export(), nil
+}
+
+// GetUserByName returns the user with this exact name (compared byte for
+// byte) or webauthnkit.ErrNotFound.
+func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.User{}, err
+	}
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	u, ok := st.names[name]
+	if !ok {
+		return webauthnkit.User{}, webauthnkit.ErrNotFound
+	}
+	return u.export(), nil
+}
+
+// DeleteUser removes the user and all its credentials, or returns
+// webauthnkit.ErrNotFound.
+func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u, ok := st.users[string(handle)]
+	if !ok {
+		return webauthnkit.ErrNotFound
+	}
+	for _, c := range u.creds {
+		delete(st.creds, string(c.ID))
+	}
+	delete(st.names, u.u.Name)
+	delete(st.users, string(handle))
+	return nil
+}
+
+// AddCredential stores one more credential for an existing user. It returns
+// webauthnkit.ErrNotFound if cred.UserHandle names no user and
+// webauthnkit.ErrCredentialExists if the ID is taken.
+func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u, ok := st.users[string(cred.UserHandle)]
+	if !ok {
+		return webauthnkit.ErrNotFound
+	}
+	if _, ok := st.creds[string(cred.ID)]; ok {
+		return webauthnkit.ErrCredentialExists
+	}
+	st.insertCredential(u, cred)
+	return nil
+}
+
+// GetCredential returns the credential with this ID or webauthnkit.ErrNotFound.
+func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.Credential{}, err
+	}
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	c, ok := st.creds[string(id)]
+	if !ok {
+		return webauthnkit.Credential{}, webauthnkit.ErrNotFound
+	}
+	return exportCredential(c), nil
+}
+
+// ListCredentials returns the user's credentials ordered by CreatedAt, then
+// ID; nil when the user has none or does not exist.
+func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webauthnkit.Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	u, ok := st.users[string(userHandle)]
+	if !ok || len(u.creds) == 0 {
+		return nil, nil
+	}
+	out := make([]webauthnkit.Credential, len(u.creds))
+	for i, c := range u.creds {
+		out[i] = exportCredential(c)
+	}
+	return out, nil
+}
+
+// UpdateCredentialUse applies use if the stored SignCount equals
+// expectedSignCount. It returns webauthnkit.ErrConflict if it does not and
+// webauthnkit.ErrNotFound if the credential does not exist.
+func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSignCount uint32, use webauthnkit.CredentialUse) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c, ok := st.creds[string(id)]
+	if !ok {
+		return webauthnkit.ErrNotFound
+	}
+	if c.SignCount != expectedSignCount {
+		return webauthnkit.ErrConflict
+	}
+	c.SignCount = use.SignCount
+	c.BackupState = use.BackupState
+	c.UserVerified = use.UserVerified
+	c.LastUsedAt = use.LastUsedAt.UTC()
+	c.CloneSuspected = use.CloneSuspected
+	return nil
+}
+
+// RenameCredential sets the name of a credential owned by userHandle, or
+// returns webauthnkit.ErrNotFound.
+func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c, ok := st.creds[string(id)]
+	if !ok || !bytes.Equal(c.UserHandle, userHandle) {
+		return webauthnkit.ErrNotFound
+	}
+	c.Name = name
+	return nil
+}
+
+// DeleteCredential removes a credential owned by userHandle, or returns
+// webauthnkit.ErrNotFound.
+func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c, ok := st.creds[string(id)]
+	if !ok || !bytes.Equal(c.UserHandle, userHandle) {
+		return webauthnkit.ErrNotFound
+	}
+	u := st.users[string(userHandle)]
+	u.creds = slices.DeleteFunc(u.creds, func(x *webauthnkit.Credential) bool { return x == c })
+	delete(st.creds, string(id))
+	return nil
+}
+
+// insertCredential stores a deep copy of cred for u, keeping u.creds sorted.
+// The caller holds st.mu and has checked that the ID is free.
+func (st *state) insertCredential(u *user, cred webauthnkit.Credential) {
+	c := cred
+	c.ID = bytes.Clone(cred.ID)
+	c.UserHandle = u.u.Handle // same bytes, already owned by the store
+	c.PublicKey = bytes.Clone(cred.PublicKey)
+	c.AAGUID = bytes.Clone(cred.AAGUID)
+	c.Transports = slices.Clone(cred.Transports)
+	c.CreatedAt = cred.CreatedAt.UTC()
+	c.LastUsedAt = cred.LastUsedAt.UTC()
+	p := &c
+	i, _ := slices.BinarySearchFunc(u.creds, p, compareCredentials)
+	u.creds = slices.Insert(u.creds, i, p)
+	st.creds[string(c.ID)] = p
+}
+
+// compareCredentials orders credentials by CreatedAt, then ID.
+func compareCredentials(a, b *webauthnkit.Credential) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.ID, b.ID)
+}
+
+func (u *user) export() webauthnkit.User {
+	out := u.u
+	out.Handle = bytes.Clone(u.u.Handle)
+	return out
+}
+
+// exportCredential returns a copy of c that shares no memory with the store.
+// All byte slices share one allocation (each capped so that appending to one
+// never overwrites another); strings are immutable and need no copy.
+func exportCredential(c *webauthnkit.Credential) webauthnkit.Credential {
+	out := *c
+	buf := make([]byte, 0, len(c.ID)+len(c.UserHandle)+len(c.PublicKey)+len(c.AAGUID))
+	out.ID, buf = carve(buf, c.ID)
+	out.UserHandle, buf = carve(buf, c.UserHandle)
+	out.PublicKey, buf = carve(buf, c.PublicKey)
+	out.AAGUID, _ = carve(buf, c.AAGUID)
+	if c.Transports != nil {
+		out.Transports = slices.Clone(c.Transports)
+	}
+	return out
+}
+
+// carve appends src to buf and returns the appended part (nil if src is nil)
+// with its capacity capped, and the rest of buf.
+func carve(buf, src []byte) (part, rest []byte) {
+	if src == nil {
+		return nil, buf
+	}
+	n := len(buf)
+	buf = append(buf, src...)
+	return buf[n:len(buf):len(buf)], buf
+}

@@ -1,0 +1,88 @@
+// Package storetest is the conformance suite for webauthnkit stores. Every
+// store shipped with webauthnkit (memstore, sqlstore, redisstore) runs it, and
+// a third-party store should too: the clauses of the CredentialStore and
+// ChallengeStore contracts in package webauthnkit are each checked by a named
+// subtest, so a failure names the clause that is broken.
+//
+// A store runs the whole suite with one call per interface from an ordinary
+// test. newStore is called once per subtest and should register its own
+// cleanup with t.Cleanup:
+//
+//	package mystore_test
+//
+//	import (
+//		"os"
+//		"testing"
+//
+//		"example.com/mystore"
+//		"github.com/webauthnkit/webauthnkit"
+//		"github.com/webauthnkit/webauthnkit/storetest"
+//	)
+//
+//	// newTestStore opens a store on the test database. The data the suite
+//	// leaves behind does not need to be removed.
+//	func newTestStore(t *testing.T) *mystore.Store {
+//		s, err := mystore.Open(os.Getenv("MYSTORE_DSN"))
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		t.Cleanup(func() { s.Close() })
+//		return s
+//	}
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore {
+//			return newTestStore(t)
+//		})
+//		storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore {
+//			return newTestStore(t)
+//		})
+//	}
+//
+// Run a single clause with the usual -run syntax, for example
+// go test -run 'TestCredentialStore/UpdateCredentialUse/concurrent_no_lost_update'.
+//
+// The suite never assumes the store is empty: it uses random user handles,
+// names, credential IDs and ceremony IDs everywhere and never lists or
+// counts everything, so the stores built by newStore may share one database
+// across subtests, test runs and packages, and nothing needs to be truncated
+// between them. It does not clean up the rows it creates.
+//
+// The suite is sized to run in a few seconds against a local server on a
+// small machine. It runs its subtests one after the other (a few of them
+// start concurrent goroutines against a single store).
+//
+// Where the contract leaves room, the suite checks this reading of it:
+//
+//   - Times come back as the same instant to within a microsecond (truncated
+//     or rounded), in UTC (Location() == time.UTC); a zero time comes back
+//     zero. SignCount uses the whole uint32 range.
+//   - Names are compared byte for byte: "alice", "Alice", "alice " and the
+//     NFC and NFD spellings of "Zoë" are five different users, so a
+//     case-insensitive, accent-insensitive or space-padding collation fails.
+//   - ListCredentials orders by the CreatedAt instant (at microsecond
+//     precision), then by ID compared as unsigned bytes, a prefix first (as
+//     bytes.Compare).
+//   - A call made with an already canceled context returns an error and
+//     neither writes nor consumes anything.
+//   - PutCeremony with an expiresAt already past may return nil or an error;
+//     either way TakeCeremony returns ErrNotFound and the ID stays free.
+//   - When CreateUser finds both the name and the credential ID taken, either
+//     ErrUserExists or ErrCredentialExists is accepted.
+//
+// Two contract clauses cannot be checked against a healthy store and are left
+// to each store's own tests:
+//
+//   - "Errors reaching the backend wrap ErrUnavailable": call
+//     TestCredentialStoreUnavailable and TestChallengeStoreUnavailable with a
+//     store whose server cannot be reached (for example one configured with
+//     the address 127.0.0.1:1).
+//   - "Expired ceremonies do not accumulate": it depends on how the store
+//     expires entries (native TTL, janitor or cleanup method), so the store
+//     must test it itself, as memstore does.
+//
+// The helpers RandomBytes, RandomHandle, RandomName, RandomUser,
+// RandomCredential, RandomCeremonyID, AssertUserEqual and
+// AssertCredentialEqual are exported for stores that want to write further
+// tests in the same style.
+package storetest

@@ -1,0 +1,479 @@
+package storetest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/memstore"
+	"github.com/webauthnkit/webauthnkit/storetest"
+)
+
+// ---- the suite detects broken stores ----
+
+// A mutation is a store with one deliberate bug, and the subtests that must
+// catch it.
+type mutation struct {
+	creds func(*memstore.Store) webauthnkit.CredentialStore
+	cers  func(*memstore.Store) webauthnkit.ChallengeStore
+	// mustFail are subtest paths below TestBrokenStore that must fail.
+	mustFail []string
+}
+
+var mutations = map[string]mutation{
+	"cas_ignores_expected": {
+		creds: func(s *memstore.Store) webauthnkit.CredentialStore { return casIgnoresExpected{s} },
+		mustFail: []string{
+			"UpdateCredentialUse/conflict_on_wrong_expected_count",
+			"UpdateCredentialUse/concurrent_no_lost_update",
+		},
+	},
+	"create_user_not_atomic": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return createNotAtomic{s} },
+		mustFail: []string{"CreateUser/credential_id_owned_by_another_user"},
+	},
+	"rename_ignores_owner": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return ignoresOwner{s} },
+		mustFail: []string{"RenameCredential/other_users_credential", "DeleteCredential/other_users_credential"},
+	},
+	"list_reversed": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return listReversed{s} },
+		mustFail: []string{"ListCredentials/order"},
+	},
+	"list_unknown_user_not_found": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return listNotFound{s} },
+		mustFail: []string{"ListCredentials/empty_for_unknown_user"},
+	},
+	"times_not_utc": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return localTimes{s} },
+		mustFail: []string{"GetCredential/roundtrip_all_fields"},
+	},
+	"times_truncated_to_ms": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return truncatesTimes{s} },
+		mustFail: []string{"GetCredential/roundtrip_all_fields", "ListCredentials/order"},
+	},
+	"names_case_insensitive": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &foldsNames{Store: s} },
+		mustFail: []string{"CreateUser/names_compared_byte_for_byte"},
+	},
+	"update_drops_last_used": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return dropsLastUsed{s} },
+		mustFail: []string{"UpdateCredentialUse/applies"},
+	},
+	"ignores_canceled_context": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return ignoresContext{s} },
+		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return ignoresContext{s} },
+		mustFail: []string{"ContextCanceled"},
+	},
+	"take_not_atomic": {
+		cers:     func(*memstore.Store) webauthnkit.ChallengeStore { return &racyTake{m: map[string][]byte{}} },
+		mustFail: []string{"concurrent_take_exactly_one_winner"},
+	},
+	"put_overwrites": {
+		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return putOverwrites{s} },
+		mustFail: []string{"put_duplicate_id"},
+	},
+	"no_expiry": {
+		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return noExpiry{s} },
+		mustFail: []string{"expired_not_returned"},
+	},
+}
+
+const mutationEnv = "STORETEST_MUTATION"
+
+// TestBrokenStore runs the suite on a broken store. It only runs in the
+// child processes started by TestSuiteDetectsBugs.
+func TestBrokenStore(t *testing.T) {
+	name := os.Getenv(mutationEnv)
+	if name == "" {
+		t.Skip("run by TestSuiteDetectsBugs")
+	}
+	m := mutations[name]
+	newMem := func(t *testing.T) *memstore.Store {
+		s := memstore.New()
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	if m.creds != nil {
+		storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return m.creds(newMem(t)) })
+	}
+	if m.cers != nil {
+		storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return m.cers(newMem(t)) })
+	}
+}
+
+// TestSuiteDetectsBugs checks that each deliberately broken store fails the
+// subtests meant to catch its bug. Each runs in a child process, since a
+// failing subtest cannot be undone in this one.
+func TestSuiteDetectsBugs(t *testing.T) {
+	if os.Getenv(mutationEnv) != "" {
+		t.Skip("in a child process")
+	}
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	names := make([]string, 0, len(mutations))
+	for name := range mutations {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		m := mutations[name]
+		t.Run(name, func(t *testing.T) {
+			for _, sub := range m.mustFail {
+				pattern := "^TestBrokenStore$"
+				for part := range strings.SplitSeq(sub, "/") {
+					pattern += "/^" + part + "$"
+				}
+				cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-test.count=1")
+				cmd.Env = append(os.Environ(), mutationEnv+"="+name)
+				out, err := cmd.CombinedOutput()
+				var exit *exec.ExitError
+				require.True(t, errors.As(err, &exit), "the suite passed a store with the bug %q (subtest %s); err=%v\n%s", name, sub, err, out)
+				require.Contains(t, string(out), "--- FAIL: TestBrokenStore/"+sub, "output:\n%s", out)
+			}
+		})
+	}
+}
+
+// Broken stores. Each embeds a working memstore and breaks one clause.
+
+type casIgnoresExpected struct{ *memstore.Store }
+
+func (s casIgnoresExpected) UpdateCredentialUse(ctx context.Context, id []byte, _ uint32, use webauthnkit.CredentialUse) error {
+	c, err := s.GetCredential(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.Store.UpdateCredentialUse(ctx, id, c.SignCount, use)
+}
+
+type createNotAtomic struct{ *memstore.Store }
+
+func (s createNotAtomic) CreateUser(ctx context.Context, u webauthnkit.User, first webauthnkit.Credential) error {
+	err := s.Store.CreateUser(ctx, u, first)
+	if errors.Is(err, webauthnkit.ErrCredentialExists) {
+		// Stores the user, then fails on the credential.
+		tmp := storetest.RandomCredential(u.Handle)
+		if s.Store.CreateUser(ctx, u, tmp) == nil {
+			_ = s.DeleteCredential(ctx, u.Handle, tmp.ID)
+		}
+	}
+	return err
+}
+
+type ignoresOwner struct{ *memstore.Store }
+
+func (s ignoresOwner) RenameCredential(ctx context.Context, _, id []byte, name string) error {
+	c, err := s.GetCredential(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.Store.RenameCredential(ctx, c.UserHandle, id, name)
+}
+
+func (s ignoresOwner) DeleteCredential(ctx context.Context, _, id []byte) error {
+	c, err := s.GetCredential(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.Store.DeleteCredential(ctx, c.UserHandle, id)
+}
+
+type listReversed struct{ *memstore.Store }
+
+func (s listReversed) ListCredentials(ctx context.Context, h []byte) ([]webauthnkit.Credential, error) {
+	cs, err := s.Store.ListCredentials(ctx, h)
+	slices.Reverse(cs)
+	return cs, err
+}
+
+type listNotFound struct{ *memstore.Store }
+
+func (s listNotFound) ListCredentials(ctx context.Context, h []byte) ([]webauthnkit.Credential, error) {
+	if _, err := s.GetUserByHandle(ctx, h); err != nil {
+		return nil, err
+	}
+	return s.Store.ListCredentials(ctx, h)
+}
+
+type localTimes struct{ *memstore.Store }
+
+func (s localTimes) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
+	c, err := s.Store.GetCredential(ctx, id)
+	c.CreatedAt = c.CreatedAt.In(time.FixedZone("CET", 3600))
+	return c, err
+}
+
+type truncatesTimes struct{ *memstore.Store }
+
+func (s truncatesTimes) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+	c.CreatedAt = c.CreatedAt.Truncate(time.Millisecond)
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+func (s truncatesTimes) AddCredential(ctx context.Context, c webauthnkit.Credential) error {
+	c.CreatedAt = c.CreatedAt.Truncate(time.Millisecond)
+	return s.Store.AddCredential(ctx, c)
+}
+
+type foldsNames struct {
+	*memstore.Store
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (s *foldsNames) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := strings.ToLower(strings.TrimSpace(u.Name))
+	if s.names[key] {
+		return webauthnkit.ErrUserExists
+	}
+	if err := s.Store.CreateUser(ctx, u, c); err != nil {
+		return err
+	}
+	if s.names == nil {
+		s.names = map[string]bool{}
+	}
+	s.names[key] = true
+	return nil
+}
+
+type dropsLastUsed struct{ *memstore.Store }
+
+func (s dropsLastUsed) UpdateCredentialUse(ctx context.Context, id []byte, n uint32, use webauthnkit.CredentialUse) error {
+	use.LastUsedAt = time.Time{}
+	return s.Store.UpdateCredentialUse(ctx, id, n, use)
+}
+
+type ignoresContext struct{ *memstore.Store }
+
+func (s ignoresContext) GetCredential(_ context.Context, id []byte) (webauthnkit.Credential, error) {
+	return s.Store.GetCredential(context.Background(), id)
+}
+
+func (s ignoresContext) TakeCeremony(_ context.Context, id string) ([]byte, error) {
+	return s.Store.TakeCeremony(context.Background(), id)
+}
+
+type putOverwrites struct{ *memstore.Store }
+
+func (s putOverwrites) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	_, _ = s.TakeCeremony(ctx, id)
+	return s.Store.PutCeremony(ctx, id, data, exp)
+}
+
+type noExpiry struct{ *memstore.Store }
+
+func (s noExpiry) PutCeremony(ctx context.Context, id string, data []byte, _ time.Time) error {
+	return s.Store.PutCeremony(ctx, id, data, time.Now().Add(time.Hour))
+}
+
+// racyTake reads and deletes in two steps: the classic GET-then-DEL bug.
+type racyTake struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *racyTake) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[id]; ok {
+		return webauthnkit.ErrDuplicate
+	}
+	if time.Now().Before(exp) {
+		s.m[id] = bytes.Clone(data)
+	}
+	return nil
+}
+
+func (s *racyTake) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	data, ok := s.m[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil, webauthnkit.ErrNotFound
+	}
+	runtime.Gosched()
+	s.mu.Lock()
+	delete(s.m, id)
+	s.mu.Unlock()
+	return data, nil
+}
+
+// ---- helpers ----
+
+// recorder is a testing.TB that records failures instead of failing.
+type recorder struct {
+	testing.TB
+	failures []string
+}
+
+func (r *recorder) Helper()      {}
+func (r *recorder) Name() string { return "recorder" }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+func TestAssertCredentialEqual(t *testing.T) {
+	want := storetest.RandomCredential(storetest.RandomHandle())
+	same := func(c webauthnkit.Credential) webauthnkit.Credential {
+		c.ID = bytes.Clone(c.ID)
+		c.UserHandle = bytes.Clone(c.UserHandle)
+		c.PublicKey = bytes.Clone(c.PublicKey)
+		c.AAGUID = bytes.Clone(c.AAGUID)
+		c.Transports = slices.Clone(c.Transports)
+		c.CreatedAt = c.CreatedAt.UTC()
+		c.LastUsedAt = c.LastUsedAt.UTC()
+		return c
+	}
+	ok := func(name string, got webauthnkit.Credential) {
+		t.Helper()
+		r := &recorder{}
+		require.True(t, storetest.AssertCredentialEqual(r, want, got), "%s: %v", name, r.failures)
+	}
+	bad := func(name string, got webauthnkit.Credential, mention string) {
+		t.Helper()
+		r := &recorder{}
+		require.False(t, storetest.AssertCredentialEqual(r, want, got), name)
+		require.Len(t, r.failures, 1, name)
+		require.Contains(t, r.failures[0], mention, name)
+	}
+
+	ok("deep copy in UTC", same(want))
+	g := same(want)
+	g.CreatedAt = g.CreatedAt.Truncate(time.Microsecond)
+	g.LastUsedAt = g.LastUsedAt.Round(time.Microsecond)
+	ok("truncated and rounded to microseconds", g)
+
+	g = same(want)
+	g.CreatedAt = g.CreatedAt.Add(time.Microsecond)
+	bad("one microsecond off", g, "CreatedAt")
+	bad("not in UTC", want, "UTC")
+	g = same(want)
+	g.LastUsedAt = time.Time{}
+	bad("LastUsedAt lost", g, "LastUsedAt")
+
+	w, g := want, same(want)
+	w.LastUsedAt, g.LastUsedAt = time.Time{}, time.Unix(0, 0).UTC()
+	r := &recorder{}
+	require.False(t, storetest.AssertCredentialEqual(r, w, g), "zero LastUsedAt must come back zero, not 1970")
+
+	w, g = want, same(want)
+	w.Transports, g.Transports = nil, []string{}
+	w.AAGUID, g.AAGUID = []byte{}, nil
+	r = &recorder{}
+	require.True(t, storetest.AssertCredentialEqual(r, w, g), "nil and empty slices are equal: %v", r.failures)
+
+	// Every field is compared, including fields added later.
+	typ := reflect.TypeFor[webauthnkit.Credential]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		g := same(want)
+		v := reflect.ValueOf(&g).Elem().Field(i)
+		switch x := v.Interface().(type) {
+		case []byte:
+			v.Set(reflect.ValueOf(append(bytes.Clone(x), 1)))
+		case []string:
+			v.Set(reflect.ValueOf(append(slices.Clone(x), "x")))
+		case string:
+			v.SetString(x + "x")
+		case bool:
+			v.SetBool(!x)
+		case uint32:
+			v.SetUint(uint64(x + 1))
+		case time.Time:
+			v.Set(reflect.ValueOf(x.Add(time.Second)))
+		default:
+			t.Fatalf("field %s of type %s: teach this test to change it", f.Name, f.Type)
+		}
+		bad("changed "+f.Name, g, f.Name+":")
+	}
+}
+
+func TestAssertUserEqual(t *testing.T) {
+	u := storetest.RandomUser()
+	g := u
+	g.Handle = bytes.Clone(u.Handle)
+	g.CreatedAt = u.CreatedAt.UTC().Truncate(time.Microsecond)
+	r := &recorder{}
+	require.True(t, storetest.AssertUserEqual(r, u, g), "%v", r.failures)
+	g.Name += "x"
+	require.False(t, storetest.AssertUserEqual(r, u, g))
+}
+
+func TestRandomValues(t *testing.T) {
+	h := storetest.RandomHandle()
+	require.Len(t, h, 32)
+	require.NotEqual(t, h, storetest.RandomHandle())
+	require.NotEqual(t, storetest.RandomName(), storetest.RandomName())
+	require.NotEqual(t, storetest.RandomCeremonyID(), storetest.RandomCeremonyID())
+
+	u := storetest.RandomUser()
+	c := storetest.RandomCredential(u.Handle)
+	require.Equal(t, u.Handle, c.UserHandle)
+	c.UserHandle[0] ^= 1
+	require.NotEqual(t, u.Handle, c.UserHandle, "RandomCredential copies the handle")
+	require.NotEqual(t, time.UTC, c.CreatedAt.Location(), "times are given in another zone to catch stores that keep it")
+	// Every field is set, so that a store dropping one is caught.
+	v := reflect.ValueOf(c)
+	for i := range v.NumField() {
+		require.False(t, v.Field(i).IsZero(), "RandomCredential leaves %s zero", v.Type().Field(i).Name)
+	}
+}
+
+// downStore answers every call as a store whose server is unreachable.
+type downStore struct{}
+
+var errDown = fmt.Errorf("downstore: dial tcp 127.0.0.1:1: %w: %w", webauthnkit.ErrUnavailable, errors.New("connection refused"))
+
+func (downStore) CreateUser(context.Context, webauthnkit.User, webauthnkit.Credential) error {
+	return errDown
+}
+func (downStore) GetUserByHandle(context.Context, []byte) (webauthnkit.User, error) {
+	return webauthnkit.User{}, errDown
+}
+func (downStore) GetUserByName(context.Context, string) (webauthnkit.User, error) {
+	return webauthnkit.User{}, errDown
+}
+func (downStore) DeleteUser(context.Context, []byte) error { return errDown }
+func (downStore) AddCredential(context.Context, webauthnkit.Credential) error {
+	return errDown
+}
+func (downStore) GetCredential(context.Context, []byte) (webauthnkit.Credential, error) {
+	return webauthnkit.Credential{}, errDown
+}
+func (downStore) ListCredentials(context.Context, []byte) ([]webauthnkit.Credential, error) {
+	return nil, errDown
+}
+func (downStore) UpdateCredentialUse(context.Context, []byte, uint32, webauthnkit.CredentialUse) error {
+	return errDown
+}
+func (downStore) RenameCredential(context.Context, []byte, []byte, string) error { return errDown }
+func (downStore) DeleteCredential(context.Context, []byte, []byte) error         { return errDown }
+func (downStore) PutCeremony(context.Context, string, []byte, time.Time) error   { return errDown }
+func (downStore) TakeCeremony(context.Context, string) ([]byte, error)           { return nil, errDown }
+
+func TestUnavailableSuites(t *testing.T) {
+	storetest.TestCredentialStoreUnavailable(t, func(*testing.T) webauthnkit.CredentialStore { return downStore{} })
+	storetest.TestChallengeStoreUnavailable(t, func(*testing.T) webauthnkit.ChallengeStore { return downStore{} })
+}
