@@ -1,0 +1,81 @@
+// Package sqlstore stores webauthnkit users, credentials and in-flight
+// ceremonies in PostgreSQL, MySQL/MariaDB or SQLite through database/sql.
+// A *Store is both a webauthnkit.CredentialStore and a
+// webauthnkit.ChallengeStore.
+//
+// # Setup
+//
+// Open the database with the driver of your choice (this package imports
+// none), create or update the schema with Migrate, then build the Store:
+//
+//	import _ "github.com/jackc/pgx/v5/stdlib"
+//
+//	db, err := sql.Open("pgx", "postgres://app@db.internal/app")
+//	...
+//	if err := sqlstore.Migrate(ctx, db, sqlstore.Postgres); err != nil { ... }
+//	store, err := sqlstore.New(db, sqlstore.Postgres, sqlstore.WithJanitor(5*time.Minute))
+//	...
+//	defer store.Close()
+//	rp, err := webauthnkit.New(webauthnkit.Config{
+//		RPID: "example.com", Origins: []string{"https://example.com"},
+//		Credentials: store, Ceremonies: store,
+//	})
+//
+// Supported drivers: github.com/jackc/pgx/v5/stdlib (Postgres),
+// github.com/go-sql-driver/mysql (MySQL 8+, MariaDB 10.5+) and
+// modernc.org/sqlite (SQLite). For MySQL, interpolateParams=true in the DSN
+// saves a round trip per call; no other DSN setting is needed (parseTime,
+// loc and clientFoundRows may be anything).
+//
+// # SQLite
+//
+// SQLite needs three settings on every connection, which only the DSN can
+// give: foreign_keys=ON (DeleteUser relies on ON DELETE CASCADE),
+// busy_timeout (otherwise concurrent writers fail with "database is
+// locked"), and preferably journal_mode=WAL (readers do not block the
+// writer). New refuses a database without the first two. The recommended
+// DSN for modernc.org/sqlite is
+//
+//	file:passkeys.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate
+//
+// which package sqlitedb builds for you (sqlitedb.Open). An in-memory
+// database exists once per connection, so it must be used through a single
+// connection (db.SetMaxOpenConns(1); sqlitedb.Open(":memory:") does it).
+//
+// # Schema and migrations
+//
+// Three tables, named with a prefix (default "webauthnkit_", see
+// WithTablePrefix): users (handle primary key, unique name), credentials
+// (ID primary key, indexed user handle referencing users with ON DELETE
+// CASCADE) and ceremonies (ID primary key, indexed expiry). Migrate applies
+// the embedded, versioned migrations and records them in
+// <prefix>schema_migrations; it is idempotent and safe to run from several
+// processes at once. MigrateDown reverts them all (tests, tools).
+// Migrations returns the SQL files, prefix filled in, for migration tools.
+//
+// # Ceremonies and expiry
+//
+// TakeCeremony deletes and returns a ceremony in one statement (DELETE ...
+// RETURNING; a locking transaction on MySQL, which lacks it), so a ceremony
+// can be used once. It never returns an expired ceremony. Expired rows stay
+// until DeleteExpired removes them: call it periodically or pass
+// WithJanitor to New, which runs it in the background until Close.
+//
+// # Concurrency
+//
+// UpdateCredentialUse is a compare-and-set on the sign count in one UPDATE
+// statement; CreateUser writes the user and its first credential in one
+// transaction. A Store is safe for concurrent use, also by several
+// processes sharing the database.
+//
+// # Errors
+//
+// Errors are prefixed "sqlstore:" and wrap the webauthnkit sentinels:
+// ErrNotFound, ErrUserExists and ErrCredentialExists (from unique
+// violations, recognised by driver error code), ErrDuplicate, ErrConflict.
+// A database that cannot be reached, drops the connection or times out
+// gives an error wrapping webauthnkit.ErrUnavailable and the driver's
+// error, which the HTTP adapter answers with 503; the Store recovers by
+// itself once the database is back (database/sql reconnects). A context
+// cancelled by the caller is not reported as ErrUnavailable.
+package sqlstore

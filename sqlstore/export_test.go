@@ -1,0 +1,16 @@
+package sqlstore
+
+// Hooks for the tests in package sqlstore_test.
+
+// WithoutDeleteReturning makes TakeCeremony use the transactional take of
+// MySQL proper, so that it can be tested against MariaDB.
+func WithoutDeleteReturning() Option {
+	return func(c *config) { c.noDeleteReturning = true }
+}
+
+// UsesDeleteReturning reports whether s takes ceremonies with DELETE ...
+// RETURNING.
+func UsesDeleteReturning(s *Store) bool { return s.deleteReturning }
+
+// TablePrefix returns the table prefix s was created with.
+func TablePrefix(s *Store) string { return s.prefix }
