@@ -110,10 +110,15 @@ type CredentialUse struct {
 //
 //   - Implementations are safe for concurrent use by multiple goroutines
 //     (and, for shared backends, multiple processes).
+//   - Names are compared byte for byte (no case folding, no collation, no
+//     trailing-space padding): the library normalises names before storing.
+//   - Times come back in UTC and within one microsecond of what was stored.
 //   - CreateUser stores the user and its first credential atomically: either
 //     both are stored or neither. It returns ErrUserExists if a user with the
 //     same Name or Handle exists, ErrCredentialExists if the credential ID is
-//     already stored (for any user); nothing is stored in either case.
+//     already stored (for any user); nothing is stored in either case. When
+//     both are taken either error may be returned. first.UserHandle must equal
+//     user.Handle (any error otherwise).
 //   - GetUserByHandle and GetUserByName return ErrNotFound for an unknown
 //     user.
 //   - DeleteUser removes the user and all its credentials; ErrNotFound if the
@@ -123,16 +128,20 @@ type CredentialUse struct {
 //     ErrCredentialExists if the ID is already stored for any user.
 //   - GetCredential returns ErrNotFound for an unknown ID.
 //   - ListCredentials returns the user's credentials ordered by CreatedAt,
-//     then ID; an empty (nil or zero-length) slice and no error when the user
-//     has none or does not exist.
-//   - UpdateCredentialUse is a compare-and-set: it applies use only if the
-//     stored SignCount equals expectedSignCount, as one atomic step. It
-//     returns ErrConflict if the stored count differs and ErrNotFound if the
-//     credential does not exist. Under concurrent calls no update is lost and
-//     the count never moves backwards through this method.
+//     then ID (bytes.Compare order); an empty (nil or zero-length) slice and
+//     no error when the user has none or does not exist.
+//   - UpdateCredentialUse is a pure compare-and-set: it applies use only if
+//     the stored SignCount equals expectedSignCount, as one atomic step (0 to
+//     0 included, as synced passkeys report). It returns ErrConflict if the
+//     stored count differs and ErrNotFound if the credential does not exist.
+//     Under concurrent calls no update is lost. (Deciding whether a counter
+//     may move is the library's job, not the store's.)
 //   - RenameCredential and DeleteCredential act only on a credential owned by
 //     userHandle; a credential that does not exist or belongs to someone else
-//     gives ErrNotFound and is left unchanged.
+//     gives ErrNotFound and is left unchanged. Deleting a user's last
+//     credential is allowed (the library applies the policy).
+//   - A call whose context is already canceled returns an error wrapping
+//     ctx.Err() (not ErrUnavailable) and changes nothing.
 //   - Errors reaching the backend wrap ErrUnavailable.
 //   - Byte slices passed in may be reused by the caller after the call
 //     returns; returned values are owned by the caller.
@@ -156,8 +165,10 @@ type CredentialStore interface {
 // Contract (each clause is a named subtest in storetest.TestChallengeStore):
 //
 //   - Implementations are safe for concurrent use.
-//   - PutCeremony stores data under id until expiresAt. It returns
-//     ErrDuplicate if id is already stored and not expired.
+//   - PutCeremony stores a copy of data under id until expiresAt (by the
+//     store's clock; a ceremony is expired from expiresAt on). It returns
+//     ErrDuplicate if id is already stored and not expired. With an
+//     expiresAt already past it may store nothing or return an error.
 //   - TakeCeremony returns the data and removes it in one atomic step: of
 //     any number of concurrent takes of one id, exactly one succeeds; the
 //     others, and every later take, get ErrNotFound.
