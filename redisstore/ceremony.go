@@ -21,7 +21,9 @@ import (
 
 const ceremonyHeaderLen = 8
 
-// PutCeremony stores data under id until expiresAt with SET ... PX ... NX. It
+// PutCeremony stores data under id until expiresAt with SET ... PX ... NX
+// (in a script that also recognises its own earlier write when go-redis
+// retries it after a lost reply). It
 // returns an error wrapping webauthnkit.ErrDuplicate if id is already stored
 // and live. A ceremony whose expiresAt has already passed is not stored
 // (TakeCeremony returns ErrNotFound for it).
@@ -45,11 +47,11 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 	val := make([]byte, ceremonyHeaderLen+len(data))
 	binary.BigEndian.PutUint64(val, uint64(expiresAt.UnixMicro()))
 	copy(val[ceremonyHeaderLen:], data)
-	ok, err := s.c.SetNX(ctx, key, val, ttl).Result()
+	ok, err := scriptPutCeremony.Run(ctx, s.c, []string{key}, val, ttl.Milliseconds()).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
-	if !ok {
+	if ok != 1 {
 		return errorf(op, webauthnkit.ErrDuplicate)
 	}
 	return nil

@@ -99,6 +99,8 @@ func decodeUser(handle []byte, m map[string]string) (webauthnkit.User, error) {
 // credential record created by transaction tx.
 func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
 	f := make([]any, 0, 34)
+	// State, owner and transaction come first, in this order:
+	// scriptClaimCred reads them at fixed positions.
 	f = append(f,
 		fState, statePending,
 		fOwner, c.UserHandle,

@@ -21,6 +21,10 @@ import (
 // only repeat when another writer changed the same keys in between.
 const maxAttempts = 50
 
+// errLeaseExpired: a write took longer than its lease (a stalled process or
+// a very slow network); its claims may have been taken over.
+var errLeaseExpired = fmt.Errorf("%w: the write took longer than its lease", webauthnkit.ErrUnavailable)
+
 var errTooMuchContention = fmt.Errorf("gave up after %d attempts because of concurrent changes: %w", maxAttempts, webauthnkit.ErrConflict)
 
 // CreateUser stores user and its first credential. The credential must
@@ -113,10 +117,22 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 		s.c.Del(cctx, leaseKey)
 	}()
 
+	// Waiting for another writer's claim must not use up our own lease.
+	renew := func(ctx context.Context) error {
+		ok, err := s.c.PExpire(ctx, leaseKey, s.lease).Result()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errLeaseExpired
+		}
+		return nil
+	}
+
 	// 2. Claim the name (CreateUser only).
 	if user != nil {
 		nameValue = tx + string(handle)
-		if err := s.claimName(ctx, user.Name, nameValue); err != nil {
+		if err := s.claimName(ctx, user.Name, nameValue, renew); err != nil {
 			return s.opErr(ctx, op, err)
 		}
 		if err := s.step(op + ":claimedName"); err != nil {
@@ -126,7 +142,7 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 
 	// 3. Claim the credential ID.
 	credClaimed = true // even on error: the claim may have been made
-	if err := s.claimCred(ctx, credKey, cred.ID, fields); err != nil {
+	if err := s.claimCred(ctx, credKey, cred.ID, fields, renew); err != nil {
 		return s.opErr(ctx, op, err)
 	}
 	if err := s.step(op + ":claimedCredential"); err != nil {
@@ -151,7 +167,7 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	case "notfound":
 		return errorf(op, webauthnkit.ErrNotFound)
 	case "expired":
-		return fmt.Errorf("redisstore: %s: %w: the write took longer than its %v lease", op, webauthnkit.ErrUnavailable, s.lease)
+		return fmt.Errorf("redisstore: %s: %w", op, errLeaseExpired)
 	}
 	committed = true
 	if err := s.step(op + ":committed"); err != nil {
@@ -203,7 +219,7 @@ const (
 // claimName claims the name key for value (tx followed by the handle). A
 // claim held by a transaction in progress is waited for (at most the lease),
 // a dead one is taken over, a valid one means the name is taken.
-func (s *Store) claimName(ctx context.Context, name, value string) error {
+func (s *Store) claimName(ctx context.Context, name, value string, renew func(context.Context) error) error {
 	key := s.nameKey(name)
 	expected := ""
 	wait := newWaiter(s.lease)
@@ -236,6 +252,9 @@ func (s *Store) claimName(ctx context.Context, name, value string) error {
 				}
 				return sentinelErr{webauthnkit.ErrUserExists}
 			}
+			if err := renew(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return errTooMuchContention
@@ -243,7 +262,7 @@ func (s *Store) claimName(ctx context.Context, name, value string) error {
 
 // claimCred creates the pending credential record. A committed record means
 // the ID is taken; a pending one is resolved like a name claim.
-func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []any) error {
+func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []any, renew func(context.Context) error) error {
 	var expOwner, expTx string
 	wait := newWaiter(s.lease)
 	for range maxAttempts {
@@ -278,6 +297,9 @@ func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []a
 					return ctx.Err()
 				}
 				return sentinelErr{webauthnkit.ErrCredentialExists}
+			}
+			if err := renew(ctx); err != nil {
+				return err
 			}
 		}
 	}
@@ -445,7 +467,12 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 			return wrapErr(ctx, op, err)
 		}
 		if st == "notfound" {
-			return errorf(op, webauthnkit.ErrNotFound)
+			// The user this call found was deleted since: by this very
+			// script, run twice because its reply was lost, or by a
+			// concurrent DeleteUser. Either way it is gone, as asked, and
+			// its name claim is stale.
+			deleted = true
+			break
 		}
 		if st == "ok" {
 			deleted = true
@@ -461,10 +488,15 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	}
 	// The user is gone: a name claim left behind (if this fails) is stale,
 	// ignored by readers and taken over by the next claimant.
+	s.releaseName(ctx, name, userTx+string(handle))
+	return nil
+}
+
+// releaseName deletes a name claim if it still holds value. Best effort.
+func (s *Store) releaseName(ctx context.Context, name, value string) {
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
-	scriptReleaseName.Run(cctx, s.c, []string{s.nameKey(name)}, userTx+string(handle))
-	return nil
+	scriptReleaseName.Run(cctx, s.c, []string{s.nameKey(name)}, value)
 }
 
 // GetCredential returns the credential with the given ID: one HGETALL (a

@@ -16,6 +16,17 @@ import "github.com/redis/go-redis/v9"
 //	sc sign count (decimal), uv/bs/cs flags ("0"/"1"), lu last use (µs)
 //	... and the immutable fields.
 
+// scriptPutCeremony stores a ceremony unless its key exists (SET PX NX). A
+// key that already holds exactly this value is this same put, run again
+// because its reply was lost: success, not a duplicate.
+//
+// KEYS: ceremony. ARGV: value, TTL in milliseconds.
+var scriptPutCeremony = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+`)
+
 // scriptBegin starts a transaction for a user: it checks the user record and
 // sets the lease that the commit requires.
 //
@@ -35,13 +46,22 @@ return 'ok'
 // scriptCommit is the commit point of CreateUser and AddCredential. It
 // succeeds only while the lease is alive, and consumes it: once the lease is
 // gone (consumed or expired) the transaction either committed here or never
-// will, which is what lets others resolve its claims.
+// will, which is what lets others resolve its claims. Run again after it
+// succeeded (go-redis retries a command whose reply was lost), it answers
+// "ok" again rather than "expired".
 //
 // KEYS: user, user's credential index, lease. ARGV: mode ("create"/"add"),
 // transaction ID, credential ID, then (create) the user hash field/value
 // pairs.
 var scriptCommit = redis.NewScript(`
-if redis.call('DEL', KEYS[3]) == 0 then return 'expired' end
+if redis.call('DEL', KEYS[3]) == 0 then
+  if ARGV[1] == 'create' then
+    if redis.call('HGET', KEYS[1], 't') == ARGV[2] then return 'ok' end
+  elseif redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[2] then
+    return 'ok'
+  end
+  return 'expired'
+end
 local e = redis.call('EXISTS', KEYS[1])
 if ARGV[1] == 'create' then
   if e == 1 then return 'exists' end
@@ -56,11 +76,13 @@ return 'ok'
 
 // scriptClaimName claims a user name for a transaction: it sets the name key
 // if it is absent, or if it still holds the expected (dead) value being taken
-// over. Otherwise it returns the current value.
+// over. Otherwise it returns the current value (unless that is already the
+// new value: the script ran before and its reply was lost).
 //
 // KEYS: name. ARGV: new value, expected old value ("" for none).
 var scriptClaimName = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then return {1} end
 if cur and cur ~= ARGV[2] then return {0, cur} end
 redis.call('SET', KEYS[1], ARGV[1])
 return {1}
@@ -91,12 +113,14 @@ return 'dead'
 
 // scriptClaimCred creates a pending credential record, if the key is absent
 // or still holds the expected pending record of a dead transaction.
-// Otherwise it returns {0, state, owner, tx} of the current record.
+// Otherwise it returns {0, state, owner, tx} of the current record (unless
+// that is already the new record: the script ran before).
 //
 // KEYS: credential. ARGV: expected owner, expected tx ("" for none), then
-// the field/value pairs of the new record.
+// the field/value pairs of the new record, starting with state, owner, tx.
 var scriptClaimCred = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 's', 'o', 't')
+if cur[2] == ARGV[6] and cur[3] == ARGV[8] then return {1} end
 if cur[1] then
   if cur[1] ~= 'p' or ARGV[2] == '' or cur[2] ~= ARGV[1] or cur[3] ~= ARGV[2] then
     return {0, cur[1], cur[2] or '', cur[3] or ''}
@@ -155,15 +179,25 @@ end
 return 0
 `)
 
-// scriptUpdateUse is the sign-count compare-and-set.
+// scriptUpdateUse is the sign-count compare-and-set. A count that differs
+// from the expected one is a conflict, unless the record already holds
+// exactly the values being written (same count and same last-use time, to
+// the microsecond): then this update was applied by an earlier run of the
+// script whose reply was lost, and reporting a conflict would make the
+// caller see a counter regression that never happened.
 //
 // KEYS: credential. ARGV: expected sign count, new sign count, uv, bs, lu, cs.
 // Returns {"notfound"}, {"pending", owner, tx}, {"conflict"} or {"ok"}.
 var scriptUpdateUse = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 's', 'sc', 'o', 't')
+local cur = redis.call('HMGET', KEYS[1], 's', 'sc', 'o', 't', 'uv', 'bs', 'lu', 'cs')
 if not cur[1] then return {'notfound'} end
 if cur[1] ~= 'c' then return {'pending', cur[3] or '', cur[4] or ''} end
-if cur[2] ~= ARGV[1] then return {'conflict'} end
+if cur[2] ~= ARGV[1] then
+  if cur[2] == ARGV[2] and cur[5] == ARGV[3] and cur[6] == ARGV[4] and cur[7] == ARGV[5] and cur[8] == ARGV[6] and ARGV[5] ~= '' then
+    return {'ok'}
+  end
+  return {'conflict'}
+end
 redis.call('HSET', KEYS[1], 'sc', ARGV[2], 'uv', ARGV[3], 'bs', ARGV[4], 'lu', ARGV[5], 'cs', ARGV[6])
 return {'ok'}
 `)

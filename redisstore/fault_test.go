@@ -1,0 +1,466 @@
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
+	"github.com/webauthnkit/webauthnkit/storetest"
+)
+
+// replayHook runs the idempotent write scripts twice, as go-redis does when
+// it retries a command whose reply was lost on a broken connection.
+type replayHook struct{ shas map[string]bool }
+
+func newReplayHook(scripts ...*redis.Script) replayHook {
+	h := replayHook{shas: map[string]bool{}}
+	for _, sc := range scripts {
+		h.shas[sc.Hash()] = true
+	}
+	return h
+}
+
+func (replayHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h replayHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := cmd.Args()
+		if len(args) > 1 && cmd.Name() == "evalsha" {
+			if sha, _ := args[1].(string); h.shas[sha] {
+				if err := next(ctx, cmd); err != nil {
+					return err
+				}
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (replayHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestScriptsReplayed runs the conformance suites with every write script
+// that must be idempotent executed twice, as when go-redis resends a
+// command whose reply was lost. GETDEL in TakeCeremony and the script of
+// DeleteCredential are not idempotent (a resent one reports ErrNotFound);
+// the compare-and-set of UpdateCredentialUse recognises its own earlier run
+// only if no other update came in between, so it is replayed in a separate,
+// sequential test below.
+func TestScriptsReplayed(t *testing.T) {
+	testClient(t)
+	c := redis.NewClient(&redis.Options{Addr: redisAddr})
+	t.Cleanup(func() { c.Close() })
+	// Load the scripts first, so that EVALSHA (the hooked command) finds them.
+	s := testStore(t, c)
+	u, cr := createTestUser(t, s)
+	require.NoError(t, s.UpdateCredentialUse(t.Context(), cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount}))
+	require.NoError(t, s.DeleteUser(t.Context(), u.Handle))
+	require.NoError(t, s.PutCeremony(t.Context(), "x", nil, time.Now().Add(-time.Second)))
+	require.NoError(t, s.PutCeremony(t.Context(), "replay-"+randomHex(8), nil, time.Now().Add(time.Second)))
+	c.AddHook(newReplayHook(scriptPutCeremony, scriptBegin, scriptCommit, scriptClaimName, scriptClaimCred,
+		scriptMarkCommitted, scriptReleaseName, scriptDeleteCredIf, scriptUnlinkCred, scriptRename, scriptDeleteUser))
+	storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return testStore(t, c) })
+	storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, c) })
+
+	t.Run("UpdateCredentialUse", func(t *testing.T) {
+		c := redis.NewClient(&redis.Options{Addr: redisAddr})
+		t.Cleanup(func() { c.Close() })
+		s := testStore(t, c)
+		u, cr := createTestUser(t, s)
+		c.AddHook(newReplayHook(scriptUpdateUse))
+		now := time.Now()
+		for i := range uint32(3) {
+			use := webauthnkit.CredentialUse{SignCount: cr.SignCount + i + 1, UserVerified: true, LastUsedAt: now.Add(time.Duration(i) * time.Second)}
+			require.NoError(t, s.UpdateCredentialUse(t.Context(), cr.ID, cr.SignCount+i, use), "replayed update %d", i)
+		}
+		// A real conflict is still one.
+		err := s.UpdateCredentialUse(t.Context(), cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount + 3, LastUsedAt: now})
+		require.ErrorIs(t, err, webauthnkit.ErrConflict)
+		got, err := s.GetCredential(t.Context(), cr.ID)
+		require.NoError(t, err)
+		require.Equal(t, cr.SignCount+3, got.SignCount)
+		require.NoError(t, s.DeleteUser(t.Context(), u.Handle))
+	})
+}
+
+// ---- a private redis-server the fault tests can kill ----
+
+type redisServer struct {
+	t    *testing.T
+	port int
+	dir  string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+}
+
+// startRedisServer starts redis-server on a free loopback port (or on port,
+// if non-zero) with no persistence, and stops it at the end of the test.
+func startRedisServer(t *testing.T, port int) *redisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		testenv.Unavailable(t, "redis-server binary", "$PATH", err, "apt-get install redis-server")
+	}
+	if port == 0 {
+		port = freePort(t)
+	}
+	srv := &redisServer{t: t, port: port, dir: t.TempDir()}
+	srv.start(bin)
+	t.Cleanup(srv.kill)
+	return srv
+}
+
+func (srv *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(srv.port) }
+
+func (srv *redisServer) start(bin string) {
+	t := srv.t
+	t.Helper()
+	srv.out.Reset()
+	srv.cmd = exec.Command(bin, "--port", strconv.Itoa(srv.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", srv.dir)
+	srv.cmd.Stdout, srv.cmd.Stderr = &srv.out, &srv.out
+	require.NoError(t, srv.cmd.Start())
+	c := redis.NewClient(&redis.Options{Addr: srv.addr(), MaxRetries: -1, DialerRetries: 1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			srv.kill()
+			t.Fatalf("redis-server on port %d did not start: %v\n%s", srv.port, err, srv.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (srv *redisServer) restart() { srv.start(srv.cmd.Path) }
+
+// kill kills the server (SIGKILL: no goodbye to the clients) and waits.
+func (srv *redisServer) kill() {
+	if srv.cmd == nil || srv.cmd.Process == nil || srv.cmd.ProcessState != nil {
+		return
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGCONT) // in case it was stopped
+	_ = srv.cmd.Process.Kill()
+	_ = srv.cmd.Wait()
+}
+
+func (srv *redisServer) signal(sig syscall.Signal) {
+	require.NoError(srv.t, srv.cmd.Process.Signal(sig))
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// workload runs one round of every kind of call, on fresh random records,
+// and returns the errors it got.
+func workload(ctx context.Context, s *Store) []error {
+	var errs []error
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	id := "fault-" + randomHex(8)
+	if err := s.PutCeremony(ctx, id, []byte("data"), time.Now().Add(time.Minute)); err == nil {
+		_, err = s.TakeCeremony(ctx, id)
+		note(err)
+	} else {
+		note(err)
+	}
+	u := storetest.RandomUser()
+	cr := storetest.RandomCredential(u.Handle)
+	if err := s.CreateUser(ctx, u, cr); err != nil {
+		note(err)
+		return errs
+	}
+	_, err := s.GetCredential(ctx, cr.ID)
+	note(err)
+	note(s.UpdateCredentialUse(ctx, cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount + 1}))
+	_, err = s.GetUserByName(ctx, u.Name)
+	note(err)
+	_, err = s.ListCredentials(ctx, u.Handle)
+	note(err)
+	note(s.DeleteUser(ctx, u.Handle))
+	return errs
+}
+
+// TestFaultConnectionsKilled: the store's connections are killed with CLIENT
+// KILL TYPE normal (from an admin client that spares itself with SKIPME
+// yes). Runs against a private server: killing every normal client of the
+// shared server would break other tests.
+func TestFaultConnectionsKilled(t *testing.T) {
+	srv := startRedisServer(t, 0)
+	admin := redis.NewClient(&redis.Options{Addr: srv.addr()})
+	defer admin.Close()
+	killAll := func() int64 {
+		n, err := admin.Do(context.Background(), "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Int64()
+		require.NoError(t, err)
+		return n
+	}
+
+	// Between calls: the next calls work again; an error, if any, is
+	// ErrUnavailable.
+	t.Run("between_calls", func(t *testing.T) {
+		for _, opts := range []redis.Options{{}, {MaxRetries: -1}} {
+			opts.Addr = srv.addr()
+			c := redis.NewClient(&opts)
+			defer c.Close()
+			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			require.NoError(t, err)
+			var killed int64
+			failures := 0
+			for range 20 {
+				require.Empty(t, workload(t.Context(), s))
+				killed += killAll()
+				for try := 0; ; try++ {
+					errs := workload(t.Context(), s)
+					if len(errs) == 0 {
+						break
+					}
+					for _, err := range errs {
+						require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+					}
+					failures++
+					require.Less(t, try, 3, "still failing after the connections were killed: %v", errs)
+				}
+			}
+			require.Positive(t, killed)
+			t.Logf("MaxRetries %d: %d connections killed in 20 rounds, %d workloads saw ErrUnavailable", opts.MaxRetries, killed, failures)
+		}
+	})
+
+	// During calls: connections are killed every few milliseconds while
+	// four goroutines work. Without retries (MaxRetries -1) every failed
+	// call reports ErrUnavailable. With go-redis's default retries a command
+	// whose reply was lost is sent again; the store's writes recognise their
+	// own earlier run, except GETDEL: a retried TakeCeremony finds the
+	// ceremony already taken (ErrNotFound), as documented. Nothing panics or
+	// hangs, and once the killing stops everything works.
+	for _, tc := range []struct {
+		name string
+		opts redis.Options
+	}{
+		{"during_calls_no_retries", redis.Options{MaxRetries: -1}},
+		{"during_calls_default_retries", redis.Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Addr = srv.addr()
+			c := redis.NewClient(&opts)
+			defer c.Close()
+			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			require.NoError(t, err)
+
+			var kills atomic.Int64
+			stop := make(chan struct{})
+			killerDone := make(chan struct{})
+			go func() {
+				defer close(killerDone)
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(3 * time.Millisecond):
+					}
+					n, err := admin.Do(context.Background(), "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Int64()
+					if err == nil {
+						kills.Add(n)
+					}
+				}
+			}()
+			var mu sync.Mutex
+			var seen []error
+			var wg sync.WaitGroup
+			deadline := time.Now().Add(1500 * time.Millisecond)
+			for range 4 {
+				wg.Go(func() {
+					for time.Now().Before(deadline) {
+						ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+						errs := workload(ctx, s)
+						cancel()
+						mu.Lock()
+						seen = append(seen, errs...)
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			close(stop)
+			<-killerDone
+
+			unavailable, replayedTakes := 0, 0
+			for _, err := range seen {
+				switch {
+				case errors.Is(err, webauthnkit.ErrUnavailable):
+					unavailable++
+				case opts.MaxRetries >= 0 && errors.Is(err, webauthnkit.ErrNotFound) &&
+					strings.HasPrefix(err.Error(), "redisstore: TakeCeremony:"):
+					replayedTakes++
+				default:
+					t.Errorf("unexpected error while connections were killed: %v", err)
+				}
+			}
+			t.Logf("%d connections killed, %d ErrUnavailable, %d retried takes", kills.Load(), unavailable, replayedTakes)
+			require.Positive(t, kills.Load(), "no connection was killed")
+
+			// Killing stopped: everything works again.
+			for range 3 {
+				require.Empty(t, workload(t.Context(), s))
+			}
+		})
+	}
+}
+
+// TestFaultServerDown: the server is killed, then started again on the same
+// port. While it is down every call returns ErrUnavailable within its
+// context deadline; once it is back the store works again by itself.
+func TestFaultServerDown(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    redis.Options
+		perCall time.Duration // expected bound on one failing call
+	}{
+		// The options the documentation recommends: fail fast.
+		{"recommended_options", redis.Options{DialerRetries: 1, ContextTimeoutEnabled: true}, time.Second},
+		// go-redis defaults: each failing call retries dialing for about
+		// two seconds; the caller's deadline still bounds it.
+		{"default_options", redis.Options{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startRedisServer(t, 0)
+			opts := tc.opts
+			opts.Addr = srv.addr()
+			c := redis.NewClient(&opts)
+			defer c.Close()
+			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			require.NoError(t, err)
+			require.Empty(t, workload(t.Context(), s))
+			u, cr := createTestUser(t, s) // to read during and after the outage
+
+			srv.kill()
+			deadline := 3 * time.Second
+			rounds := 3
+			if tc.perCall == 0 {
+				rounds = 1
+			}
+			for i := range rounds {
+				ctx, cancel := context.WithTimeout(t.Context(), deadline)
+				start := time.Now()
+				errs := workload(ctx, s)
+				_, err := s.GetCredential(ctx, cr.ID)
+				errs = append(errs, err)
+				elapsed := time.Since(start)
+				cancel()
+				for _, err := range errs {
+					require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+					require.NotErrorIs(t, err, webauthnkit.ErrNotFound)
+				}
+				require.Less(t, elapsed, deadline+500*time.Millisecond, "calls outlived their context deadline")
+				if tc.perCall > 0 {
+					require.Less(t, elapsed, time.Duration(len(errs))*tc.perCall)
+				}
+				t.Logf("round %d: %d calls failed with ErrUnavailable in %v; first: %v", i, len(errs), elapsed.Round(time.Millisecond), errs[0])
+			}
+			// A short caller deadline is honoured.
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			start := time.Now()
+			_, err = s.GetCredential(ctx, cr.ID)
+			cancel()
+			require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+			require.Less(t, time.Since(start), 700*time.Millisecond)
+			if tc.perCall > 0 {
+				t.Run("storetest_unavailable", func(t *testing.T) {
+					storetest.TestCredentialStoreUnavailable(t, func(t *testing.T) webauthnkit.CredentialStore { return s })
+					storetest.TestChallengeStoreUnavailable(t, func(t *testing.T) webauthnkit.ChallengeStore { return s })
+				})
+			}
+
+			srv.restart() // same port, empty (no persistence)
+			start = time.Now()
+			for {
+				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+				errs := workload(ctx, s)
+				cancel()
+				if len(errs) == 0 {
+					break
+				}
+				for _, err := range errs {
+					require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+				}
+				require.Less(t, time.Since(start), 10*time.Second, "store did not recover: %v", errs)
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Logf("working again %v after the restart", time.Since(start).Round(time.Millisecond))
+			// The data went with the server (no persistence): the user is
+			// gone and can be created again.
+			_, err = s.GetUserByHandle(t.Context(), u.Handle)
+			require.ErrorIs(t, err, webauthnkit.ErrNotFound)
+			require.NoError(t, s.CreateUser(t.Context(), u, cr))
+			got, err := s.GetCredential(t.Context(), cr.ID)
+			require.NoError(t, err)
+			storetest.AssertCredentialEqual(t, cr, got)
+		})
+	}
+}
+
+// TestFaultServerHung: a server that accepts connections but does not
+// answer (SIGSTOP). With ContextTimeoutEnabled, as the documentation
+// recommends, calls give up at the caller's deadline with ErrUnavailable.
+func TestFaultServerHung(t *testing.T) {
+	srv := startRedisServer(t, 0)
+	c := redis.NewClient(&redis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true})
+	defer c.Close()
+	s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+	require.NoError(t, err)
+	_, cr := createTestUser(t, s)
+
+	srv.signal(syscall.SIGSTOP)
+	for _, d := range []time.Duration{100 * time.Millisecond, 300 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(t.Context(), d)
+		start := time.Now()
+		_, err := s.GetCredential(ctx, cr.ID)
+		elapsed := time.Since(start)
+		cancel()
+		require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, elapsed, d+500*time.Millisecond, fmt.Sprintf("deadline %v", d))
+	}
+	srv.signal(syscall.SIGCONT)
+	start := time.Now()
+	for {
+		_, err := s.GetCredential(t.Context(), cr.ID)
+		if err == nil {
+			break
+		}
+		require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+		require.Less(t, time.Since(start), 10*time.Second)
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Empty(t, workload(t.Context(), s))
+}
