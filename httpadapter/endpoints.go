@@ -31,7 +31,7 @@ func (o *optString) UnmarshalJSON(b []byte) error {
 // setCeremony binds the ceremony to this browser: an HttpOnly,
 // SameSite=Strict cookie scoped to the mount path.
 func (h *Handler) setCeremony(w http.ResponseWriter, r *http.Request, endpoint string, b *webauthnkit.Begin) {
-	maxAge := int(b.ExpiresAt.Sub(h.rp.Config().Now()).Seconds()) + 1
+	maxAge := int(b.ExpiresAt.Sub(h.now()).Seconds()) + 1
 	if maxAge <= 0 || maxAge > int(h.ceremonyTTL.Seconds())+1 {
 		maxAge = int(h.ceremonyTTL.Seconds()) + 1
 	}
@@ -213,7 +213,7 @@ func (h *Handler) unknownCredentialSignal(r *http.Request, body []byte) *signal 
 	if err != nil || len(id) == 0 || len(id) > 1023 {
 		return nil
 	}
-	if _, err := h.rp.Config().Credentials.GetCredential(r.Context(), id); !errors.Is(err, webauthnkit.ErrNotFound) {
+	if _, err := h.creds.GetCredential(r.Context(), id); !errors.Is(err, webauthnkit.ErrNotFound) {
 		return nil
 	}
 	return &signal{UnknownCredential: &unknownCredentialSignal{RPID: h.rpID, CredentialID: b64(id)}}

@@ -108,6 +108,8 @@ type Options struct {
 // mounted without StripPrefix.
 type Handler struct {
 	rp          *webauthnkit.RelyingParty
+	now         func() time.Time            // the RelyingParty's clock
+	creds       webauthnkit.CredentialStore // for the unknown-credential signal only
 	opts        Options
 	log         *slog.Logger
 	origins     map[string]bool
@@ -159,6 +161,8 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	cfg := rp.Config()
 	h := &Handler{
 		rp:          rp,
+		now:         cfg.Now,
+		creds:       cfg.Credentials,
 		opts:        opts,
 		log:         opts.Logger,
 		origins:     make(map[string]bool, len(cfg.Origins)),

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,7 +267,7 @@ func TestCrossOrigin(t *testing.T) {
 }
 
 // garbage are malformed bodies for every JSON endpoint.
-func garbage(t *testing.T, validReg, validLogin []byte) map[string][]byte {
+func garbage(validReg, validLogin []byte) map[string][]byte {
 	enc := base64.RawURLEncoding.EncodeToString
 	cd := func(s string) string { return enc([]byte(s)) }
 	nested := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
@@ -319,7 +321,7 @@ func TestGarbageBodies(t *testing.T) {
 	signedIn.mustSignUp("alice")
 	id := credentialIDs(signedIn.call(http.MethodGet, "/credentials", nil))[0]
 
-	for name, body := range garbage(t, validReg, validLogin) {
+	for name, body := range garbage(validReg, validLogin) {
 		t.Run(name, func(t *testing.T) {
 			check := func(who *browser, method, path string) {
 				t.Helper()
@@ -545,4 +547,63 @@ func TestNoSecretsInLogs(t *testing.T) {
 	for _, s := range secrets {
 		require.NotContains(t, logs, s)
 	}
+}
+
+// TestJSClientWithNode runs client.js in Node (testdata/client_harness.js)
+// against this server, with navigator.credentials stubbed by webauthntest
+// devices served under /test/device/{name}/{create|get}: both the native
+// JSON path (parse*OptionsFromJSON, toJSON) and the manual base64url
+// fallback must produce responses the server accepts.
+func TestJSClientWithNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	var mu sync.Mutex
+	devices := map[string]*webauthntest.Authenticator{}
+	var origin string // set under mu once the server runs
+	e := newEnv(t, func(c *envConfig) {
+		c.mount = func(mux *http.ServeMux, h *httpadapter.Handler) {
+			mux.Handle("/passkeys/", http.StripPrefix("/passkeys", h))
+			mux.HandleFunc("POST /test/device/{name}/{kind}", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				dev := devices[r.PathValue("name")]
+				if dev == nil {
+					dev = webauthntest.New(webauthntest.WithOrigin(origin))
+					devices[r.PathValue("name")] = dev
+				}
+				mu.Unlock()
+				opts, _ := io.ReadAll(r.Body)
+				var resp []byte
+				var err error
+				if r.PathValue("kind") == "create" {
+					resp, err = dev.Register(opts)
+				} else {
+					resp, err = dev.Login(opts)
+				}
+				if err != nil {
+					name := "UnknownError"
+					for _, s := range []error{webauthntest.ErrInvalidState, webauthntest.ErrNotAllowed, webauthntest.ErrNotSupported} {
+						if errors.Is(err, s) {
+							name = s.Error()
+						}
+					}
+					w.WriteHeader(http.StatusBadRequest)
+					_ = json.NewEncoder(w).Encode(map[string]string{"name": name, "message": err.Error()})
+					return
+				}
+				_, _ = w.Write(resp)
+			})
+		}
+	})
+	mu.Lock()
+	origin = e.origin
+	mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, filepath.Join("testdata", "client_harness.js"), "client.js", e.srv.URL).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "ok fallback")
+	require.Contains(t, string(out), "ok native")
+	require.Contains(t, string(out), "ok errors")
 }

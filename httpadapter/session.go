@@ -71,7 +71,7 @@ func sessionCookieName(r *http.Request) string {
 // setSession issues the built-in session cookie. It returns the Set-Cookie
 // line so that a failing hook can withdraw it.
 func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, handle []byte) string {
-	expires := h.rp.Config().Now().Add(h.sessionTTL)
+	expires := h.now().Add(h.sessionTTL)
 	c := &http.Cookie{
 		Name:     sessionCookieName(r),
 		Value:    h.sessionValue(handle, expires),
@@ -121,7 +121,7 @@ func (h *Handler) currentHandle(r *http.Request) ([]byte, bool) {
 		}
 		return handle, true
 	}
-	now := h.rp.Config().Now()
+	now := h.now()
 	names := []string{SessionCookieSecure}
 	if insecureDev(r) {
 		names = append(names, SessionCookieInsecure)
