@@ -128,6 +128,9 @@ func mariaDBHasDeleteReturning(version string) bool {
 	if !strings.Contains(strings.ToLower(version), "mariadb") {
 		return false
 	}
+	// MariaDB before 11 may report itself behind the "5.5.5-" prefix it
+	// sends old clients.
+	version = strings.TrimPrefix(version, "5.5.5-")
 	var major, minor int
 	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
 		return false

@@ -1,5 +1,6 @@
 -- webauthnkit sqlstore schema, MySQL 8 and MariaDB 10.5+ (InnoDB).
--- {{.Prefix}} is the table prefix (default "webauthnkit_").
+-- Table names start with the prefix set by sqlstore.WithTablePrefix (default
+-- "webauthnkit_").
 --
 -- MySQL DDL is not transactional, so every statement is idempotent (IF NOT
 -- EXISTS, indexes declared inline): a migration interrupted halfway is simply

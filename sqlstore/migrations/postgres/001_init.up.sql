@@ -1,7 +1,8 @@
--- webauthnkit sqlstore schema, PostgreSQL. {{.Prefix}} is the table prefix
--- (default "webauthnkit_"). Times are timestamptz (microsecond precision).
--- Names and ceremony IDs use the "C" collation: equality and ordering are
--- byte for byte, as the store contract requires.
+-- webauthnkit sqlstore schema, PostgreSQL. Table names start with the
+-- prefix set by sqlstore.WithTablePrefix (default "webauthnkit_").
+-- Times are timestamptz (microsecond precision). Names and ceremony IDs use
+-- the "C" collation: equality and ordering are byte for byte, as the store
+-- contract requires.
 
 CREATE TABLE {{.Prefix}}users (
     handle       bytea PRIMARY KEY,

@@ -1,9 +1,10 @@
--- webauthnkit sqlstore schema, SQLite (3.37 or later: STRICT tables; 3.35 for
--- DELETE ... RETURNING). {{.Prefix}} is the table prefix (default
--- "webauthnkit_"). Times are INTEGER Unix microseconds in UTC, so they sort
--- and compare numerically. TEXT and BLOB compare byte for byte (BINARY
--- collation). Foreign keys need PRAGMA foreign_keys=ON on every connection;
--- sqlstore.New checks it.
+-- webauthnkit sqlstore schema, SQLite 3.37 or later (STRICT tables; DELETE
+-- ... RETURNING needs 3.35). Table names start with the prefix set by
+-- sqlstore.WithTablePrefix (default "webauthnkit_").
+-- Times are INTEGER Unix microseconds in UTC, so they sort and compare
+-- numerically. TEXT and BLOB compare byte for byte (BINARY collation).
+-- Foreign keys need PRAGMA foreign_keys=ON on every connection; sqlstore.New
+-- checks it.
 
 CREATE TABLE {{.Prefix}}users (
     handle       BLOB NOT NULL PRIMARY KEY,
