@@ -41,7 +41,7 @@ func (h *Handler) setCeremony(w http.ResponseWriter, r *http.Request, endpoint s
 		Path:     mountPath(r, endpoint),
 		MaxAge:   maxAge,
 		HttpOnly: true,
-		Secure:   !insecureDev(r),
+		Secure:   !h.insecure(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 }
@@ -60,7 +60,7 @@ func (h *Handler) takeCeremony(w http.ResponseWriter, r *http.Request, endpoint 
 		Path:     mountPath(r, endpoint),
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   !insecureDev(r),
+		Secure:   !h.insecure(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 	return id

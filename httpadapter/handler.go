@@ -98,8 +98,8 @@ type Options struct {
 //	POST   login/begin          {"username"} or {} (usernameless); {"conditional": true} for autofill
 //	POST   login/finish         body: credential.toJSON()
 //	GET    credentials          signed-in user's passkeys
-//	PATCH  credentials/{id}     {"name": "..."}   (id = base64url credential ID)
-//	DELETE credentials/{id}
+//	PATCH  credentials/{id}     {"name": "..."} (id = base64url credential ID) -> the updated list
+//	DELETE credentials/{id}     no body or {}, Content-Type application/json -> the updated list
 //	GET    session              {"user": {...}} or 401
 //	POST   logout               clears the built-in session cookie (204)
 //	GET    client.js            the JS client (ETag, Cache-Control)
@@ -113,6 +113,7 @@ type Handler struct {
 	opts        Options
 	log         *slog.Logger
 	origins     map[string]bool
+	devOrigins  bool // some origin is http://localhost or a loopback IP
 	rpID        string
 	ceremonyTTL time.Duration
 	maxBody     int64
@@ -173,6 +174,9 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	}
 	for _, o := range cfg.Origins {
 		h.origins[strings.ToLower(o)] = true
+		if u, err := url.Parse(o); err == nil && u.Scheme == "http" && isLoopback(u.Hostname()) {
+			h.devOrigins = true
+		}
 	}
 	if len(opts.RelatedOrigins) > 0 {
 		wk, err := relatedOriginsDocument(opts.RelatedOrigins)

@@ -149,3 +149,23 @@ func TestStatusMapping(t *testing.T) {
 		assert.Equal(t, status, statusOf(code), code)
 	}
 }
+
+func TestInsecureOnlyWithDevOrigins(t *testing.T) {
+	// A production RP (https origins only) always sets Secure cookies, even
+	// behind a proxy that rewrites Host to localhost.
+	prod := testHandler(t, bytes.Repeat([]byte{1}, 32))
+	r := httptest.NewRequest(http.MethodGet, "http://localhost:8080/passkeys/session", nil)
+	r.TLS = nil
+	require.True(t, insecureDev(r))
+	require.False(t, prod.insecure(r))
+	require.Equal(t, SessionCookieSecure, prod.sessionCookieName(r))
+
+	store := memstore.New()
+	t.Cleanup(func() { _ = store.Close() })
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: "localhost", Origins: []string{"http://localhost:8080"}, Credentials: store, Ceremonies: store})
+	require.NoError(t, err)
+	dev, err := New(rp, Options{SessionSecret: bytes.Repeat([]byte{1}, 32)})
+	require.NoError(t, err)
+	require.True(t, dev.insecure(r))
+	require.Equal(t, SessionCookieInsecure, dev.sessionCookieName(r))
+}

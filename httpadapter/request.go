@@ -153,6 +153,15 @@ func insecureDev(r *http.Request) bool {
 	return isLoopback(host)
 }
 
+// insecure reports whether cookies for r cannot be Secure: only when the
+// RelyingParty itself allows an http://localhost (or loopback IP) origin,
+// and r comes from such a page. A production configuration (https origins
+// only) always gets Secure cookies and the "__Host-" session cookie,
+// whatever the request's Host or Origin say.
+func (h *Handler) insecure(r *http.Request) bool {
+	return h.devOrigins && insecureDev(r)
+}
+
 // mountPath returns the path prefix under which endpoint (e.g.
 // "registration/begin") was requested: "/passkeys" for
 // "/passkeys/registration/begin", "/" if it cannot tell. It is the Path of

@@ -61,8 +61,8 @@ func (h *Handler) parseSession(value string, now time.Time) ([]byte, bool) {
 }
 
 // sessionCookieName is the built-in session cookie's name for r.
-func sessionCookieName(r *http.Request) string {
-	if insecureDev(r) {
+func (h *Handler) sessionCookieName(r *http.Request) string {
+	if h.insecure(r) {
 		return SessionCookieInsecure
 	}
 	return SessionCookieSecure
@@ -73,12 +73,12 @@ func sessionCookieName(r *http.Request) string {
 func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, handle []byte) string {
 	expires := h.now().Add(h.sessionTTL)
 	c := &http.Cookie{
-		Name:     sessionCookieName(r),
+		Name:     h.sessionCookieName(r),
 		Value:    h.sessionValue(handle, expires),
 		Path:     "/",
 		MaxAge:   int(h.sessionTTL / time.Second),
 		HttpOnly: true,
-		Secure:   !insecureDev(r),
+		Secure:   !h.insecure(r),
 		SameSite: http.SameSiteLaxMode,
 	}
 	line := c.String()
@@ -102,7 +102,7 @@ func withdrawCookie(w http.ResponseWriter, line string) {
 // change between http://localhost and https during development leaves
 // nothing behind).
 func (h *Handler) clearSession(w http.ResponseWriter, r *http.Request) {
-	secure := !insecureDev(r)
+	secure := !h.insecure(r)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookieSecure, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: SessionCookieInsecure, Value: "", Path: "/", MaxAge: -1,
@@ -123,7 +123,7 @@ func (h *Handler) currentHandle(r *http.Request) ([]byte, bool) {
 	}
 	now := h.now()
 	names := []string{SessionCookieSecure}
-	if insecureDev(r) {
+	if h.insecure(r) {
 		names = append(names, SessionCookieInsecure)
 	}
 	for _, name := range names {
