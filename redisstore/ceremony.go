@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +30,9 @@ const ceremonyHeaderLen = 8
 // (TakeCeremony returns ErrNotFound for it).
 func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
 	const op = "PutCeremony"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	key := s.ceremonyKey(id)
 	ttl := expiresAt.Sub(s.now())
 	if ttl <= 0 {
@@ -63,6 +67,9 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 // taken or expired.
 func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 	const op = "TakeCeremony"
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	val, err := s.c.GetDel(ctx, s.ceremonyKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, errorf(op, webauthnkit.ErrNotFound)

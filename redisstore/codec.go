@@ -40,6 +40,7 @@ const (
 	fCreatedAt   = "ca"
 	fLastUsedAt  = "lu"
 	fCloneSuspec = "cs"
+	fUpdateNonce = "un" // nonce of the last UpdateCredentialUse (scriptUpdateUse)
 )
 
 const (

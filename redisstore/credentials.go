@@ -39,6 +39,9 @@ var errTooMuchContention = fmt.Errorf("gave up after %d attempts because of conc
 // then.
 func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first webauthnkit.Credential) error {
 	const op = "CreateUser"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(user.Handle) == 0 {
 		return errors.New("redisstore: CreateUser: empty user handle")
 	}
@@ -56,6 +59,9 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first web
 // and webauthnkit.ErrCredentialExists if the ID is already stored.
 func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) error {
 	const op = "AddCredential"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(cred.UserHandle) == 0 {
 		return errorf(op, webauthnkit.ErrNotFound)
 	}
@@ -376,6 +382,9 @@ func (w *waiter) sleep(ctx context.Context) bool {
 // GetUserByHandle returns the user with the given handle: one HGETALL.
 func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit.User, error) {
 	const op = "GetUserByHandle"
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.User{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(handle) == 0 {
 		return webauthnkit.User{}, errorf(op, webauthnkit.ErrNotFound)
 	}
@@ -398,6 +407,9 @@ func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit
 // and transaction (a claim left by a crashed or deleted writer is ignored).
 func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
 	const op = "GetUserByName"
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.User{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	cur, err := s.c.Get(ctx, s.nameKey(name)).Result()
 	if errors.Is(err, redis.Nil) {
 		return webauthnkit.User{}, errorf(op, webauthnkit.ErrNotFound)
@@ -431,6 +443,9 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 // CreateUser with that name takes over.
 func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	const op = "DeleteUser"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(handle) == 0 {
 		return errorf(op, webauthnkit.ErrNotFound)
 	}
@@ -503,6 +518,9 @@ func (s *Store) releaseName(ctx context.Context, name, value string) {
 // record still pending after a writer's crash costs a resolution first).
 func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
 	const op = "GetCredential"
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.Credential{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(id) == 0 {
 		return webauthnkit.Credential{}, errorf(op, webauthnkit.ErrNotFound)
 	}
@@ -536,6 +554,9 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 // per credential (split by node on a Cluster).
 func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webauthnkit.Credential, error) {
 	const op = "ListCredentials"
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(userHandle) == 0 {
 		return nil, nil
 	}
@@ -592,16 +613,20 @@ func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webau
 // credential.
 func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSignCount uint32, use webauthnkit.CredentialUse) error {
 	const op = "UpdateCredentialUse"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(id) == 0 {
 		return errorf(op, webauthnkit.ErrNotFound)
 	}
 	key := s.credKey(id)
+	nonce := newTx() // identifies this call if go-redis resends it
 	return s.modify(ctx, op, key, id, func() ([]any, error) {
 		return scriptUpdateUse.Run(ctx, s.c, []string{key},
 			strconv.FormatUint(uint64(expectedSignCount), 10),
 			strconv.FormatUint(uint64(use.SignCount), 10),
 			encBool(use.UserVerified), encBool(use.BackupState),
-			encTime(use.LastUsedAt), encBool(use.CloneSuspected),
+			encTime(use.LastUsedAt), encBool(use.CloneSuspected), nonce,
 		).Slice()
 	}, nil)
 }
@@ -611,6 +636,9 @@ func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSign
 // credential or another user owns it.
 func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, name string) error {
 	const op = "RenameCredential"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(id) == 0 || len(userHandle) == 0 {
 		return errorf(op, webauthnkit.ErrNotFound)
 	}
@@ -626,6 +654,9 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 // owns it.
 func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) error {
 	const op = "DeleteCredential"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if len(id) == 0 || len(userHandle) == 0 {
 		return errorf(op, webauthnkit.ErrNotFound)
 	}

@@ -179,26 +179,25 @@ end
 return 0
 `)
 
-// scriptUpdateUse is the sign-count compare-and-set. A count that differs
-// from the expected one is a conflict, unless the record already holds
-// exactly the values being written (same count and same last-use time, to
-// the microsecond): then this update was applied by an earlier run of the
-// script whose reply was lost, and reporting a conflict would make the
-// caller see a counter regression that never happened.
+// scriptUpdateUse is the sign-count compare-and-set. Each call carries a
+// random nonce, stored with the update: a count that differs from the
+// expected one is a conflict, unless the record's nonce is this call's. Then
+// the update was applied by an earlier run of this same call whose reply was
+// lost (go-redis resends it on a new connection), and answering "conflict"
+// would make the caller see a counter regression that never happened.
 //
-// KEYS: credential. ARGV: expected sign count, new sign count, uv, bs, lu, cs.
-// Returns {"notfound"}, {"pending", owner, tx}, {"conflict"} or {"ok"}.
+// KEYS: credential. ARGV: expected sign count, new sign count, uv, bs, lu,
+// cs, nonce. Returns {"notfound"}, {"pending", owner, tx}, {"conflict"} or
+// {"ok"}.
 var scriptUpdateUse = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 's', 'sc', 'o', 't', 'uv', 'bs', 'lu', 'cs')
+local cur = redis.call('HMGET', KEYS[1], 's', 'sc', 'o', 't', 'un')
 if not cur[1] then return {'notfound'} end
 if cur[1] ~= 'c' then return {'pending', cur[3] or '', cur[4] or ''} end
 if cur[2] ~= ARGV[1] then
-  if cur[2] == ARGV[2] and cur[5] == ARGV[3] and cur[6] == ARGV[4] and cur[7] == ARGV[5] and cur[8] == ARGV[6] and ARGV[5] ~= '' then
-    return {'ok'}
-  end
+  if cur[5] == ARGV[7] then return {'ok'} end
   return {'conflict'}
 end
-redis.call('HSET', KEYS[1], 'sc', ARGV[2], 'uv', ARGV[3], 'bs', ARGV[4], 'lu', ARGV[5], 'cs', ARGV[6])
+redis.call('HSET', KEYS[1], 'sc', ARGV[2], 'uv', ARGV[3], 'bs', ARGV[4], 'lu', ARGV[5], 'cs', ARGV[6], 'un', ARGV[7])
 return {'ok'}
 `)
 
