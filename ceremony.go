@@ -598,7 +598,7 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	}
 	stored, err := rp.creds.GetCredential(ctx, parsed.RawID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, parsed.RawID, unknown
+		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
 	}
 	if err != nil {
 		return nil, parsed.RawID, rp.storeErr(ctx, "GetCredential", err)
@@ -644,8 +644,8 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		if err == nil {
 			break
 		}
-		if errors.Is(err, ErrNotFound) {
-			return nil, parsed.RawID, unknown // revoked meanwhile
+		if errors.Is(err, ErrNotFound) { // revoked meanwhile
+			return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
 		}
 		if !errors.Is(err, ErrConflict) || attempt == 3 {
 			return nil, parsed.RawID, rp.storeErr(ctx, "UpdateCredentialUse", err)

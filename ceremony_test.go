@@ -543,6 +543,9 @@ func TestCredentialOfAnotherUser(t *testing.T) {
 		require.NoError(t, err)
 		_, err = e.rp.FinishLogin(ctx, begin.CeremonyID, body)
 		require.ErrorIs(t, err, webauthnkit.ErrUnknownCredential)
+		var ke *webauthnkit.Error
+		require.ErrorAs(t, err, &ke)
+		assert.Nil(t, ke.UnknownCredentialID, "another account's passkey must not be signalled as unknown")
 	})
 
 	t.Run("discoverable login claiming another user handle", func(t *testing.T) {
@@ -942,6 +945,9 @@ func TestRevokedCredentialCannotLogIn(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.rp.FinishLogin(ctx, lb.CeremonyID, lbody)
 	require.ErrorIs(t, err, webauthnkit.ErrUnknownCredential)
+	var ke *webauthnkit.Error
+	require.ErrorAs(t, err, &ke)
+	assert.Equal(t, reg.Credential.ID, ke.UnknownCredentialID, "an unregistered credential is named so the client can signal it")
 }
 
 // faultyStore wraps a real store and fails every call while down is set: a

@@ -359,6 +359,12 @@ type Error struct {
 	Code    Code
 	Message string
 	Err     error
+	// UnknownCredentialID is set, with CodeUnknownCredential, when the
+	// response's credential is registered to no account at all (not when it
+	// belongs to another one). Clients may then call
+	// PublicKeyCredential.signalUnknownCredential so the user's passkey
+	// provider hides it.
+	UnknownCredentialID []byte
 }
 
 func (e *Error) Error() string {

@@ -169,11 +169,7 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
 	id := h.takeCeremony(w, r, "login/finish")
 	login, err := h.rp.FinishLogin(r.Context(), id, body)
 	if err != nil {
-		var sig *signal
-		if errors.Is(err, webauthnkit.ErrUnknownCredential) {
-			sig = h.unknownCredentialSignal(r, body)
-		}
-		h.failWith(w, r, err, sig)
+		h.failWith(w, r, err, h.unknownCredentialSignal(err))
 		return
 	}
 	var cookie string
@@ -196,27 +192,15 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
 
 // unknownCredentialSignal builds the signal that lets the client call
 // PublicKeyCredential.signalUnknownCredential, so the user's passkey
-// provider can hide a passkey this site no longer knows. Only the rawId of
-// the response is decoded (the core has parsed the rest), and only on this
-// failure path. The signal is sent only when the store confirms that no
-// account has this credential: the core also answers unknown_credential for
-// a credential of another account, which the browser must not be told to
-// forget.
-func (h *Handler) unknownCredentialSignal(r *http.Request, body []byte) *signal {
-	var resp struct {
-		RawID string `json:"rawId"`
-	}
-	if json.Unmarshal(body, &resp) != nil || resp.RawID == "" || len(resp.RawID) > 2048 {
+// provider can hide a passkey this site no longer knows. The core names the
+// credential only when no account has it: a credential of another account
+// must not be forgotten by the browser.
+func (h *Handler) unknownCredentialSignal(err error) *signal {
+	var ke *webauthnkit.Error
+	if !errors.As(err, &ke) || len(ke.UnknownCredentialID) == 0 {
 		return nil
 	}
-	id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(resp.RawID, "="))
-	if err != nil || len(id) == 0 || len(id) > 1023 {
-		return nil
-	}
-	if _, err := h.creds.GetCredential(r.Context(), id); !errors.Is(err, webauthnkit.ErrNotFound) {
-		return nil
-	}
-	return &signal{UnknownCredential: &unknownCredentialSignal{RPID: h.rpID, CredentialID: b64(id)}}
+	return &signal{UnknownCredential: &unknownCredentialSignal{RPID: h.rpID, CredentialID: b64(ke.UnknownCredentialID)}}
 }
 
 // hookFailed answers 500 after OnLogin / OnRegister failed, withdrawing the
