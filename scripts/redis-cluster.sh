@@ -11,6 +11,10 @@
 # port + 10000 for the cluster bus. Nothing is persisted (no RDB, no AOF).
 # Needs redis-server and redis-cli 6.2 or newer. Used by redisstore's
 # TestCluster, which starts and stops its own cluster in a temporary directory.
+#
+# If REDIS_CLUSTER_OWNER_PID is set, start also leaves a watchdog that stops
+# the nodes as soon as that process exits, so that a test run killed before
+# its clean-up (go test -timeout, ^C) leaves no servers behind.
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop <dir>" >&2; exit 2; }
@@ -77,6 +81,12 @@ start() {
     done
     [ $ok = 1 ] || { log "node $a never reported cluster_state:ok"; stop; exit 1; }
   done
+  if [ -n "${REDIS_CLUSTER_OWNER_PID:-}" ]; then
+    owner=$REDIS_CLUSTER_OWNER_PID
+    nohup setsid bash -c '
+      while kill -0 "$1" 2>/dev/null && ls "$2"/node-*/redis.pid >/dev/null 2>&1; do sleep 1; done
+      exec "$3" stop "$2"' _ "$owner" "$dir" "$(readlink -f "$0")" </dev/null >/dev/null 2>&1 &
+  fi
   (IFS=,; echo "${addrs[*]}")
 }
 

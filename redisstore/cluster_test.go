@@ -1,0 +1,186 @@
+package redisstore
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
+	"github.com/webauthnkit/webauthnkit/storetest"
+)
+
+// TestCluster runs the conformance suites and the crash-recovery tests on a
+// three-master Redis Cluster: the one at WEBAUTHNKIT_REDIS_CLUSTER_ADDRS
+// (comma-separated) if set, else one the test starts itself with
+// scripts/redis-cluster.sh in a temporary directory and stops at the end.
+func TestCluster(t *testing.T) {
+	cc := clusterClient(t)
+	s := testStore(t, cc) // checks the version of every master
+	ctx := t.Context()
+
+	t.Run("keys_span_slots_and_nodes", func(t *testing.T) {
+		u, cr := createTestUser(t, s)
+		htag := tag(u.Handle)
+		slots := map[int64]bool{}
+		for _, k := range []string{s.nameKey(u.Name), s.credKey(cr.ID), s.userKey(htag)} {
+			slot, err := cc.ClusterKeySlot(ctx, k).Result()
+			require.NoError(t, err)
+			slots[slot] = true
+		}
+		// The user's own keys share a slot.
+		for _, k := range []string{s.userCredsKey(htag), s.leaseKey(htag, newTx())} {
+			a, err := cc.ClusterKeySlot(ctx, k).Result()
+			require.NoError(t, err)
+			b, err := cc.ClusterKeySlot(ctx, s.userKey(htag)).Result()
+			require.NoError(t, err)
+			require.Equal(t, b, a, k)
+		}
+		require.Greater(t, len(slots), 1, "name, credential and user keys all in one slot: the cross-slot path was not exercised")
+
+		// Across many users, every master holds some of the store's keys.
+		for range 20 {
+			createTestUser(t, s)
+		}
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			keys, _, err := n.Scan(ctx, 0, runPrefix+"*", 1000).Result()
+			if err == nil && len(keys) == 0 {
+				t.Errorf("master %s holds none of the store's keys", n.Options().Addr)
+			}
+			return err
+		})
+		require.NoError(t, err)
+	})
+	t.Run("CredentialStore", func(t *testing.T) {
+		storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return testStore(t, cc) })
+	})
+	t.Run("ChallengeStore", func(t *testing.T) {
+		storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, cc) })
+	})
+	t.Run("CrashRecovery", func(t *testing.T) { testCrashRecovery(t, cc) })
+}
+
+// clusterClient returns a client for the test cluster, skipping (failing in
+// CI) when there is none and none can be started.
+func clusterClient(t *testing.T) *redis.ClusterClient {
+	t.Helper()
+	addrs := os.Getenv("WEBAUTHNKIT_REDIS_CLUSTER_ADDRS")
+	how := "scripts/redis-cluster.sh start /tmp/redis-cluster, then WEBAUTHNKIT_REDIS_CLUSTER_ADDRS=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
+	if addrs == "" {
+		var err error
+		addrs, err = startCluster(t)
+		if err != nil {
+			testenv.Unavailable(t, "Redis Cluster", "(a cluster started by the test)", err, how)
+		}
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() }); err != nil {
+		cc.Close()
+		testenv.Unavailable(t, "Redis Cluster", addrs, err, how)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("WEBAUTHNKIT_REDIS_CLUSTER_ADDRS") != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := deleteKeys(ctx, cc, runPrefix); err != nil {
+				t.Logf("deleting test keys from the cluster: %v", err)
+			}
+		}
+		cc.Close()
+	})
+	return cc
+}
+
+// startCluster starts a cluster with scripts/redis-cluster.sh on three free
+// ports and registers its shutdown. It returns the node addresses.
+func startCluster(t *testing.T) (string, error) {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("..", "scripts", "redis-cluster.sh"))
+	if err != nil {
+		return "", err
+	}
+	dir := t.TempDir()
+	ports := clusterPorts(t)
+	stop := func() {
+		cmd := exec.Command("bash", script, "stop", dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("redis-cluster.sh stop: %v\n%s", err, out)
+		}
+		// Whatever happened above, no node may survive the test.
+		pids, _ := filepath.Glob(filepath.Join(dir, "node-*", "redis.pid"))
+		for _, f := range pids {
+			if b, err := os.ReadFile(f); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}
+	t.Cleanup(stop) // registered before starting: runs even if start fails half-way
+	cmd := exec.Command("bash", script, "start", dir)
+	cmd.Env = append(os.Environ(),
+		"REDIS_CLUSTER_PORTS="+portsString(ports),
+		"REDIS_CLUSTER_OWNER_PID="+strconv.Itoa(os.Getpid()))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", &clusterStartError{err: err, stderr: stderr.String()}
+	}
+	t.Logf("started a Redis Cluster on ports %v in %v", ports, time.Since(start).Round(time.Millisecond))
+	return strings.TrimSpace(string(out)), nil
+}
+
+type clusterStartError struct {
+	err    error
+	stderr string
+}
+
+func (e *clusterStartError) Error() string {
+	return "scripts/redis-cluster.sh start: " + e.err.Error() + ": " + strings.TrimSpace(e.stderr)
+}
+
+func portsString(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, " ")
+}
+
+// clusterPorts picks three ports that are free on loopback, together with
+// their cluster bus ports (port + 10000).
+func clusterPorts(t *testing.T) []int {
+	t.Helper()
+	free := func(p int) bool {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
+	var ports []int
+	for p := 20000 + int(time.Now().UnixNano()%20000); len(ports) < 3; p++ {
+		if p+10000 > 65535 {
+			p = 20000
+		}
+		if free(p) && free(p+10000) {
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
