@@ -1,10 +1,13 @@
 package redisstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/webauthnkit/webauthnkit"
 )
@@ -135,43 +138,109 @@ func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
 	return f, nil
 }
 
-// decodeCredential decodes a credential hash (as returned by HGETALL).
-func decodeCredential(id []byte, m map[string]string) (webauthnkit.Credential, error) {
+// credFields are the fields read from a credential hash (HMGET), in the
+// order of the cr* indexes.
+var credFields = []string{
+	fState, fOwner, fTx, fPublicKey, fSignCount, fAAGUID, fAttFormat, fTransports,
+	fUP, fUV, fBE, fBS, fAttachment, fCredName, fCreatedAt, fLastUsedAt, fCloneSuspec,
+}
+
+const (
+	crState = iota
+	crOwner
+	crTx
+	crPublicKey
+	crSignCount
+	crAAGUID
+	crAttFormat
+	crTransports
+	crUP
+	crUV
+	crBE
+	crBS
+	crAttachment
+	crName
+	crCreatedAt
+	crLastUsedAt
+	crCloneSuspec
+)
+
+// credFieldArgs is credFields as command arguments, boxed once.
+var credFieldArgs = func() []any {
+	a := make([]any, len(credFields))
+	for i, f := range credFields {
+		a[i] = f
+	}
+	return a
+}()
+
+// hmgetCred sends HMGET key credFields... through c (a client or a
+// pipeline), without boxing the field names on every call.
+func hmgetCred(ctx context.Context, c interface {
+	Process(context.Context, redis.Cmder) error
+}, key string) *redis.SliceCmd {
+	args := make([]any, 0, 2+len(credFieldArgs))
+	args = append(args, "hmget", key)
+	args = append(args, credFieldArgs...)
+	cmd := redis.NewSliceCmd(ctx, args...)
+	_ = c.Process(ctx, cmd)
+	return cmd
+}
+
+// credRecord is the reply of HMGET key credFields...: a string per field,
+// nil for an absent one.
+type credRecord []any
+
+func (r credRecord) str(i int) string {
+	s, _ := r[i].(string)
+	return s
+}
+
+// bytes returns the field as a new slice, nil if the field is absent.
+func (r credRecord) bytes(i int) []byte {
+	s, ok := r[i].(string)
+	if !ok {
+		return nil
+	}
+	return []byte(s)
+}
+
+// decodeCredential decodes a credential record.
+func decodeCredential(id []byte, r credRecord) (webauthnkit.Credential, error) {
 	bad := func(field string, err error) (webauthnkit.Credential, error) {
 		return webauthnkit.Credential{}, fmt.Errorf("malformed credential record, field %q: %w", field, err)
 	}
+	if len(r) != len(credFields) {
+		return webauthnkit.Credential{}, fmt.Errorf("malformed credential record: %d fields", len(r))
+	}
 	c := webauthnkit.Credential{
 		ID:                append([]byte(nil), id...),
-		UserHandle:        []byte(m[fOwner]),
-		AttestationFormat: m[fAttFormat],
-		UserPresent:       m[fUP] == "1",
-		UserVerified:      m[fUV] == "1",
-		BackupEligible:    m[fBE] == "1",
-		BackupState:       m[fBS] == "1",
-		Attachment:        m[fAttachment],
-		Name:              m[fCredName],
-		CloneSuspected:    m[fCloneSuspec] == "1",
+		UserHandle:        r.bytes(crOwner),
+		PublicKey:         r.bytes(crPublicKey),
+		AAGUID:            r.bytes(crAAGUID),
+		AttestationFormat: r.str(crAttFormat),
+		UserPresent:       r.str(crUP) == "1",
+		UserVerified:      r.str(crUV) == "1",
+		BackupEligible:    r.str(crBE) == "1",
+		BackupState:       r.str(crBS) == "1",
+		Attachment:        r.str(crAttachment),
+		Name:              r.str(crName),
+		CloneSuspected:    r.str(crCloneSuspec) == "1",
 	}
-	if v, ok := m[fPublicKey]; ok {
-		c.PublicKey = []byte(v)
-	}
-	if v, ok := m[fAAGUID]; ok {
-		c.AAGUID = []byte(v)
-	}
-	if v, ok := m[fTransports]; ok {
+	if v, ok := r[crTransports].(string); ok {
 		if err := json.Unmarshal([]byte(v), &c.Transports); err != nil {
 			return bad(fTransports, err)
 		}
 	}
-	sc, err := strconv.ParseUint(m[fSignCount], 10, 32)
+	sc, err := strconv.ParseUint(r.str(crSignCount), 10, 32)
 	if err != nil {
 		return bad(fSignCount, err)
 	}
 	c.SignCount = uint32(sc)
-	if c.CreatedAt, err = decTime(m[fCreatedAt]); err != nil {
+	if c.CreatedAt, err = decTime(r.str(crCreatedAt)); err != nil {
 		return bad(fCreatedAt, err)
 	}
-	if c.LastUsedAt, err = decTime(m[fLastUsedAt]); err != nil {
+	if c.LastUsedAt, err = decTime(r.str(crLastUsedAt)); err != nil {
 		return bad(fLastUsedAt, err)
 	}
 	return c, nil

@@ -514,7 +514,7 @@ func (s *Store) releaseName(ctx context.Context, name, value string) {
 	scriptReleaseName.Run(cctx, s.c, []string{s.nameKey(name)}, value)
 }
 
-// GetCredential returns the credential with the given ID: one HGETALL (a
+// GetCredential returns the credential with the given ID: one HMGET (a
 // record still pending after a writer's crash costs a resolution first).
 func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
 	const op = "GetCredential"
@@ -525,14 +525,15 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 		return webauthnkit.Credential{}, errorf(op, webauthnkit.ErrNotFound)
 	}
 	key := s.credKey(id)
-	m, err := s.c.HGetAll(ctx, key).Result()
+	vals, err := hmgetCred(ctx, s.c, key).Result()
 	if err != nil {
 		return webauthnkit.Credential{}, wrapErr(ctx, op, err)
 	}
-	switch m[fState] {
+	r := credRecord(vals)
+	switch r.str(crState) {
 	case stateCommitted:
 	case statePending:
-		ok, err := s.settle(ctx, key, id, m[fOwner], m[fTx])
+		ok, err := s.settle(ctx, key, id, r.str(crOwner), r.str(crTx))
 		if err != nil {
 			return webauthnkit.Credential{}, wrapErr(ctx, op, err)
 		}
@@ -542,7 +543,7 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 	default:
 		return webauthnkit.Credential{}, errorf(op, webauthnkit.ErrNotFound)
 	}
-	c, err := decodeCredential(id, m)
+	c, err := decodeCredential(id, r)
 	if err != nil {
 		return webauthnkit.Credential{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -550,7 +551,7 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 }
 
 // ListCredentials returns the user's credentials ordered by CreatedAt, then
-// ID: an HGETALL of the user's credential index, then one pipelined HGETALL
+// ID: an HGETALL of the user's credential index, then one pipelined HMGET
 // per credential (split by node on a Cluster).
 func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webauthnkit.Credential, error) {
 	const op = "ListCredentials"
@@ -571,10 +572,10 @@ func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webau
 	for id := range index {
 		ids = append(ids, id)
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	cmds := make([]*redis.SliceCmd, len(ids))
 	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, s.credKey([]byte(id)))
+			cmds[i] = hmgetCred(ctx, p, s.credKey([]byte(id)))
 		}
 		return nil
 	})
@@ -583,15 +584,15 @@ func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webau
 	}
 	creds := make([]webauthnkit.Credential, 0, len(ids))
 	for i, id := range ids {
-		m := cmds[i].Val()
+		r := credRecord(cmds[i].Val())
 		// An index entry counts only if the record is the one its
 		// transaction wrote for this user; entries left by a crash are
 		// skipped. A matching pending record is committed: the entry is
 		// the commit.
-		if m[fOwner] != string(userHandle) || m[fTx] != index[id] {
+		if r.str(crOwner) != string(userHandle) || r.str(crTx) != index[id] {
 			continue
 		}
-		c, err := decodeCredential([]byte(id), m)
+		c, err := decodeCredential([]byte(id), r)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 		}

@@ -1,0 +1,287 @@
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/storetest"
+	"github.com/webauthnkit/webauthnkit/webauthntest"
+)
+
+// Benchmarks against the Redis at WEBAUTHNKIT_REDIS_ADDR:
+//
+//	go test -run '^$' -bench . -benchmem ./redisstore
+//
+// Each reports roundtrips/op: the commands (or pipelines) sent to Redis per
+// operation, counted by a go-redis hook.
+
+// roundTrips is a go-redis hook counting commands and pipelines sent.
+type roundTrips struct{ n atomic.Int64 }
+
+func (*roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// benchStore returns a store on its own client, with a round-trip counter.
+// The scripts are loaded first, so no NOSCRIPT fallback is counted.
+func benchStore(b *testing.B) (*Store, *roundTrips) {
+	testClient(b)
+	c := redis.NewClient(&redis.Options{Addr: redisAddr})
+	b.Cleanup(func() { c.Close() })
+	s := testStore(b, c)
+	// Warm up: load every script used below.
+	u, cr := createBenchUser(b, s, 1)
+	ctx := context.Background()
+	require.NoError(b, s.UpdateCredentialUse(ctx, cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount}))
+	require.NoError(b, s.RenameCredential(ctx, u.Handle, cr.ID, "x"))
+	require.NoError(b, s.PutCeremony(ctx, "warm-"+randomHex(8), nil, time.Now().Add(time.Second)))
+	require.NoError(b, s.DeleteUser(ctx, u.Handle))
+	rt := &roundTrips{}
+	c.AddHook(rt)
+	return s, rt
+}
+
+// measure resets the timer and returns a function reporting roundtrips/op.
+func measure(b *testing.B, rt *roundTrips) func() {
+	b.ReportAllocs()
+	start := rt.n.Load()
+	b.ResetTimer()
+	return func() {
+		b.StopTimer()
+		b.ReportMetric(float64(rt.n.Load()-start)/float64(b.N), "roundtrips/op")
+	}
+}
+
+func createBenchUser(b *testing.B, s *Store, creds int) (webauthnkit.User, webauthnkit.Credential) {
+	b.Helper()
+	ctx := context.Background()
+	u := storetest.RandomUser()
+	first := storetest.RandomCredential(u.Handle)
+	require.NoError(b, s.CreateUser(ctx, u, first))
+	for range creds - 1 {
+		require.NoError(b, s.AddCredential(ctx, storetest.RandomCredential(u.Handle)))
+	}
+	return u, first
+}
+
+func BenchmarkPutCeremony(b *testing.B) {
+	s, rt := benchStore(b)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte{1}, 300) // about the size of a login ceremony
+	prefix := "bench-" + randomHex(6) + "-"
+	exp := time.Now().Add(5 * time.Minute)
+	done := measure(b, rt)
+	for i := range b.N {
+		if err := s.PutCeremony(ctx, prefix+strconv.Itoa(i), data, exp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+func BenchmarkTakeCeremony(b *testing.B) {
+	s, rt := benchStore(b)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte{1}, 300)
+	prefix := "bench-" + randomHex(6) + "-"
+	exp := time.Now().Add(5 * time.Minute)
+	for i := range b.N {
+		require.NoError(b, s.PutCeremony(ctx, prefix+strconv.Itoa(i), data, exp))
+	}
+	done := measure(b, rt)
+	for i := range b.N {
+		if _, err := s.TakeCeremony(ctx, prefix+strconv.Itoa(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+// BenchmarkCeremonyPutTake is the store's share of one ceremony: the put of
+// Begin* and the take of Finish*.
+func BenchmarkCeremonyPutTake(b *testing.B) {
+	s, rt := benchStore(b)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte{1}, 300)
+	prefix := "bench-" + randomHex(6) + "-"
+	done := measure(b, rt)
+	for i := range b.N {
+		id := prefix + strconv.Itoa(i)
+		if err := s.PutCeremony(ctx, id, data, time.Now().Add(5*time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.TakeCeremony(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+func BenchmarkGetCredential(b *testing.B) {
+	s, rt := benchStore(b)
+	_, cr := createBenchUser(b, s, 1)
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		done := measure(b, rt)
+		for range b.N {
+			if _, err := s.GetCredential(ctx, cr.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done()
+	})
+	b.Run("parallel", func(b *testing.B) {
+		done := measure(b, rt)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.GetCredential(ctx, cr.ID); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		done()
+	})
+}
+
+func BenchmarkUpdateCredentialUse(b *testing.B) {
+	s, rt := benchStore(b)
+	_, cr := createBenchUser(b, s, 1)
+	ctx := context.Background()
+	count := cr.SignCount
+	done := measure(b, rt)
+	for range b.N {
+		use := webauthnkit.CredentialUse{SignCount: count + 1, UserVerified: true, BackupState: true, LastUsedAt: time.Now()}
+		if err := s.UpdateCredentialUse(ctx, cr.ID, count, use); err != nil {
+			b.Fatal(err)
+		}
+		count++
+	}
+	done()
+}
+
+func BenchmarkCreateUser(b *testing.B) {
+	s, rt := benchStore(b)
+	ctx := context.Background()
+	users := make([]webauthnkit.User, b.N)
+	creds := make([]webauthnkit.Credential, b.N)
+	for i := range users {
+		users[i] = storetest.RandomUser()
+		creds[i] = storetest.RandomCredential(users[i].Handle)
+	}
+	done := measure(b, rt)
+	for i := range b.N {
+		if err := s.CreateUser(ctx, users[i], creds[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+func BenchmarkListCredentials(b *testing.B) {
+	s, rt := benchStore(b)
+	u, _ := createBenchUser(b, s, 3)
+	ctx := context.Background()
+	done := measure(b, rt)
+	for range b.N {
+		list, err := s.ListCredentials(ctx, u.Handle)
+		if err != nil || len(list) != 3 {
+			b.Fatal(len(list), err)
+		}
+	}
+	done()
+}
+
+// loginBench is a RelyingParty on the store (both interfaces) with one
+// registered synced passkey and one assertion that is valid for every login
+// ceremony (fixed challenge, counter 0), as in the core's BenchmarkFinishLogin.
+type loginBench struct {
+	rp   *webauthnkit.RelyingParty
+	body []byte
+}
+
+func newLoginBench(b *testing.B, s *Store) *loginBench {
+	b.Helper()
+	ctx := context.Background()
+	challenge := bytes.Repeat([]byte{0x42}, 32)
+	rp, err := webauthnkit.New(webauthnkit.Config{
+		RPID: "example.com", Origins: []string{"https://example.com"},
+		Credentials: s, Ceremonies: s,
+		NewChallenge: func() ([]byte, error) { return challenge, nil },
+	})
+	require.NoError(b, err)
+	device := webauthntest.New(webauthntest.WithOrigin("https://example.com"), webauthntest.SyncedPasskey())
+	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: storetest.RandomName()})
+	require.NoError(b, err)
+	body, err := device.Register(begin.Options)
+	require.NoError(b, err)
+	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	require.NoError(b, err)
+	login, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
+	require.NoError(b, err)
+	body, err = device.Login(login.Options)
+	require.NoError(b, err)
+	_, err = rp.FinishLogin(ctx, login.CeremonyID, body)
+	require.NoError(b, err)
+	return &loginBench{rp: rp, body: body}
+}
+
+// BenchmarkFinishLogin is the library's whole login check with Redis
+// holding the ceremonies and the credentials: take the ceremony, parse,
+// look up the credential and user, verify the ES256 signature,
+// compare-and-set the counter. Ceremonies are begun before the timer starts.
+func BenchmarkFinishLogin(b *testing.B) {
+	s, rt := benchStore(b)
+	lb := newLoginBench(b, s)
+	ctx := context.Background()
+	ids := make([]string, b.N)
+	for i := range ids {
+		begin, err := lb.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
+		require.NoError(b, err)
+		ids[i] = begin.CeremonyID
+	}
+	done := measure(b, rt)
+	for i := range b.N {
+		if _, err := lb.rp.FinishLogin(ctx, ids[i], lb.body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+// BenchmarkLoginCeremony is one whole login, BeginLogin then FinishLogin:
+// its roundtrips/op is the Redis cost of a sign-in.
+func BenchmarkLoginCeremony(b *testing.B) {
+	s, rt := benchStore(b)
+	lb := newLoginBench(b, s)
+	ctx := context.Background()
+	done := measure(b, rt)
+	for range b.N {
+		begin, err := lb.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := lb.rp.FinishLogin(ctx, begin.CeremonyID, lb.body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
