@@ -1,0 +1,447 @@
+// Package app is the passkeys example web application: sign-up, sign-in
+// (username-first, usernameless and passkey autofill), a page to manage the
+// account's passkeys, and sign-out, on plain net/http and html/template with
+// webauthnkit's httpadapter and its JavaScript client.
+//
+// It is a package (and not only a main) so that tests can start the whole
+// application in-process:
+//
+//	h, closer, err := app.New(app.Config{SQLitePath: "passkeys.db"})
+//	...
+//	defer closer.Close()
+//	http.ListenAndServe("localhost:8080", h)
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/httpadapter"
+)
+
+// Config configures the application. The zero value runs on
+// http://localhost:8080 with everything in memory.
+type Config struct {
+	// RPID is the WebAuthn relying party ID. Default "localhost".
+	RPID string
+	// Origins are the web origins the pages are served from. Default
+	// "http://localhost:8080".
+	Origins []string
+	// AppName is shown in the pages and by authenticators. Default
+	// "Passkeys demo".
+	AppName string
+
+	// Credential store: PostgresDSN, else MySQLDSN, else SQLitePath, else
+	// memory (lost when the process ends).
+	PostgresDSN string
+	MySQLDSN    string
+	SQLitePath  string
+
+	// StorePrefix, if set, names the SQL tables (sqlstore.WithTablePrefix:
+	// lower-case letters, digits and underscores) and prefixes the Redis keys
+	// (redisstore.WithKeyPrefix), so that several apps, or test runs, can
+	// share one database. Default: the stores' defaults ("webauthnkit_",
+	// "webauthnkit:").
+	StorePrefix string
+
+	// RedisAddr, when set, keeps ceremonies (the state between begin and
+	// finish) in Redis, so several processes can serve one sign-in.
+	// Default: in the process (memstore).
+	RedisAddr string
+
+	// SessionSecret (at least 32 bytes) signs the session cookie and keys
+	// the fake credential IDs answered for unknown usernames. If empty, it
+	// is read from SessionSecretFile, which is created with a random secret
+	// if missing. If both are empty, a random secret is made for this run
+	// (everyone is signed out at restart).
+	SessionSecret     []byte
+	SessionSecretFile string
+
+	// Logger receives access and diagnostic logs. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// MinSecretLength is the minimum length of Config.SessionSecret.
+const MinSecretLength = 32
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+type server struct {
+	cfg     Config
+	log     *slog.Logger
+	rp      *webauthnkit.RelyingParty
+	h       *httpadapter.Handler
+	pages   map[string]*template.Template
+	origins map[string]bool
+}
+
+// New builds the application: it opens the stores (creating the SQL schema
+// if needed), the relying party and the HTTP adapter, and returns the
+// handler to serve and a Closer that releases the stores.
+func New(cfg Config) (http.Handler, io.Closer, error) {
+	if cfg.RPID == "" {
+		cfg.RPID = "localhost"
+	}
+	if len(cfg.Origins) == 0 {
+		cfg.Origins = []string{"http://localhost:8080"}
+	}
+	if cfg.AppName == "" {
+		cfg.AppName = "Passkeys demo"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+
+	secret, err := loadSecret(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := openStores(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+
+	rp, err := webauthnkit.New(webauthnkit.Config{
+		RPID:        cfg.RPID,
+		RPName:      cfg.AppName,
+		Origins:     cfg.Origins,
+		Credentials: st.creds,
+		Ceremonies:  st.ceremonies,
+		Secret:      derive(secret, "fake credential IDs"),
+		Logger:      log,
+		Now:         cfg.Now,
+		OnEvent: func(ctx context.Context, ev webauthnkit.Event) {
+			attrs := []any{"event", string(ev.Type)}
+			if ev.Username != "" {
+				attrs = append(attrs, "user", ev.Username)
+			}
+			if ev.Code != "" {
+				attrs = append(attrs, "code", string(ev.Code))
+			}
+			log.InfoContext(ctx, "passkeys", attrs...)
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := httpadapter.New(rp, httpadapter.Options{
+		SessionSecret: derive(secret, "session cookie"),
+		Logger:        log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &server{cfg: cfg, log: log, rp: rp, h: h, pages: pages, origins: map[string]bool{}}
+	for _, o := range rp.Config().Origins {
+		s.origins[strings.ToLower(o)] = true
+	}
+	log.Info("passkeys: ready", "rpID", cfg.RPID, "origins", strings.Join(cfg.Origins, " "), "credentials", st.credsName, "ceremonies", st.ceremoniesName)
+	ok = true
+	return s.routes(), st, nil
+}
+
+func (s *server) routes() http.Handler {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(static)
+
+	mux := http.NewServeMux()
+	// The adapter: JSON endpoints and client.js under /passkeys/.
+	mux.Handle("/passkeys/", http.StripPrefix("/passkeys", s.h))
+	mux.Handle("GET /static/", http.StripPrefix("/static", noCache(files)))
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /{$}", s.signIn)
+	mux.HandleFunc("GET /signup", s.signUp)
+	mux.HandleFunc("GET /account", s.account)
+	mux.HandleFunc("POST /signout", s.signOut)
+	mux.HandleFunc("/", s.notFound)
+	return s.accessLog(securityHeaders(s.h.LoadUser(mux)))
+}
+
+// notices are the fixed messages a page can show after a redirect
+// (?notice=...): never text from the URL.
+var notices = map[string]string{
+	"signedout": "You’re signed out.",
+	"added":     "Passkey added. You can now sign in with it.",
+	"welcome":   "Your account is ready. You signed in with a passkey — no password needed.",
+}
+
+type pageData struct {
+	Page     string
+	Title    string
+	AppName  string
+	User     *webauthnkit.User
+	Notice   string
+	Passkeys []passkeyView
+}
+
+func (s *server) data(r *http.Request, page, title string) pageData {
+	d := pageData{Page: page, Title: title, AppName: s.cfg.AppName, Notice: notices[r.URL.Query().Get("notice")]}
+	if u, ok := httpadapter.UserFromContext(r.Context()); ok {
+		d.User = &u
+	}
+	return d
+}
+
+func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
+	if _, ok := httpadapter.UserFromContext(r.Context()); ok {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, "signin", s.data(r, "signin", "Sign in"))
+}
+
+func (s *server) signUp(w http.ResponseWriter, r *http.Request) {
+	if _, ok := httpadapter.UserFromContext(r.Context()); ok {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, "signup", s.data(r, "signup", "Create your account"))
+}
+
+func (s *server) account(w http.ResponseWriter, r *http.Request) {
+	u, ok := httpadapter.UserFromContext(r.Context())
+	if !ok {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	creds, err := s.rp.ListCredentials(r.Context(), u.Handle)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "passkeys: listing credentials", "err", err)
+		s.errorPage(w, r, http.StatusServiceUnavailable, "We can’t load your passkeys right now. Please try again in a moment.")
+		return
+	}
+	d := s.data(r, "account", "Your passkeys")
+	now := s.cfg.Now()
+	for _, c := range creds {
+		d.Passkeys = append(d.Passkeys, newPasskeyView(c, now))
+	}
+	s.render(w, r, "account", d)
+}
+
+// signOut ends the session. A plain form posts here; cross-site posts are
+// refused so that another site cannot sign the user out.
+func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(r) {
+		s.errorPage(w, r, http.StatusForbidden, "This request came from another site and was refused.")
+		return
+	}
+	s.h.SignOut(w, r)
+	http.Redirect(w, r, "/?notice=signedout", http.StatusSeeOther)
+}
+
+func (s *server) sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" {
+		return s.origins[strings.ToLower(o)]
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusNotFound, "There’s nothing at this address.")
+}
+
+func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	d := s.data(r, "error", http.StatusText(status))
+	d.Notice = msg
+	w.WriteHeader(status)
+	s.render(w, r, "error", d)
+}
+
+func (s *server) render(w http.ResponseWriter, r *http.Request, page string, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.pages[page].ExecuteTemplate(w, "layout", d); err != nil {
+		s.log.ErrorContext(r.Context(), "passkeys: rendering page", "page", page, "err", err)
+	}
+}
+
+// passkeyView is one row of the passkeys page.
+type passkeyView struct {
+	ID          string // base64url, as the adapter's credentials/{id} wants it
+	Name        string
+	Created     string
+	CreatedISO  string
+	LastUsed    string
+	LastUsedISO string
+	Synced      bool // backed up (BS flag): a synced passkey
+	CanSync     bool // backup eligible but not backed up yet
+	Kind        string
+}
+
+func newPasskeyView(c webauthnkit.Credential, now time.Time) passkeyView {
+	v := passkeyView{
+		ID:         base64.RawURLEncoding.EncodeToString(c.ID),
+		Name:       c.Name,
+		Created:    c.CreatedAt.Local().Format("Jan 2, 2006"),
+		CreatedISO: c.CreatedAt.UTC().Format(time.RFC3339),
+		Synced:     c.BackupState,
+		CanSync:    c.BackupEligible && !c.BackupState,
+	}
+	if v.Name == "" {
+		v.Name = "Passkey"
+	}
+	if c.LastUsedAt.IsZero() {
+		v.LastUsed = "Not used yet"
+	} else {
+		v.LastUsed = "Last used " + ago(c.LastUsedAt, now)
+		v.LastUsedISO = c.LastUsedAt.UTC().Format(time.RFC3339)
+	}
+	switch {
+	case c.BackupEligible:
+		v.Kind = "synced"
+	case c.Attachment == "cross-platform":
+		v.Kind = "key"
+	default:
+		v.Kind = "device"
+	}
+	return v
+}
+
+// ago formats t relative to now: "just now", "5 minutes ago", "Mar 3, 2026".
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, unit)
+	}
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 24*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	case d < 7*24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day")
+	}
+	return "on " + t.Local().Format("Jan 2, 2006")
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	pages := map[string]*template.Template{}
+	for _, p := range []string{"signin", "signup", "account", "error"} {
+		t, err := template.New(p).Funcs(template.FuncMap{"initial": initial}).ParseFS(templateFS, "templates/layout.html", "templates/icons.html", "templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("app: parsing template %s: %w", p, err)
+		}
+		pages[p] = t
+	}
+	return pages, nil
+}
+
+// initial returns the first letter of the first non-empty name, upper-cased,
+// for the avatar.
+func initial(names ...string) string {
+	for _, n := range names {
+		for _, r := range strings.TrimSpace(n) {
+			return strings.ToUpper(string(r))
+		}
+	}
+	return "?"
+}
+
+// securityHeaders sets a strict Content Security Policy (scripts, styles and
+// images from this origin only: the pages load nothing from the network) and
+// the usual hardening headers.
+func securityHeaders(next http.Handler) http.Handler {
+	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func noCache(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog logs one line per request (never bodies or cookies).
+func (s *server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Duration("took", time.Since(start).Round(time.Microsecond)))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// derive makes an independent key for one purpose from the app secret.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("passkeys example\x00" + purpose))
+	return m.Sum(nil)
+}

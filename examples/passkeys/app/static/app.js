@@ -1,0 +1,371 @@
+// Passkeys example: the page logic. Uses window.webauthnkit, the client
+// served by httpadapter at /passkeys/client.js.
+(function () {
+  "use strict";
+
+  var wk = window.webauthnkit && window.webauthnkit.client({ base: "/passkeys" });
+
+  // Human messages for the error codes of webauthnkit (server) and of the
+  // client (browser). Anything else gets a generic message.
+  var MESSAGES = {
+    // browser
+    cancelled: "The passkey request was cancelled or timed out. Try again when you’re ready.",
+    not_supported: "This browser doesn’t support passkeys. Try a recent version of Chrome, Edge, Safari or Firefox.",
+    security: "Passkeys can’t be used on this address. Open the site at its usual address and try again.",
+    network: "We can’t reach the server. Check your connection and try again.",
+    // sign-up
+    username_taken: "That username is already taken. Choose another one, or sign in if it’s yours.",
+    credential_exists: "This device already has a passkey for your account. Use another device or password manager.",
+    // sign-in
+    unknown_credential: "We don’t recognise this passkey. It may have been removed from your account — try another passkey, or create an account.",
+    user_not_found: "We don’t recognise this passkey. Try another one, or create an account.",
+    user_verification_required: "Your device needs to verify it’s you (PIN, fingerprint or face) to use this passkey.",
+    counter_regression: "This passkey was refused because it may have been copied. Sign in with another passkey.",
+    ceremony_not_found: "That took too long or was already used. Please try again.",
+    challenge_expired: "That took too long. Please try again.",
+    // account
+    last_credential: "You can’t remove your only passkey — you’d be locked out. Add another passkey first, then remove this one.",
+    not_found: "That passkey no longer exists. Reload the page to see your current passkeys.",
+    not_signed_in: "Your session has ended. Please sign in again.",
+    // server
+    store_unavailable: "The service is temporarily unavailable. Please try again in a moment.",
+    request_too_large: "That request was too large.",
+    forbidden_origin: "This request was refused because it came from another site.",
+  };
+  var VERIFY_FAILED = "Your passkey couldn’t be verified. Please try again.";
+  ["invalid_response", "challenge_mismatch", "origin_mismatch", "rp_id_mismatch", "wrong_ceremony"].forEach(function (c) {
+    MESSAGES[c] = VERIFY_FAILED;
+  });
+
+  function messageFor(err) {
+    if (!err) return "Something went wrong. Please try again.";
+    if (MESSAGES[err.code]) return MESSAGES[err.code];
+    // invalid_request messages are written for people ("username is required").
+    if (err.code === "invalid_request" && err.message) {
+      return err.message.charAt(0).toUpperCase() + err.message.slice(1) + ".";
+    }
+    return "Something went wrong. Please try again.";
+  }
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+
+  var errorBox = $("#error");
+  var statusBox = $("#status");
+
+  var ALERT_ICON = '<svg class="icon" viewBox="0 0 24 24" width="18" height="18" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false"><circle cx="12" cy="12" r="9"/><path d="M12 7.5v5.5M12 16.5h0"/></svg>';
+
+  function showError(err, extra) {
+    if (!errorBox) return;
+    clearStatus();
+    var text = typeof err === "string" ? err : messageFor(err);
+    errorBox.innerHTML = ALERT_ICON;
+    var span = document.createElement("span");
+    span.className = "alert-text";
+    span.textContent = text;
+    if (extra) {
+      span.appendChild(document.createTextNode(" "));
+      span.appendChild(extra);
+    }
+    errorBox.appendChild(span);
+    if (err && err.code) errorBox.dataset.code = err.code;
+  }
+
+  function clearError() {
+    if (!errorBox) return;
+    errorBox.textContent = "";
+    delete errorBox.dataset.code;
+  }
+
+  function showStatus(text, kind) {
+    if (!statusBox) return;
+    statusBox.textContent = "";
+    var span = document.createElement("span");
+    span.className = "status-" + (kind || "success");
+    span.textContent = text;
+    statusBox.appendChild(span);
+  }
+
+  function clearStatus() {
+    if (statusBox) statusBox.textContent = "";
+  }
+
+  function signInLink() {
+    var a = document.createElement("a");
+    a.href = "/";
+    a.textContent = "Sign in";
+    return a;
+  }
+
+  // busy disables the controls while a ceremony runs and returns a function
+  // that re-enables them.
+  function busy(button, controls) {
+    button.setAttribute("aria-busy", "true");
+    controls.forEach(function (c) { c.disabled = true; });
+    return function () {
+      button.removeAttribute("aria-busy");
+      controls.forEach(function (c) { c.disabled = false; });
+    };
+  }
+
+  function setInvalid(input, invalid) {
+    if (invalid) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  function unsupported(controls) {
+    showError({ code: "not_supported" });
+    controls.forEach(function (c) { c.disabled = true; });
+  }
+
+  // ---- sign in ----------------------------------------------------------------
+
+  function initSignin() {
+    var form = $("#signin-form");
+    var username = $("#username");
+    var cont = $("#continue");
+    var passkeyBtn = $("#passkey-signin");
+    var controls = [username, cont, passkeyBtn];
+    if (!wk || !window.webauthnkit.isSupported()) {
+      unsupported(controls);
+      return;
+    }
+
+    function signedIn() {
+      window.location.assign("/account");
+    }
+
+    // Autofill: the browser offers the passkeys of this site in the
+    // username field's suggestions. Any other sign-in call stops it; it is
+    // started again after that call fails.
+    function startAutofill() {
+      window.webauthnkit.isAutofillSupported().then(function (ok) {
+        if (!ok) return;
+        wk.autofill({
+          onLogin: signedIn,
+          onError: function (err) {
+            if (err.code !== "aborted" && err.code !== "not_supported") showError(err);
+            startAutofill();
+          },
+        });
+      });
+    }
+
+    async function run(button, opts) {
+      clearError();
+      var done = busy(button, controls);
+      try {
+        await wk.login(opts);
+        signedIn();
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err);
+        startAutofill();
+      }
+    }
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var name = username.value.trim();
+      if (!name) {
+        setInvalid(username, true);
+        showError("Enter your username, or choose “Sign in with a passkey”.");
+        username.focus();
+        return;
+      }
+      setInvalid(username, false);
+      run(cont, { username: name });
+    });
+    username.addEventListener("input", function () { setInvalid(username, false); });
+    passkeyBtn.addEventListener("click", function () { run(passkeyBtn); });
+
+    startAutofill();
+  }
+
+  // ---- sign up ----------------------------------------------------------------
+
+  function initSignup() {
+    var form = $("#signup-form");
+    var username = $("#username");
+    var displayName = $("#display-name");
+    var create = $("#create");
+    var controls = [username, displayName, create];
+    if (!wk || !window.webauthnkit.isSupported()) {
+      unsupported(controls);
+      return;
+    }
+    form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var name = username.value.trim();
+      if (!name) {
+        setInvalid(username, true);
+        showError("Choose a username.");
+        username.focus();
+        return;
+      }
+      setInvalid(username, false);
+      var done = busy(create, controls);
+      try {
+        await wk.register({ username: name, displayName: displayName.value.trim() || name });
+        window.location.assign("/account?notice=welcome");
+      } catch (err) {
+        done();
+        if (err.code === "aborted") return;
+        if (err.code === "username_taken") {
+          setInvalid(username, true);
+          username.focus();
+        }
+        showError(err);
+      }
+    });
+    username.addEventListener("input", function () { setInvalid(username, false); });
+  }
+
+  // ---- account: passkeys --------------------------------------------------------
+
+  function initAccount() {
+    var list = $("#passkeys");
+    var count = $("#passkey-count");
+    var dialog = $("#confirm-revoke");
+    var addForm = $("#add-form");
+    var addBtn = $("#add-passkey");
+    var nameInput = $("#passkey-name");
+
+    function failed(err) {
+      if (err.code === "aborted") return;
+      if (err.code === "not_signed_in") {
+        showError(err, signInLink());
+        return;
+      }
+      showError(err);
+    }
+
+    function updateCount() {
+      var n = list.querySelectorAll(".passkey").length;
+      count.textContent = n + (n === 1 ? " passkey" : " passkeys");
+    }
+
+    // Rename, inline.
+    function openRename(item) {
+      var form = $(".rename-form", item);
+      var input = $(".rename-input", item);
+      input.value = item.dataset.name;
+      form.hidden = false;
+      $(".passkey-actions", item).hidden = true;
+      input.focus();
+      input.select();
+    }
+
+    function closeRename(item) {
+      $(".rename-form", item).hidden = true;
+      $(".passkey-actions", item).hidden = false;
+      $(".rename", item).focus();
+    }
+
+    list.addEventListener("click", function (ev) {
+      var item = ev.target.closest(".passkey");
+      if (!item) return;
+      if (ev.target.closest(".rename")) openRename(item);
+      else if (ev.target.closest(".rename-cancel")) closeRename(item);
+      else if (ev.target.closest(".revoke")) confirmRevoke(item);
+    });
+
+    list.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && ev.target.classList.contains("rename-input")) {
+        closeRename(ev.target.closest(".passkey"));
+      }
+    });
+
+    list.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      var item = ev.target.closest(".passkey");
+      var input = $(".rename-input", item);
+      var name = input.value.trim();
+      if (!name) {
+        setInvalid(input, true);
+        showError("Give the passkey a name.");
+        input.focus();
+        return;
+      }
+      setInvalid(input, false);
+      clearError();
+      var save = $("button[type=submit]", ev.target);
+      var done = busy(save, [input, save]);
+      try {
+        var data = await wk.renameCredential(item.dataset.id, name);
+        var saved = (data.credentials || []).filter(function (c) { return c.id === item.dataset.id; })[0];
+        name = saved ? saved.name : name;
+        item.dataset.name = name;
+        $(".passkey-name", item).textContent = name;
+        $(".rename", item).setAttribute("aria-label", "Rename " + name);
+        $(".revoke", item).setAttribute("aria-label", "Remove " + name);
+        done();
+        closeRename(item);
+        showStatus("Passkey renamed to “" + name + "”.");
+      } catch (err) {
+        done();
+        failed(err);
+      }
+    });
+
+    // Revoke, after confirmation in a modal dialog.
+    var revoking = null;
+
+    function confirmRevoke(item) {
+      revoking = item;
+      $("#confirm-name").textContent = item.dataset.name;
+      dialog.returnValue = "";
+      dialog.showModal();
+    }
+
+    dialog.addEventListener("close", async function () {
+      var item = revoking;
+      revoking = null;
+      if (!item || dialog.returnValue !== "remove") {
+        if (item) $(".revoke", item).focus();
+        return;
+      }
+      clearError();
+      var btn = $(".revoke", item);
+      var done = busy(btn, [btn, $(".rename", item)]);
+      try {
+        await wk.revokeCredential(item.dataset.id);
+        var name = item.dataset.name;
+        var next = item.nextElementSibling || item.previousElementSibling;
+        item.remove();
+        updateCount();
+        showStatus("“" + name + "” was removed from your account.");
+        if (next) $(".revoke", next).focus();
+      } catch (err) {
+        done();
+        failed(err);
+        btn.focus();
+      }
+    });
+
+    // Add a passkey.
+    addForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      if (!wk || !window.webauthnkit.isSupported()) {
+        showError({ code: "not_supported" });
+        return;
+      }
+      var done = busy(addBtn, [addBtn, nameInput]);
+      try {
+        var opts = {};
+        if (nameInput.value.trim()) opts.name = nameInput.value.trim();
+        await wk.register(opts);
+        window.location.assign("/account?notice=added");
+      } catch (err) {
+        done();
+        failed(err);
+      }
+    });
+  }
+
+  var page = document.body.dataset.page;
+  if (page === "signin") initSignin();
+  else if (page === "signup") initSignup();
+  else if (page === "account") initAccount();
+})();
