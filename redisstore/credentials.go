@@ -441,6 +441,11 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 // crash part-way leaves either a user with fewer credentials (call
 // DeleteUser again) or a stale name claim that readers ignore and the next
 // CreateUser with that name takes over.
+//
+// It returns an error wrapping webauthnkit.ErrNotFound if the user does not
+// exist when the call starts. A user found by the call and deleted by a
+// concurrent DeleteUser before it finishes counts as deleted (nil): that
+// is also how a resent final script, after a lost reply, looks.
 func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	const op = "DeleteUser"
 	if err := ctx.Err(); err != nil {

@@ -203,6 +203,13 @@ func TestNewChecksVersion(t *testing.T) {
 	require.ErrorContains(t, err, "did not report redis_version")
 }
 
+func TestNewRefusesRing(t *testing.T) {
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": redisAddr}})
+	defer ring.Close()
+	_, err := New(t.Context(), ring)
+	require.ErrorContains(t, err, "redis.Ring is not supported")
+}
+
 func TestVersionAtLeast(t *testing.T) {
 	for v, want := range map[string]bool{
 		"6.2.0": true, "6.2.14": true, "7.0.15": true, "10.0.0": true, "6.10.1": true,

@@ -64,13 +64,18 @@ func WithKeyPrefix(prefix string) Option {
 
 // New returns a Store using client, which may be a single-server client
 // (redis.NewClient), a Sentinel failover client (redis.NewFailoverClient) or
-// a Cluster client (redis.NewClusterClient). It checks that every server is
+// a Cluster client (redis.NewClusterClient), but not a redis.Ring. It checks that every server is
 // Redis MinRedisVersion or newer (on a Cluster, every master), so it needs
 // the servers to be reachable: when they are not, the error wraps
 // webauthnkit.ErrUnavailable.
 func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: New: nil client")
+	}
+	if _, ok := client.(*redis.Ring); ok {
+		// A Ring moves keys when its shards change: users and passkeys
+		// would vanish. It is meant for caches.
+		return nil, errors.New("redisstore: New: redis.Ring is not supported (it loses keys when shards change); use a single server, Sentinel or Cluster")
 	}
 	s := &Store{c: client, prefix: DefaultKeyPrefix, lease: defaultLease, now: time.Now}
 	for _, o := range opts {
@@ -100,15 +105,11 @@ func checkVersion(ctx context.Context, client redis.UniversalClient) error {
 		}
 		return nil
 	}
-	var err error
-	switch c := client.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, perNode)
-	case *redis.Ring:
-		err = c.ForEachShard(ctx, perNode)
-	default:
+	c, ok := client.(*redis.ClusterClient)
+	if !ok {
 		return check(ctx, client, "")
 	}
+	err := c.ForEachMaster(ctx, perNode)
 	var ce checked
 	if errors.As(err, &ce) {
 		return ce.error
