@@ -476,3 +476,38 @@ func TestFaultServerHung(t *testing.T) {
 	}
 	require.Empty(t, workload(t.Context(), s))
 }
+
+// TestFaultServerDiesMidWrite: Redis dies between two steps of CreateUser.
+// The call fails with ErrUnavailable within its deadline, clean-up included,
+// even with go-redis's default (slow to fail) options.
+func TestFaultServerDiesMidWrite(t *testing.T) {
+	for _, step := range []string{"CreateUser:claimedName", "CreateUser:committed"} {
+		t.Run(step, func(t *testing.T) {
+			srv := startRedisServer(t, 0)
+			c := redis.NewClient(&redis.Options{Addr: srv.addr()})
+			defer c.Close()
+			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			require.NoError(t, err)
+			s.failpoint = func(got string) error {
+				if got == step {
+					srv.kill()
+				}
+				return nil
+			}
+			const deadline = 500 * time.Millisecond
+			ctx, cancel := context.WithTimeout(t.Context(), deadline)
+			defer cancel()
+			u := storetest.RandomUser()
+			start := time.Now()
+			err = s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle))
+			elapsed := time.Since(start)
+			if step == "CreateUser:committed" {
+				require.NoError(t, err, "the commit happened; finishing it is best effort")
+			} else {
+				require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+			}
+			require.Less(t, elapsed, deadline+200*time.Millisecond)
+			t.Logf("returned after %v: %v", elapsed.Round(time.Millisecond), err)
+		})
+	}
+}

@@ -280,9 +280,8 @@ func TestCeremonyExpiry(t *testing.T) {
 // while the server-side TTL still runs.
 func TestCeremonyExpiryUsesStoreClock(t *testing.T) {
 	c := testClient(t)
-	s := testStore(t, c)
 	now := time.Now()
-	s.now = func() time.Time { return now }
+	s := testStore(t, c, WithClock(func() time.Time { return now }))
 	id := "clock-" + randomHex(8)
 	require.NoError(t, s.PutCeremony(t.Context(), id, []byte("x"), now.Add(time.Minute)))
 	now = now.Add(time.Minute) // exactly at expiresAt: expired

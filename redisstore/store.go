@@ -62,6 +62,18 @@ func WithKeyPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
 
+// WithClock sets the clock used for ceremonies (default time.Now): it turns
+// expiresAt into a TTL in PutCeremony and decides expiry in TakeCeremony. If
+// you give webauthnkit.Config.Now a clock, give the store the same one. A
+// nil function keeps the default.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
 // New returns a Store using client, which may be a single-server client
 // (redis.NewClient), a Sentinel failover client (redis.NewFailoverClient) or
 // a Cluster client (redis.NewClusterClient), but not a redis.Ring. It checks that every server is
@@ -242,10 +254,21 @@ func errorf(op string, sentinel error) error {
 	return fmt.Errorf("redisstore: %s: %w", op, sentinel)
 }
 
-// cleanupCtx returns a context for clean-up steps that must run even when
-// the caller's context was canceled, bounded in time.
+// cleanupCtx returns a context for the best-effort steps that follow a
+// decision (releasing claims, finishing a commit): they run even if the
+// caller has just canceled, but within the caller's deadline (plus a few
+// milliseconds, for one round trip) and never longer than a second. When
+// they do not run, readers and writers repair what they would have done.
 func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	now := time.Now()
+	d := now.Add(time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	if floor := now.Add(50 * time.Millisecond); d.Before(floor) {
+		d = floor
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), d)
 }
 
 // step calls the test failpoint, if any.
