@@ -1,0 +1,75 @@
+// Command minimal is the smallest complete passkey app: the program shown in
+// the README. Users and passkeys live in SQLite, ceremonies in memory.
+//
+//	go run ./examples/minimal   # then open http://localhost:8080
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"log"
+	"net/http"
+
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/memstore"
+	"github.com/webauthnkit/webauthnkit/sqlstore"
+	"github.com/webauthnkit/webauthnkit/sqlstore/sqlitedb"
+)
+
+func main() {
+	db, err := sqlitedb.Open("minimal.db")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sqlstore.Migrate(context.Background(), db, sqlstore.SQLite); err != nil {
+		log.Fatal(err)
+	}
+	users, err := sqlstore.New(db, sqlstore.SQLite)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ceremonies := memstore.New() // one process: in-memory ceremonies are enough
+
+	rp, err := webauthnkit.New(webauthnkit.Config{
+		RPID:        "localhost",
+		RPName:      "Minimal",
+		Origins:     []string{"http://localhost:8080"},
+		Credentials: users,
+		Ceremonies:  ceremonies,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	secret := make([]byte, 32) // use a stable secret in production
+	rand.Read(secret)
+	passkeys, err := httpadapter.New(rp, httpadapter.Options{SessionSecret: secret})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/passkeys/", http.StripPrefix("/passkeys", passkeys))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(page))
+	})
+	mux.Handle("GET /me", passkeys.RequireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _ := httpadapter.UserFromContext(r.Context())
+		w.Write([]byte("signed in as " + user.Name))
+	})))
+	log.Println("listening on http://localhost:8080")
+	log.Fatal(http.ListenAndServe("localhost:8080", mux))
+}
+
+const page = `<!doctype html>
+<input id="username" autocomplete="username webauthn" placeholder="username">
+<button id="signup">Sign up</button> <button id="signin">Sign in</button>
+<script src="/passkeys/client.js"></script>
+<script>
+  const wk = webauthnkit.client({ base: "/passkeys" });
+  const done = () => location.assign("/me"), fail = (e) => alert(e.message);
+  wk.autofill({ onLogin: done }); // passkeys offered in the username field's autofill
+  signup.onclick = () => wk.register({ username: username.value }).then(done, fail);
+  signin.onclick = () => wk.login().then(done, fail); // usernameless
+</script>`
