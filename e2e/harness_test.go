@@ -487,14 +487,6 @@ func (tb *tab) addAuthenticator(t *testing.T, opts *webauthn.VirtualAuthenticato
 	return id
 }
 
-func (tb *tab) removeAuthenticator(t *testing.T, id webauthn.AuthenticatorID) {
-	t.Helper()
-	tb.call(t, "removing a virtual authenticator", func(ctx context.Context) error {
-		_, err := chromedp.Call(ctx, webauthn.RemoveVirtualAuthenticator, webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: id})
-		return err
-	})
-}
-
 // setPresence turns an authenticator's simulated user presence on or off.
 // Off, it never answers a request that needs a touch: another authenticator
 // of the tab gets to answer instead.

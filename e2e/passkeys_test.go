@@ -21,7 +21,23 @@ import (
 // go through, and the attacks a browser can attempt. The scenarios run in
 // order and build on each other (the account made by SignUp is used by the
 // next ones); one Chromium serves them all, each person in their own
-// browser context.
+// browser context (own cookies) and tab (own authenticators).
+//
+// Passkey autofill (conditional mediation) is tested for real: the Autofill
+// scenario's tab has Chromium's WebAuthn UI on, the page's conditional
+// request is checked to wait (nobody signed in), then the test focuses the
+// username field and picks the passkey in the autofill dropdown with
+// ArrowDown and Enter, as a keyboard user would. The dropdown itself is
+// browser UI, so it is in no screenshot. The other tabs run with the
+// WebAuthn UI off, where Chromium's virtual authenticators answer even a
+// conditional request at once, with no user gesture; those tabs tell the
+// page that conditional mediation is unavailable (see newTab), as a browser
+// without autofill would.
+//
+// Not covered here: real platform authenticators and hybrid (phone) transport,
+// Chromium's account chooser for modal requests (the UI is off, Chromium
+// picks), other browsers, and the PostgreSQL, MySQL and Redis backends
+// (covered over HTTP, without a browser, by examples/passkeys/app's tests).
 func TestPasskeys(t *testing.T) {
 	start := time.Now()
 	e := newEnv(t)

@@ -136,15 +136,19 @@
 
     // Autofill: the browser offers the passkeys of this site in the
     // username field's suggestions. Any other sign-in call stops it; it is
-    // started again after that call fails.
+    // started again after that call fails. After a failed autofill sign-in
+    // it is offered again only if the server refused the passkey the user
+    // picked (401): each retry then needs the user again, whereas restarting
+    // after, say, a network error would loop.
     function startAutofill() {
       window.webauthnkit.isAutofillSupported().then(function (ok) {
         if (!ok) return;
         wk.autofill({
           onLogin: signedIn,
           onError: function (err) {
-            if (err.code !== "aborted" && err.code !== "not_supported") showError(err);
-            startAutofill();
+            if (err.code === "aborted" || err.code === "not_supported") return;
+            showError(err);
+            if (err.status === 401) startAutofill();
           },
         });
       });
