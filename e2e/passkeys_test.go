@@ -226,10 +226,16 @@ func TestPasskeys(t *testing.T) {
 		alice.waitPage(t, "account")
 		alice.do(t, chromedp.Click(chromedp.CSS(".passkey .rename")))
 		alice.waitFor(t, "the rename form", `!document.querySelector(".rename-form").hidden && document.activeElement === document.querySelector(".rename-input")`)
+		if shown := eval[bool](t, alice, `getComputedStyle(document.querySelector(".passkey-actions")).display !== "none"`); shown {
+			t.Error("the Rename and Remove buttons stay visible while renaming")
+		}
 		alice.fill(t, ".rename-input", "Work laptop")
 		alice.screenshot(t, "account-rename")
 		alice.do(t, chromedp.Click(chromedp.CSS(".rename-form button[type=submit]")))
 		alice.waitFor(t, "the new name", `document.querySelector(".passkey-name").textContent === "Work laptop" && document.querySelector(".rename-form").hidden`)
+		if focused := eval[string](t, alice, `document.activeElement.className`); !strings.Contains(focused, "rename") {
+			t.Errorf("focus after renaming is on %q, want the Rename button", focused)
+		}
 		if got := alice.text(t, "#status"); !strings.Contains(got, "renamed") {
 			t.Errorf("status = %q, want a confirmation", got)
 		}
