@@ -75,6 +75,8 @@ func TestPasskeys(t *testing.T) {
 		})
 		guest.open(t, "/", "signin")
 		guest.screenshot(t, "signin-dark")
+		guest.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+		guest.screenshot(t, "signin-mobile-dark")
 	})
 
 	run("SignUp", func(t *testing.T) {
@@ -278,6 +280,9 @@ func TestPasskeys(t *testing.T) {
 			t.Fatalf("phone holds %d credentials, want alice's", len(got))
 		}
 		alice.screenshot(t, "account")
+		alice.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+		alice.screenshot(t, "account-mobile")
+		alice.do(t, chromedp.EmulateViewport(1200, 860))
 	})
 
 	run("RevokePasskey", func(t *testing.T) {
