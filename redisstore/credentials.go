@@ -107,9 +107,9 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	// gone without a commit are dead and taken over by the next claimant.
 	var nameValue string
 	var credClaimed bool
-	committed := false
+	keepClaims := false // once the commit was sent
 	defer func() {
-		if committed || s.failpointHit(err) {
+		if keepClaims || s.failpointHit(err) {
 			return
 		}
 		cctx, cancel := cleanupCtx(ctx)
@@ -164,7 +164,7 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	if err != nil {
 		// The commit may or may not have happened: keep the claims, they
 		// resolve by themselves (valid if it committed, dead otherwise).
-		committed = true
+		keepClaims = true
 		return wrapErr(ctx, op, err)
 	}
 	switch st {
@@ -175,7 +175,7 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	case "expired":
 		return fmt.Errorf("redisstore: %s: %w", op, errLeaseExpired)
 	}
-	committed = true
+	keepClaims = true
 	if err := s.step(op + ":committed"); err != nil {
 		return err
 	}

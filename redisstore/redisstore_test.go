@@ -145,6 +145,15 @@ func TestChallengeStore(t *testing.T) {
 	storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, c) })
 }
 
+// TestRESP2: the store does not depend on RESP3 reply types.
+func TestRESP2(t *testing.T) {
+	testClient(t)
+	c := redis.NewClient(&redis.Options{Addr: redisAddr, Protocol: 2})
+	t.Cleanup(func() { c.Close() })
+	storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return testStore(t, c) })
+	storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, c) })
+}
+
 // TestUnavailable runs the storetest Unavailable suites against an address
 // where nothing listens. New would refuse such a client (it checks the
 // server version), so the store is built without the check.
@@ -159,7 +168,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 func TestNewUnreachable(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: time.Second})
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: time.Second, DialerRetries: 1})
 	defer c.Close()
 	_, err := New(t.Context(), c)
 	require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
