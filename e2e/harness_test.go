@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -131,6 +132,7 @@ func (e *env) startApp(t *testing.T) {
 // startBrowser starts one headless Chromium for the whole test.
 func (e *env) startBrowser(t *testing.T, path string) {
 	t.Helper()
+	profile := t.TempDir()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", "new"),
@@ -145,7 +147,7 @@ func (e *env) startBrowser(t *testing.T, path string) {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
 		chromedp.Flag("password-store", "basic"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1200, 860),
 	}
 	if os.Geteuid() == 0 {
@@ -159,6 +161,12 @@ func (e *env) startBrowser(t *testing.T, path string) {
 	t.Cleanup(func() {
 		bcancel() // closes the browser
 		acancel() // kills the process if it is still there, and waits
+		// Chromium's helper processes (zygote, renderers, GPU, network) can
+		// outlive the main one by a few seconds and write into the profile
+		// while t.TempDir removes it: wait for them, then kill stragglers.
+		if n := waitProcessesGone(profile, 5*time.Second); n > 0 {
+			t.Logf("killed %d leftover Chromium processes", n)
+		}
 		if t.Failed() {
 			var keep []string
 			for line := range strings.Lines(out.String()) {
@@ -175,6 +183,43 @@ func (e *env) startBrowser(t *testing.T, path string) {
 		t.Fatalf("starting %s: %v\n%s", path, err, out.String())
 	}
 	e.browser = bctx
+}
+
+// waitProcessesGone waits until no process has --user-data-dir=profile on
+// its command line (only the browser this test started has this unique
+// directory), and after d kills the remaining ones by PID. It returns how
+// many it had to kill. Outside Linux (no /proc) it does nothing.
+func waitProcessesGone(profile string, d time.Duration) int {
+	flag := []byte("--user-data-dir=" + profile)
+	find := func() []int {
+		var pids []int
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err == nil && bytes.Contains(cmd, flag) {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if len(find()) == 0 {
+			return 0
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pids := find()
+	for _, pid := range pids {
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Kill()
+		}
+	}
+	return len(pids)
 }
 
 // tab is a browser tab in its own browser context (its own cookies: one
