@@ -184,7 +184,6 @@ type env struct {
 	store  *faultStore
 	clock  *clock
 	logs   *logBuffer
-	events chan webauthnkit.Event
 }
 
 func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
@@ -438,11 +437,6 @@ func (b *browser) setCookie(name, value, path string) {
 	b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: path}})
 }
 
-func (b *browser) dropCookie(name, path string) {
-	u, _ := url.Parse(b.e.srv.URL + path)
-	b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: path, MaxAge: -1}})
-}
-
 // setCookies parses the Set-Cookie lines of a response.
 func setCookies(h http.Header) map[string]*http.Cookie {
 	out := map[string]*http.Cookie{}
@@ -451,8 +445,6 @@ func setCookies(h http.Header) map[string]*http.Cookie {
 	}
 	return out
 }
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func unb64(t testing.TB, s string) []byte {
 	t.Helper()
