@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,16 +117,23 @@ func delEach(ctx context.Context, c redis.Cmdable, keys []string) error {
 // CI, failing) the test when it cannot be reached.
 func testClient(t testing.TB) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisAddr})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
+	if err := redisReachable(); err != nil {
 		testenv.Unavailable(t, "Redis", redisAddr, err, howToStartRedis)
 	}
+	c := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// redisReachable pings the shared test server once per test binary, with a
+// client that does not retry, so that a missing server costs no time.
+var redisReachable = sync.OnceValue(func() error {
+	c := redis.NewClient(&redis.Options{Addr: redisAddr, MaxRetries: -1, DialerRetries: 1})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
+})
 
 // testStore returns a Store on c under this run's key prefix.
 func testStore(t testing.TB, c redis.UniversalClient, opts ...Option) *Store {
