@@ -495,8 +495,6 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 	if req.Conditional {
 		mediation = protocol.MediationConditional
 	}
-	var assertion *protocol.CredentialAssertion
-	var session *webauthn.SessionData
 	if strings.TrimSpace(req.Username) != "" {
 		name, err := NormalizeUsername(req.Username)
 		if err != nil {
@@ -508,20 +506,15 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 		}
 		st.ByUsername, st.UserHandle, st.UnknownUser = true, handle, handle == nil
 		opts = append(opts, webauthn.WithAllowedCredentials(allow))
-		assertion, session, err = rp.wa.BeginDiscoverableMediatedLogin(mediation, opts...)
-		if err != nil {
-			return nil, &Error{Code: CodeInternal, Message: "internal error", Err: err}
-		}
-	} else {
-		assertion, session, err = rp.wa.BeginDiscoverableMediatedLogin(mediation, opts...)
-		if err != nil {
-			return nil, &Error{Code: CodeInternal, Message: "internal error", Err: err}
-		}
+	}
+	// Username-first logins are begun as discoverable ones with an allow
+	// list: FinishLogin checks ownership against st.UserHandle itself.
+	assertion, session, err := rp.wa.BeginDiscoverableMediatedLogin(mediation, opts...)
+	if err != nil {
+		return nil, &Error{Code: CodeInternal, Message: "internal error", Err: err}
 	}
 	st.Session = *session
-	// Ownership is checked against st.UserHandle in FinishLogin; the list
-	// itself is not needed there.
-	st.Session.AllowedCredentialIDs = nil
+	st.Session.AllowedCredentialIDs = nil // not needed to finish; keeps the record small
 	st.Expires = rp.cfg.Now().Add(rp.cfg.ChallengeTTL)
 	return rp.finishBegin(ctx, st, assertion.Response, string(assertion.Mediation))
 }
