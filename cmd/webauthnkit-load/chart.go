@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -51,14 +52,20 @@ func renderChart(rep *Report) []byte {
 		r.latency = []chartSeries{p50, p99}
 		rows = append(rows, r)
 	}
+	pace := func(r RunResult) string {
+		if r.OfferedRate > 0 {
+			return fmt.Sprintf("paced at %g logins/s", r.OfferedRate)
+		}
+		return "closed loop"
+	}
 	if len(rep.Runs) > 0 {
 		first := rep.Runs[0]
-		section(fmt.Sprintf("Sign-in over HTTP per store: %d concurrent users, %s login", first.Users, first.LoginMode),
+		section(fmt.Sprintf("Sign-in over HTTP per store: %d concurrent users, %s login, %s", first.Users, first.LoginMode, pace(first)),
 			rep.Runs, func(r RunResult) string { return r.Store })
 	}
 	if len(rep.Scale) > 0 {
 		first := rep.Scale[0]
-		section(fmt.Sprintf("Sign-in on %s by registered credentials: %d concurrent users", first.Store, first.Users),
+		section(fmt.Sprintf("Sign-in on %s by registered credentials: %d concurrent users, %s login, %s", first.Store, first.Users, first.LoginMode, pace(first)),
 			rep.Scale, func(r RunResult) string { return humanCount(r.RegisteredCredentials) })
 	}
 
@@ -72,13 +79,34 @@ func renderChart(rep *Report) []byte {
 		text(&b, 20, y+14, "start", "bold", 15, r.title)
 		y += 30
 		panelW := (chartWidth - 60) / 2
-		barPanel(&b, 20, y, panelW, panelHeight, "Logins per second (higher is better)", "", r.categories, []chartSeries{r.rate}, 0)
-		barPanel(&b, 40+panelW, y, panelW, panelHeight, "Login latency, begin + finish (ms, lower is better)", "", r.categories, r.latency, 2)
+		barPanel(&b, 20, y, panelW, panelHeight, "Logins per second (higher is better)", r.categories, []chartSeries{r.rate}, 0, false)
+		// A log scale when the values span more than a decade, so that one
+		// slow store does not flatten the others.
+		lo, hi := math.Inf(1), 0.0
+		for _, s := range r.latency {
+			for _, v := range s.values {
+				if v > 0 {
+					lo, hi = math.Min(lo, v), math.Max(hi, v)
+				}
+			}
+		}
+		logScale := hi > 20*lo
+		title := "Login latency, begin + finish (ms, lower is better)"
+		if logScale {
+			title = "Login latency, begin + finish (ms, log scale, lower is better)"
+		}
+		barPanel(&b, 40+panelW, y, panelW, panelHeight, title, r.categories, r.latency, 2, logScale)
 		y += panelHeight + 20
 	}
 	m := rep.Machine
-	foot := fmt.Sprintf("%d × %s, GOMAXPROCS %d, %s; load generator in the same process (webauthnkit-load), loopback HTTP; %s",
-		m.NumCPU, m.CPUModel, m.GOMAXPROCS, m.GoVersion, rep.Date.Format("2006-01-02"))
+	where := "load generator in the server's process"
+	for _, r := range append(slices.Clone(rep.Runs), rep.Scale...) {
+		if !r.InProcess {
+			where = "load generator in another process"
+		}
+	}
+	foot := fmt.Sprintf("%d × %s, GOMAXPROCS %d, %s; webauthnkit-load, %s, loopback HTTP; %s",
+		m.NumCPU, m.CPUModel, m.GOMAXPROCS, m.GoVersion, where, rep.Date.Format("2006-01-02"))
 	text(&b, 20, height-14, "start", "normal", 11, foot)
 	b.WriteString("</svg>\n")
 	return b.Bytes()
@@ -86,16 +114,16 @@ func renderChart(rep *Report) []byte {
 
 // barPanel draws a grouped vertical bar chart with its axis, grid, value
 // labels and legend.
-func barPanel(b *bytes.Buffer, x, y, w, h float64, title, _ string, cats []string, series []chartSeries, decimals int) {
+func barPanel(b *bytes.Buffer, x, y, w, h float64, title string, cats []string, series []chartSeries, decimals int, logScale bool) {
 	text(b, x, y+12, "start", "bold", 13, title)
-	top := y + 30.0
+	top := y + 44.0
 	if len(series) > 1 {
 		lx := x + w
 		for i := len(series) - 1; i >= 0; i-- {
 			s := series[i]
 			lx -= 14 + 7*float64(len(s.name)) + 14
-			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/>`+"\n", lx, y+2, s.color)
-			text(b, lx+16, y+12, "start", "normal", 12, s.name)
+			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/>`+"\n", lx, y+20, s.color)
+			text(b, lx+16, y+30, "start", "normal", 12, s.name)
 		}
 	}
 	left := x + 55
@@ -109,10 +137,44 @@ func barPanel(b *bytes.Buffer, x, y, w, h float64, title, _ string, cats []strin
 		}
 	}
 	axisMax, step := niceScale(maxV)
-	for v := 0.0; v <= axisMax+step/2; v += step {
-		yy := bottom - v/axisMax*plotH
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e0e0e0"/>`+"\n", left, yy, left+plotW, yy)
-		text(b, left-6, yy+4, "end", "normal", 11, formatTick(v, step))
+	// scale maps a value to its height above the axis.
+	scale := func(v float64) float64 { return v / axisMax * plotH }
+	if logScale {
+		minV := math.Inf(1)
+		for _, s := range series {
+			for _, v := range s.values {
+				if v > 0 {
+					minV = math.Min(minV, v)
+				}
+			}
+		}
+		lo := math.Pow(10, math.Floor(math.Log10(minV)))
+		hi := math.Pow(10, math.Ceil(math.Log10(maxV*1.3)))
+		scale = func(v float64) float64 {
+			if v <= lo {
+				return 0
+			}
+			return math.Log10(v/lo) / math.Log10(hi/lo) * plotH
+		}
+		for v := lo; v <= hi*1.001; v *= 10 {
+			for _, m := range []float64{1, 2, 5} {
+				if t := v * m; t <= hi*1.001 {
+					yy := bottom - scale(t)
+					stroke := "#f0f0f0"
+					if m == 1 {
+						stroke = "#d0d0d0"
+					}
+					fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", left, yy, left+plotW, yy, stroke)
+					text(b, left-6, yy+4, "end", "normal", 11, strconv.FormatFloat(t, 'f', -1, 64))
+				}
+			}
+		}
+	} else {
+		for v := 0.0; v <= axisMax+step/2; v += step {
+			yy := bottom - scale(v)
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e0e0e0"/>`+"\n", left, yy, left+plotW, yy)
+			text(b, left-6, yy+4, "end", "normal", 11, formatTick(v, step))
+		}
 	}
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333333"/>`+"\n", left, bottom, left+plotW, bottom)
 	if len(cats) == 0 {
@@ -127,7 +189,7 @@ func barPanel(b *bytes.Buffer, x, y, w, h float64, title, _ string, cats []strin
 				continue
 			}
 			v := s.values[i]
-			bh := v / axisMax * plotH
+			bh := scale(v)
 			bx := gx + barW*float64(j)
 			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %s</title></rect>`+"\n",
 				bx, bottom-bh, barW-2, bh, s.color, escape(cat), escape(s.name), strconv.FormatFloat(v, 'f', -1, 64))

@@ -121,12 +121,22 @@ type RunResult struct {
 	MachineCPUPerLoginMs float64 `json:"machineCpuPerLoginMs,omitempty"`
 	// MachineBusyCores is the average number of busy cores during the run.
 	MachineBusyCores float64 `json:"machineBusyCores,omitempty"`
+	// StackCPUPerLoginMs is the CPU time per login of this process plus the
+	// database servers (the sum of CPUPerLoginByProcessMs): unlike the whole
+	// machine's, it is not inflated by unrelated work running meanwhile, so
+	// it is the figure to compare runs with. Cores divided by it is the
+	// CPU-bound ceiling of logins per second on this machine.
+	StackCPUPerLoginMs float64 `json:"stackCpuPerLoginMs,omitempty"`
 	// CPUPerLoginByProcessMs splits the CPU time per login between this
 	// process ("self") and the database servers (by command name).
 	CPUPerLoginByProcessMs map[string]float64 `json:"cpuPerLoginByProcessMs,omitempty"`
 	// BackgroundBusyCores is how many cores other work kept busy in the
 	// second before the run (anything well above 0 skews the figures).
 	BackgroundBusyCores float64 `json:"backgroundBusyCores"`
+	// OtherBusyCores is how many cores were busy during the run outside
+	// this process and the database servers: other work on the machine
+	// (and kernel time not charged to a process). Near 0 for a clean run.
+	OtherBusyCores float64 `json:"otherBusyCores"`
 	// LoadAverage is the 1-minute load average before the run.
 	LoadAverage float64 `json:"loadAverage"`
 
@@ -451,6 +461,7 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 		done      atomic.Int64 // completed logins, warm-up included
 		requests  atomic.Int64
 		sumNanos  atomic.Int64
+		maxNanos  atomic.Int64 // slowest login since the last progress line
 		measuring atomic.Bool
 		measured  atomic.Int64
 		wg        sync.WaitGroup
@@ -500,7 +511,7 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 		stop()
 	}()
 	if o.Log != nil && o.Progress > 0 {
-		go r.progress(timerCtx, phaseStart, &done, &sumNanos)
+		go r.progress(timerCtx, phaseStart, &done, &sumNanos, &maxNanos)
 	}
 
 	for i, u := range active {
@@ -556,6 +567,8 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 				requests.Add(2)
 				done.Add(1)
 				sumNanos.Add(int64(b + f))
+				for cur := maxNanos.Load(); int64(b+f) > cur && !maxNanos.CompareAndSwap(cur, int64(b+f)); cur = maxNanos.Load() {
+				}
 				if measure {
 					measured.Add(1)
 					ws.login = append(ws.login, b+f)
@@ -599,20 +612,34 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 			res.ServerCPUPerLoginMs = round((end.server.CPUSeconds-startSnap.server.CPUSeconds)*1000/n, 3)
 		}
 		byProc := map[string]float64{}
+		var stack time.Duration
 		for name, v := range end.procs {
 			if d := v - startSnap.procs[name]; d > 0 {
 				byProc[name] = round(ms(d)/n, 3)
+				stack += d
 			}
 		}
+		if end.server != nil && startSnap.server != nil {
+			// A -serve server in another process: its CPU time is part of
+			// the stack, not other work.
+			d := time.Duration((end.server.CPUSeconds - startSnap.server.CPUSeconds) * float64(time.Second))
+			byProc["server"] = round(ms(d)/n, 3)
+			stack += d
+		}
+		res.StackCPUPerLoginMs = round(ms(stack)/n, 3)
 		res.CPUPerLoginByProcessMs = byProc
+		if end.machOK && startSnap.machOK {
+			other := end.machine - startSnap.machine - stack
+			res.OtherBusyCores = round(max(other.Seconds(), 0)/window, 2)
+		}
 		res.StoreCallsPerLogin = perLogin(startSnap.calls, end.calls, res.Logins)
 		res.RoundTripsPerLogin = perLogin(startSnap.wire, end.wire, res.Logins)
 	}
 }
 
-// progress prints a line every interval: logins so far, the rate and mean
-// login latency over the last interval, errors.
-func (r *runner) progress(ctx context.Context, start time.Time, done, sumNanos *atomic.Int64) {
+// progress prints a line every interval: logins so far, the rate, mean and
+// maximum login latency over the last interval, errors.
+func (r *runner) progress(ctx context.Context, start time.Time, done, sumNanos, maxNanos *atomic.Int64) {
 	tick := time.NewTicker(r.opts.Progress)
 	defer tick.Stop()
 	lastN, lastSum, lastT := int64(0), int64(0), start
@@ -627,8 +654,8 @@ func (r *runner) progress(ctx context.Context, start time.Time, done, sumNanos *
 			if n > lastN {
 				mean = ms(time.Duration((sum - lastSum) / (n - lastN)))
 			}
-			fmt.Fprintf(r.opts.Log, "[%6.1fs] %s: %d logins, %.0f/s, login mean %.2f ms, errors %d\n",
-				now.Sub(start).Seconds(), r.opts.Label, n, rate, mean, r.errors.Load())
+			fmt.Fprintf(r.opts.Log, "[%6.1fs] %s: %d logins, %.0f/s, login mean %.2f ms, max %.2f ms, errors %d\n",
+				now.Sub(start).Seconds(), r.opts.Label, n, rate, mean, ms(time.Duration(maxNanos.Swap(0))), r.errors.Load())
 			lastN, lastSum, lastT = n, sum, now
 		}
 	}

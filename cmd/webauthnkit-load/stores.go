@@ -231,6 +231,8 @@ func (st *stores) openDB(ctx context.Context, backend string, cfg backendConfig)
 			return nil, 0, fmt.Errorf("sqlite: %w", err)
 		}
 		dialect = sqlstore.SQLite
+		db.SetMaxOpenConns(cfg.DBConns)
+		db.SetMaxIdleConns(cfg.DBConns)
 		st.cleanups = append(st.cleanups, func(context.Context) error { return db.Close() })
 		if err := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err == nil {
 			st.versions["sqlite"] = version
