@@ -97,7 +97,7 @@ func TestDiscoverablePaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.close(context.Background())
-	srv, err := startServer(st, "127.0.0.1:0")
+	srv, err := startServer(st, "127.0.0.1:0", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestErrorsFailTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.close(context.Background())
-	srv, err := startServer(st, "127.0.0.1:0")
+	srv, err := startServer(st, "127.0.0.1:0", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestExternalTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.close(context.Background())
-	srv, err := startServer(st, "127.0.0.1:0")
+	srv, err := startServer(st, "127.0.0.1:0", true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,7 @@ type flags struct {
 	rate        float64
 	quietWait   time.Duration
 	repeat      int
+	countCalls  bool
 	loginMode   string
 	progress    time.Duration
 	jsonOut     string
@@ -160,6 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Float64Var(&f.rate, "rate", 0, "pace all users together to this many logins per second (0: closed loop, as fast as the server answers)")
 	fs.DurationVar(&f.quietWait, "quiet-wait", 0, "before each run, wait up to this long for other work on the machine to stop (busy cores are always measured and reported)")
 	fs.IntVar(&f.repeat, "repeat", 1, "run each store up to this many times and keep the run least disturbed by other work on the machine (stops early at a clean run)")
+	fs.BoolVar(&f.countCalls, "count-calls", true, "count the core's store calls (the counting wrapper hides optional store methods: -count-calls=false to measure a store that has them)")
 	fs.StringVar(&f.loginMode, "login", loginUsername, "login/begin request: username ({\"username\"}: allowCredentials from the store) or discoverable ({}: usernameless)")
 	fs.DurationVar(&f.progress, "progress", time.Second, "interval of progress lines on stderr (0: none)")
 	fs.BoolVar(&f.quiet, "q", false, "no progress lines")
@@ -383,7 +385,7 @@ func runStore(ctx context.Context, f *flags, name string, several bool, stderr i
 			err = errors.Join(err, fmt.Errorf("clean-up: %w", cerr))
 		}
 	}()
-	srv, err := startServer(st, "127.0.0.1:0")
+	srv, err := startServer(st, "127.0.0.1:0", f.countCalls)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +406,7 @@ func serve(ctx context.Context, f *flags, stdout io.Writer) error {
 		return err
 	}
 	defer st.close(context.WithoutCancel(ctx))
-	srv, err := startServer(st, f.serve)
+	srv, err := startServer(st, f.serve, f.countCalls)
 	if err != nil {
 		return err
 	}

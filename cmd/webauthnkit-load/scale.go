@@ -108,7 +108,7 @@ func runScale(ctx context.Context, f *flags, rep *Report, stdout io.Writer) (fai
 	if st.pg == nil {
 		return false, fmt.Errorf("-scale needs a PostgreSQL store, not %s", name)
 	}
-	srv, err := startServer(st, "127.0.0.1:0")
+	srv, err := startServer(st, "127.0.0.1:0", f.countCalls)
 	if err != nil {
 		return false, err
 	}
