@@ -101,6 +101,9 @@ type ceremonyState struct {
 	// UserHandle: registration: the (new or existing) account; login by
 	// username: the account (nil when the name is unknown).
 	UserHandle []byte `json:"u,omitempty"`
+	// User is the account found by BeginLogin for a username-first login,
+	// kept so FinishLogin needs no second lookup (one round trip less).
+	User *User `json:"us,omitempty"`
 	// Registration of a new account.
 	NewName     string `json:"n,omitempty"`
 	NewDisplay  string `json:"d,omitempty"`
@@ -500,11 +503,14 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 		if err != nil {
 			return nil, err
 		}
-		allow, handle, err := rp.allowList(ctx, name)
+		allow, user, err := rp.allowList(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		st.ByUsername, st.UserHandle, st.UnknownUser = true, handle, handle == nil
+		st.ByUsername, st.UnknownUser = true, user == nil
+		if user != nil {
+			st.UserHandle, st.User = user.Handle, user
+		}
 		opts = append(opts, webauthn.WithAllowedCredentials(allow))
 	}
 	// Username-first logins are begun as discoverable ones with an allow
@@ -519,10 +525,10 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 	return rp.finishBegin(ctx, st, assertion.Response, string(assertion.Mediation))
 }
 
-// allowList returns the credential descriptors for name and the account's
-// handle, or a fake descriptor and nil for an unknown name or an account
-// without passkeys. Both paths make the same store calls.
-func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.CredentialDescriptor, []byte, error) {
+// allowList returns the credential descriptors for name and the account,
+// or a fake descriptor and nil for an unknown name or an account without
+// passkeys. Both paths make the same store calls.
+func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.CredentialDescriptor, *User, error) {
 	fake := rp.fakeCredentialID(name)
 	u, err := rp.creds.GetUserByName(ctx, name)
 	lookup := u.Handle
@@ -544,7 +550,7 @@ func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.
 	for _, c := range creds {
 		allow = append(allow, descriptor(c.ID, c.Transports))
 	}
-	return allow, u.Handle, nil
+	return allow, &u, nil
 }
 
 // FinishLogin verifies the browser's credential.toJSON() for the ceremony,
@@ -652,12 +658,19 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		use.SignCount = newCount
 		use.CloneSuspected = use.CloneSuspected || stored.CloneSuspected
 	}
-	user, err := rp.creds.GetUserByHandle(ctx, stored.UserHandle)
-	if errors.Is(err, ErrNotFound) {
-		return nil, parsed.RawID, unknown // account deleted meanwhile
-	}
-	if err != nil {
-		return nil, parsed.RawID, rp.storeErr(ctx, "GetUserByHandle", err)
+	var user User
+	if st.User != nil {
+		// Found at BeginLogin; had the account been deleted since, its
+		// credential would be gone and GetCredential would have failed.
+		user = *st.User
+	} else {
+		user, err = rp.creds.GetUserByHandle(ctx, stored.UserHandle)
+		if errors.Is(err, ErrNotFound) {
+			return nil, parsed.RawID, unknown // account deleted meanwhile
+		}
+		if err != nil {
+			return nil, parsed.RawID, rp.storeErr(ctx, "GetUserByHandle", err)
+		}
 	}
 	stored.SignCount, stored.BackupState, stored.UserVerified = use.SignCount, use.BackupState, use.UserVerified
 	stored.LastUsedAt, stored.CloneSuspected = use.LastUsedAt, use.CloneSuspected

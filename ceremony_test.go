@@ -1054,3 +1054,98 @@ func TestSecretsNeverLogged(t *testing.T) {
 		assert.NotContains(t, logs, s[:16])
 	}
 }
+
+// countingStore records the store calls of the login path.
+type countingStore struct {
+	*memstore.Store
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *countingStore) record(name string) {
+	c.mu.Lock()
+	c.calls = append(c.calls, name)
+	c.mu.Unlock()
+}
+
+func (c *countingStore) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = nil
+	return out
+}
+
+func (c *countingStore) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	c.record("PutCeremony")
+	return c.Store.PutCeremony(ctx, id, data, exp)
+}
+
+func (c *countingStore) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
+	c.record("TakeCeremony")
+	return c.Store.TakeCeremony(ctx, id)
+}
+
+func (c *countingStore) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
+	c.record("GetCredential")
+	return c.Store.GetCredential(ctx, id)
+}
+
+func (c *countingStore) ListCredentials(ctx context.Context, h []byte) ([]webauthnkit.Credential, error) {
+	c.record("ListCredentials")
+	return c.Store.ListCredentials(ctx, h)
+}
+
+func (c *countingStore) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
+	c.record("GetUserByName")
+	return c.Store.GetUserByName(ctx, name)
+}
+
+func (c *countingStore) GetUserByHandle(ctx context.Context, h []byte) (webauthnkit.User, error) {
+	c.record("GetUserByHandle")
+	return c.Store.GetUserByHandle(ctx, h)
+}
+
+func (c *countingStore) UpdateCredentialUse(ctx context.Context, id []byte, expected uint32, use webauthnkit.CredentialUse) error {
+	c.record("UpdateCredentialUse")
+	return c.Store.UpdateCredentialUse(ctx, id, expected, use)
+}
+
+// Every store call is a round trip on a networked store: the login path
+// makes no more than it needs.
+func TestLoginStoreCalls(t *testing.T) {
+	store := &countingStore{Store: memstore.New()}
+	defer store.Close()
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
+	require.NoError(t, err)
+	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
+	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
+	require.NoError(t, err)
+	body, err := device.Register(begin.Options)
+	require.NoError(t, err)
+	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		username          string
+		wantBegin, wantFn []string
+	}{
+		{"alice",
+			[]string{"GetUserByName", "ListCredentials", "PutCeremony"},
+			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse"}},
+		{"",
+			[]string{"PutCeremony"},
+			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse", "GetUserByHandle"}},
+	} {
+		store.take()
+		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: tc.username})
+		require.NoError(t, err)
+		assert.Equal(t, tc.wantBegin, store.take(), "BeginLogin(%q)", tc.username)
+		body, err := device.Login(begin.Options)
+		require.NoError(t, err)
+		login, err := rp.FinishLogin(ctx, begin.CeremonyID, body)
+		require.NoError(t, err)
+		assert.Equal(t, "alice", login.User.Name)
+		assert.Equal(t, tc.wantFn, store.take(), "FinishLogin after BeginLogin(%q)", tc.username)
+	}
+}
