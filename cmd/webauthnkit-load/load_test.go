@@ -73,11 +73,15 @@ func TestInProcessMemstore(t *testing.T) {
 		t.Errorf("process CPU per login = %v", r.ProcessCPUPerLoginMs)
 	}
 	// Username login: one of each of these per login (give or take the
-	// logins in flight at the window's edges).
-	for _, m := range []string{"PutCeremony", "TakeCeremony", "GetUserByName", "ListCredentials", "GetCredential", "UpdateCredentialUse", "GetUserByHandle"} {
+	// logins in flight at the window's edges), and no user lookup at finish
+	// (BeginLogin already found the account).
+	for _, m := range []string{"PutCeremony", "TakeCeremony", "GetUserByName", "ListCredentials", "GetCredential", "UpdateCredentialUse"} {
 		if v := r.StoreCallsPerLogin[m]; v < 0.8 || v > 1.2 {
 			t.Errorf("%s per login = %v, want about 1 (%v)", m, v, r.StoreCallsPerLogin)
 		}
+	}
+	if v := r.StoreCallsPerLogin["GetUserByHandle"]; v != 0 {
+		t.Errorf("GetUserByHandle per login = %v, want 0 (%v)", v, r.StoreCallsPerLogin)
 	}
 	if rep.Machine.NumCPU < 1 || rep.Machine.GoVersion == "" {
 		t.Errorf("machine = %+v", rep.Machine)
