@@ -401,6 +401,15 @@ func (r *runner) snapshot(ctx context.Context, requests int64) snapshot {
 	s := snapshot{at: time.Now(), cpu: processCPU(), requests: requests}
 	s.machine, s.machOK = machineCPU()
 	s.procs = processGroupCPU()
+	if r.t.stores != nil {
+		// Only the database servers this run uses: other work on the
+		// machine (tests against another database) is not its cost.
+		for name := range s.procs {
+			if name != "self" && !r.t.stores.usesProcess(name) {
+				delete(s.procs, name)
+			}
+		}
+	}
 	if r.t.server != nil {
 		s.calls = r.t.server.calls.snapshot()
 	}

@@ -97,6 +97,17 @@ type stores struct {
 	closeOnce sync.Once
 }
 
+// usesProcess reports whether the stores talk to a database server process
+// with this command name.
+func (st *stores) usesProcess(comm string) bool {
+	backend := map[string]string{"postgres": storePostgres, "redis-server": storeRedis, "mariadbd": storeMariaDB, "mysqld": storeMariaDB}[comm]
+	if backend == "" {
+		return false
+	}
+	_, ok := st.versions[backend]
+	return ok
+}
+
 // runPrefix returns a fresh lower-case prefix for tables and keys.
 func runPrefix() string {
 	b := make([]byte, 5)
