@@ -16,6 +16,13 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 	if len(id) == 0 || len(id) > maxCeremonyIDLen {
 		return fmt.Errorf("sqlstore: %s: ceremony ID is %d bytes, want 1 to %d", op, len(id), maxCeremonyIDLen)
 	}
+	if err := s.writes.lock(ctx); err != nil {
+		return s.fail(ctx, op, err, nil)
+	}
+	defer s.writes.unlock()
+	// The time is read after the wait for the write lock: a row that
+	// expired during the wait is expired (replaced here, not returned by
+	// TakeCeremony).
 	now := s.dialect.timeArg(s.now())
 	expires := s.dialect.timeArg(expiresAt)
 
@@ -52,7 +59,11 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 // unknown, already taken or expired id gives ErrNotFound.
 func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 	const op = "take ceremony"
-	now := s.dialect.timeArg(s.now())
+	if err := s.writes.lock(ctx); err != nil {
+		return nil, s.fail(ctx, op, err, nil)
+	}
+	defer s.writes.unlock()
+	now := s.dialect.timeArg(s.now()) // after the wait (see PutCeremony)
 	var data []byte
 	if s.deleteReturning {
 		// One statement: the row lock taken by DELETE serialises concurrent
@@ -91,6 +102,11 @@ func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 // WithJanitor do it.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	const op = "delete expired ceremonies"
+	if err := s.writes.lock(ctx); err != nil {
+		return 0, s.fail(ctx, op, err, nil)
+	}
+	defer s.writes.unlock()
+	// The time is read after the wait for the lock, like in PutCeremony.
 	res, err := s.db.ExecContext(ctx, s.q.deleteExpired, s.dialect.timeArg(s.now()))
 	if err != nil {
 		return 0, s.fail(ctx, op, err, nil)

@@ -14,3 +14,7 @@ func UsesDeleteReturning(s *Store) bool { return s.deleteReturning }
 
 // TablePrefix returns the table prefix s was created with.
 func TablePrefix(s *Store) string { return s.prefix }
+
+// WriteLockHeld reports whether the SQLite write lock of s's *sql.DB is
+// held.
+func WriteLockHeld(s *Store) bool { return s.writes != nil && len(s.writes.ch) == 1 }

@@ -352,7 +352,15 @@ func migrationLockKey(prefix string) int64 {
 // takes the database's write lock before fn reads the version table, so two
 // migrators cannot both decide to apply a migration. database/sql's BeginTx
 // cannot ask for IMMEDIATE, hence the statements on a dedicated connection.
+// It first takes db's write lock in Go, like every write of a Store on db
+// (see writelock.go), so that a Store's writes wait in Go, not in SQLite's
+// busy handler, while the migration runs.
 func withSQLiteMigrationLock(ctx context.Context, db *sql.DB, fn func(execer) error) (err error) {
+	writes := sqliteWriteLock(db)
+	if err := writes.lock(ctx); err != nil {
+		return wrapError(ctx, SQLite, "migrate", err, nil)
+	}
+	defer writes.unlock()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return wrapError(ctx, SQLite, "migrate: connect", err, nil)

@@ -31,6 +31,10 @@ type Store struct {
 	// then uses a locking transaction.
 	deleteReturning bool
 
+	// writes serialises this process's writes to a SQLite database (see
+	// writelock.go); nil, and a no-op, on the other dialects.
+	writes *writeLock
+
 	closeOnce   sync.Once
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
@@ -100,6 +104,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 		if err := checkSQLiteSettings(ctx, db); err != nil {
 			return nil, err
 		}
+		s.writes = sqliteWriteLock(db)
 	}
 	if cfg.noDeleteReturning {
 		s.deleteReturning = false
@@ -202,6 +207,10 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first web
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 
+	if err := s.writes.lock(ctx); err != nil {
+		return s.fail(ctx, op, err, nil)
+	}
+	defer s.writes.unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.fail(ctx, op, err, nil)
@@ -242,7 +251,7 @@ func (s *Store) getUser(ctx context.Context, op, query string, key any) (webauth
 // credentials.
 func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	const op = "delete user"
-	res, err := s.db.ExecContext(ctx, s.q.deleteUser, handle)
+	res, err := s.execWrite(ctx, s.q.deleteUser, handle)
 	return s.expectOneRow(ctx, op, res, err)
 }
 
@@ -255,7 +264,7 @@ func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) 
 	}
 	// An unknown user handle is a foreign key violation, which fail maps to
 	// ErrNotFound.
-	_, err = s.db.ExecContext(ctx, s.q.insertCredential, args...)
+	_, err = s.execWrite(ctx, s.q.insertCredential, args...)
 	return s.fail(ctx, op, err, webauthnkit.ErrCredentialExists)
 }
 
@@ -298,7 +307,7 @@ func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webau
 // credential.
 func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSignCount uint32, use webauthnkit.CredentialUse) error {
 	const op = "update credential use"
-	res, err := s.db.ExecContext(ctx, s.q.updateUse,
+	res, err := s.execWrite(ctx, s.q.updateUse,
 		int64(use.SignCount), use.BackupState, use.UserVerified,
 		s.dialect.nullTimeArg(use.LastUsedAt), use.CloneSuspected,
 		id, int64(expectedSignCount))
@@ -353,7 +362,7 @@ func sameUse(stored, use webauthnkit.CredentialUse) bool {
 // RenameCredential sets the name of a credential owned by userHandle.
 func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, name string) error {
 	const op = "rename credential"
-	res, err := s.db.ExecContext(ctx, s.q.renameCredential, name, id, userHandle)
+	res, err := s.execWrite(ctx, s.q.renameCredential, name, id, userHandle)
 	if err != nil {
 		return s.fail(ctx, op, err, nil)
 	}
@@ -382,8 +391,19 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 // DeleteCredential removes a credential owned by userHandle.
 func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) error {
 	const op = "delete credential"
-	res, err := s.db.ExecContext(ctx, s.q.deleteCredential, id, userHandle)
+	res, err := s.execWrite(ctx, s.q.deleteCredential, id, userHandle)
 	return s.expectOneRow(ctx, op, res, err)
+}
+
+// execWrite runs one statement that writes, holding the SQLite write lock
+// (see writelock.go) while it runs. An error from waiting for the lock wraps
+// ctx.Err(); pass it to fail like a driver error.
+func (s *Store) execWrite(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := s.writes.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.writes.unlock()
+	return s.db.ExecContext(ctx, query, args...)
 }
 
 // expectOneRow maps the outcome of a DELETE by key: an error, or

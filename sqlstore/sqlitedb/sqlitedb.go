@@ -29,7 +29,9 @@ const Memory = ":memory:"
 // settings are applied by the driver to every new connection:
 //
 //   - busy_timeout(10000): a writer waits up to 10 s for the write lock
-//     instead of failing at once with "database is locked".
+//     instead of failing at once with "database is locked". (sqlstore
+//     queues the writes made through one *sql.DB in Go; this covers
+//     writers in other processes.)
 //   - foreign_keys(1): SQLite leaves foreign keys off unless asked, per
 //     connection; sqlstore relies on ON DELETE CASCADE.
 //   - journal_mode(WAL): readers and the writer do not block each other.
