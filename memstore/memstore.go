@@ -28,6 +28,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -55,6 +56,26 @@ type Option func(*config)
 type config struct {
 	sweepInterval time.Duration
 	now           func() time.Time
+	maxCeremonies int
+}
+
+// DefaultMaxCeremonies is how many ceremonies may be in flight at once
+// unless WithMaxCeremonies says otherwise: about 100 MB of memory at most.
+const DefaultMaxCeremonies = 100_000
+
+// WithMaxCeremonies caps the ceremonies in flight (default
+// DefaultMaxCeremonies). Every Begin* stores one for the ceremony's TTL, so
+// without a cap a flood of begin requests would grow memory without bound.
+// When the cap is reached PutCeremony first drops expired ceremonies (at
+// most once a second), then fails with an error wrapping
+// webauthnkit.ErrUnavailable (the HTTP adapter answers 503). A value of zero
+// or less keeps the default.
+func WithMaxCeremonies(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxCeremonies = n
+		}
+	}
 }
 
 // WithSweepInterval sets how often the background sweeper removes expired
@@ -96,8 +117,10 @@ type state struct {
 	names map[string]*user                   // by Name
 	creds map[string]*webauthnkit.Credential // by string(ID)
 
-	cmu        sync.Mutex
-	ceremonies map[string]ceremony
+	cmu           sync.Mutex
+	ceremonies    map[string]ceremony
+	maxCeremonies int
+	lastFullSweep time.Time // when PutCeremony last swept because the cap was reached
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -119,18 +142,19 @@ type ceremony struct {
 // New returns an empty Store and starts its sweeper goroutine. Call Close
 // when done with it.
 func New(opts ...Option) *Store {
-	cfg := config{sweepInterval: DefaultSweepInterval, now: time.Now}
+	cfg := config{sweepInterval: DefaultSweepInterval, now: time.Now, maxCeremonies: DefaultMaxCeremonies}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	st := &state{
-		now:        cfg.now,
-		users:      make(map[string]*user),
-		names:      make(map[string]*user),
-		creds:      make(map[string]*webauthnkit.Credential),
-		ceremonies: make(map[string]ceremony),
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
+		now:           cfg.now,
+		users:         make(map[string]*user),
+		names:         make(map[string]*user),
+		creds:         make(map[string]*webauthnkit.Credential),
+		ceremonies:    make(map[string]ceremony),
+		maxCeremonies: cfg.maxCeremonies,
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
 	}
 	go st.sweepLoop(cfg.sweepInterval)
 	s := &Store{st: st}
@@ -176,7 +200,11 @@ func (st *state) sweepLoop(every time.Duration) {
 func (st *state) sweep() int {
 	st.cmu.Lock()
 	defer st.cmu.Unlock()
-	now := st.now()
+	return st.sweepLocked(st.now())
+}
+
+// sweepLocked removes the ceremonies expired at now; st.cmu is held.
+func (st *state) sweepLocked(now time.Time) int {
 	n := 0
 	for id, c := range st.ceremonies {
 		if !now.Before(c.expiresAt) {
@@ -215,6 +243,15 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 	}
 	if !now.Before(expiresAt) {
 		return nil
+	}
+	if len(st.ceremonies) >= st.maxCeremonies {
+		if now.Sub(st.lastFullSweep) >= time.Second {
+			st.lastFullSweep = now
+			st.sweepLocked(now)
+		}
+		if len(st.ceremonies) >= st.maxCeremonies {
+			return fmt.Errorf("memstore: %w: %d ceremonies in flight (WithMaxCeremonies)", webauthnkit.ErrUnavailable, len(st.ceremonies))
+		}
 	}
 	st.ceremonies[id] = ceremony{data: bytes.Clone(data), expiresAt: expiresAt}
 	return nil

@@ -329,3 +329,32 @@ func BenchmarkGetCredentialParallel(b *testing.B) {
 		}
 	})
 }
+
+// A flood of begin requests cannot grow memory without bound.
+func TestMaxCeremonies(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := New(WithMaxCeremonies(100), WithClock(clock))
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 100 {
+		require.NoError(t, s.PutCeremony(ctx, fmt.Sprint("c", i), []byte("x"), now.Add(time.Minute)))
+	}
+	err := s.PutCeremony(ctx, "one-too-many", []byte("x"), now.Add(time.Minute))
+	require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.Equal(t, 100, s.st.ceremonyCount())
+
+	// Taking one frees a place.
+	_, err = s.TakeCeremony(ctx, "c0")
+	require.NoError(t, err)
+	require.NoError(t, s.PutCeremony(ctx, "fits", []byte("x"), now.Add(time.Minute)))
+
+	// Once they expire, a full store sweeps them itself rather than waiting
+	// for the sweeper.
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	require.NoError(t, s.PutCeremony(ctx, "after-expiry", []byte("x"), now.Add(time.Minute)))
+	require.Equal(t, 1, s.st.ceremonyCount())
+}
