@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -105,12 +106,11 @@ type ceremonyState struct {
 	// kept so FinishLogin needs no second lookup (one round trip less).
 	User *User `json:"us,omitempty"`
 	// Registration of a new account.
-	NewName     string `json:"n,omitempty"`
-	NewDisplay  string `json:"d,omitempty"`
-	NewUser     bool   `json:"nu,omitempty"`
-	CredName    string `json:"cn,omitempty"`
-	ByUsername  bool   `json:"bu,omitempty"`
-	UnknownUser bool   `json:"uu,omitempty"`
+	NewName    string `json:"n,omitempty"`
+	NewDisplay string `json:"d,omitempty"`
+	NewUser    bool   `json:"nu,omitempty"`
+	CredName   string `json:"cn,omitempty"`
+	ByUsername bool   `json:"bu,omitempty"`
 }
 
 // waUser adapts an account to go-webauthn's User interface.
@@ -148,11 +148,23 @@ func checkText(field, s string, required bool) error {
 		return &Error{Code: CodeInvalidRequest, Message: field + " is too long"}
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) || r == utf8.RuneError || isBidiControl(r) || r == '\u2028' || r == '\u2029' {
 			return &Error{Code: CodeInvalidRequest, Message: field + " contains control characters"}
+		}
+		// Invisible format characters (zero-width space, soft hyphen, ...)
+		// would let "alice\u200b" pass for "alice". Display names keep the
+		// zero-width joiner of emoji sequences.
+		if required && unicode.Is(unicode.Cf, r) {
+			return &Error{Code: CodeInvalidRequest, Message: field + " contains invisible characters"}
 		}
 	}
 	return nil
+}
+
+// isBidiControl reports the explicit bidirectional formatting characters,
+// which can make a name display as another ("\u202eecila").
+func isBidiControl(r rune) bool {
+	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c'
 }
 
 func cleanText(field, s string) (string, error) {
@@ -269,7 +281,9 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 			return nil, err
 		}
 		if display == "" {
-			display = strings.TrimSpace(req.Username)
+			if display, err = cleanText("display name", req.Username); err != nil {
+				return nil, err
+			}
 		}
 		_, err = rp.creds.GetUserByName(ctx, name)
 		switch {
@@ -392,9 +406,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		Name:              st.CredName,
 		CreatedAt:         now,
 	}
-	for _, t := range cred.Transport {
-		rec.Transports = append(rec.Transports, string(t))
-	}
+	rec.Transports = knownTransports(cred.Transport)
 	if rec.Name == "" {
 		rec.Name = defaultCredentialName(rec)
 	}
@@ -420,6 +432,21 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		return nil, st, rp.storeErr(ctx, "CreateCredential", err)
 	}
 	return &Registration{User: u, Credential: rec, NewUser: st.NewUser}, st, nil
+}
+
+// knownTransports keeps the transport hints WebAuthn defines, once each:
+// the list comes from the client and is echoed in later login options.
+func knownTransports(in []protocol.AuthenticatorTransport) []string {
+	var out []string
+	for _, t := range in {
+		switch t {
+		case protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal:
+			if !slices.Contains(out, string(t)) {
+				out = append(out, string(t))
+			}
+		}
+	}
+	return out
 }
 
 func defaultCredentialName(c Credential) string {
@@ -507,7 +534,7 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 		if err != nil {
 			return nil, err
 		}
-		st.ByUsername, st.UnknownUser = true, user == nil
+		st.ByUsername = true
 		if user != nil {
 			st.UserHandle, st.User = user.Handle, user
 		}
@@ -529,13 +556,12 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 // or a fake descriptor and nil for an unknown name or an account without
 // passkeys. Both paths make the same store calls.
 func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.CredentialDescriptor, *User, error) {
-	fake := rp.fakeCredentialID(name)
 	u, err := rp.creds.GetUserByName(ctx, name)
 	lookup := u.Handle
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound):
-		lookup = fake // same round trip as for a real account
+		lookup = rp.fakeUserHandle(name) // same round trip as for a real account
 	default:
 		return nil, nil, rp.storeErr(ctx, "GetUserByName", err)
 	}
@@ -544,7 +570,7 @@ func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.
 		return nil, nil, rp.storeErr(ctx, "ListCredentials", err)
 	}
 	if u.Handle == nil || len(creds) == 0 {
-		return []protocol.CredentialDescriptor{descriptor(fake, []string{"hybrid", "internal"})}, nil, nil
+		return rp.fakeAllowList(name), nil, nil
 	}
 	allow := make([]protocol.CredentialDescriptor, 0, len(creds))
 	for _, c := range creds {
@@ -592,9 +618,6 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		return nil, parsed.RawID, err
 	}
 	unknown := &Error{Code: CodeUnknownCredential, Message: "this passkey is not registered"}
-	if st.UnknownUser {
-		return nil, parsed.RawID, unknown
-	}
 	stored, err := rp.creds.GetCredential(ctx, parsed.RawID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
@@ -602,7 +625,9 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	if err != nil {
 		return nil, parsed.RawID, rp.storeErr(ctx, "GetCredential", err)
 	}
-	// Login by username: the credential must be that account's. Discoverable:
+	// Login by username: the credential must be that account's (for an
+	// unknown name st.UserHandle is nil, so nothing matches, after the same
+	// store call as for a real account). Discoverable:
 	// the user handle in the response, when present, must be the owner's
 	// (some hybrid authenticators omit it: the credential ID then decides).
 	if st.ByUsername && !bytes.Equal(stored.UserHandle, st.UserHandle) {

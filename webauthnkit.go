@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ type Config struct {
 	// RPName is shown by some authenticators. Default: RPID.
 	RPName string
 
-	// Origins are the exact web origins allowed to run ceremonies, e.g.
+	// Origins are the web origins allowed to run ceremonies, e.g.
 	// "https://example.com", "https://login.example.com:8443". Required.
 	// Each must be https, except http://localhost[:port] (and 127.0.0.1 /
 	// [::1] with RPID "localhost") for development; its host must be RPID or
@@ -185,17 +186,25 @@ func New(cfg Config) (*RelyingParty, error) {
 		return bad("Origins", "at least one origin is required, e.g. https://%s", cfg.RPID)
 	}
 	var webOrigins, opaqueOrigins []string
+	canonical := make([]string, 0, len(cfg.Origins))
 	for _, o := range cfg.Origins {
 		norm, opaque, err := checkOrigin(o, cfg.RPID)
 		if err != nil {
 			return bad("Origins", "%v", err)
 		}
+		if slices.Contains(canonical, norm) {
+			continue
+		}
+		canonical = append(canonical, norm)
 		if opaque {
 			opaqueOrigins = append(opaqueOrigins, norm)
 		} else {
 			webOrigins = append(webOrigins, norm)
 		}
 	}
+	// Callers (the HTTP adapter's Origin check) compare against these, as
+	// browsers serialise them: lower case, no trailing slash, no default port.
+	cfg.Origins = canonical
 	if len(webOrigins) == 0 {
 		return bad("Origins", "at least one web origin is required")
 	}
@@ -320,8 +329,11 @@ func checkOrigin(o, rpID string) (string, bool, error) {
 	if !ok {
 		return "", false, fmt.Errorf("origin %q is not %s or a subdomain of it", o, rpID)
 	}
-	canon := u.Scheme + "://" + strings.ToLower(u.Host)
-	return canon, false, nil
+	hostPort := strings.ToLower(u.Host)
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		hostPort = strings.TrimSuffix(hostPort, ":"+port)
+	}
+	return u.Scheme + "://" + hostPort, false, nil
 }
 
 // Config returns the validated configuration with defaults filled in. The
@@ -466,17 +478,43 @@ func randomBytes(n int) ([]byte, error) {
 	return b, nil
 }
 
-// fakeCredentialID derives a stable credential ID for an unknown user name,
-// so that BeginLogin answers for unknown names look like real ones.
-func (rp *RelyingParty) fakeCredentialID(name string) []byte {
-	m := hmac.New(sha256.New, rp.cfg.Secret)
-	m.Write([]byte("webauthnkit fake credential\x00"))
-	m.Write([]byte(name))
-	sum := m.Sum(nil)
-	// Real credential IDs are 16 (platform), 20 (Apple), 32 or 64 bytes
-	// (security keys): pick one of those lengths per name, stably.
+// fakeAllowList derives, for an unknown user name, a stable list of
+// credential descriptors shaped like real ones (one or two passkeys, ID
+// lengths and transports as real authenticators report them), so that
+// BeginLogin answers for unknown names look like answers for real accounts.
+// The shape of a real account's list cannot be hidden completely: an account
+// with three security keys still stands out.
+func (rp *RelyingParty) fakeAllowList(name string) []protocol.CredentialDescriptor {
+	stream := func(i byte) []byte {
+		m := hmac.New(sha256.New, rp.cfg.Secret)
+		m.Write([]byte("webauthnkit fake credential\x00"))
+		m.Write([]byte(name))
+		m.Write([]byte{0, i})
+		return m.Sum(nil)
+	}
+	head := stream(0)
+	count := 1
+	if head[0]%4 == 0 { // a quarter of accounts show two passkeys
+		count = 2
+	}
+	// Real credential IDs are 16 (many platforms), 20 (Apple), 32 or 64
+	// bytes (security keys).
 	lengths := [...]int{16, 20, 32, 64}
-	n := lengths[sum[0]%4]
-	m.Write([]byte{1})
-	return append(sum, m.Sum(nil)...)[:n]
+	transports := [...][]string{{"hybrid", "internal"}, {"hybrid", "internal"}, {"internal"}, {"usb"}, {"nfc", "usb"}, {"hybrid", "internal"}}
+	out := make([]protocol.CredentialDescriptor, 0, count)
+	for i := range count {
+		a, b := stream(byte(2*i+1)), stream(byte(2*i+2))
+		id := append(a, b...)[:lengths[head[1+i]%4]]
+		out = append(out, descriptor(id, transports[int(head[3+i])%len(transports)]))
+	}
+	return out
+}
+
+// fakeUserHandle is looked up for an unknown name so that both paths of
+// BeginLogin make the same store calls.
+func (rp *RelyingParty) fakeUserHandle(name string) []byte {
+	m := hmac.New(sha256.New, rp.cfg.Secret)
+	m.Write([]byte("webauthnkit fake user\x00"))
+	m.Write([]byte(name))
+	return m.Sum(nil)
 }
