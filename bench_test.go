@@ -41,7 +41,7 @@ type loginFixture struct {
 	session webauthn.SessionData
 }
 
-func newLoginFixture(b *testing.B) *loginFixture {
+func newLoginFixture(b testing.TB) *loginFixture {
 	b.Helper()
 	store := memstore.New()
 	b.Cleanup(func() { store.Close() })
