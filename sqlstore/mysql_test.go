@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -28,6 +29,8 @@ func TestMySQLDSNSettings(t *testing.T) {
 	require.NoError(t, err)
 	kolkata, err := time.LoadLocation("Asia/Kolkata")
 	require.NoError(t, err)
+	newYork, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
 	for _, tc := range []struct {
 		name  string
 		apply func(*mysql.Config)
@@ -35,6 +38,9 @@ func TestMySQLDSNSettings(t *testing.T) {
 		{"parseTime=false", func(c *mysql.Config) { c.ParseTime = false }},
 		{"parseTime=true,loc=Asia/Kolkata", func(c *mysql.Config) { c.ParseTime, c.Loc = true, kolkata }},
 		{"parseTime=false,loc=Asia/Kolkata", func(c *mysql.Config) { c.ParseTime, c.Loc = false, kolkata }},
+		// A zone with daylight saving: UTC times in its spring-forward gap
+		// must not move (see TestMySQLDaylightSavingGap).
+		{"parseTime=true,loc=America/New_York", func(c *mysql.Config) { c.ParseTime, c.Loc = true, newYork }},
 		{"clientFoundRows=true", func(c *mysql.Config) { c.ClientFoundRows = true }},
 		{"interpolateParams=true", func(c *mysql.Config) { c.InterpolateParams = true }},
 	} {
@@ -91,4 +97,31 @@ func TestMariaDBUsesDeleteReturning(t *testing.T) {
 	s := newStore(t, db, sqlstore.MySQL)
 	t.Logf("server %s", version)
 	require.True(t, sqlstore.UsesDeleteReturning(s), "MariaDB %s has DELETE ... RETURNING", version)
+}
+
+// TestMySQLDaylightSavingGap: 02:30 UTC on 2024-03-10 does not exist as a
+// New York wall-clock time; read through a DSN with that loc it must still
+// come back unchanged.
+func TestMySQLDaylightSavingGap(t *testing.T) {
+	base, err := mysql.ParseDSN(mysqlDSN)
+	require.NoError(t, err)
+	newYork, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	cfg := base.Clone()
+	cfg.ParseTime, cfg.Loc = true, newYork
+	direct := openMySQL(t, mysqlDSN)
+	db := openMySQL(t, cfg.FormatDSN())
+	s := newStoreWithMigrationDB(t, direct, db, sqlstore.MySQL)
+	gap := time.Date(2024, 3, 10, 2, 30, 0, 0, time.UTC)
+	u := storetest.RandomUser()
+	u.CreatedAt = gap
+	c := storetest.RandomCredential(u.Handle)
+	c.CreatedAt, c.LastUsedAt = gap, gap.Add(15*time.Minute)
+	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	gotUser, err := s.GetUserByHandle(t.Context(), u.Handle)
+	require.NoError(t, err)
+	assert.True(t, gap.Equal(gotUser.CreatedAt), "user created at %v, want %v", gotUser.CreatedAt, gap)
+	got, err := s.GetCredential(t.Context(), c.ID)
+	require.NoError(t, err)
+	storetest.AssertCredentialEqual(t, c, got)
 }

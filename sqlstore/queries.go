@@ -43,6 +43,23 @@ const credentialColumns = "id, user_handle, public_key, sign_count, aaguid, " +
 	"user_present, user_verified, backup_eligible, backup_state, " +
 	"attachment, name, created_at, last_used_at, clone_suspected"
 
+// selectColumns is the SELECT list for columns: on MySQL the DATETIME
+// columns are read as text, because with parseTime=true the driver builds a
+// time in the DSN's loc, which shifts a UTC wall-clock time that falls in a
+// daylight-saving gap of that zone. Writes are text already (timeArg).
+func selectColumns(d Dialect, columns string) string {
+	if d != MySQL {
+		return columns
+	}
+	parts := strings.Split(columns, ", ")
+	for i, c := range parts {
+		if c == "created_at" || c == "last_used_at" {
+			parts[i] = "CAST(" + c + " AS CHAR)"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func buildQueries(d Dialect, prefix string) queries {
 	users := prefix + "users"
 	creds := prefix + "credentials"
@@ -52,19 +69,19 @@ func buildQueries(d Dialect, prefix string) queries {
 			", e.id, e.data, e.expires_at FROM " + users + " u, " + creds + " c, " + cers + " e WHERE 1 = 0",
 
 		insertUser:   "INSERT INTO " + users + " (" + userColumns + ") VALUES (?, ?, ?, ?)",
-		userByHandle: "SELECT " + userColumns + " FROM " + users + " WHERE handle = ?",
-		userByName:   "SELECT " + userColumns + " FROM " + users + " WHERE name = ?",
+		userByHandle: "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE handle = ?",
+		userByName:   "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE name = ?",
 		deleteUser:   "DELETE FROM " + users + " WHERE handle = ?",
 
 		insertCredential: "INSERT INTO " + creds + " (" + credentialColumns + ") VALUES (" +
 			strings.Repeat("?, ", strings.Count(credentialColumns, ",")) + "?)",
-		credentialByID:    "SELECT " + credentialColumns + " FROM " + creds + " WHERE id = ?",
-		credentialsByUser: "SELECT " + credentialColumns + " FROM " + creds + " WHERE user_handle = ? ORDER BY created_at, id",
+		credentialByID:    "SELECT " + selectColumns(d, credentialColumns) + " FROM " + creds + " WHERE id = ?",
+		credentialsByUser: "SELECT " + selectColumns(d, credentialColumns) + " FROM " + creds + " WHERE user_handle = ? ORDER BY created_at, id",
 		// The compare-and-set: one statement, so the check and the write
 		// are one atomic step under every isolation level.
 		updateUse: "UPDATE " + creds + " SET sign_count = ?, backup_state = ?, user_verified = ?, " +
 			"last_used_at = ?, clone_suspected = ? WHERE id = ? AND sign_count = ?",
-		useState:            "SELECT sign_count, backup_state, user_verified, last_used_at, clone_suspected FROM " + creds + " WHERE id = ?",
+		useState:            "SELECT " + selectColumns(d, "sign_count, backup_state, user_verified, last_used_at, clone_suspected") + " FROM " + creds + " WHERE id = ?",
 		renameCredential:    "UPDATE " + creds + " SET name = ? WHERE id = ? AND user_handle = ?",
 		ownedCredentialName: "SELECT name FROM " + creds + " WHERE id = ? AND user_handle = ?",
 		deleteCredential:    "DELETE FROM " + creds + " WHERE id = ? AND user_handle = ?",
