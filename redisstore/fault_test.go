@@ -405,7 +405,8 @@ func TestFaultServerDown(t *testing.T) {
 			_, err = s.GetCredential(ctx, cr.ID)
 			cancel()
 			require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
-			require.Less(t, time.Since(start), 700*time.Millisecond)
+			// Generous bound: the point is "no hang", and CI machines are busy.
+			require.Less(t, time.Since(start), 2*time.Second)
 			if tc.perCall > 0 {
 				t.Run("storetest_unavailable", func(t *testing.T) {
 					storetest.TestCredentialStoreUnavailable(t, func(t *testing.T) webauthnkit.CredentialStore { return s })
@@ -506,7 +507,9 @@ func TestFaultServerDiesMidWrite(t *testing.T) {
 			} else {
 				require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
 			}
-			require.Less(t, elapsed, deadline+200*time.Millisecond)
+			// Generous bound (best-effort clean-up, busy CI machines): the
+			// point is that the call does not hang past its deadline.
+			require.Less(t, elapsed, deadline+1500*time.Millisecond)
 			t.Logf("returned after %v: %v", elapsed.Round(time.Millisecond), err)
 		})
 	}
