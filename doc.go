@@ -55,7 +55,7 @@
 //     must belong to the RP ID.
 //   - User handles are 32 random bytes; names and emails never reach
 //     authenticators as handles.
-//   - BeginLogin answers for unknown usernames with stable fake credential IDs
+//   - BeginLogin answers for unknown usernames with stable fake allow lists
 //     and the same store calls as for real ones.
 //   - A sign counter that does not increase fails the login by default
 //     (possible cloned authenticator).

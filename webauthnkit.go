@@ -130,9 +130,9 @@ type Config struct {
 	// from crypto/rand.
 	NewChallenge func() ([]byte, error)
 
-	// Secret keys the fake credential IDs returned for unknown users (so
+	// Secret keys the fake allow lists returned for unknown users (so
 	// that the same unknown name always gets the same answer). Default: 32
-	// random bytes made by New, which changes the fake IDs on restart; set a
+	// random bytes made by New, which changes the fake lists on restart; set a
 	// stable secret of at least 32 bytes when several servers share users.
 	Secret []byte
 
