@@ -618,12 +618,28 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		return nil, parsed.RawID, err
 	}
 	unknown := &Error{Code: CodeUnknownCredential, Message: "this passkey is not registered"}
-	stored, err := rp.creds.GetCredential(ctx, parsed.RawID)
+	// Discoverable: a store that reads the credential with its owner saves
+	// the GetUserByHandle round trip at the end. Not by username: an
+	// unknown name must make the same calls as a real one.
+	var (
+		stored Credential
+		owner  *User
+		getOp  = "GetCredential"
+	)
+	if g, ok := rp.creds.(CredentialUserGetter); ok && !st.ByUsername {
+		getOp = "GetCredentialWithUser"
+		var u User
+		if stored, u, err = g.GetCredentialWithUser(ctx, parsed.RawID); err == nil {
+			owner = &u
+		}
+	} else {
+		stored, err = rp.creds.GetCredential(ctx, parsed.RawID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
 	}
 	if err != nil {
-		return nil, parsed.RawID, rp.storeErr(ctx, "GetCredential", err)
+		return nil, parsed.RawID, rp.storeErr(ctx, getOp, err)
 	}
 	// Login by username: the credential must be that account's (for an
 	// unknown name st.UserHandle is nil, so nothing matches, after the same
@@ -684,11 +700,15 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		use.CloneSuspected = use.CloneSuspected || stored.CloneSuspected
 	}
 	var user User
-	if st.User != nil {
+	switch {
+	case st.User != nil:
 		// Found at BeginLogin; had the account been deleted since, its
 		// credential would be gone and GetCredential would have failed.
 		user = *st.User
-	} else {
+	case owner != nil:
+		// Read with the credential (the same reasoning applies).
+		user = *owner
+	default:
 		user, err = rp.creds.GetUserByHandle(ctx, stored.UserHandle)
 		if errors.Is(err, ErrNotFound) {
 			return nil, parsed.RawID, unknown // account deleted meanwhile

@@ -1056,12 +1056,31 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 }
 
-// countingStore records the store calls of the login path.
+// countingStore records the store calls of the login path. It deliberately
+// does not expose memstore's optional GetCredentialWithUser: its
+// GetCredentialWithUser field shadows the promoted method, so the login path
+// sees a store without webauthnkit.CredentialUserGetter.
 type countingStore struct {
 	*memstore.Store
 	mu    sync.Mutex
 	calls []string
+
+	GetCredentialWithUser struct{}
 }
+
+// joiningStore is a countingStore that implements
+// webauthnkit.CredentialUserGetter.
+type joiningStore struct{ *countingStore }
+
+func (c joiningStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	c.record("GetCredentialWithUser")
+	return c.Store.GetCredentialWithUser(ctx, id)
+}
+
+var (
+	_ webauthnkit.CredentialUserGetter = joiningStore{}
+	_                                  = countingStore{}.GetCredentialWithUser // a field, not the method
+)
 
 func (c *countingStore) record(name string) {
 	c.mu.Lock()
@@ -1115,9 +1134,26 @@ func (c *countingStore) UpdateCredentialUse(ctx context.Context, id []byte, expe
 // Every store call is a round trip on a networked store: the login path
 // makes no more than it needs.
 func TestLoginStoreCalls(t *testing.T) {
-	store := &countingStore{Store: memstore.New()}
-	defer store.Close()
-	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
+	t.Run("store", func(t *testing.T) {
+		store := &countingStore{Store: memstore.New()}
+		defer store.Close()
+		_, ok := any(store).(webauthnkit.CredentialUserGetter)
+		require.False(t, ok)
+		testLoginStoreCalls(t, store, store,
+			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse", "GetUserByHandle"})
+	})
+	t.Run("store_with_CredentialUserGetter", func(t *testing.T) {
+		store := &countingStore{Store: memstore.New()}
+		defer store.Close()
+		testLoginStoreCalls(t, joiningStore{store}, store,
+			[]string{"TakeCeremony", "GetCredentialWithUser", "UpdateCredentialUse"})
+	})
+}
+
+// testLoginStoreCalls checks the calls of a login by name and of a
+// discoverable one (wantDiscoverable for FinishLogin).
+func testLoginStoreCalls(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore, wantDiscoverable []string) {
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
 	require.NoError(t, err)
 	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
 	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
@@ -1134,9 +1170,7 @@ func TestLoginStoreCalls(t *testing.T) {
 		{"alice",
 			[]string{"GetUserByName", "ListCredentials", "PutCeremony"},
 			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse"}},
-		{"",
-			[]string{"PutCeremony"},
-			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse", "GetUserByHandle"}},
+		{"", []string{"PutCeremony"}, wantDiscoverable},
 	} {
 		store.take()
 		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: tc.username})
@@ -1182,10 +1216,25 @@ func TestFakeAllowListsVary(t *testing.T) {
 // FinishLogin for an unknown name does what it does for a real one: the
 // same store calls and the same error, so neither the answer nor its
 // timing tells which names exist.
+//
+// Also with a store implementing webauthnkit.CredentialUserGetter, which a
+// login by name (known or not) must not use.
 func TestUnknownNameFinishLooksReal(t *testing.T) {
-	store := &countingStore{Store: memstore.New()}
-	defer store.Close()
-	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
+	for _, joining := range []bool{false, true} {
+		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
+			store := &countingStore{Store: memstore.New()}
+			defer store.Close()
+			var creds webauthnkit.CredentialStore = store
+			if joining {
+				creds = joiningStore{store}
+			}
+			testUnknownNameFinishLooksReal(t, creds, store)
+		})
+	}
+}
+
+func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore) {
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
 	require.NoError(t, err)
 	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
 	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
@@ -1217,7 +1266,9 @@ func TestUnknownNameFinishLooksReal(t *testing.T) {
 		require.ErrorAs(t, err, &ke)
 		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.take()}
 	}
-	assert.Equal(t, try("alice"), try("nobody"))
+	alice := try("alice")
+	assert.Equal(t, alice, try("nobody"))
+	assert.Equal(t, []string{"TakeCeremony", "GetCredential"}, alice.calls)
 }
 
 func TestTransportsFiltered(t *testing.T) {
@@ -1243,7 +1294,7 @@ func TestTransportsFiltered(t *testing.T) {
 func TestOriginsCanonical(t *testing.T) {
 	store := memstore.New()
 	defer store.Close()
-	rp, err := webauthnkit.New(webauthnkit.Config{
+	_, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "example.com",
 		Origins:     []string{"https://Example.com/", "https://example.com:443", "https://login.example.com:8443", "http://localhost:80"},
 		Credentials: store, Ceremonies: store,
@@ -1251,7 +1302,7 @@ func TestOriginsCanonical(t *testing.T) {
 	if err == nil {
 		t.Fatal("http://localhost with RP ID example.com must be refused")
 	}
-	rp, err = webauthnkit.New(webauthnkit.Config{
+	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "example.com",
 		Origins:     []string{"https://Example.com/", "https://example.com:443", "https://login.example.com:8443"},
 		Credentials: store, Ceremonies: store,

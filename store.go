@@ -182,3 +182,17 @@ type ChallengeStore interface {
 	PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error
 	TakeCeremony(ctx context.Context, id string) ([]byte, error)
 }
+
+// CredentialUserGetter is an optional interface, in the style of
+// io.WriterTo: a CredentialStore that can read a credential and its owner
+// in one step (one round trip, e.g. a JOIN) implements it, and a
+// discoverable (usernameless) FinishLogin then uses it instead of
+// GetCredential followed by GetUserByHandle.
+//
+// The contract is GetCredential's: it returns ErrNotFound for an unknown ID,
+// and the user returned is the credential's owner. It must return exactly
+// what GetCredential and GetUserByHandle would (storetest.TestCredentialStore
+// checks this when a store implements it).
+type CredentialUserGetter interface {
+	GetCredentialWithUser(ctx context.Context, id []byte) (Credential, User, error)
+}

@@ -42,8 +42,9 @@ import (
 const DefaultSweepInterval = time.Minute
 
 var (
-	_ webauthnkit.CredentialStore = (*Store)(nil)
-	_ webauthnkit.ChallengeStore  = (*Store)(nil)
+	_ webauthnkit.CredentialStore      = (*Store)(nil)
+	_ webauthnkit.CredentialUserGetter = (*Store)(nil)
+	_ webauthnkit.ChallengeStore       = (*Store)(nil)
 )
 
 // errHandleMismatch is returned by CreateUser when the first credential does
@@ -402,6 +403,28 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 		return webauthnkit.Credential{}, webauthnkit.ErrNotFound
 	}
 	return exportCredential(c), nil
+}
+
+// GetCredentialWithUser returns the credential with this ID and its owner,
+// read under one lock, or webauthnkit.ErrNotFound
+// (webauthnkit.CredentialUserGetter).
+func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.Credential{}, webauthnkit.User{}, err
+	}
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	c, ok := st.creds[string(id)]
+	if !ok {
+		return webauthnkit.Credential{}, webauthnkit.User{}, webauthnkit.ErrNotFound
+	}
+	cred := exportCredential(c)
+	u, ok := st.users[string(cred.UserHandle)]
+	if !ok {
+		return webauthnkit.Credential{}, webauthnkit.User{}, webauthnkit.ErrNotFound
+	}
+	return cred, u.export(), nil
 }
 
 // ListCredentials returns the user's credentials ordered by CreatedAt, then

@@ -49,6 +49,9 @@
 // UpdateCredentialUse is one script on the credential's key; GetUserByHandle
 // is one HGETALL; GetUserByName two reads; ListCredentials an HGETALL of the
 // index and one pipelined HMGET per credential (one round trip per node).
+// The store does not implement webauthnkit.CredentialUserGetter: a
+// credential and its owner live in different slots, so it would still be
+// two round trips.
 //
 // # Consistency across slots
 //

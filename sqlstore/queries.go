@@ -14,6 +14,7 @@ type queries struct {
 
 	insertCredential    string
 	credentialByID      string
+	credentialWithUser  string
 	credentialsByUser   string
 	updateUse           string
 	useState            string
@@ -47,13 +48,14 @@ const credentialColumns = "id, user_handle, public_key, sign_count, aaguid, " +
 // columns are read as text, because with parseTime=true the driver builds a
 // time in the DSN's loc, which shifts a UTC wall-clock time that falls in a
 // daylight-saving gap of that zone. Writes are text already (timeArg).
+// Columns may be qualified ("c.created_at").
 func selectColumns(d Dialect, columns string) string {
 	if d != MySQL {
 		return columns
 	}
 	parts := strings.Split(columns, ", ")
 	for i, c := range parts {
-		if c == "created_at" || c == "last_used_at" {
+		if name := c[strings.LastIndexByte(c, '.')+1:]; name == "created_at" || name == "last_used_at" {
 			parts[i] = "CAST(" + c + " AS CHAR)"
 		}
 	}
@@ -75,7 +77,10 @@ func buildQueries(d Dialect, prefix string) queries {
 
 		insertCredential: "INSERT INTO " + creds + " (" + credentialColumns + ") VALUES (" +
 			strings.Repeat("?, ", strings.Count(credentialColumns, ",")) + "?)",
-		credentialByID:    "SELECT " + selectColumns(d, credentialColumns) + " FROM " + creds + " WHERE id = ?",
+		credentialByID: "SELECT " + selectColumns(d, credentialColumns) + " FROM " + creds + " WHERE id = ?",
+		// GetCredentialWithUser: credentialColumns, then userColumns.
+		credentialWithUser: "SELECT " + selectColumns(d, qualify("c", credentialColumns)+", "+qualify("u", userColumns)) +
+			" FROM " + creds + " c JOIN " + users + " u ON u.handle = c.user_handle WHERE c.id = ?",
 		credentialsByUser: "SELECT " + selectColumns(d, credentialColumns) + " FROM " + creds + " WHERE user_handle = ? ORDER BY created_at, id",
 		// The compare-and-set: one statement, so the check and the write
 		// are one atomic step under every isolation level.
@@ -101,7 +106,7 @@ func buildQueries(d Dialect, prefix string) queries {
 	}
 	for _, p := range []*string{
 		&q.schemaCheck, &q.insertUser, &q.userByHandle, &q.userByName, &q.deleteUser,
-		&q.insertCredential, &q.credentialByID, &q.credentialsByUser, &q.updateUse,
+		&q.insertCredential, &q.credentialByID, &q.credentialWithUser, &q.credentialsByUser, &q.updateUse,
 		&q.useState, &q.renameCredential, &q.ownedCredentialName, &q.deleteCredential,
 		&q.upsertCeremony, &q.deleteExpiredCeremonyByID, &q.insertCeremony,
 		&q.takeCeremony, &q.lockCeremony, &q.deleteCeremony, &q.deleteExpired,

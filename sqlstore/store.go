@@ -41,8 +41,9 @@ type Store struct {
 }
 
 var (
-	_ webauthnkit.CredentialStore = (*Store)(nil)
-	_ webauthnkit.ChallengeStore  = (*Store)(nil)
+	_ webauthnkit.CredentialStore      = (*Store)(nil)
+	_ webauthnkit.CredentialUserGetter = (*Store)(nil)
+	_ webauthnkit.ChallengeStore       = (*Store)(nil)
 )
 
 // Limits checked before anything is sent to the database, so that every
@@ -239,8 +240,7 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 
 func (s *Store) getUser(ctx context.Context, op, query string, key any) (webauthnkit.User, error) {
 	var u webauthnkit.User
-	err := s.db.QueryRowContext(ctx, query, key).Scan(
-		&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt))
+	err := s.db.QueryRowContext(ctx, query, key).Scan(s.userDest(&u)...)
 	if err != nil {
 		return webauthnkit.User{}, s.fail(ctx, op, err, nil)
 	}
@@ -276,6 +276,25 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 		return webauthnkit.Credential{}, s.fail(ctx, op, err, nil)
 	}
 	return c, nil
+}
+
+// GetCredentialWithUser returns the credential with this ID and its owner
+// in one query (a JOIN), or ErrNotFound (webauthnkit.CredentialUserGetter).
+func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	const op = "get credential with user"
+	var (
+		c webauthnkit.Credential
+		u webauthnkit.User
+	)
+	dest, finish := s.credentialDest(&c)
+	err := s.db.QueryRowContext(ctx, s.q.credentialWithUser, id).Scan(append(dest, s.userDest(&u)...)...)
+	if err == nil {
+		err = finish()
+	}
+	if err != nil {
+		return webauthnkit.Credential{}, webauthnkit.User{}, s.fail(ctx, op, err, nil)
+	}
+	return c, u, nil
 }
 
 // ListCredentials returns the user's credentials ordered by CreatedAt, then
@@ -468,24 +487,42 @@ func nonNil(b []byte) []byte {
 
 // scanCredential reads one row of credentialColumns.
 func (s *Store) scanCredential(row interface{ Scan(...any) error }) (webauthnkit.Credential, error) {
+	var c webauthnkit.Credential
+	dest, finish := s.credentialDest(&c)
+	if err := row.Scan(dest...); err != nil {
+		return webauthnkit.Credential{}, err
+	}
+	if err := finish(); err != nil {
+		return webauthnkit.Credential{}, err
+	}
+	return c, nil
+}
+
+// credentialDest returns the Scan destinations for credentialColumns, into
+// c, and finish, which completes c once the row is scanned.
+func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish func() error) {
 	var (
-		c          webauthnkit.Credential
 		signCount  int64
 		transports string
 	)
-	err := row.Scan(
+	dest = []any{
 		&c.ID, &c.UserHandle, &c.PublicKey, &signCount, &c.AAGUID,
 		&c.AttestationFormat, &transports,
 		&c.UserPresent, &c.UserVerified, &c.BackupEligible, &c.BackupState,
 		&c.Attachment, &c.Name,
 		s.dialect.scanTime(&c.CreatedAt), s.dialect.scanTime(&c.LastUsedAt),
-		&c.CloneSuspected)
-	if err != nil {
-		return webauthnkit.Credential{}, err
+		&c.CloneSuspected,
 	}
-	c.SignCount = uint32(signCount)
-	if err := json.Unmarshal([]byte(transports), &c.Transports); err != nil {
-		return webauthnkit.Credential{}, fmt.Errorf("credential transports %q: %w", transports, err)
+	return dest, func() error {
+		c.SignCount = uint32(signCount)
+		if err := json.Unmarshal([]byte(transports), &c.Transports); err != nil {
+			return fmt.Errorf("credential transports %q: %w", transports, err)
+		}
+		return nil
 	}
-	return c, nil
+}
+
+// userDest returns the Scan destinations for userColumns, into u.
+func (s *Store) userDest(u *webauthnkit.User) []any {
+	return []any{&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt)}
 }

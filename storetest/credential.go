@@ -85,6 +85,16 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 		run(t, "roundtrip_zero_values", testGetCredentialZeroValues)
 		run(t, "not_found", testGetCredentialNotFound)
 	})
+	t.Run("GetCredentialWithUser", func(t *testing.T) {
+		probe := newStore(t)
+		require.NotNil(t, probe, "newStore returned nil")
+		if _, ok := probe.(webauthnkit.CredentialUserGetter); !ok {
+			t.Log("the store does not implement the optional webauthnkit.CredentialUserGetter")
+			return
+		}
+		run(t, "matches_GetCredential_and_GetUserByHandle", testGetCredentialWithUserMatches)
+		run(t, "not_found", testGetCredentialWithUserNotFound)
+	})
 	t.Run("ListCredentials", func(t *testing.T) {
 		run(t, "order", testListCredentialsOrder)
 		run(t, "empty_for_unknown_user", testListCredentialsUnknownUser)
@@ -579,6 +589,60 @@ func testGetCredentialZeroValues(t *testing.T, s credStore) {
 
 func testGetCredentialNotFound(t *testing.T, s credStore) {
 	requireNoCredential(t, s, RandomBytes(32))
+}
+
+// ---- GetCredentialWithUser (optional) ----
+
+func testGetCredentialWithUserMatches(t *testing.T, s credStore) {
+	g := s.(webauthnkit.CredentialUserGetter)
+	// Two users, so that a join on the wrong column or a swapped owner shows
+	// up; one credential never used (LastUsedAt zero), one with an empty
+	// display name for its owner.
+	u1, c1 := createUser(t, s)
+	c2 := RandomCredential(u1.Handle)
+	c2.LastUsedAt = time.Time{}
+	require.NoError(t, s.AddCredential(t.Context(), c2), "AddCredential")
+	u2 := RandomUser()
+	u2.DisplayName = ""
+	c3 := RandomCredential(u2.Handle)
+	require.NoError(t, s.CreateUser(t.Context(), u2, c3), "CreateUser")
+
+	for _, tc := range []struct {
+		owner user
+		c     cred
+	}{{u1, c1}, {u1, c2}, {u2, c3}} {
+		gotCred, gotUser, err := g.GetCredentialWithUser(t.Context(), tc.c.ID)
+		require.NoError(t, err, "GetCredentialWithUser")
+		AssertCredentialEqual(t, tc.c, gotCred, "GetCredentialWithUser credential")
+		AssertUserEqual(t, tc.owner, gotUser, "GetCredentialWithUser user")
+
+		wantCred, err := s.GetCredential(t.Context(), tc.c.ID)
+		require.NoError(t, err, "GetCredential")
+		wantUser, err := s.GetUserByHandle(t.Context(), wantCred.UserHandle)
+		require.NoError(t, err, "GetUserByHandle")
+		AssertCredentialEqual(t, wantCred, gotCred, "GetCredentialWithUser credential, compared with GetCredential's")
+		AssertUserEqual(t, wantUser, gotUser, "GetCredentialWithUser user, compared with GetUserByHandle's")
+	}
+}
+
+func testGetCredentialWithUserNotFound(t *testing.T, s credStore) {
+	g := s.(webauthnkit.CredentialUserGetter)
+	_, _, err := g.GetCredentialWithUser(t.Context(), RandomBytes(32))
+	require.ErrorIs(t, err, errNotFound, "GetCredentialWithUser of an unknown ID")
+
+	// Found, then gone with DeleteCredential, and with DeleteUser.
+	u, c1 := createUser(t, s)
+	c2 := addCredential(t, s, u)
+	for _, c := range []cred{c1, c2} {
+		_, _, err = g.GetCredentialWithUser(t.Context(), c.ID)
+		require.NoError(t, err, "GetCredentialWithUser before the delete")
+	}
+	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c2.ID), "DeleteCredential")
+	_, _, err = g.GetCredentialWithUser(t.Context(), c2.ID)
+	require.ErrorIs(t, err, errNotFound, "GetCredentialWithUser of a deleted credential")
+	require.NoError(t, s.DeleteUser(t.Context(), u.Handle), "DeleteUser")
+	_, _, err = g.GetCredentialWithUser(t.Context(), c1.ID)
+	require.ErrorIs(t, err, errNotFound, "GetCredentialWithUser of a deleted user's credential")
 }
 
 // ---- ListCredentials ----

@@ -56,6 +56,14 @@ var mutations = map[string]mutation{
 		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return listNotFound{s} },
 		mustFail: []string{"ListCredentials/empty_for_unknown_user"},
 	},
+	"credential_with_user_stale_owner": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return staleOwner{s} },
+		mustFail: []string{"GetCredentialWithUser/matches_GetCredential_and_GetUserByHandle"},
+	},
+	"credential_with_user_found_after_delete": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &cachesWithUser{Store: s} },
+		mustFail: []string{"GetCredentialWithUser/not_found"},
+	},
 	"times_not_utc": {
 		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return localTimes{s} },
 		mustFail: []string{"GetCredential/roundtrip_all_fields"},
@@ -207,6 +215,39 @@ func (s listNotFound) ListCredentials(ctx context.Context, h []byte) ([]webauthn
 		return nil, err
 	}
 	return s.Store.ListCredentials(ctx, h)
+}
+
+// staleOwner's GetCredentialWithUser drops the owner's display name.
+type staleOwner struct{ *memstore.Store }
+
+func (s staleOwner) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	c, u, err := s.Store.GetCredentialWithUser(ctx, id)
+	u.DisplayName = ""
+	return c, u, err
+}
+
+// cachesWithUser's GetCredentialWithUser serves from a cache that deletes
+// do not invalidate.
+type cachesWithUser struct {
+	*memstore.Store
+	mu    sync.Mutex
+	cache map[string][2]any
+}
+
+func (s *cachesWithUser) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.cache[string(id)]; ok {
+		return v[0].(webauthnkit.Credential), v[1].(webauthnkit.User), nil
+	}
+	c, u, err := s.Store.GetCredentialWithUser(ctx, id)
+	if err == nil {
+		if s.cache == nil {
+			s.cache = map[string][2]any{}
+		}
+		s.cache[string(id)] = [2]any{c, u}
+	}
+	return c, u, err
 }
 
 type localTimes struct{ *memstore.Store }
