@@ -21,6 +21,7 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -445,7 +446,7 @@ func TestClientJS(t *testing.T) {
 func TestClientJSSyntax(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed")
+		testenv.Unavailable(t, "Node.js", "PATH", err, "apt-get install -y nodejs")
 	}
 	out, err := exec.Command(node, "--check", filepath.Join(".", "client.js")).CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -557,7 +558,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 func TestJSClientWithNode(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed")
+		testenv.Unavailable(t, "Node.js", "PATH", err, "apt-get install -y nodejs")
 	}
 	var mu sync.Mutex
 	devices := map[string]*webauthntest.Authenticator{}

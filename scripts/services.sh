@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests use are installed and running on this
 # machine: PostgreSQL (127.0.0.1:5432), MariaDB (127.0.0.1:3306), Redis
-# (127.0.0.1:6379) and Debian's Chromium for the browser tests. Installs what is
+# (127.0.0.1:6379), Debian's Chromium for the browser tests and Node.js for the
+# JS client's tests. Installs what is
 # missing from Debian's packages (needs root), starts what is stopped, and
 # waits until each answers. Safe to run again. Used by .ci/run.
 set -euo pipefail
@@ -65,6 +66,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no
 fi
 wait_for Redis sh -c 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG'
+
+# --- Node.js (runs the embedded JS client against the server in httpadapter's tests) ---
+need_pkg node nodejs
 
 # --- Chromium (browser end-to-end tests) ---
 need_pkg /usr/bin/chromium chromium
