@@ -51,6 +51,12 @@ type User struct {
 	DisplayName string
 	// CreatedAt is set by the library before the user is stored.
 	CreatedAt time.Time
+	// SessionEpoch counts the times the account's sessions were ended
+	// (EndSessions). Sessions remember the epoch they were issued under and
+	// are valid only while it is current, so signing out everywhere, or
+	// removing a passkey, invalidates every session server-side. Stores keep
+	// it; CreateUser stores the value given (normally 0).
+	SessionEpoch uint64
 }
 
 // Credential is a registered passkey: the credential record of WebAuthn §4.
@@ -138,8 +144,22 @@ type CredentialUse struct {
 //     may move is the library's job, not the store's.)
 //   - RenameCredential and DeleteCredential act only on a credential owned by
 //     userHandle; a credential that does not exist or belongs to someone else
-//     gives ErrNotFound and is left unchanged. Deleting a user's last
-//     credential is allowed (the library applies the policy).
+//     gives ErrNotFound and is left unchanged.
+//   - DeleteCredential with allowLast true may delete the user's last
+//     credential. With allowLast false it deletes only if the user keeps at
+//     least one other credential, checked and deleted as one atomic step,
+//     else it deletes nothing and returns ErrLastCredential: of concurrent
+//     deletes of a user's last two credentials with allowLast false, exactly
+//     one succeeds.
+//   - EndSessions increments the user's SessionEpoch as one atomic step and
+//     returns the new value (concurrent calls each get a distinct value and
+//     none is lost); ErrNotFound if the user does not exist. CreateUser
+//     stores User.SessionEpoch as given; GetUserByHandle, GetUserByName and
+//     GetCredentialWithUser return the current value.
+//   - Error texts never contain stored values (names, handles, credential
+//     IDs, keys): drivers' messages that echo them (a duplicate-key message
+//     quoting the key) are replaced by the sentinel, since error texts end up
+//     in logs.
 //   - A call whose context is already canceled returns an error wrapping
 //     ctx.Err() (not ErrUnavailable) and changes nothing.
 //   - Errors reaching the backend wrap ErrUnavailable.
@@ -156,7 +176,12 @@ type CredentialStore interface {
 	ListCredentials(ctx context.Context, userHandle []byte) ([]Credential, error)
 	UpdateCredentialUse(ctx context.Context, id []byte, expectedSignCount uint32, use CredentialUse) error
 	RenameCredential(ctx context.Context, userHandle, id []byte, name string) error
-	DeleteCredential(ctx context.Context, userHandle, id []byte) error
+	DeleteCredential(ctx context.Context, userHandle, id []byte, allowLast bool) error
+
+	EndSessions(ctx context.Context, userHandle []byte) (epoch uint64, err error)
+
+	// Features declares the store's optional capabilities.
+	Features() Features
 }
 
 // ChallengeStore keeps in-flight ceremonies (the state between Begin* and
@@ -181,18 +206,38 @@ type CredentialStore interface {
 type ChallengeStore interface {
 	PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error
 	TakeCeremony(ctx context.Context, id string) ([]byte, error)
+
+	// Features declares the store's optional capabilities.
+	Features() Features
 }
 
-// CredentialUserGetter is an optional interface, in the style of
-// io.WriterTo: a CredentialStore that can read a credential and its owner
-// in one step (one round trip, e.g. a JOIN) implements it, and a
+// Features is what a store declares about itself. The library and the
+// conformance suite read it instead of guessing by type assertion, which a
+// wrapper that embeds a store would fool (it would seem to offer a method
+// it does not forward). A wrapper declares what it really forwards.
+type Features struct {
+	// ProcessLocal: the store keeps its data in this process only and loses
+	// it on exit (memstore). Any other store may be shared by several
+	// processes, so New then requires Config.Secret: a random secret per
+	// process would make their answers for unknown names differ (an
+	// enumeration oracle) and make ceremony records written by one process
+	// fail the integrity check in another.
+	ProcessLocal bool
+	// CredentialWithUser: the store implements CredentialUserGetter, and a
+	// discoverable FinishLogin uses it (one round trip instead of two).
+	CredentialWithUser bool
+}
+
+// CredentialUserGetter is an optional interface: a CredentialStore that can
+// read a credential and its owner in one step (one round trip, e.g. a JOIN)
+// implements it and declares Features.CredentialWithUser, and a
 // discoverable (usernameless) FinishLogin then uses it instead of
 // GetCredential followed by GetUserByHandle.
 //
 // The contract is GetCredential's: it returns ErrNotFound for an unknown ID,
 // and the user returned is the credential's owner. It must return exactly
 // what GetCredential and GetUserByHandle would (storetest.TestCredentialStore
-// checks this when a store implements it).
+// checks this when a store declares it).
 type CredentialUserGetter interface {
 	GetCredentialWithUser(ctx context.Context, id []byte) (Credential, User, error)
 }
