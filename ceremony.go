@@ -626,10 +626,12 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		owner  *User
 		getOp  = "GetCredential"
 	)
-	if rp.credUser != nil && !st.ByUsername {
+	// The store's declaration decides (New refused one declaring the
+	// method without having it).
+	if g, ok := rp.creds.(CredentialUserGetter); ok && rp.creds.Features().CredentialWithUser && !st.ByUsername {
 		getOp = "GetCredentialWithUser"
 		var u User
-		if stored, u, err = rp.credUser.GetCredentialWithUser(ctx, parsed.RawID); err == nil {
+		if stored, u, err = g.GetCredentialWithUser(ctx, parsed.RawID); err == nil {
 			owner = &u
 		}
 	} else {
