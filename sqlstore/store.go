@@ -94,7 +94,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 		if dialect.classify(err) == kindUnavailable {
 			return nil, s.fail(ctx, "New", err, nil)
 		}
-		return nil, fmt.Errorf("sqlstore: New: the %s* tables are missing or out of date (run sqlstore.Migrate with the same table prefix): %w", s.prefix, err)
+		return nil, fmt.Errorf("sqlstore: New: the %s* tables are missing or out of date (run sqlstore.Migrate with the same table prefix): %w", s.prefix, dialect.scrub(err))
 	}
 	switch dialect {
 	case MySQL:
@@ -367,7 +367,8 @@ func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSign
 	if s.dialect == MySQL && uint32(storedCount) == expectedSignCount && sameUse(stored, use) {
 		return nil
 	}
-	return fmt.Errorf("sqlstore: %s: %w (stored sign count %d, expected %d)", op, webauthnkit.ErrConflict, storedCount, expectedSignCount)
+	// The stored count stays out of the text, like every stored value.
+	return fmt.Errorf("sqlstore: %s: %w (the stored sign count is not the expected one)", op, webauthnkit.ErrConflict)
 }
 
 // sameUse compares a stored CredentialUse with a requested one at the
@@ -696,7 +697,8 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 	return dest, func() error {
 		c.SignCount = uint32(signCount)
 		if err := json.Unmarshal([]byte(transports), &c.Transports); err != nil {
-			return fmt.Errorf("credential transports %q: %w", transports, err)
+			// The error names the column, not the stored text.
+			return fmt.Errorf("credential transports: stored JSON of %d bytes does not parse", len(transports))
 		}
 		return nil
 	}
