@@ -439,7 +439,7 @@ var sqliteCodeNames = map[int]string{
 
 // sqliteConstraintColumns finds the columns in SQLite's "UNIQUE constraint
 // failed: t.a, t.b" (also PRIMARY KEY, NOT NULL, CHECK).
-var sqliteConstraintColumns = regexp.MustCompile(`constraint failed: ([A-Za-z0-9_$.]+(?:, [A-Za-z0-9_$.]+)*)`)
+var sqliteConstraintColumns = regexp.MustCompile(`(?:UNIQUE|PRIMARY KEY|NOT NULL|CHECK) constraint failed: ([A-Za-z0-9_$.]+(?:, [A-Za-z0-9_$.]+)*)`)
 
 func sqliteServerError(err error) *ServerError {
 	var sqliteErr interface{ Code() int }
