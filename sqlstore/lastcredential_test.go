@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -69,51 +70,79 @@ func TestDeleteCredentialKeepsLast(t *testing.T) {
 // user's credentials leave exactly one, over many trials. Before the guard
 // was in the store (the library listed, then deleted), 24-30 of 30 trials
 // left none on every server backend; a DELETE ... WHERE EXISTS (another
-// credential) without the user lock still does under READ COMMITTED.
+// credential) without the user lock still leaves none within the first
+// few trials on PostgreSQL and MariaDB.
 func TestDeleteCredentialLastRace(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s := newStore(t, b.open(t), b.dialect)
-		ctx := t.Context()
-		for _, n := range []int{2, 3} {
-			trials := 30
-			if n > 2 {
-				trials = 10
-			}
-			for trial := range trials {
-				u, creds := newUserWithCredentials(t, s, n)
-				errs := make([]error, n)
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for i, c := range creds {
-					wg.Go(func() {
-						<-start
-						errs[i] = s.DeleteCredential(ctx, u.Handle, c.ID, false)
-					})
-				}
-				close(start)
-				wg.Wait()
+		requireOneLeftAfterRaces(t, s, 2, 30)
+		requireOneLeftAfterRaces(t, s, 3, 10)
+	})
+}
 
-				var succeeded, refused int
-				for _, err := range errs {
-					switch {
-					case err == nil:
-						succeeded++
-					case errors.Is(err, webauthnkit.ErrLastCredential):
-						refused++
-					default:
-						t.Fatalf("%d credentials, trial %d: unexpected error %v", n, trial, err)
-					}
-				}
-				left, err := s.ListCredentials(ctx, u.Handle)
-				require.NoError(t, err)
-				require.Len(t, left, 1, "%d credentials, trial %d: credentials left", n, trial)
-				require.Equal(t, n-1, succeeded, "%d credentials, trial %d: deletes that succeeded", n, trial)
-				require.Equal(t, 1, refused, "%d credentials, trial %d: deletes refused", n, trial)
-				kept := slices.IndexFunc(errs, func(err error) bool { return err != nil })
-				require.Equal(t, creds[kept].ID, left[0].ID, "the refused delete's credential is the one left")
+// TestDeleteCredentialLastRaceIsolation: the guard does not depend on the
+// server's default isolation level (PostgreSQL's READ COMMITTED, InnoDB's
+// REPEATABLE READ): the same races with every other default.
+func TestDeleteCredentialLastRaceIsolation(t *testing.T) {
+	for _, level := range []string{"read%20committed", "repeatable%20read", "serializable"} {
+		t.Run("postgres/"+level, func(t *testing.T) {
+			db := openPostgres(t, postgresDSN+"&default_transaction_isolation="+level)
+			s := newStore(t, db, sqlstore.Postgres)
+			requireOneLeftAfterRaces(t, s, 2, 30)
+		})
+	}
+	base, err := mysql.ParseDSN(mysqlDSN)
+	require.NoError(t, err)
+	for _, level := range []string{"READ-UNCOMMITTED", "READ-COMMITTED", "REPEATABLE-READ", "SERIALIZABLE"} {
+		t.Run("mariadb/"+level, func(t *testing.T) {
+			cfg := base.Clone()
+			cfg.Params = map[string]string{"tx_isolation": "'" + level + "'"}
+			s := newStore(t, openMySQL(t, cfg.FormatDSN()), sqlstore.MySQL)
+			requireOneLeftAfterRaces(t, s, 2, 30)
+		})
+	}
+}
+
+// requireOneLeftAfterRaces runs trials races: a user with n credentials,
+// and n goroutines that each delete one with allowLast false, all at once.
+// Each time exactly one delete must be refused, with ErrLastCredential, and
+// its credential be the one left.
+func requireOneLeftAfterRaces(t *testing.T, s *sqlstore.Store, n, trials int) {
+	t.Helper()
+	ctx := t.Context()
+	for trial := range trials {
+		u, creds := newUserWithCredentials(t, s, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, c := range creds {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.DeleteCredential(ctx, u.Handle, c.ID, false)
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		var succeeded, refused int
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				succeeded++
+			case errors.Is(err, webauthnkit.ErrLastCredential):
+				refused++
+			default:
+				t.Fatalf("%d credentials, trial %d: unexpected error %v", n, trial, err)
 			}
 		}
-	})
+		left, err := s.ListCredentials(ctx, u.Handle)
+		require.NoError(t, err)
+		require.Len(t, left, 1, "%d credentials, trial %d: credentials left", n, trial)
+		require.Equal(t, n-1, succeeded, "%d credentials, trial %d: deletes that succeeded", n, trial)
+		require.Equal(t, 1, refused, "%d credentials, trial %d: deletes refused", n, trial)
+		kept := slices.IndexFunc(errs, func(err error) bool { return err != nil })
+		require.Equal(t, creds[kept].ID, left[0].ID, "the refused delete's credential is the one left")
+	}
 }
 
 // TestEndSessions: the epoch starts where CreateUser put it, each call adds
