@@ -389,6 +389,7 @@ var postgresCodeNames = map[string]string{
 	"23514": "check_violation",
 	"22001": "string_data_right_truncation",
 	"22021": "character_not_in_repertoire",
+	"22003": "numeric_value_out_of_range",
 	"40001": "serialization_failure",
 	"40P01": "deadlock_detected",
 	"42P01": "undefined_table",
@@ -435,6 +436,7 @@ var sqliteCodeNames = map[int]string{
 	1299: "SQLITE_CONSTRAINT_NOTNULL",
 	1555: "SQLITE_CONSTRAINT_PRIMARYKEY",
 	2067: "SQLITE_CONSTRAINT_UNIQUE",
+	3091: "SQLITE_CONSTRAINT_DATATYPE",
 }
 
 // sqliteConstraintColumns finds the columns in SQLite's "UNIQUE constraint
@@ -476,6 +478,7 @@ var mysqlCodeNames = map[uint16]string{
 	1451: "ER_ROW_IS_REFERENCED_2",
 	1452: "ER_NO_REFERENCED_ROW_2",
 	1586: "ER_DUP_ENTRY_WITH_KEY_NAME",
+	1690: "ER_DATA_OUT_OF_RANGE",
 	1836: "ER_READ_ONLY_MODE",
 	1927: "ER_CONNECTION_KILLED",
 	1969: "ER_STATEMENT_TIMEOUT",

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -197,9 +198,20 @@ func TestEndSessions(t *testing.T) {
 		_, err = s.EndSessions(ctx, storetest.RandomBytes(16))
 		require.ErrorIs(t, err, webauthnkit.ErrNotFound, "unknown user")
 
-		big := storetest.RandomUser()
-		big.SessionEpoch = 1 << 63
-		require.Error(t, s.CreateUser(ctx, big, storetest.RandomCredential(big.Handle)), "an epoch the column cannot hold")
+		// The columns are signed 64-bit: CreateUser refuses 2^63 and more,
+		// and EndSessions at 2^63-1 fails rather than wrap around to an
+		// epoch that old sessions may carry.
+		huge := storetest.RandomUser()
+		huge.SessionEpoch = 1 << 63
+		require.Error(t, s.CreateUser(ctx, huge, storetest.RandomCredential(huge.Handle)), "an epoch the column cannot hold")
+		top := storetest.RandomUser()
+		top.SessionEpoch = math.MaxInt64
+		require.NoError(t, s.CreateUser(ctx, top, storetest.RandomCredential(top.Handle)))
+		_, err = s.EndSessions(ctx, top.Handle)
+		require.Error(t, err, "EndSessions past 2^63-1")
+		got, err = s.GetUserByHandle(ctx, top.Handle)
+		require.NoError(t, err)
+		require.EqualValues(t, uint64(math.MaxInt64), got.SessionEpoch, "unchanged")
 	})
 }
 
