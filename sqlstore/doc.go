@@ -132,9 +132,10 @@
 // involved, and drops the message. Client-side errors (network, timeouts,
 // the context) are wrapped as they are: they name hosts, not stored
 // values.
+//
 // A database that cannot be reached, drops the connection or times out
-// gives an error wrapping webauthnkit.ErrUnavailable and the driver's
-// error, which the HTTP adapter answers with 503; the Store recovers by
+// gives an error wrapping webauthnkit.ErrUnavailable and its cause (the
+// network error, or the *ServerError), which the HTTP adapter answers with 503; the Store recovers by
 // itself once the database is back (database/sql reconnects). A context
 // cancelled by the caller is not reported as ErrUnavailable.
 package sqlstore
