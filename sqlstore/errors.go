@@ -43,10 +43,10 @@ import (
 // may quote stored values (MySQL's "Duplicate entry 'alice' for key ...",
 // with the raw bytes of a credential ID for a duplicate ID; PostgreSQL's
 // "invalid byte sequence for encoding ...: 0xc3 0x28"), and error texts end
-// up in logs. wrapError replaces it by a *ServerError (servererror.go), which keeps the code
-// and the name of the constraint involved and drops the message. Client-side
-// errors (network, timeouts, the context) are kept: they name addresses and
-// causes, not stored values.
+// up in logs. wrapError replaces it by a *ServerError (servererror.go),
+// which keeps the code and the name of the constraint involved and drops
+// the message. Client-side errors (network, timeouts, the context) are
+// kept: they name addresses and causes, not stored values.
 
 // errorKind is what an error means for the store contract.
 type errorKind int
