@@ -219,3 +219,53 @@ func TestFeatures(t *testing.T) {
 	s := newStore(t, openSQLiteMemory(t), sqlstore.SQLite)
 	require.Equal(t, webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true}, s.Features())
 }
+
+// TestRevokeCredentialRace is issue 11 item 5 end to end: the library's
+// RevokeCredential over this store, two concurrent revokes of an account's
+// last two passkeys, 30 trials per backend. With the library's old
+// check-then-delete the same race left zero passkeys in 28 (PostgreSQL), 28
+// (MariaDB), 30 (SQLite file) and 13 (SQLite in memory) of 30 trials.
+// Each revoke that reaches the delete ends the account's sessions first.
+func TestRevokeCredentialRace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := newStore(t, b.open(t), b.dialect)
+		rp, err := webauthnkit.New(webauthnkit.Config{
+			RPID:        "example.com",
+			Origins:     []string{"https://example.com"},
+			Credentials: s,
+			Ceremonies:  s,
+			Secret:      storetest.RandomBytes(32),
+		})
+		require.NoError(t, err)
+		ctx := t.Context()
+		for trial := range 30 {
+			u, creds := newUserWithCredentials(t, s, 2)
+			errs := make([]error, len(creds))
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i, c := range creds {
+				wg.Go(func() {
+					<-start
+					errs[i] = rp.RevokeCredential(ctx, u.Handle, c.ID, false)
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			left, err := s.ListCredentials(ctx, u.Handle)
+			require.NoError(t, err)
+			require.Len(t, left, 1, "trial %d: passkeys left", trial)
+			var refused int
+			for _, err := range errs {
+				if err != nil {
+					require.ErrorIs(t, err, webauthnkit.ErrLastCredential, "trial %d", trial)
+					refused++
+				}
+			}
+			require.Equal(t, 1, refused, "trial %d: revokes refused", trial)
+			after, err := s.GetUserByHandle(ctx, u.Handle)
+			require.NoError(t, err)
+			require.NotZero(t, after.SessionEpoch, "trial %d: the revoke that succeeded ended the sessions", trial)
+		}
+	})
+}
