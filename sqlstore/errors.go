@@ -38,6 +38,15 @@ import (
 //     production.
 //
 // Unique violations are recognised by error code only, never by message.
+//
+// A server error never reaches the caller as the driver's error: its text
+// may quote stored values (MySQL's "Duplicate entry 'alice' for key ...",
+// with the raw bytes of a credential ID for a duplicate ID; PostgreSQL's
+// "invalid byte sequence for encoding ...: 0xc3 0x28"), and error texts end
+// up in logs. wrapError replaces it by a *ServerError (servererror.go),
+// which keeps the code and the name of the constraint involved and drops
+// the message. Client-side errors (network, timeouts, the context) are
+// kept: they name addresses and causes, not stored values.
 
 // errorKind is what an error means for the store contract.
 type errorKind int
@@ -65,6 +74,7 @@ func wrapError(ctx context.Context, d Dialect, op string, err error, onUnique er
 		return fmt.Errorf("sqlstore: %s: %w", op, webauthnkit.ErrNotFound)
 	}
 	kind := d.classify(err)
+	err = d.scrub(err)
 	if kind == kindUnavailable && ctx != nil && errors.Is(ctx.Err(), context.Canceled) {
 		// The caller gave up (client went away): not the database's fault,
 		// and no reason to answer 503.
@@ -229,22 +239,28 @@ func classifyMySQL(err error) errorKind {
 // *github.com/go-sql-driver/mysql.MySQLError in err's chain.
 func mysqlErrorNumber(err error) (number uint16, ok bool) {
 	anyInChain(err, func(e error) bool {
-		v := reflect.ValueOf(e)
-		if v.Kind() != reflect.Pointer || v.IsNil() {
-			return false
-		}
-		t := v.Type().Elem()
-		if t.Kind() != reflect.Struct || t.Name() != "MySQLError" || t.PkgPath() != "github.com/go-sql-driver/mysql" {
-			return false
-		}
-		f := v.Elem().FieldByName("Number")
-		if !f.IsValid() || !f.CanUint() {
-			return false
-		}
-		number, ok = uint16(f.Uint()), true
-		return true
+		number, ok = mysqlErrorNumberOf(e)
+		return ok
 	})
 	return number, ok
+}
+
+// mysqlErrorNumberOf returns e's Number if e is a
+// *github.com/go-sql-driver/mysql.MySQLError.
+func mysqlErrorNumberOf(e error) (number uint16, ok bool) {
+	v := reflect.ValueOf(e)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return 0, false
+	}
+	t := v.Type().Elem()
+	if t.Kind() != reflect.Struct || t.Name() != "MySQLError" || t.PkgPath() != "github.com/go-sql-driver/mysql" {
+		return 0, false
+	}
+	f := v.Elem().FieldByName("Number")
+	if !f.IsValid() || !f.CanUint() {
+		return 0, false
+	}
+	return uint16(f.Uint()), true
 }
 
 // anyInChain reports whether match holds for err or any error it wraps,

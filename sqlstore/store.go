@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +93,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 		if dialect.classify(err) == kindUnavailable {
 			return nil, s.fail(ctx, "New", err, nil)
 		}
-		return nil, fmt.Errorf("sqlstore: New: the %s* tables are missing or out of date (run sqlstore.Migrate with the same table prefix): %w", s.prefix, err)
+		return nil, fmt.Errorf("sqlstore: New: the %s* tables are missing or out of date (run sqlstore.Migrate with the same table prefix): %w", s.prefix, dialect.scrub(err))
 	}
 	switch dialect {
 	case MySQL:
@@ -218,7 +219,7 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first web
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, s.q.insertUser,
-		user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt)); err != nil {
+		user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt), int64(user.SessionEpoch)); err != nil {
 		return s.fail(ctx, op, err, webauthnkit.ErrUserExists)
 	}
 	if _, err := tx.ExecContext(ctx, s.q.insertCredential, credArgs...); err != nil {
@@ -365,7 +366,8 @@ func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSign
 	if s.dialect == MySQL && uint32(storedCount) == expectedSignCount && sameUse(stored, use) {
 		return nil
 	}
-	return fmt.Errorf("sqlstore: %s: %w (stored sign count %d, expected %d)", op, webauthnkit.ErrConflict, storedCount, expectedSignCount)
+	// The stored count stays out of the text, like every stored value.
+	return fmt.Errorf("sqlstore: %s: %w (the stored sign count is not the expected one)", op, webauthnkit.ErrConflict)
 }
 
 // sameUse compares a stored CredentialUse with a requested one at the
@@ -407,11 +409,11 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 	return nil
 }
 
-// DeleteCredential removes a credential owned by userHandle.
-func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) error {
-	const op = "delete credential"
-	res, err := s.execWrite(ctx, s.q.deleteCredential, id, userHandle)
-	return s.expectOneRow(ctx, op, res, err)
+// Features declares what the Store offers: it is shared by every process
+// using the database (so the library requires Config.Secret), and it reads
+// a credential with its owner in one query.
+func (s *Store) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true}
 }
 
 // execWrite runs one statement that writes, holding the SQLite write lock
@@ -448,6 +450,9 @@ func checkUser(u webauthnkit.User) error {
 	}
 	if len(u.Name) > maxUserNameLen {
 		return fmt.Errorf("user name is %d bytes, want at most %d", len(u.Name), maxUserNameLen)
+	}
+	if u.SessionEpoch > math.MaxInt64 { // the columns are signed 64-bit
+		return errors.New("user session epoch is above 2^63-1")
 	}
 	return nil
 }
@@ -516,7 +521,8 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 	return dest, func() error {
 		c.SignCount = uint32(signCount)
 		if err := json.Unmarshal([]byte(transports), &c.Transports); err != nil {
-			return fmt.Errorf("credential transports %q: %w", transports, err)
+			// The error names the column, not the stored text.
+			return fmt.Errorf("credential transports: stored JSON of %d bytes does not parse", len(transports))
 		}
 		return nil
 	}
@@ -524,5 +530,5 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 
 // userDest returns the Scan destinations for userColumns, into u.
 func (s *Store) userDest(u *webauthnkit.User) []any {
-	return []any{&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt)}
+	return []any{&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt), &u.SessionEpoch}
 }
