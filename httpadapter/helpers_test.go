@@ -138,11 +138,31 @@ func (f *faultStore) RenameCredential(ctx context.Context, h, id []byte, name st
 	return f.Store.RenameCredential(ctx, h, id, name)
 }
 
-func (f *faultStore) DeleteCredential(ctx context.Context, h, id []byte) error {
+func (f *faultStore) DeleteCredential(ctx context.Context, h, id []byte, allowLast bool) error {
 	if err := f.fault(); err != nil {
 		return err
 	}
-	return f.Store.DeleteCredential(ctx, h, id)
+	return f.Store.DeleteCredential(ctx, h, id, allowLast)
+}
+
+func (f *faultStore) EndSessions(ctx context.Context, h []byte) (uint64, error) {
+	if err := f.fault(); err != nil {
+		return 0, err
+	}
+	return f.Store.EndSessions(ctx, h)
+}
+
+func (f *faultStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	if err := f.fault(); err != nil {
+		return webauthnkit.Credential{}, webauthnkit.User{}, err
+	}
+	return f.Store.GetCredentialWithUser(ctx, id)
+}
+
+// Features: every method, GetCredentialWithUser included, goes through the
+// fault above.
+func (f *faultStore) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
 }
 
 // clock is a settable test clock.
