@@ -854,8 +854,9 @@ func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, creden
 
 // EndSessions ends every session of the account ("sign out everywhere"):
 // it increments the account's User.SessionEpoch and returns the new value.
-// Sessions issued under an older epoch must be refused by the application
-// (the HTTP adapter does). Errors: ErrUserNotFound, ErrStoreUnavailable.
+// A session layer records the epoch a session was issued under
+// (Login.User.SessionEpoch) and refuses it once the account's current epoch
+// (UserByHandle) differs. Errors: ErrUserNotFound, ErrStoreUnavailable.
 func (rp *RelyingParty) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
 	return rp.endSessions(ctx, userHandle)
 }
