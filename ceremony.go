@@ -126,17 +126,6 @@ func (u *waUser) WebAuthnName() string                       { return u.name }
 func (u *waUser) WebAuthnDisplayName() string                { return u.displayName }
 func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
 
-// NormalizeUsername returns the canonical form of a sign-in name as stored:
-// trimmed, NFKC-normalised and lower-cased. It fails for an empty name, one
-// longer than MaxNameLength characters, or one with control characters.
-func NormalizeUsername(name string) (string, error) {
-	n := strings.ToLower(norm.NFKC.String(strings.TrimSpace(name)))
-	if err := checkText("username", n, true); err != nil {
-		return "", err
-	}
-	return n, nil
-}
-
 func checkText(field, s string, required bool) error {
 	if !utf8.ValidString(s) {
 		return &Error{Code: CodeInvalidRequest, Message: field + " is not valid UTF-8"}

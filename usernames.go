@@ -1,0 +1,143 @@
+package webauthnkit
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
+)
+
+// NormalizeUsername returns the canonical form of a sign-in name as stored,
+// or ErrInvalidRequest.
+//
+// The name is trimmed, then enforced with the PRECIS UsernameCaseMapped
+// profile (RFC 8265): full- and half-width forms folded, lower-cased, NFC.
+// PRECIS refuses spaces, symbols and emoji, control and invisible
+// (default-ignorable) characters, fillers such as U+3164, and characters with
+// a compatibility decomposition (ligatures, mathematical letters) instead of
+// folding them. The result must have at most MaxNameLength characters.
+//
+// On top of PRECIS, a name must be "highly restrictive" in the sense of
+// UTS #39 (section 5.2), see checkScripts: its letters come from one script,
+// or from Latin with Han+Hiragana+Katakana, Han+Bopomofo or Han+Hangul.
+// Digits, ASCII punctuation and combining marks (Common and Inherited) go
+// with any script. So "аlice" with a Cyrillic "а" is refused, while
+// "алиса", "山田たろう", "김민준", "straße" and "alice@example.com" pass.
+func NormalizeUsername(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if !utf8.ValidString(name) {
+		return "", &Error{Code: CodeInvalidRequest, Message: "username is not valid UTF-8"}
+	}
+	if name == "" {
+		return "", &Error{Code: CodeInvalidRequest, Message: "username is required"}
+	}
+	// Bound the work on hostile input before the PRECIS transforms; folding
+	// and NFC never shrink a name to a quarter of its length.
+	if utf8.RuneCountInString(name) > 4*MaxNameLength {
+		return "", &Error{Code: CodeInvalidRequest, Message: "username is too long"}
+	}
+	n, err := precis.UsernameCaseMapped.String(name)
+	if err != nil {
+		return "", &Error{Code: CodeInvalidRequest, Message: "username may only contain letters, digits and punctuation (no spaces, symbols or invisible characters)", Err: err}
+	}
+	if err := checkText("username", n, true); err != nil {
+		return "", err
+	}
+	if err := checkScripts(n); err != nil {
+		return "", err
+	}
+	return n, nil
+}
+
+// Scripts that UTS #39's highly restrictive level lets mix.
+const (
+	scriptLatin = 1 << iota
+	scriptHan
+	scriptHiragana
+	scriptKatakana
+	scriptBopomofo
+	scriptHangul
+	scriptOther // any other script; two different ones never mix
+)
+
+// mixableScripts are the script sets UTS #39 allows in one identifier besides
+// a single script.
+var mixableScripts = [...]int{
+	scriptLatin | scriptHan | scriptHiragana | scriptKatakana, // Japanese
+	scriptLatin | scriptHan | scriptBopomofo,                  // Chinese
+	scriptLatin | scriptHan | scriptHangul,                    // Korean
+}
+
+// checkScripts refuses a name whose letters come from scripts that do not
+// belong together (UTS #39 highly restrictive), the mark of look-alike names
+// such as "pаypal" with a Cyrillic "а" or "αlice" with a Greek alpha.
+// Characters of the Common and Inherited scripts (digits, punctuation,
+// combining marks, the Japanese prolonged sound mark) go with any script.
+func checkScripts(name string) error {
+	seen, other := 0, ""
+	for _, r := range name {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+				seen |= scriptLatin
+			}
+			continue // ASCII digits and punctuation are Common
+		}
+		switch s := scriptOf(r); s {
+		case "Common", "Inherited", "":
+		case "Latin":
+			seen |= scriptLatin
+		case "Han":
+			seen |= scriptHan
+		case "Hiragana":
+			seen |= scriptHiragana
+		case "Katakana":
+			seen |= scriptKatakana
+		case "Bopomofo":
+			seen |= scriptBopomofo
+		case "Hangul":
+			seen |= scriptHangul
+		default:
+			if other != "" && other != s {
+				return mixedScripts()
+			}
+			other = s
+			seen |= scriptOther
+		}
+	}
+	if seen&(seen-1) == 0 { // at most one script
+		return nil
+	}
+	for _, allowed := range mixableScripts {
+		if seen&^allowed == 0 {
+			return nil
+		}
+	}
+	return mixedScripts()
+}
+
+func mixedScripts() error {
+	return &Error{Code: CodeInvalidRequest, Message: "username mixes letters of different scripts (e.g. Latin and Cyrillic)"}
+}
+
+// likelyScripts are tried first, so a name costs a few table lookups per
+// character rather than one per Unicode script.
+var likelyScripts = []string{
+	"Common", "Inherited", "Latin", "Cyrillic", "Greek", "Han", "Hiragana", "Katakana",
+	"Hangul", "Arabic", "Hebrew", "Devanagari", "Thai", "Bopomofo", "Armenian", "Georgian",
+}
+
+// scriptOf returns the Unicode Script property of r, or "" if unassigned.
+func scriptOf(r rune) string {
+	for _, name := range likelyScripts {
+		if unicode.Is(unicode.Scripts[name], r) {
+			return name
+		}
+	}
+	for name, table := range unicode.Scripts {
+		if unicode.Is(table, r) {
+			return name
+		}
+	}
+	return ""
+}
