@@ -196,7 +196,7 @@ func (rp *RelyingParty) putCeremony(ctx context.Context, st *ceremonyState) (str
 	if err != nil {
 		return "", &Error{Code: CodeInternal, Message: "internal error", Err: err}
 	}
-	if err := rp.cers.PutCeremony(ctx, id, data, st.Expires); err != nil {
+	if err := rp.cers.PutCeremony(ctx, id, rp.sealCeremony(id, data), st.Expires); err != nil {
 		return "", rp.storeErr(ctx, "PutCeremony", err)
 	}
 	return id, nil
@@ -214,6 +214,10 @@ func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*cer
 	}
 	if err != nil {
 		return nil, rp.storeErr(ctx, "TakeCeremony", err)
+	}
+	data, ok := rp.openCeremony(ctx, id, data)
+	if !ok {
+		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown, finished or expired ceremony; start again"}
 	}
 	st := new(ceremonyState)
 	if err := json.Unmarshal(data, st); err != nil {

@@ -131,9 +131,11 @@ type Config struct {
 	NewChallenge func() ([]byte, error)
 
 	// Secret keys the fake allow lists returned for unknown users (so
-	// that the same unknown name always gets the same answer). Default: 32
-	// random bytes made by New, which changes the fake lists on restart; set a
-	// stable secret of at least 32 bytes when several servers share users.
+	// that the same unknown name always gets the same answer) and the MAC
+	// that authenticates ceremony records in the ChallengeStore. Default: 32
+	// random bytes made by New, which changes the fake lists on restart and
+	// fails ceremonies begun on another server; set the same stable secret
+	// of at least 32 bytes on every server sharing a store.
 	Secret []byte
 
 	// Credentials stores users and credentials. Required.
@@ -151,6 +153,8 @@ type RelyingParty struct {
 	log   *slog.Logger
 	creds CredentialStore
 	cers  ChallengeStore
+	// ceremonyKey authenticates ceremony records (ceremony_mac.go).
+	ceremonyKey []byte
 }
 
 // ConfigError reports an invalid Config field.
@@ -295,7 +299,11 @@ func New(cfg Config) (*RelyingParty, error) {
 	if err != nil {
 		return bad("Origins", "rejected by go-webauthn: %v", err)
 	}
-	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}, nil
+	rp := &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}
+	if rp.ceremonyKey, err = ceremonyMACKey(cfg.Secret); err != nil {
+		return nil, err
+	}
+	return rp, nil
 }
 
 // checkOrigin validates one configured origin and returns its canonical form
