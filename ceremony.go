@@ -111,6 +111,9 @@ type ceremonyState struct {
 	NewUser    bool   `json:"nu,omitempty"`
 	CredName   string `json:"cn,omitempty"`
 	ByUsername bool   `json:"bu,omitempty"`
+	// FakeIDs: login by an unknown username: the fake allow list shown, so
+	// FinishLogin answers them as a real account would (enumeration.go).
+	FakeIDs [][]byte `json:"f,omitempty"`
 }
 
 // waUser adapts an account to go-webauthn's User interface.
@@ -503,8 +506,9 @@ func (rp *RelyingParty) logFailure(ctx context.Context, ceremony string, err err
 
 // BeginLogin starts a login ceremony. For an unknown username, or one
 // without passkeys, it answers exactly like for a real account (stable fake
-// credential IDs), so usernames cannot be enumerated; the Finish fails with
-// ErrUnknownCredential.
+// credential IDs), so usernames cannot be enumerated; the Finish fails as it
+// does for a real account: ErrInvalidResponse for a response naming one of
+// the listed IDs, ErrUnknownCredential for any other passkey.
 //
 // Errors: ErrInvalidRequest (malformed username), ErrStoreUnavailable.
 func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begin, error) {
@@ -530,6 +534,8 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 		st.ByUsername = true
 		if user != nil {
 			st.UserHandle, st.User = user.Handle, user
+		} else {
+			st.FakeIDs = credentialIDs(allow)
 		}
 		opts = append(opts, webauthn.WithAllowedCredentials(allow))
 	}
@@ -629,6 +635,9 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		stored, err = rp.creds.GetCredential(ctx, parsed.RawID)
 	}
 	if errors.Is(err, ErrNotFound) {
+		if err := rp.fakeCredentialFailure(st, parsed); err != nil {
+			return nil, parsed.RawID, err
+		}
 		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
 	}
 	if err != nil {

@@ -155,6 +155,9 @@ type RelyingParty struct {
 	cers  ChallengeStore
 	// ceremonyKey authenticates ceremony records (ceremony_mac.go).
 	ceremonyKey []byte
+	// dummyKey is verified against when an unknown name's fake credential
+	// is presented (enumeration.go).
+	dummyKey []byte
 }
 
 // ConfigError reports an invalid Config field.
@@ -301,6 +304,9 @@ func New(cfg Config) (*RelyingParty, error) {
 	}
 	rp := &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}
 	if rp.ceremonyKey, err = ceremonyMACKey(cfg.Secret); err != nil {
+		return nil, err
+	}
+	if rp.dummyKey, err = newDummyCredentialKey(); err != nil {
 		return nil, err
 	}
 	return rp, nil
