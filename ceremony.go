@@ -199,7 +199,7 @@ func (rp *RelyingParty) putCeremony(ctx context.Context, st *ceremonyState) (str
 	if err != nil {
 		return "", &Error{Code: CodeInternal, Message: "internal error", Err: err}
 	}
-	if err := rp.cers.PutCeremony(ctx, id, rp.sealCeremony(id, data), st.Expires); err != nil {
+	if err := rp.cers.PutCeremony(ctx, rp.ceremonyStoreID(id), rp.sealCeremony(id, data), st.Expires); err != nil {
 		return "", rp.storeErr(ctx, "PutCeremony", err)
 	}
 	return id, nil
@@ -211,7 +211,7 @@ func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*cer
 	if id == "" || len(id) > 128 {
 		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown or finished ceremony"}
 	}
-	data, err := rp.cers.TakeCeremony(ctx, id)
+	data, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(id))
 	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown, finished or expired ceremony; start again"}
 	}

@@ -5,8 +5,11 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"hash"
+	"sync"
 )
 
 // Ceremony records are authenticated: whoever can write to the
@@ -17,31 +20,65 @@ import (
 // state, under a key derived from Config.Secret for this use only; a record
 // whose tag does not match is treated as absent.
 //
-// The tag does not stop a store writer from replaying a genuine record under
-// its own ID before it expires, nor from deleting records; single use is
-// the store's atomic take, and the record's expiry is inside the tag.
+// Records are also stored under a keyed hash of the ceremony ID, not the ID:
+// someone who can read the store cannot take over a ceremony in flight (for
+// instance finish a user's "add a passkey" with their own authenticator),
+// since Finish* needs the ID the client holds.
+//
+// Not prevented: a store writer deleting records, or putting back a genuine
+// record under its own key before it expires (single use is the store's
+// atomic take; the expiry is inside the tag).
 
 const ceremonyMACSize = sha256.Size
 
-// ceremonyMACKey derives the ceremony key from the secret; the label keeps it
-// apart from the keys of the fake allow lists.
-func ceremonyMACKey(secret []byte) ([]byte, error) {
-	key, err := hkdf.Key(sha256.New, secret, nil, "webauthnkit ceremony record v1", 32)
+// ceremonyKeys are derived from the secret, with labels that keep them apart
+// from each other and from the keys of the fake allow lists.
+type ceremonyKeys struct {
+	mac     *keyedHash // tags records
+	storeID *keyedHash // hashes ceremony IDs into store keys
+}
+
+func newCeremonyKeys(secret []byte) (ceremonyKeys, error) {
+	mac, err := hkdf.Key(sha256.New, secret, nil, "webauthnkit ceremony record v1", 32)
 	if err != nil {
-		return nil, fmt.Errorf("webauthnkit: deriving the ceremony key: %w", err)
+		return ceremonyKeys{}, fmt.Errorf("webauthnkit: deriving the ceremony keys: %w", err)
 	}
-	return key, nil
+	storeID, err := hkdf.Key(sha256.New, secret, nil, "webauthnkit ceremony store key v1", 32)
+	if err != nil {
+		return ceremonyKeys{}, fmt.Errorf("webauthnkit: deriving the ceremony keys: %w", err)
+	}
+	return ceremonyKeys{mac: newKeyedHash(mac), storeID: newKeyedHash(storeID)}, nil
+}
+
+// keyedHash computes HMAC-SHA256 under one key, reusing keyed states: the
+// key schedule would otherwise cost as much as hashing a small record.
+type keyedHash struct{ pool sync.Pool }
+
+func newKeyedHash(key []byte) *keyedHash {
+	return &keyedHash{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+func (k *keyedHash) sum(parts ...[]byte) []byte {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	out := h.Sum(make([]byte, 0, sha256.Size))
+	k.pool.Put(h)
+	return out
+}
+
+// ceremonyStoreID is the key under which the ceremony id is stored.
+func (rp *RelyingParty) ceremonyStoreID(id string) string {
+	return base64.RawURLEncoding.EncodeToString(rp.ceremonyKeys.storeID.sum([]byte(id)))
 }
 
 // ceremonyTag is the MAC of a record: the ID is length-prefixed, so no
 // (ID, data) pair can pass for another.
 func (rp *RelyingParty) ceremonyTag(id string, data []byte) []byte {
-	m := hmac.New(sha256.New, rp.ceremonyKey)
 	var n [binary.MaxVarintLen64]byte
-	m.Write(n[:binary.PutUvarint(n[:], uint64(len(id)))])
-	m.Write([]byte(id))
-	m.Write(data)
-	return m.Sum(nil)
+	return rp.ceremonyKeys.mac.sum(n[:binary.PutUvarint(n[:], uint64(len(id)))], []byte(id), data)
 }
 
 // sealCeremony returns the record to store for data under id.

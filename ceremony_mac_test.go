@@ -2,38 +2,61 @@ package webauthnkit_test
 
 import (
 	"bytes"
-	"crypto/rand"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
-// Whoever can write to the ChallengeStore cannot forge, alter or move a
-// ceremony record (issue 11, item 8): the record is refused as if absent, a
-// warning is logged, and no passkey is added.
+// storeKeys records the keys ceremonies are stored under, as someone
+// watching the store sees them.
+type storeKeys struct {
+	*memstore.Store
+	mu   sync.Mutex
+	last string
+}
+
+func (s *storeKeys) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	s.mu.Lock()
+	s.last = id
+	s.mu.Unlock()
+	return s.Store.PutCeremony(ctx, id, data, exp)
+}
+
+// Whoever can read and write the ChallengeStore cannot forge, alter or move
+// a ceremony record, nor finish a ceremony found in it (issue 11, item 8):
+// the record is refused as if absent, a warning is logged, and no passkey is
+// added.
 func TestCeremonyRecordIntegrity(t *testing.T) {
-	e := newEnv(t)
+	keys := &storeKeys{}
+	e := newEnv(t, func(c *webauthnkit.Config) {
+		keys.Store = c.Ceremonies.(*memstore.Store)
+		c.Ceremonies = keys
+	})
 	alice, _ := e.signUp(t, "alice")
-	freshID := func() string {
-		return base64.RawURLEncoding.EncodeToString([]byte(rand.Text()))
-	}
-	// begin starts a genuine sign-up for the attacker and takes its record
-	// out of the store, as a store writer can.
-	begin := func(name string) (*webauthnkit.Begin, []byte, []byte) {
+	// begin starts a genuine sign-up for the attacker, and takes its record
+	// out of the store (under the key the attacker sees there).
+	begin := func(name string) (b *webauthnkit.Begin, key string, record, body []byte) {
 		b, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
 		require.NoError(t, err)
-		record, err := e.store.TakeCeremony(ctx, b.CeremonyID)
+		keys.mu.Lock()
+		key = keys.last
+		keys.mu.Unlock()
+		record, err = e.store.TakeCeremony(ctx, key)
 		require.NoError(t, err)
-		body, err := webauthntest.New(webauthntest.WithOrigin(testOrigin)).Register(b.Options)
+		body, err = webauthntest.New(webauthntest.WithOrigin(testOrigin)).Register(b.Options)
 		require.NoError(t, err)
-		return b, record, body
+		return b, key, record, body
 	}
 	finish := func(id string, body []byte) error {
 		_, err := e.rp.FinishRegistration(ctx, id, body)
@@ -46,7 +69,7 @@ func TestCeremonyRecordIntegrity(t *testing.T) {
 	}
 
 	t.Run("forged record adding a passkey to alice", func(t *testing.T) {
-		b, record, body := begin("mallory")
+		b, key, record, body := begin("mallory")
 		// Rewrite the state (its first JSON value) to name alice's account.
 		var st map[string]any
 		require.NoError(t, json.NewDecoder(bytes.NewReader(record)).Decode(&st))
@@ -57,10 +80,9 @@ func TestCeremonyRecordIntegrity(t *testing.T) {
 		delete(st, "d")
 		forged, err := json.Marshal(st)
 		require.NoError(t, err)
-		id := freshID()
-		require.NoError(t, e.store.PutCeremony(ctx, id, forged, b.ExpiresAt))
+		require.NoError(t, e.store.PutCeremony(ctx, key, forged, b.ExpiresAt))
 		before := e.logs.String()
-		require.ErrorIs(t, finish(id, body), webauthnkit.ErrCeremonyNotFound)
+		require.ErrorIs(t, finish(b.CeremonyID, body), webauthnkit.ErrCeremonyNotFound)
 		assert.Equal(t, 1, aliceKeys(), "no passkey added to alice's account")
 		logged := strings.TrimPrefix(e.logs.String(), before)
 		assert.Contains(t, logged, "integrity check")
@@ -68,29 +90,38 @@ func TestCeremonyRecordIntegrity(t *testing.T) {
 	})
 
 	t.Run("flipped byte", func(t *testing.T) {
-		b, record, body := begin("mallory2")
+		b, key, record, body := begin("mallory2")
 		for _, at := range []int{0, len(record) / 2, len(record) - 1} {
 			bad := bytes.Clone(record)
 			bad[at] ^= 0x01
-			require.NoError(t, e.store.PutCeremony(ctx, b.CeremonyID, bad, b.ExpiresAt))
+			require.NoError(t, e.store.PutCeremony(ctx, key, bad, b.ExpiresAt))
 			assert.ErrorIs(t, finish(b.CeremonyID, body), webauthnkit.ErrCeremonyNotFound, "byte %d of %d", at, len(record))
 		}
-		require.NoError(t, e.store.PutCeremony(ctx, b.CeremonyID, record[:len(record)/2], b.ExpiresAt))
-		assert.ErrorIs(t, finish(b.CeremonyID, body), webauthnkit.ErrCeremonyNotFound, "truncated")
-		require.NoError(t, e.store.PutCeremony(ctx, b.CeremonyID, nil, b.ExpiresAt))
-		assert.ErrorIs(t, finish(b.CeremonyID, body), webauthnkit.ErrCeremonyNotFound, "empty")
+		for _, bad := range [][]byte{record[:len(record)/2], nil} {
+			require.NoError(t, e.store.PutCeremony(ctx, key, bad, b.ExpiresAt))
+			assert.ErrorIs(t, finish(b.CeremonyID, body), webauthnkit.ErrCeremonyNotFound, "%d bytes", len(bad))
+		}
 	})
 
-	t.Run("record moved under another ID", func(t *testing.T) {
-		b, record, body := begin("mallory3")
-		id := freshID()
-		require.NoError(t, e.store.PutCeremony(ctx, id, record, b.ExpiresAt))
-		assert.ErrorIs(t, finish(id, body), webauthnkit.ErrCeremonyNotFound)
+	t.Run("record moved under another ceremony", func(t *testing.T) {
+		b1, _, record, body := begin("mallory3")
+		b2, key2, _, _ := begin("mallory4")
+		require.NoError(t, e.store.PutCeremony(ctx, key2, record, b1.ExpiresAt))
+		assert.ErrorIs(t, finish(b2.CeremonyID, body), webauthnkit.ErrCeremonyNotFound)
+	})
+
+	t.Run("store keys do not reveal ceremony IDs", func(t *testing.T) {
+		b, key, record, body := begin("mallory5")
+		assert.NotEqual(t, b.CeremonyID, key)
+		assert.NotContains(t, string(record), b.CeremonyID)
+		require.NoError(t, e.store.PutCeremony(ctx, key, record, b.ExpiresAt))
+		// A store reader who finishes with the key it sees gets nothing.
+		assert.ErrorIs(t, finish(key, body), webauthnkit.ErrCeremonyNotFound)
 	})
 
 	t.Run("record from a server with another secret", func(t *testing.T) {
 		other := newEnv(t, func(c *webauthnkit.Config) { c.Credentials, c.Ceremonies = e.store, e.store })
-		b, err := other.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "mallory4"})
+		b, err := other.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "mallory6"})
 		require.NoError(t, err)
 		body, err := webauthntest.New(webauthntest.WithOrigin(testOrigin)).Register(b.Options)
 		require.NoError(t, err)
@@ -98,8 +129,9 @@ func TestCeremonyRecordIntegrity(t *testing.T) {
 	})
 
 	t.Run("genuine record passes", func(t *testing.T) {
-		b, record, body := begin("carol")
-		require.NoError(t, e.store.PutCeremony(ctx, b.CeremonyID, record, b.ExpiresAt))
+		b, key, record, body := begin("carol")
+		require.NoError(t, e.store.PutCeremony(ctx, key, record, b.ExpiresAt))
 		require.NoError(t, finish(b.CeremonyID, body))
 	})
+	assert.Equal(t, 1, aliceKeys())
 }

@@ -153,8 +153,8 @@ type RelyingParty struct {
 	log   *slog.Logger
 	creds CredentialStore
 	cers  ChallengeStore
-	// ceremonyKey authenticates ceremony records (ceremony_mac.go).
-	ceremonyKey []byte
+	// ceremonyKeys authenticate ceremony records (ceremony_mac.go).
+	ceremonyKeys ceremonyKeys
 	// dummyKey is verified against when an unknown name's fake credential
 	// is presented (enumeration.go).
 	dummyKey []byte
@@ -303,7 +303,7 @@ func New(cfg Config) (*RelyingParty, error) {
 		return bad("Origins", "rejected by go-webauthn: %v", err)
 	}
 	rp := &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}
-	if rp.ceremonyKey, err = ceremonyMACKey(cfg.Secret); err != nil {
+	if rp.ceremonyKeys, err = newCeremonyKeys(cfg.Secret); err != nil {
 		return nil, err
 	}
 	if rp.dummyKey, err = newDummyCredentialKey(); err != nil {
