@@ -21,8 +21,8 @@ import (
 // On top of PRECIS, a name must be "highly restrictive" in the sense of
 // UTS #39 (section 5.2), see checkScripts: its letters come from one script,
 // or from Latin with Han+Hiragana+Katakana, Han+Bopomofo or Han+Hangul.
-// Digits, ASCII punctuation and combining marks (Common and Inherited) go
-// with any script. So "аlice" with a Cyrillic "а" is refused, while
+// ASCII digits and punctuation and combining marks (Common and Inherited)
+// go with any script; other digits count as their script's. So "аlice" with a Cyrillic "а" is refused, while
 // "алиса", "山田たろう", "김민준", "straße" and "alice@example.com" pass.
 func NormalizeUsername(name string) (string, error) {
 	name = strings.TrimSpace(name)
@@ -72,8 +72,9 @@ var mixableScripts = [...]int{
 // checkScripts refuses a name whose letters come from scripts that do not
 // belong together (UTS #39 highly restrictive), the mark of look-alike names
 // such as "pаypal" with a Cyrillic "а" or "αlice" with a Greek alpha.
-// Characters of the Common and Inherited scripts (digits, punctuation,
-// combining marks, the Japanese prolonged sound mark) go with any script.
+// Characters of the Common and Inherited scripts (ASCII digits and
+// punctuation, combining marks, the Japanese prolonged sound mark) go with
+// any script.
 func checkScripts(name string) error {
 	seen, other := 0, ""
 	for _, r := range name {

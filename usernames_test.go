@@ -38,6 +38,7 @@ func TestUsernamesPRECISAndScripts(t *testing.T) {
 		"\u0627alice":          "Arabic + Latin",
 		"\uac00\u3042":         "Hangul + Hiragana",
 		"\u0e01\u0430":         "Thai + Cyrillic",
+		"alice\u0661":          "Arabic-Indic digit in a Latin name",
 	}
 	for name, why := range refused {
 		n, err := webauthnkit.NormalizeUsername(name)
@@ -68,6 +69,7 @@ func TestUsernamesPRECISAndScripts(t *testing.T) {
 		"ㄅㄆㄇ中文":                       "ㄅㄆㄇ中文", // Bopomofo + Han
 		"محمد":                        "محمد",
 		"محمد١٢":                      "محمد١٢",
+		"محمد12":                      "محمد12", // ASCII digits go with every script
 		"שלום":                        "שלום",
 		"user42":                      "user42",
 		"ελένη2":                      "ελένη2",
