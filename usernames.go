@@ -1,7 +1,10 @@
 package webauthnkit
 
 import (
+	"cmp"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -121,24 +124,49 @@ func mixedScripts() error {
 	return &Error{Code: CodeInvalidRequest, Message: "username mixes letters of different scripts (e.g. Latin and Cyrillic)"}
 }
 
-// likelyScripts are tried first, so a name costs a few table lookups per
-// character rather than one per Unicode script.
-var likelyScripts = []string{
-	"Common", "Inherited", "Latin", "Cyrillic", "Greek", "Han", "Hiragana", "Katakana",
-	"Hangul", "Arabic", "Hebrew", "Devanagari", "Thai", "Bopomofo", "Armenian", "Georgian",
+// scriptRange maps the code points lo..hi to a script.
+type scriptRange struct {
+	lo, hi rune
+	script string
 }
+
+// scriptRanges is every range of unicode.Scripts in one sorted slice (about
+// 2,200 entries, built on first use), so that finding a character's script
+// costs one binary search rather than one per script: hostile names made of
+// rare scripts stay as cheap as Latin ones.
+var scriptRanges = sync.OnceValue(func() []scriptRange {
+	var out []scriptRange
+	add := func(lo, hi, stride rune, script string) {
+		if stride == 1 {
+			out = append(out, scriptRange{lo, hi, script})
+			return
+		}
+		for r := lo; r <= hi; r += stride {
+			out = append(out, scriptRange{r, r, script})
+		}
+	}
+	for script, table := range unicode.Scripts {
+		for _, r := range table.R16 {
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride), script)
+		}
+		for _, r := range table.R32 {
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride), script)
+		}
+	}
+	slices.SortFunc(out, func(a, b scriptRange) int { return cmp.Compare(a.lo, b.lo) })
+	return out
+})
 
 // scriptOf returns the Unicode Script property of r, or "" if unassigned.
 func scriptOf(r rune) string {
-	for _, name := range likelyScripts {
-		if unicode.Is(unicode.Scripts[name], r) {
-			return name
-		}
+	ranges := scriptRanges()
+	i, _ := slices.BinarySearchFunc(ranges, r, func(s scriptRange, r rune) int { return cmp.Compare(s.lo, r) })
+	// ranges[i] is the first range starting at or after r.
+	if i < len(ranges) && ranges[i].lo == r {
+		return ranges[i].script
 	}
-	for name, table := range unicode.Scripts {
-		if unicode.Is(table, r) {
-			return name
-		}
+	if i > 0 && r <= ranges[i-1].hi {
+		return ranges[i-1].script
 	}
 	return ""
 }

@@ -97,3 +97,21 @@ func TestUsernamesPRECISAndScripts(t *testing.T) {
 	_, err = e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "bob", DisplayName: "Bob Smith \U0001F600"})
 	require.NoError(t, err)
 }
+
+// BenchmarkNormalizeUsername: every login by name pays it before any
+// account is found, so hostile names must stay cheap.
+func BenchmarkNormalizeUsername(b *testing.B) {
+	for _, tc := range []struct{ what, name string }{
+		{"ascii", "alice@example.com"},
+		{"cyrillic_64", strings.Repeat("ж", 64)},
+		{"rare_script_64", strings.Repeat("\U00010480", 64)}, // Osmanya: last in no fast path
+		{"hostile_256", strings.Repeat("\u1100", 256)},
+	} {
+		b.Run(tc.what, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = webauthnkit.NormalizeUsername(tc.name)
+			}
+		})
+	}
+}
