@@ -555,12 +555,15 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 // or a fake descriptor and nil for an unknown name or an account without
 // passkeys. Both paths make the same store calls.
 func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.CredentialDescriptor, *User, error) {
+	// Both fakes are made for every name, so a real name costs as much CPU
+	// as an unknown one.
+	fakeHandle, fakeList := rp.fakeUserHandle(name), rp.fakeAllowList(name)
 	u, err := rp.creds.GetUserByName(ctx, name)
 	lookup := u.Handle
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound):
-		lookup = rp.fakeUserHandle(name) // same round trip as for a real account
+		lookup = fakeHandle // same round trip as for a real account
 	default:
 		return nil, nil, rp.storeErr(ctx, "GetUserByName", err)
 	}
@@ -569,7 +572,7 @@ func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.
 		return nil, nil, rp.storeErr(ctx, "ListCredentials", err)
 	}
 	if u.Handle == nil || len(creds) == 0 {
-		return rp.fakeAllowList(name), nil, nil
+		return fakeList, nil, nil
 	}
 	allow := make([]protocol.CredentialDescriptor, 0, len(creds))
 	for _, c := range creds {
