@@ -115,3 +115,21 @@ func BenchmarkNormalizeUsername(b *testing.B) {
 		})
 	}
 }
+
+// A normalised name normalises to itself: the stored form typed back at
+// login finds the account.
+func FuzzNormalizeUsername(f *testing.F) {
+	for _, s := range []string{"alice", " Alice ", "ＡＬＩＣＥ", "straße", "ｽｽﾞｷ", "mu\u0308ller", "\u0130stanbul", "ᾼ", "ﬀ", "\u3164"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		n, err := webauthnkit.NormalizeUsername(name)
+		if err != nil {
+			require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
+			return
+		}
+		again, err := webauthnkit.NormalizeUsername(n)
+		require.NoError(t, err, "%q normalised to %q, which is refused", name, n)
+		require.Equal(t, n, again, "%q", name)
+	})
+}
