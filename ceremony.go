@@ -111,6 +111,9 @@ type ceremonyState struct {
 	NewUser    bool   `json:"nu,omitempty"`
 	CredName   string `json:"cn,omitempty"`
 	ByUsername bool   `json:"bu,omitempty"`
+	// FakeIDs: login by an unknown username: the fake allow list shown, so
+	// FinishLogin answers them as a real account would (enumeration.go).
+	FakeIDs [][]byte `json:"f,omitempty"`
 }
 
 // waUser adapts an account to go-webauthn's User interface.
@@ -125,17 +128,6 @@ func (u *waUser) WebAuthnID() []byte                         { return u.handle }
 func (u *waUser) WebAuthnName() string                       { return u.name }
 func (u *waUser) WebAuthnDisplayName() string                { return u.displayName }
 func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
-
-// NormalizeUsername returns the canonical form of a sign-in name as stored:
-// trimmed, NFKC-normalised and lower-cased. It fails for an empty name, one
-// longer than MaxNameLength characters, or one with control characters.
-func NormalizeUsername(name string) (string, error) {
-	n := strings.ToLower(norm.NFKC.String(strings.TrimSpace(name)))
-	if err := checkText("username", n, true); err != nil {
-		return "", err
-	}
-	return n, nil
-}
 
 func checkText(field, s string, required bool) error {
 	if !utf8.ValidString(s) {
@@ -207,7 +199,7 @@ func (rp *RelyingParty) putCeremony(ctx context.Context, st *ceremonyState) (str
 	if err != nil {
 		return "", &Error{Code: CodeInternal, Message: "internal error", Err: err}
 	}
-	if err := rp.cers.PutCeremony(ctx, id, data, st.Expires); err != nil {
+	if err := rp.cers.PutCeremony(ctx, rp.ceremonyStoreID(id), rp.sealCeremony(id, data), st.Expires); err != nil {
 		return "", rp.storeErr(ctx, "PutCeremony", err)
 	}
 	return id, nil
@@ -219,12 +211,16 @@ func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*cer
 	if id == "" || len(id) > 128 {
 		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown or finished ceremony"}
 	}
-	data, err := rp.cers.TakeCeremony(ctx, id)
+	data, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(id))
 	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown, finished or expired ceremony; start again"}
 	}
 	if err != nil {
 		return nil, rp.storeErr(ctx, "TakeCeremony", err)
+	}
+	data, ok := rp.openCeremony(ctx, id, data)
+	if !ok {
+		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown, finished or expired ceremony; start again"}
 	}
 	st := new(ceremonyState)
 	if err := json.Unmarshal(data, st); err != nil {
@@ -510,8 +506,9 @@ func (rp *RelyingParty) logFailure(ctx context.Context, ceremony string, err err
 
 // BeginLogin starts a login ceremony. For an unknown username, or one
 // without passkeys, it answers exactly like for a real account (stable fake
-// credential IDs), so usernames cannot be enumerated; the Finish fails with
-// ErrUnknownCredential.
+// credential IDs), so usernames cannot be enumerated; the Finish fails as it
+// does for a real account: ErrInvalidResponse for a response naming one of
+// the listed IDs, ErrUnknownCredential for any other passkey.
 //
 // Errors: ErrInvalidRequest (malformed username), ErrStoreUnavailable.
 func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begin, error) {
@@ -537,6 +534,8 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 		st.ByUsername = true
 		if user != nil {
 			st.UserHandle, st.User = user.Handle, user
+		} else {
+			st.FakeIDs = credentialIDs(allow)
 		}
 		opts = append(opts, webauthn.WithAllowedCredentials(allow))
 	}
@@ -556,12 +555,15 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 // or a fake descriptor and nil for an unknown name or an account without
 // passkeys. Both paths make the same store calls.
 func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.CredentialDescriptor, *User, error) {
+	// Both fakes are made for every name, so a real name costs as much CPU
+	// as an unknown one.
+	fakeHandle, fakeList := rp.fakeUserHandle(name), rp.fakeAllowList(name)
 	u, err := rp.creds.GetUserByName(ctx, name)
 	lookup := u.Handle
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound):
-		lookup = rp.fakeUserHandle(name) // same round trip as for a real account
+		lookup = fakeHandle // same round trip as for a real account
 	default:
 		return nil, nil, rp.storeErr(ctx, "GetUserByName", err)
 	}
@@ -570,7 +572,7 @@ func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.
 		return nil, nil, rp.storeErr(ctx, "ListCredentials", err)
 	}
 	if u.Handle == nil || len(creds) == 0 {
-		return rp.fakeAllowList(name), nil, nil
+		return fakeList, nil, nil
 	}
 	allow := make([]protocol.CredentialDescriptor, 0, len(creds))
 	for _, c := range creds {
@@ -638,6 +640,9 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		stored, err = rp.creds.GetCredential(ctx, parsed.RawID)
 	}
 	if errors.Is(err, ErrNotFound) {
+		if err := rp.fakeCredentialFailure(st, parsed); err != nil {
+			return nil, parsed.RawID, err
+		}
 		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
 	}
 	if err != nil {

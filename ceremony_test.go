@@ -1255,13 +1255,20 @@ func TestUnknownNameFinishLooksReal(t *testing.T) {
 func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore) {
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
 	require.NoError(t, err)
-	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
-	require.NoError(t, err)
-	body, err := device.Register(begin.Options)
-	require.NoError(t, err)
-	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-	require.NoError(t, err)
+	register := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
+		device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
+		begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+		require.NoError(t, err)
+		body, err := device.Register(begin.Options)
+		require.NoError(t, err)
+		reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, body)
+		require.NoError(t, err)
+		return reg, device
+	}
+	register("alice")
+	_, carol := register("carol") // another account's passkey
+	bob, _ := register("bob")     // an account whose passkeys are all gone
+	require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
 
 	stranger := webauthntest.New(webauthntest.WithOrigin(testOrigin)) // a passkey nobody registered
 	reg, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "unused"})
@@ -1274,20 +1281,98 @@ func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialSt
 		named bool
 		calls []string
 	}
-	try := func(name string) outcome {
+	// Each probe answers the ceremony begun for a name, as an attacker who
+	// controls the client can; allow holds the options' allowCredentials.
+	probes := map[string]func(options []byte, allow [][]byte) []byte{
+		"unregistered passkey": func(options []byte, _ [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return body
+		},
+		"another account's passkey": func(options []byte, _ [][]byte) []byte {
+			body, err := carol.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return body
+		},
+		// The trick of issue 11 (item 2): a response naming the ceremony's
+		// own allowCredentials[0], signed by anything, without userHandle.
+		"allowCredentials[0], no userHandle": func(options []byte, allow [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return setCredentialID(t, body, allow[0], nil)
+		},
+		"allowCredentials[0], a userHandle": func(options []byte, allow [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return setCredentialID(t, body, allow[0], bytes.Repeat([]byte{9}, 32))
+		},
+		"random ID": func(options []byte, _ [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return setCredentialID(t, body, bytes.Repeat([]byte{7}, 20), nil)
+		},
+	}
+	try := func(name string, probe func([]byte, [][]byte) []byte) outcome {
 		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
 		require.NoError(t, err)
-		body, err := stranger.Login(withoutAllowList(t, begin.Options))
-		require.NoError(t, err)
+		body := probe(begin.Options, allowedIDs(t, begin.Options))
 		store.take()
 		_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
 		var ke *webauthnkit.Error
 		require.ErrorAs(t, err, &ke)
 		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.take()}
 	}
-	alice := try("alice")
-	assert.Equal(t, alice, try("nobody"))
-	assert.Equal(t, []string{"TakeCeremony", "GetCredential"}, alice.calls)
+	want := map[string]webauthnkit.Code{
+		"unregistered passkey":               webauthnkit.CodeUnknownCredential,
+		"another account's passkey":          webauthnkit.CodeUnknownCredential,
+		"allowCredentials[0], no userHandle": webauthnkit.CodeInvalidResponse,
+		"allowCredentials[0], a userHandle":  webauthnkit.CodeUnknownCredential,
+		"random ID":                          webauthnkit.CodeUnknownCredential,
+	}
+	for what, probe := range probes {
+		alice := try("alice", probe)
+		assert.Equal(t, want[what], alice.code, what)
+		assert.Equal(t, []string{"TakeCeremony", "GetCredential"}, alice.calls, what)
+		for _, name := range []string{"nobody", "bob"} {
+			assert.Equal(t, alice, try(name, probe), "%s, %s", what, name)
+		}
+	}
+}
+
+// allowedIDs returns the credential IDs of login options' allowCredentials.
+func allowedIDs(t testing.TB, options []byte) [][]byte {
+	t.Helper()
+	var opts struct {
+		AllowCredentials []struct {
+			ID string `json:"id"`
+		} `json:"allowCredentials"`
+	}
+	require.NoError(t, json.Unmarshal(options, &opts))
+	var ids [][]byte
+	for _, c := range opts.AllowCredentials {
+		id, err := base64.RawURLEncoding.DecodeString(c.ID)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// setCredentialID rewrites an assertion's id and rawId, and sets its
+// userHandle (or removes it when nil).
+func setCredentialID(t testing.TB, body, id, userHandle []byte) []byte {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(body, &m))
+	m["id"] = base64.RawURLEncoding.EncodeToString(id)
+	m["rawId"] = m["id"]
+	response := m["response"].(map[string]any)
+	delete(response, "userHandle")
+	if userHandle != nil {
+		response["userHandle"] = base64.RawURLEncoding.EncodeToString(userHandle)
+	}
+	out, err := json.Marshal(m)
+	require.NoError(t, err)
+	return out
 }
 
 func TestTransportsFiltered(t *testing.T) {

@@ -50,13 +50,17 @@
 //
 //   - Challenges are 32 random bytes, stored server-side, single use (the
 //     ChallengeStore's take is atomic) and expire after Config.ChallengeTTL
-//     (5 minutes by default).
+//     (5 minutes by default). Ceremony records are authenticated with an
+//     HMAC keyed by Config.Secret and stored under a keyed hash of their ID.
 //   - Origins must be https, except http://localhost during development, and
 //     must belong to the RP ID.
 //   - User handles are 32 random bytes; names and emails never reach
 //     authenticators as handles.
 //   - BeginLogin answers for unknown usernames with stable fake allow lists
-//     and the same store calls as for real ones.
+//     and the same store calls as for real ones; FinishLogin answers their
+//     fake IDs like a real account's, after a dummy verification.
+//   - Usernames are enforced with the PRECIS UsernameCaseMapped profile and
+//     must not mix scripts (UTS #39 highly restrictive): see NormalizeUsername.
 //   - A sign counter that does not increase fails the login by default
 //     (possible cloned authenticator).
 //   - Responses are size-capped ([MaxResponseSize]); errors carry a stable

@@ -131,16 +131,18 @@ type Config struct {
 	NewChallenge func() ([]byte, error)
 
 	// Secret keys the fake allow lists returned for unknown users (so
-	// that the same unknown name always gets the same answer). At least 32
+	// that the same unknown name always gets the same answer) and the MAC
+	// that authenticates ceremony records in the ChallengeStore. At least 32
 	// bytes.
 	//
 	// Default: with stores that are both process-local (memstore), 32
 	// random bytes made by New, which changes the fake lists on restart.
 	// With any other store (sqlstore, redisstore: Features().ProcessLocal
 	// false) it is required, since several processes may share the store
-	// and must answer alike: make 32 random bytes once (e.g. `openssl rand
-	// -base64 32`, decoded), keep them in the application's secret store,
-	// and give every instance the same value.
+	// and must answer alike and verify each other's ceremony records: make
+	// 32 random bytes once (e.g. `openssl rand -base64 32`, decoded), keep
+	// them in the application's secret store, and give every instance the
+	// same value.
 	Secret []byte
 
 	// Credentials stores users and credentials. Required.
@@ -158,6 +160,11 @@ type RelyingParty struct {
 	log   *slog.Logger
 	creds CredentialStore
 	cers  ChallengeStore
+	// ceremonyKeys authenticate ceremony records (ceremony_mac.go).
+	ceremonyKeys ceremonyKeys
+	// dummyKey is verified against when an unknown name's fake credential
+	// is presented (enumeration.go).
+	dummyKey []byte
 }
 
 // ConfigError reports an invalid Config field.
@@ -313,7 +320,14 @@ func New(cfg Config) (*RelyingParty, error) {
 	if err != nil {
 		return bad("Origins", "rejected by go-webauthn: %v", err)
 	}
-	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}, nil
+	rp := &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}
+	if rp.ceremonyKeys, err = newCeremonyKeys(cfg.Secret); err != nil {
+		return nil, err
+	}
+	if rp.dummyKey, err = newDummyCredentialKey(); err != nil {
+		return nil, err
+	}
+	return rp, nil
 }
 
 // checkOrigin validates one configured origin and returns its canonical form

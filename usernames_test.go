@@ -1,0 +1,135 @@
+package webauthnkit_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/webauthnkit/webauthnkit"
+)
+
+// Invisible and look-alike names are refused (issue 11, item 6); real names
+// in many scripts keep working.
+func TestUsernamesPRECISAndScripts(t *testing.T) {
+	refused := map[string]string{
+		"alice\u3164":          "Hangul filler",
+		"alice\u115f":          "Hangul choseong filler",
+		"alice\u1160":          "Hangul jungseong filler",
+		"alice\uffa0":          "halfwidth Hangul filler",
+		"alice\u2800":          "Braille blank",
+		"ali\u034fce":          "combining grapheme joiner",
+		"alice\u17b5":          "Khmer inherent vowel (invisible)",
+		"\u3164":               "only a filler",
+		"\u0430lice":           "Cyrillic а among Latin letters",
+		"p\u0430ypal":          "Cyrillic а inside a Latin name",
+		"\u0430\u0440\u0440le": "Cyrillic арр + Latin le",
+		"\u03b1lice":           "Greek alpha + Latin",
+		"ale\u03bexis":         "Latin + Greek xi",
+		"\u03b1\u0432":         "Greek + Cyrillic",
+		"alice smith":          "space (PRECIS identifiers have none)",
+		"alice\u00a0b":         "no-break space",
+		"alice\u200b":          "zero-width space",
+		"\U0001F600ok":         "emoji",
+		"\ufb01sh":             "ligature (compatibility character)",
+		"\U0001d41aaa":         "mathematical bold a",
+		"\u05d0alice":          "Hebrew + Latin",
+		"\u0627alice":          "Arabic + Latin",
+		"\uac00\u3042":         "Hangul + Hiragana",
+		"\u0e01\u0430":         "Thai + Cyrillic",
+		"alice\u0661":          "Arabic-Indic digit in a Latin name",
+	}
+	for name, why := range refused {
+		n, err := webauthnkit.NormalizeUsername(name)
+		assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest, "%s: %q accepted as %q", why, name, n)
+	}
+
+	accepted := map[string]string{
+		"alice":                       "alice",
+		" Alice ":                     "alice",
+		"ＡＬＩＣＥ":                       "alice", // full-width folded
+		"alice@example.com":           "alice@example.com",
+		"Alice.Smith+tag@Example.org": "alice.smith+tag@example.org",
+		"o'brien":                     "o'brien",
+		"jean-luc_2":                  "jean-luc_2",
+		"Straße":                      "straße",
+		"müller":                      "müller",
+		"mu\u0308ller":                "müller", // NFC
+		"Ἀλέξανδρος":                  "ἀλέξανδρος",
+		"алиса":                       "алиса", // whole-script Cyrillic is one script
+		"山田たろう":                       "山田たろう",
+		"ヤマダ・タロウ":                     "ヤマダ・タロウ",
+		"ｽｽﾞｷ":                        "スズキ",  // half-width katakana folded
+		"らーめん":                        "らーめん", // prolonged sound mark is Common
+		"田中taro":                      "田中taro",
+		"김민준":                         "김민준",
+		"金민준":                         "金민준", // Han + Hangul
+		"王小明":                         "王小明",
+		"ㄅㄆㄇ中文":                       "ㄅㄆㄇ中文", // Bopomofo + Han
+		"محمد":                        "محمد",
+		"محمد١٢":                      "محمد١٢",
+		"محمد12":                      "محمد12", // ASCII digits go with every script
+		"שלום":                        "שלום",
+		"user42":                      "user42",
+		"ελένη2":                      "ελένη2",
+	}
+	for name, want := range accepted {
+		n, err := webauthnkit.NormalizeUsername(name)
+		if assert.NoError(t, err, "%q", name) {
+			assert.Equal(t, want, n, "%q", name)
+		}
+	}
+
+	// A look-alike cannot sign up next to the real name.
+	e := newEnv(t)
+	e.signUp(t, "alice")
+	for _, name := range []string{"alice\u3164", "\u0430lice", "ALICE", "ａｌｉｃｅ"} {
+		_, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+		require.Error(t, err, "%q", name)
+		code := webauthnkit.ErrorCode(err)
+		assert.Contains(t, []webauthnkit.Code{webauthnkit.CodeInvalidRequest, webauthnkit.CodeUsernameTaken}, code, "%q", name)
+	}
+	// Hostile lengths are refused before the PRECIS transforms.
+	_, err := webauthnkit.NormalizeUsername(strings.Repeat("a", 100000))
+	assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
+	// Display names keep their looser rules: spaces and emoji stay allowed.
+	_, err = e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "bob", DisplayName: "Bob Smith \U0001F600"})
+	require.NoError(t, err)
+}
+
+// BenchmarkNormalizeUsername: every login by name pays it before any
+// account is found, so hostile names must stay cheap.
+func BenchmarkNormalizeUsername(b *testing.B) {
+	for _, tc := range []struct{ what, name string }{
+		{"ascii", "alice@example.com"},
+		{"cyrillic_64", strings.Repeat("ж", 64)},
+		{"rare_script_64", strings.Repeat("\U00010480", 64)}, // Osmanya: last in no fast path
+		{"hostile_256", strings.Repeat("\u1100", 256)},
+	} {
+		b.Run(tc.what, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = webauthnkit.NormalizeUsername(tc.name)
+			}
+		})
+	}
+}
+
+// A normalised name normalises to itself: the stored form typed back at
+// login finds the account.
+func FuzzNormalizeUsername(f *testing.F) {
+	for _, s := range []string{"alice", " Alice ", "ＡＬＩＣＥ", "straße", "ｽｽﾞｷ", "mu\u0308ller", "\u0130stanbul", "ᾼ", "ﬀ", "\u3164"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		n, err := webauthnkit.NormalizeUsername(name)
+		if err != nil {
+			require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
+			return
+		}
+		again, err := webauthnkit.NormalizeUsername(n)
+		require.NoError(t, err, "%q normalised to %q, which is refused", name, n)
+		require.Equal(t, n, again, "%q", name)
+	})
+}
