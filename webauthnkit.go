@@ -112,6 +112,16 @@ type Config struct {
 	// CounterPolicy: default CounterReject.
 	CounterPolicy CounterPolicy
 
+	// Algorithms are the COSE algorithms of credential keys, offered in
+	// registration options (pubKeyCredParams, in this order of preference)
+	// and accepted when a registration or login finishes. Default:
+	// DefaultAlgorithms() (AlgES256, AlgEdDSA, AlgRS256). Opt-in: AlgES384,
+	// AlgES512, AlgPS256/384/512, AlgRS384/512, AlgRS1 (legacy TPMs) and
+	// AlgMLDSA44/65/87 (only on builds that can verify ML-DSA). Removing an
+	// algorithm also refuses logins with passkeys that use it. Keys must
+	// also be within the public key limits (see MaxRSAModulusBits).
+	Algorithms []Algorithm
+
 	// Logger receives diagnostic records (never challenges, signatures or
 	// keys). Default: discard.
 	Logger *slog.Logger
@@ -151,6 +161,8 @@ type RelyingParty struct {
 	log   *slog.Logger
 	creds CredentialStore
 	cers  ChallengeStore
+	// credParams is cfg.Algorithms as go-webauthn's pubKeyCredParams.
+	credParams []protocol.CredentialParameter
 }
 
 // ConfigError reports an invalid Config field.
@@ -246,6 +258,15 @@ func New(cfg Config) (*RelyingParty, error) {
 	default:
 		return bad("CounterPolicy", "unknown value %d", cfg.CounterPolicy)
 	}
+	if cfg.Algorithms == nil {
+		cfg.Algorithms = DefaultAlgorithms()
+	} else {
+		cfg.Algorithms = slices.Clone(cfg.Algorithms)
+	}
+	credParams, err := checkAlgorithms(cfg.Algorithms)
+	if err != nil {
+		return bad("Algorithms", "%v", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -295,7 +316,7 @@ func New(cfg Config) (*RelyingParty, error) {
 	if err != nil {
 		return bad("Origins", "rejected by go-webauthn: %v", err)
 	}
-	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}, nil
+	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies, credParams: credParams}, nil
 }
 
 // checkOrigin validates one configured origin and returns its canonical form
