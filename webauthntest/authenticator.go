@@ -236,9 +236,13 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 		return nil, err
 	}
 
-	key, err := newKey(a.cfg.alg, a.cfg.rsaBits, a.cfg.rand)
-	if err != nil {
-		return nil, fmt.Errorf("webauthntest: register: generating key: %w", err)
+	key := a.cfg.key
+	if key == nil {
+		if key, err = newKey(a.cfg.alg, a.cfg.rsaBits, a.cfg.rand); err != nil {
+			return nil, fmt.Errorf("webauthntest: register: generating key: %w", err)
+		}
+	} else if err := keyFits(key, a.cfg.alg); err != nil {
+		return nil, fmt.Errorf("webauthntest: register: WithKey: %w", err)
 	}
 	cred := &credential{
 		rpID:        rpID,

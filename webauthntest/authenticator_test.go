@@ -777,3 +777,19 @@ func TestWithCredentialKeyAndAttestationStatement(t *testing.T) {
 	_, err = a.Login(mustJSON(t, assertion.Response), webauthntest.WithCredentialKey(raw))
 	assert.ErrorContains(t, err, "Register only")
 }
+
+func TestWithKey(t *testing.T) {
+	r := exampleRP(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	a := webauthntest.New(webauthntest.WithKey(key))
+	alice, bob := newUser("alice"), newUser("bob")
+	c1, c2 := r.mustRegister(a, alice), r.mustRegister(a, bob)
+	assert.NotEqual(t, c1.ID, c2.ID)
+	assert.Equal(t, c1.PublicKey, c2.PublicKey)
+	r.mustLogin(a, bob)
+
+	options, _ := r.beginRegistration(newUser("carol"))
+	_, err = webauthntest.New(webauthntest.WithKey(key), webauthntest.WithAlgorithm(webauthntest.EdDSA)).Register(options)
+	assert.ErrorContains(t, err, "cannot sign EdDSA")
+}

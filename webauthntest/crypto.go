@@ -63,6 +63,23 @@ func newKey(alg Alg, rsaBits int, r io.Reader) (crypto.Signer, error) {
 	return nil, fmt.Errorf("unsupported algorithm %v", alg)
 }
 
+// keyFits reports whether key can sign with alg.
+func keyFits(key crypto.Signer, alg Alg) error {
+	ok := false
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		ok = (alg == ES256 || alg == ES384 || alg == ES512) && k.Curve == curveOf(alg)
+	case ed25519.PrivateKey:
+		ok = alg == EdDSA
+	case *rsa.PrivateKey:
+		ok = alg == RS256 || alg == PS256
+	}
+	if !ok {
+		return fmt.Errorf("a %T cannot sign %v", key, alg)
+	}
+	return nil
+}
+
 func curveOf(alg Alg) elliptic.Curve {
 	switch alg {
 	case ES384:

@@ -1,6 +1,7 @@
 package webauthntest
 
 import (
+	"crypto"
 	"fmt"
 	"io"
 	"slices"
@@ -69,6 +70,7 @@ type config struct {
 	origin       string
 	alg          Alg
 	rsaBits      int
+	key          crypto.Signer // nil: a new key per credential
 	attestation  AttestationFormat
 	aaguid       [16]byte
 	uv, up       bool
@@ -143,6 +145,16 @@ func WithRSAKeyBits(bits int) Option {
 		}
 		c.rsaBits = bits
 	}
+}
+
+// WithKey makes every credential the device creates use key (an
+// *ecdsa.PrivateKey, ed25519.PrivateKey or *rsa.PrivateKey fitting the
+// algorithm set by WithAlgorithm) instead of a fresh key pair: for
+// benchmarks and tests that register many credentials with a key that is
+// slow to generate, such as RSA-4096. Register fails if the key does not fit
+// the algorithm.
+func WithKey(key crypto.Signer) Option {
+	return func(c *config) { c.key = key }
 }
 
 // WithAttestation sets the attestation statement format (default
