@@ -285,7 +285,7 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 	}
 	clientDataHash := sha256.Sum256(clientData)
 
-	attStmt := map[string]any{}
+	var attStmt any = map[string]any{}
 	if a.cfg.attestation == AttestationPackedSelf {
 		sig, err := a.sign(key, cred.alg, slices.Concat(authData, clientDataHash[:]))
 		if err != nil {
@@ -294,8 +294,7 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 		if cl.badSignature {
 			sig[len(sig)-1] ^= 0x01
 		}
-		attStmt["alg"] = int(cred.alg)
-		attStmt["sig"] = sig
+		attStmt = map[string]any{"alg": int(cred.alg), "sig": sig}
 	}
 	if cl.tamperAuthData {
 		authData[36] ^= 0x01 // low bit of signCount

@@ -295,7 +295,7 @@ type call struct {
 	rpID           string
 	credentialKey  []byte
 	attFormat      string
-	attStmt        map[string]any
+	attStmt        any
 }
 
 // BadSignature flips a bit of the signature after signing: the assertion
@@ -345,11 +345,12 @@ func WithCredentialKey(coseKey []byte) CallOption {
 }
 
 // WithAttestationStatement makes Register send the attestation statement
-// format and attStmt given (CBOR-encoded as is: use []byte for byte strings,
-// int for integers, []any of []byte for x5c), instead of the device's own.
-// For tests of attestation formats the device does not produce, and of
-// hostile statements. Register only.
-func WithAttestationStatement(format string, attStmt map[string]any) CallOption {
+// format and attStmt given, CBOR-encoded as is (a map[string]any for every
+// format but "compound", whose statement is an array of {"fmt", "attStmt"}
+// maps; []byte for byte strings, int for integers, []any of []byte for x5c),
+// instead of the device's own. For tests of attestation formats the device
+// does not produce, and of hostile statements. Register only.
+func WithAttestationStatement(format string, attStmt any) CallOption {
 	return func(c *call) { c.attFormat, c.attStmt = format, attStmt }
 }
 
