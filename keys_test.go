@@ -5,8 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -31,44 +29,6 @@ import (
 // scheduler hiccup on a loaded machine cannot fail the test.
 const hostileBudget = 50 * time.Millisecond
 
-// modulus returns size random bytes shaped like an RSA modulus (top bit set,
-// odd): not a real key, but one go-webauthn would verify with.
-func modulus(t testing.TB, size int) []byte {
-	t.Helper()
-	n := make([]byte, size)
-	_, err := rand.Read(n)
-	require.NoError(t, err)
-	n[0] |= 0x80
-	n[size-1] |= 1
-	return n
-}
-
-// e65537 and e2p31m1 are RSA public exponents: the usual one, and 2^31-1,
-// the largest Go verifies with (31 multiplications per verification).
-var (
-	e65537  = []byte{1, 0, 1}
-	e2p31m1 = []byte{0x7f, 0xff, 0xff, 0xff}
-)
-
-func coseKey(t testing.TB, params map[int]any) []byte {
-	t.Helper()
-	b, err := webauthntest.MarshalCOSEKey(params)
-	require.NoError(t, err)
-	return b
-}
-
-func rsaCOSE(t testing.TB, alg int, n, e []byte) []byte {
-	return coseKey(t, map[int]any{1: 3, 3: alg, -1: n, -2: e})
-}
-
-func randomBytes(t testing.TB, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return b
-}
-
 var hostileUsers atomic.Int64
 
 // finishRegistrationTimed begins a sign-up, lets a fresh ES256 device answer
@@ -79,14 +39,7 @@ func finishRegistrationTimed(t testing.TB, e *env, calls ...webauthntest.CallOpt
 	require.NoError(t, err)
 	body, err := webauthntest.New(webauthntest.WithOrigin(testOrigin)).Register(begin.Options, calls...)
 	require.NoError(t, err)
-	// Like an attacker fitting a bigger key into MaxResponseSize, drop the
-	// optional copies of authenticatorData and the key.
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(body, &m))
-	delete(m["response"].(map[string]any), "authenticatorData")
-	delete(m["response"].(map[string]any), "publicKey")
-	body, err = json.Marshal(m)
-	require.NoError(t, err)
+	body = withoutOptionalCopies(t, body)
 	start := time.Now()
 	_, err = e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	return time.Since(start), err
@@ -214,27 +167,6 @@ func TestHostileAttestationKeys(t *testing.T) {
 	})
 }
 
-// certificateWithRSAKey returns a DER certificate, valid now and signed by a
-// throwaway P-256 CA, whose subject key is the RSA key (n, e). Go's x509
-// parser accepts any size.
-func certificateWithRSAKey(t testing.TB, n *big.Int, e int) []byte {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	now := time.Now()
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hostile CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		Subject: pkix.Name{Country: []string{"US"}, Organization: []string{"Hostile"}, OrganizationalUnit: []string{"Authenticator Attestation"}, CommonName: "hostile"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &rsa.PublicKey{N: n, E: e}, caKey)
-	require.NoError(t, err)
-	parsed, err := x509.ParseCertificate(der)
-	require.NoError(t, err, "Go's x509 parser takes the key whatever its size")
-	require.Equal(t, n.BitLen(), parsed.PublicKey.(*rsa.PublicKey).N.BitLen())
-	return der
-}
-
 // TestHostileStoredKey: a key stored before the limits existed (or written
 // by someone with access to the store) is checked before a login verifies
 // with it, and the log explains why without the key.
@@ -266,16 +198,6 @@ func TestHostileStoredKey(t *testing.T) {
 		assert.NotContains(t, logs, enc.EncodeToString(n[:30])[:36], "the key must not be logged")
 	}
 	assert.NotContains(t, logs, fmt.Sprintf("%x", n[:20]))
-}
-
-func setSignature(t testing.TB, body, sig []byte) []byte {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(body, &m))
-	m["response"].(map[string]any)["signature"] = base64.RawURLEncoding.EncodeToString(sig)
-	out, err := json.Marshal(m)
-	require.NoError(t, err)
-	return out
 }
 
 func TestAlgorithmsConfig(t *testing.T) {
