@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -38,6 +39,30 @@ func BenchmarkKeySize(b *testing.B) {
 		key  crypto.Signer
 	}{{"ES256", webauthntest.ES256, ecKey}, {"RS256-4096", webauthntest.RS256, rsaKey}} {
 		device := []webauthntest.Option{webauthntest.WithOrigin(testOrigin), webauthntest.WithAlgorithm(k.alg), webauthntest.WithKey(k.key)}
+		// The floor: sha256 and one signature verification.
+		b.Run("Verify/"+k.name, func(b *testing.B) {
+			msg := fixedChallenge
+			digest := sha256.Sum256(msg)
+			sig, err := k.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU()
+			for range b.N {
+				d := sha256.Sum256(msg)
+				switch pub := k.key.Public().(type) {
+				case *ecdsa.PublicKey:
+					if !ecdsa.VerifyASN1(pub, d[:], sig) {
+						b.Fatal("bad signature")
+					}
+				case *rsa.PublicKey:
+					if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			reportCPU(b, processCPU()-cpu)
+		})
 		b.Run("FinishRegistration/"+k.name, func(b *testing.B) {
 			rp, _ := benchRP(b)
 			d := webauthntest.New(append(device, webauthntest.WithAttestation(webauthntest.AttestationPackedSelf))...)

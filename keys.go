@@ -211,6 +211,9 @@ func checkCredentialKey(cose []byte, allowed []Algorithm) (Algorithm, error) {
 			}
 		}
 	case coseKtyRSA:
+		if len(k.P1) > 2*MaxRSAModulusBits/8 { // no need to copy a huge one again
+			return alg, keyNotAllowed("the RSA credential key has a modulus of over %d bytes, more than %d bits", 2*MaxRSAModulusBits/8-3, MaxRSAModulusBits)
+		}
 		var n []byte
 		if err := webauthncbor.Unmarshal(k.P1, &n); err != nil {
 			return alg, keyNotAllowed("the RSA credential key has no modulus")

@@ -193,7 +193,7 @@ func TestHostileStoredKey(t *testing.T) {
 	})
 	logs := e.logs.String()
 	assert.Contains(t, logs, "stored credential key refused")
-	assert.Contains(t, logs, "368000-bit modulus")
+	assert.Contains(t, logs, "more than 4096 bits")
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
 		assert.NotContains(t, logs, enc.EncodeToString(n[:30])[:36], "the key must not be logged")
 	}
@@ -324,4 +324,28 @@ func TestLargestAcceptedKeys(t *testing.T) {
 	// A 2048-bit modulus with leading zero bytes is still 2048 bits.
 	_, err = finishRegistrationTimed(t, e, webauthntest.WithCredentialKey(rsaCOSE(t, -257, append([]byte{0, 0}, modulus(t, 256)...), []byte{0, 1, 0, 1})))
 	require.NoError(t, err)
+}
+
+// BenchmarkCheckCredentialKey is what the key limits add to every
+// registration and login.
+func BenchmarkCheckCredentialKey(b *testing.B) {
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(b, err)
+	pt, err := p256.PublicKey.Bytes()
+	require.NoError(b, err)
+	for _, k := range []struct {
+		name string
+		key  []byte
+	}{
+		{"ES256", coseKey(b, map[int]any{1: 2, 3: -7, -1: 1, -2: pt[1:33], -3: pt[33:]})},
+		{"RS256-4096", rsaCOSE(b, -257, modulus(b, 512), e65537)},
+		{"RS256-46000B-refused", rsaCOSE(b, -257, modulus(b, 46000), e2p31m1)},
+	} {
+		b.Run(k.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				_, _ = webauthnkit.CheckCredentialKey(k.key, webauthnkit.DefaultAlgorithms())
+			}
+		})
+	}
 }

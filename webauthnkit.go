@@ -114,8 +114,9 @@ type Config struct {
 
 	// Algorithms are the COSE algorithms of credential keys, offered in
 	// registration options (pubKeyCredParams, in this order of preference)
-	// and accepted when a registration or login finishes. Default:
-	// DefaultAlgorithms() (AlgES256, AlgEdDSA, AlgRS256). Opt-in: AlgES384,
+	// and accepted when a registration or login finishes. Default (nil):
+	// DefaultAlgorithms() (AlgES256, AlgEdDSA, AlgRS256); an empty list,
+	// an unknown value or a duplicate is an error. Opt-in: AlgES384,
 	// AlgES512, AlgPS256/384/512, AlgRS384/512, AlgRS1 (legacy TPMs) and
 	// AlgMLDSA44/65/87 (only on builds that can verify ML-DSA). Removing an
 	// algorithm also refuses logins with passkeys that use it. Keys must
