@@ -349,3 +349,40 @@ func BenchmarkCheckCredentialKey(b *testing.B) {
 		})
 	}
 }
+
+// FuzzCheckCredentialKey: the key check never panics, and a key it accepts
+// is one go-webauthn parses the same way (same algorithm), so the two never
+// read different keys from the same bytes.
+func FuzzCheckCredentialKey(f *testing.F) {
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(f, err)
+	pt, err := p256.PublicKey.Bytes()
+	require.NoError(f, err)
+	f.Add(coseKey(f, map[int]any{1: 2, 3: -7, -1: 1, -2: pt[1:33], -3: pt[33:]}))
+	f.Add(coseKey(f, map[int]any{1: 1, 3: -8, -1: 6, -2: randomBytes(f, 32)}))
+	f.Add(rsaCOSE(f, -257, modulus(f, 256), e65537))
+	all := []webauthnkit.Algorithm{webauthnkit.AlgES256, webauthnkit.AlgEdDSA, webauthnkit.AlgRS256, webauthnkit.AlgES384,
+		webauthnkit.AlgES512, webauthnkit.AlgPS256, webauthnkit.AlgPS384, webauthnkit.AlgPS512, webauthnkit.AlgRS384, webauthnkit.AlgRS512, webauthnkit.AlgRS1}
+	f.Fuzz(func(t *testing.T, key []byte) {
+		alg, err := webauthnkit.CheckCredentialKey(key, all)
+		if err != nil {
+			require.ErrorIs(t, err, webauthnkit.ErrKeyNotAllowed)
+			return
+		}
+		parsed, err := webauthncose.ParsePublicKey(key)
+		require.NoError(t, err, "accepted by the key check, refused by go-webauthn")
+		var got int64
+		switch k := parsed.(type) {
+		case webauthncose.EC2PublicKeyData:
+			got = k.Algorithm
+		case webauthncose.OKPPublicKeyData:
+			got = k.Algorithm
+		case webauthncose.RSAPublicKeyData:
+			got = k.Algorithm
+			require.LessOrEqual(t, new(big.Int).SetBytes(k.Modulus).BitLen(), webauthnkit.MaxRSAModulusBits)
+		default:
+			t.Fatalf("unexpected key type %T", parsed)
+		}
+		require.Equal(t, int64(alg), got)
+	})
+}
