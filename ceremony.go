@@ -302,6 +302,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 	creation, session, err := rp.wa.BeginRegistration(&user,
 		webauthn.WithExclusions(exclusions),
 		webauthn.WithExtensions(webauthn.WithExtensionCredProps()),
+		webauthn.WithCredentialParameters(rp.credParams),
 		withRegistrationChallenge(challenge),
 	)
 	if err != nil {
@@ -379,6 +380,9 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		return nil, st, invalidResponse(err)
 	}
 	if err := rp.precheck(&parsed.Response.CollectedClientData, protocol.CreateCeremony, st, parsed.Response.AttestationObject.AuthData.RPIDHash, parsed.Response.AttestationObject.AuthData.Flags); err != nil {
+		return nil, st, err
+	}
+	if err := rp.checkRegistrationKeys(parsed); err != nil {
 		return nil, st, err
 	}
 	user := &waUser{handle: st.UserHandle, name: st.NewName, displayName: st.NewDisplay}
@@ -658,6 +662,9 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	}
 	if uh := parsed.Response.UserHandle; len(uh) > 0 && !bytes.Equal(uh, stored.UserHandle) {
 		return nil, parsed.RawID, unknown
+	}
+	if err := rp.checkStoredKey(ctx, &stored); err != nil {
+		return nil, parsed.RawID, err
 	}
 	session := st.Session
 	session.UserID = stored.UserHandle

@@ -63,6 +63,16 @@
 //     must not mix scripts (UTS #39 highly restrictive): see NormalizeUsername.
 //   - A sign counter that does not increase fails the login by default
 //     (possible cloned authenticator).
+//   - Public key limits: credential keys (at registration and, stored ones
+//     included, before each login), self-attestation keys and attestation
+//     certificate keys are checked before any signature is verified with
+//     them: RSA moduli of [MinRSAModulusBits] to [MaxRSAModulusBits] bits
+//     with exponent 65537, EC2 keys on the curve their algorithm names (and
+//     on that curve), OKP keys Ed25519 only, and credential algorithms from
+//     Config.Algorithms. Neither go-webauthn nor Go's x509 parser bounds RSA
+//     keys, and one with a 46,000-byte modulus costs seconds of CPU per
+//     verification; refused keys fail with [ErrInvalidResponse] wrapping
+//     [ErrKeyNotAllowed].
 //   - Responses are size-capped ([MaxResponseSize]); errors carry a stable
 //     [Code] and a safe message, while verification details go to the
 //     configured logger only, never challenges, signatures or keys.

@@ -112,6 +112,17 @@ type Config struct {
 	// CounterPolicy: default CounterReject.
 	CounterPolicy CounterPolicy
 
+	// Algorithms are the COSE algorithms of credential keys, offered in
+	// registration options (pubKeyCredParams, in this order of preference)
+	// and accepted when a registration or login finishes. Default (nil):
+	// DefaultAlgorithms() (AlgES256, AlgEdDSA, AlgRS256); an empty list,
+	// an unknown value or a duplicate is an error. Opt-in: AlgES384,
+	// AlgES512, AlgPS256/384/512, AlgRS384/512, AlgRS1 (legacy TPMs) and
+	// AlgMLDSA44/65/87 (only on builds that can verify ML-DSA). Removing an
+	// algorithm also refuses logins with passkeys that use it. Keys must
+	// also be within the public key limits (see MaxRSAModulusBits).
+	Algorithms []Algorithm
+
 	// Logger receives diagnostic records (never challenges, signatures or
 	// keys). Default: discard.
 	Logger *slog.Logger
@@ -165,6 +176,8 @@ type RelyingParty struct {
 	// dummyKey is verified against when an unknown name's fake credential
 	// is presented (enumeration.go).
 	dummyKey []byte
+	// credParams is cfg.Algorithms as go-webauthn's pubKeyCredParams.
+	credParams []protocol.CredentialParameter
 }
 
 // ConfigError reports an invalid Config field.
@@ -260,6 +273,15 @@ func New(cfg Config) (*RelyingParty, error) {
 	default:
 		return bad("CounterPolicy", "unknown value %d", cfg.CounterPolicy)
 	}
+	if cfg.Algorithms == nil {
+		cfg.Algorithms = DefaultAlgorithms()
+	} else {
+		cfg.Algorithms = slices.Clone(cfg.Algorithms)
+	}
+	credParams, err := checkAlgorithms(cfg.Algorithms)
+	if err != nil {
+		return bad("Algorithms", "%v", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -320,7 +342,7 @@ func New(cfg Config) (*RelyingParty, error) {
 	if err != nil {
 		return bad("Origins", "rejected by go-webauthn: %v", err)
 	}
-	rp := &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}
+	rp := &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies, credParams: credParams}
 	if rp.ceremonyKeys, err = newCeremonyKeys(cfg.Secret); err != nil {
 		return nil, err
 	}

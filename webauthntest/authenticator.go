@@ -236,9 +236,13 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 		return nil, err
 	}
 
-	key, err := newKey(a.cfg.alg, a.cfg.rand)
-	if err != nil {
-		return nil, fmt.Errorf("webauthntest: register: generating key: %w", err)
+	key := a.cfg.key
+	if key == nil {
+		if key, err = newKey(a.cfg.alg, a.cfg.rsaBits, a.cfg.rand); err != nil {
+			return nil, fmt.Errorf("webauthntest: register: generating key: %w", err)
+		}
+	} else if err := keyFits(key, a.cfg.alg); err != nil {
+		return nil, fmt.Errorf("webauthntest: register: WithKey: %w", err)
 	}
 	cred := &credential{
 		rpID:        rpID,
@@ -256,13 +260,17 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 		return nil, err
 	}
 
-	coseKey, err := coseKey(key)
+	coseKey, err := coseKey(key, cred.alg)
 	if err != nil {
 		return nil, fmt.Errorf("webauthntest: register: %w", err)
 	}
 	spki, err := spkiKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("webauthntest: register: %w", err)
+	}
+	publicKeyAlg := int(cred.alg)
+	if cl.credentialKey != nil {
+		coseKey, spki, publicKeyAlg = cl.credentialKey, nil, coseAlg(cl.credentialKey)
 	}
 	attested := make([]byte, 0, 18+len(cred.id)+len(coseKey))
 	attested = append(attested, a.cfg.aaguid[:]...)
@@ -277,23 +285,26 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 	}
 	clientDataHash := sha256.Sum256(clientData)
 
-	attStmt := map[string]any{}
+	var attStmt any = map[string]any{}
 	if a.cfg.attestation == AttestationPackedSelf {
-		sig, err := a.sign(key, slices.Concat(authData, clientDataHash[:]))
+		sig, err := a.sign(key, cred.alg, slices.Concat(authData, clientDataHash[:]))
 		if err != nil {
 			return nil, fmt.Errorf("webauthntest: register: %w", err)
 		}
 		if cl.badSignature {
 			sig[len(sig)-1] ^= 0x01
 		}
-		attStmt["alg"] = int(cred.alg)
-		attStmt["sig"] = sig
+		attStmt = map[string]any{"alg": int(cred.alg), "sig": sig}
 	}
 	if cl.tamperAuthData {
 		authData[36] ^= 0x01 // low bit of signCount
 	}
+	format := string(a.cfg.attestation)
+	if cl.attStmt != nil {
+		format, attStmt = cl.attFormat, cl.attStmt
+	}
 	attObj, err := ctap2.Marshal(map[string]any{
-		"fmt":      string(a.cfg.attestation),
+		"fmt":      format,
 		"attStmt":  attStmt,
 		"authData": authData,
 	})
@@ -309,7 +320,7 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 			AuthenticatorData:  b64(authData),
 			Transports:         a.cfg.defaultTransports(),
 			PublicKey:          b64(spki),
-			PublicKeyAlgorithm: int(cred.alg),
+			PublicKeyAlgorithm: publicKeyAlg,
 			AttestationObject:  b64(attObj),
 		},
 		AuthenticatorAttachment: string(a.cfg.attachment),
@@ -398,6 +409,9 @@ func (a *Authenticator) login(optionsJSON, chosen []byte, opts []CallOption) ([]
 	if err != nil {
 		return nil, fmt.Errorf("webauthntest: login: %w", err)
 	}
+	if cl.credentialKey != nil || cl.attStmt != nil {
+		return nil, errors.New("webauthntest: login: WithCredentialKey and WithAttestationStatement apply to Register only")
+	}
 	rpID := o.RPID
 	if rpID == "" {
 		if rpID, err = hostOf(a.cfg.origin); err != nil {
@@ -434,7 +448,7 @@ func (a *Authenticator) login(optionsJSON, chosen []byte, opts []CallOption) ([]
 		return nil, fmt.Errorf("webauthntest: login: %w", err)
 	}
 	clientDataHash := sha256.Sum256(clientData)
-	sig, err := a.sign(cred.key, slices.Concat(authData, clientDataHash[:]))
+	sig, err := a.sign(cred.key, cred.alg, slices.Concat(authData, clientDataHash[:]))
 	if err != nil {
 		return nil, fmt.Errorf("webauthntest: login: %w", err)
 	}

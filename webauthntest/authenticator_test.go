@@ -2,11 +2,14 @@ package webauthntest_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"sync"
 	"testing"
 
@@ -27,7 +30,7 @@ func b64(t testing.TB, s string) []byte {
 }
 
 func TestAlgorithmsAndAttestation(t *testing.T) {
-	for _, alg := range []webauthntest.Alg{webauthntest.ES256, webauthntest.EdDSA, webauthntest.RS256} {
+	for _, alg := range []webauthntest.Alg{webauthntest.ES256, webauthntest.EdDSA, webauthntest.RS256, webauthntest.ES384, webauthntest.ES512, webauthntest.PS256} {
 		for _, format := range []webauthntest.AttestationFormat{webauthntest.AttestationNone, webauthntest.AttestationPackedSelf} {
 			t.Run(alg.String()+"/"+string(format), func(t *testing.T) {
 				t.Parallel()
@@ -57,11 +60,12 @@ func TestAlgorithmsAndAttestation(t *testing.T) {
 				assert.Equal(t, alg, info[0].Algorithm)
 				switch k := key.(type) {
 				case webauthncose.EC2PublicKeyData:
-					assert.Equal(t, int64(-7), k.Algorithm)
+					assert.Equal(t, int64(alg), k.Algorithm)
+					assert.Equal(t, map[webauthntest.Alg]int64{webauthntest.ES256: 1, webauthntest.ES384: 2, webauthntest.ES512: 3}[alg], k.Curve)
 				case webauthncose.OKPPublicKeyData:
 					assert.Equal(t, int64(-8), k.Algorithm)
 				case webauthncose.RSAPublicKeyData:
-					assert.Equal(t, int64(-257), k.Algorithm)
+					assert.Equal(t, int64(alg), k.Algorithm)
 					assert.Len(t, k.Modulus, 256)
 				default:
 					t.Fatalf("unexpected key %T", key)
@@ -601,7 +605,7 @@ func TestDeterministic(t *testing.T) {
 	for _, alg := range []webauthntest.Alg{webauthntest.ES256, webauthntest.EdDSA} {
 		run := func() (reg, login []byte) {
 			a := webauthntest.New(webauthntest.WithAlgorithm(alg), webauthntest.WithAttestation(webauthntest.AttestationPackedSelf),
-				webauthntest.WithRand(rand.NewChaCha8([32]byte{42})))
+				webauthntest.WithRand(mrand.NewChaCha8([32]byte{42})))
 			reg, err := a.Register(options)
 			require.NoError(t, err)
 			login, err = a.Login(request)
@@ -720,4 +724,72 @@ func BenchmarkLogin(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestRSAKeyBits(t *testing.T) {
+	r := exampleRP(t)
+	a := webauthntest.New(webauthntest.WithAlgorithm(webauthntest.RS256), webauthntest.WithRSAKeyBits(4096))
+	u := newUser("alice")
+	cred := r.mustRegister(a, u)
+	key, err := webauthncose.ParsePublicKey(cred.PublicKey)
+	require.NoError(t, err)
+	require.IsType(t, webauthncose.RSAPublicKeyData{}, key)
+	assert.Len(t, key.(webauthncose.RSAPublicKeyData).Modulus, 512)
+	r.mustLogin(a, u)
+	assert.Panics(t, func() { webauthntest.New(webauthntest.WithRSAKeyBits(1024)) })
+}
+
+func TestWithCredentialKeyAndAttestationStatement(t *testing.T) {
+	r := exampleRP(t)
+	a := webauthntest.New()
+	u := newUser("alice")
+	options, session := r.beginRegistration(u)
+
+	// A P-256 key the device does not hold: registration verifies ("none"
+	// attestation signs nothing), but the device cannot log in with it.
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	pt, err := other.PublicKey.Bytes()
+	require.NoError(t, err)
+	raw, err := webauthntest.MarshalCOSEKey(map[int]any{1: 2, 3: -7, -1: 1, -2: pt[1:33], -3: pt[33:]})
+	require.NoError(t, err)
+	body, err := a.Register(options, webauthntest.WithCredentialKey(raw))
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `"publicKeyAlgorithm":-7`)
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
+	require.NoError(t, err)
+	assert.Equal(t, raw, parsed.Response.AttestationObject.AuthData.AttData.CredentialPublicKey)
+	cred, err := r.finishRegistration(u, session, body)
+	require.NoError(t, err)
+	assert.Equal(t, raw, cred.PublicKey)
+
+	// The statement is sent as given.
+	options, _ = r.beginRegistration(newUser("bob"))
+	body, err = a.Register(options, webauthntest.WithAttestationStatement("packed", map[string]any{"alg": -7, "sig": []byte{1, 2, 3}}))
+	require.NoError(t, err)
+	parsed, err = protocol.ParseCredentialCreationResponseBytes(body)
+	require.NoError(t, err)
+	assert.Equal(t, "packed", parsed.Response.AttestationObject.Format)
+	assert.Equal(t, []byte{1, 2, 3}, parsed.Response.AttestationObject.AttStatement["sig"])
+
+	assertion, _, err := r.w.BeginLogin(u)
+	require.NoError(t, err)
+	_, err = a.Login(mustJSON(t, assertion.Response), webauthntest.WithCredentialKey(raw))
+	assert.ErrorContains(t, err, "Register only")
+}
+
+func TestWithKey(t *testing.T) {
+	r := exampleRP(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	a := webauthntest.New(webauthntest.WithKey(key))
+	alice, bob := newUser("alice"), newUser("bob")
+	c1, c2 := r.mustRegister(a, alice), r.mustRegister(a, bob)
+	assert.NotEqual(t, c1.ID, c2.ID)
+	assert.Equal(t, c1.PublicKey, c2.PublicKey)
+	r.mustLogin(a, bob)
+
+	options, _ := r.beginRegistration(newUser("carol"))
+	_, err = webauthntest.New(webauthntest.WithKey(key), webauthntest.WithAlgorithm(webauthntest.EdDSA)).Register(options)
+	assert.ErrorContains(t, err, "cannot sign EdDSA")
 }

@@ -31,7 +31,8 @@
 // New returns a platform authenticator holding discoverable ES256 credentials,
 // with user presence and user verification, "none" attestation, and a
 // signature counter that starts at 0 and grows by 1 per assertion. Options
-// change this: WithAlgorithm (ES256, EdDSA, RS256), WithAttestation (none or
+// change this: WithAlgorithm (ES256, EdDSA, RS256, ES384, ES512, PS256),
+// WithRSAKeyBits (2048, 3072 or 4096), WithAttestation (none or
 // packed self attestation), WithAAGUID, WithUserVerification,
 // WithUserPresence, WithBackup (the BE and BS flags), WithCounter,
 // WithAttachment, WithTransports, WithResidentKeys and

@@ -1,6 +1,7 @@
 package webauthntest
 
 import (
+	"crypto"
 	"fmt"
 	"io"
 	"slices"
@@ -14,7 +15,10 @@ type Alg int
 const (
 	ES256 Alg = -7   // ECDSA with P-256 and SHA-256, ASN.1 DER signatures.
 	EdDSA Alg = -8   // Ed25519.
-	RS256 Alg = -257 // RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key.
+	ES384 Alg = -35  // ECDSA with P-384 and SHA-384.
+	ES512 Alg = -36  // ECDSA with P-521 and SHA-512.
+	PS256 Alg = -37  // RSASSA-PSS with SHA-256 (salt as long as the hash); key size as WithRSAKeyBits.
+	RS256 Alg = -257 // RSASSA-PKCS1-v1_5 with SHA-256; key size as WithRSAKeyBits (default 2048).
 )
 
 // String returns the JOSE name of the algorithm, e.g. "ES256".
@@ -24,6 +28,12 @@ func (a Alg) String() string {
 		return "ES256"
 	case EdDSA:
 		return "EdDSA"
+	case ES384:
+		return "ES384"
+	case ES512:
+		return "ES512"
+	case PS256:
+		return "PS256"
 	case RS256:
 		return "RS256"
 	}
@@ -59,6 +69,8 @@ const MaxCredentialIDLength = 1023
 type config struct {
 	origin       string
 	alg          Alg
+	rsaBits      int
+	key          crypto.Signer // nil: a new key per credential
 	attestation  AttestationFormat
 	aaguid       [16]byte
 	uv, up       bool
@@ -75,6 +87,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		alg:         ES256,
+		rsaBits:     2048,
 		attestation: AttestationNone,
 		uv:          true,
 		up:          true,
@@ -112,11 +125,36 @@ func WithOrigin(origin string) Option {
 // pubKeyCredParams do not allow it.
 func WithAlgorithm(alg Alg) Option {
 	return func(c *config) {
-		if alg != ES256 && alg != EdDSA && alg != RS256 {
+		switch alg {
+		case ES256, EdDSA, ES384, ES512, PS256, RS256:
+		default:
 			panic(fmt.Sprintf("webauthntest: unsupported algorithm %v", alg))
 		}
 		c.alg = alg
 	}
+}
+
+// WithRSAKeyBits sets the modulus size of RS256 and PS256 keys: 2048 (the
+// default), 3072 or 4096. Generating a 4096-bit key takes a second or more.
+// Keys outside these sizes (hostile ones) can be sent with
+// WithCredentialKey.
+func WithRSAKeyBits(bits int) Option {
+	return func(c *config) {
+		if bits != 2048 && bits != 3072 && bits != 4096 {
+			panic(fmt.Sprintf("webauthntest: RSA key size %d is not 2048, 3072 or 4096", bits))
+		}
+		c.rsaBits = bits
+	}
+}
+
+// WithKey makes every credential the device creates use key (an
+// *ecdsa.PrivateKey, ed25519.PrivateKey or *rsa.PrivateKey fitting the
+// algorithm set by WithAlgorithm) instead of a fresh key pair: for
+// benchmarks and tests that register many credentials with a key that is
+// slow to generate, such as RSA-4096. Register fails if the key does not fit
+// the algorithm.
+func WithKey(key crypto.Signer) Option {
+	return func(c *config) { c.key = key }
 }
 
 // WithAttestation sets the attestation statement format (default
@@ -255,6 +293,9 @@ type call struct {
 	noUV, noUP     bool
 	origin         string
 	rpID           string
+	credentialKey  []byte
+	attFormat      string
+	attStmt        any
 }
 
 // BadSignature flips a bit of the signature after signing: the assertion
@@ -291,6 +332,27 @@ func WithoutUserVerification() CallOption { return func(c *call) { c.noUV = true
 
 // WithoutUserPresence clears the UP flag for this call.
 func WithoutUserPresence() CallOption { return func(c *call) { c.noUP = true } }
+
+// WithCredentialKey makes Register send coseKey (a COSE_Key, e.g. from
+// MarshalCOSEKey) as the credential public key in attestedCredentialData,
+// instead of the key the device generated; response.publicKeyAlgorithm is
+// the key's alg. The device still keeps (and logs in with) its own key. With
+// AttestationPackedSelf the attestation is still signed by the device's key,
+// so it does not verify: combine with WithAttestationStatement to choose the
+// statement. For tests of hostile or unusual keys. Register only.
+func WithCredentialKey(coseKey []byte) CallOption {
+	return func(c *call) { c.credentialKey = coseKey }
+}
+
+// WithAttestationStatement makes Register send the attestation statement
+// format and attStmt given, CBOR-encoded as is (a map[string]any for every
+// format but "compound", whose statement is an array of {"fmt", "attStmt"}
+// maps; []byte for byte strings, int for integers, []any of []byte for x5c),
+// instead of the device's own. For tests of attestation formats the device
+// does not produce, and of hostile statements. Register only.
+func WithAttestationStatement(format string, attStmt any) CallOption {
+	return func(c *call) { c.attFormat, c.attStmt = format, attStmt }
+}
 
 func applyCall(opts []CallOption) call {
 	var c call
