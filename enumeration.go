@@ -93,6 +93,10 @@ func (rp *RelyingParty) fakeCredentialFailure(st *ceremonyState, parsed *protoco
 	if len(parsed.Response.UserHandle) > 0 {
 		return &Error{Code: CodeUnknownCredential, Message: "this passkey is not registered"}
 	}
+	// The same key check as a real credential's, so both paths cost alike.
+	if _, err := checkCredentialKey(rp.dummyKey, DefaultAlgorithms()); err != nil {
+		return invalidResponse(err)
+	}
 	session := st.Session
 	session.UserID = dummyUserHandle
 	dummy := &waUser{handle: dummyUserHandle, creds: []webauthn.Credential{{ID: parsed.RawID, PublicKey: rp.dummyKey}}}
