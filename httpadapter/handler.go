@@ -82,6 +82,12 @@ type Options struct {
 	// the other origins allowed to use this RP ID (WebAuthn related origin
 	// requests). Each must be an https origin (http only for localhost).
 	RelatedOrigins []string
+	// RateLimit limits requests per client and endpoint class; on by
+	// default (see RateLimit for the numbers and why).
+	RateLimit RateLimit
+	// SessionIdleTimeout signs a built-in session out after this long
+	// without a request. Default DefaultSessionIdleTimeout (1h).
+	SessionIdleTimeout time.Duration
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
 	Logger *slog.Logger
@@ -120,11 +126,13 @@ type Handler struct {
 	sessionTTL  time.Duration
 	wellKnown   []byte // nil: no related origins
 	routes      map[string]route
+	limiter     *rateLimiter // nil: disabled
 }
 
 // route is one endpoint: its handler and allowed methods.
 type route struct {
-	methods []string // first is the canonical one
+	class   endpointClass // rate-limit budget
+	methods []string      // first is the canonical one
 	serve   func(w http.ResponseWriter, r *http.Request)
 }
 
@@ -178,6 +186,11 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 			h.devOrigins = true
 		}
 	}
+	lim, err := newRateLimiter(opts.RateLimit, cfg.ChallengeTTL, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	h.limiter = lim
 	if len(opts.RelatedOrigins) > 0 {
 		wk, err := relatedOriginsDocument(opts.RelatedOrigins)
 		if err != nil {
@@ -186,14 +199,14 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		h.wellKnown = wk
 	}
 	h.routes = map[string]route{
-		"registration/begin":  {[]string{http.MethodPost}, h.beginRegistration},
-		"registration/finish": {[]string{http.MethodPost}, h.finishRegistration},
-		"login/begin":         {[]string{http.MethodPost}, h.beginLogin},
-		"login/finish":        {[]string{http.MethodPost}, h.finishLogin},
-		"credentials":         {[]string{http.MethodGet, http.MethodHead}, h.listCredentials},
-		"session":             {[]string{http.MethodGet, http.MethodHead}, h.session},
-		"logout":              {[]string{http.MethodPost}, h.logout},
-		"client.js":           {[]string{http.MethodGet, http.MethodHead}, h.clientJS},
+		"registration/begin":  {classBegin, []string{http.MethodPost}, h.beginRegistration},
+		"registration/finish": {classFinish, []string{http.MethodPost}, h.finishRegistration},
+		"login/begin":         {classBegin, []string{http.MethodPost}, h.beginLogin},
+		"login/finish":        {classFinish, []string{http.MethodPost}, h.finishLogin},
+		"credentials":         {classManage, []string{http.MethodGet, http.MethodHead}, h.listCredentials},
+		"session":             {classManage, []string{http.MethodGet, http.MethodHead}, h.session},
+		"logout":              {classManage, []string{http.MethodPost}, h.logout},
+		"client.js":           {classNone, []string{http.MethodGet, http.MethodHead}, h.clientJS},
 	}
 	return h, nil
 }
@@ -225,6 +238,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // credential dispatches PATCH and DELETE on credentials/{id}.
 func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
+	if !h.admit(w, r, classManage) {
+		return
+	}
 	switch r.Method {
 	case http.MethodPatch:
 		h.renameCredential(w, r)
@@ -236,6 +252,9 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
+	if !h.admit(w, r, rt.class) {
+		return
+	}
 	for _, m := range rt.methods {
 		if r.Method == m {
 			rt.serve(w, r)
@@ -280,6 +299,9 @@ func (h *Handler) ClientJS() http.HandlerFunc { return h.endpoint("client.js") }
 // segment.
 func (h *Handler) RenameCredential() http.HandlerFunc {
 	return h.guard(func(w http.ResponseWriter, r *http.Request) {
+		if !h.admit(w, r, classManage) {
+			return
+		}
 		if r.Method != http.MethodPatch {
 			methodNotAllowed(w, http.MethodPatch)
 			return
@@ -292,6 +314,9 @@ func (h *Handler) RenameCredential() http.HandlerFunc {
 // RenameCredential).
 func (h *Handler) RevokeCredential() http.HandlerFunc {
 	return h.guard(func(w http.ResponseWriter, r *http.Request) {
+		if !h.admit(w, r, classManage) {
+			return
+		}
 		if r.Method != http.MethodDelete {
 			methodNotAllowed(w, http.MethodDelete)
 			return
