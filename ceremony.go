@@ -626,10 +626,10 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		owner  *User
 		getOp  = "GetCredential"
 	)
-	if g, ok := rp.creds.(CredentialUserGetter); ok && !st.ByUsername {
+	if rp.credUser != nil && !st.ByUsername {
 		getOp = "GetCredentialWithUser"
 		var u User
-		if stored, u, err = g.GetCredentialWithUser(ctx, parsed.RawID); err == nil {
+		if stored, u, err = rp.credUser.GetCredentialWithUser(ctx, parsed.RawID); err == nil {
 			owner = &u
 		}
 	} else {
@@ -804,38 +804,72 @@ func (rp *RelyingParty) RenameCredential(ctx context.Context, userHandle, creden
 	return nil
 }
 
-// RevokeCredential deletes one of the account's passkeys. It refuses to
-// delete the last one (ErrLastCredential), which would lock the user out,
-// unless force is true. The check is made before the delete: two concurrent
-// revokes of an account's last two passkeys can both succeed.
+// RevokeCredential deletes one of the account's passkeys and ends every
+// session of the account (a session opened with the removed passkey must
+// not outlive it). It refuses to delete the last one (ErrLastCredential),
+// which would lock the user out, unless force is true. The store makes that
+// check and the delete as one atomic step: of concurrent revokes of an
+// account's last two passkeys, one fails with ErrLastCredential.
+//
+// Sessions are ended before the delete, so a failure between the two can
+// only end sessions needlessly, never leave a removed passkey's sessions
+// alive. The delete can still be refused after that when another revoke
+// won the race; the usual refusal of an only passkey is answered earlier,
+// from the list of passkeys, without ending anything.
+//
 // Errors: ErrCredentialNotFound, ErrLastCredential, ErrStoreUnavailable.
 func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, credentialID []byte, force bool) error {
+	notFound := &Error{Code: CodeNotFound, Message: "no such passkey"}
+	lastOne := &Error{Code: CodeLastCredential, Message: "this is the account's only passkey; add another before removing it"}
+	// Ownership first, so nobody ends the sessions of an account by naming
+	// a passkey it does not own.
 	creds, err := rp.creds.ListCredentials(ctx, userHandle)
 	if err != nil {
 		return rp.storeErr(ctx, "ListCredentials", err)
 	}
-	owned := false
-	for _, c := range creds {
-		if bytes.Equal(c.ID, credentialID) {
-			owned = true
-			break
-		}
-	}
-	if !owned {
-		return &Error{Code: CodeNotFound, Message: "no such passkey"}
+	if !slices.ContainsFunc(creds, func(c Credential) bool { return bytes.Equal(c.ID, credentialID) }) {
+		return notFound
 	}
 	if len(creds) == 1 && !force {
-		return &Error{Code: CodeLastCredential, Message: "this is the account's only passkey; add another before removing it"}
+		return lastOne
 	}
-	err = rp.creds.DeleteCredential(ctx, userHandle, credentialID)
-	if errors.Is(err, ErrNotFound) {
-		return &Error{Code: CodeNotFound, Message: "no such passkey"}
+	if _, err := rp.endSessions(ctx, userHandle); err != nil {
+		if errors.Is(err, ErrUserNotFound) { // account deleted meanwhile
+			return notFound
+		}
+		return err
 	}
-	if err != nil {
+	err = rp.creds.DeleteCredential(ctx, userHandle, credentialID, force)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return notFound
+	case errors.Is(err, ErrLastCredential):
+		return lastOne
+	case err != nil:
 		return rp.storeErr(ctx, "DeleteCredential", err)
 	}
 	rp.emit(ctx, Event{Type: EventCredentialRevoked, UserHandle: userHandle, CredentialID: credentialID})
 	return nil
+}
+
+// EndSessions ends every session of the account ("sign out everywhere"):
+// it increments the account's User.SessionEpoch and returns the new value.
+// Sessions issued under an older epoch must be refused by the application
+// (the HTTP adapter does). Errors: ErrUserNotFound, ErrStoreUnavailable.
+func (rp *RelyingParty) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
+	return rp.endSessions(ctx, userHandle)
+}
+
+func (rp *RelyingParty) endSessions(ctx context.Context, userHandle []byte) (uint64, error) {
+	epoch, err := rp.creds.EndSessions(ctx, userHandle)
+	if errors.Is(err, ErrNotFound) {
+		return 0, &Error{Code: CodeUserNotFound, Message: "unknown user"}
+	}
+	if err != nil {
+		return 0, rp.storeErr(ctx, "EndSessions", err)
+	}
+	rp.emit(ctx, Event{Type: EventSessionsEnded, UserHandle: userHandle})
+	return epoch, nil
 }
 
 // DeleteUser deletes an account and all its passkeys.

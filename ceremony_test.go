@@ -993,6 +993,19 @@ func (f *faultyStore) GetUserByName(ctx context.Context, name string) (webauthnk
 	return f.Store.GetUserByName(ctx, name)
 }
 
+func (f *faultyStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	if err := f.fail(); err != nil {
+		return webauthnkit.Credential{}, webauthnkit.User{}, err
+	}
+	return f.Store.GetCredentialWithUser(ctx, id)
+}
+
+// Features: the login path's reads, GetCredentialWithUser included, go
+// through the fault above.
+func (f *faultyStore) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
+}
+
 func TestStoreOutage(t *testing.T) {
 	store := &faultyStore{Store: memstore.New()}
 	defer store.Close()
@@ -1056,20 +1069,23 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 }
 
-// countingStore records the store calls of the login path. It deliberately
-// does not expose memstore's optional GetCredentialWithUser: its
-// GetCredentialWithUser field shadows the promoted method, so the login path
-// sees a store without webauthnkit.CredentialUserGetter.
+// countingStore records the store calls of the login path. It does not
+// count memstore's GetCredentialWithUser, which it still has (promoted from
+// the embedded store), so it declares CredentialWithUser false: the library
+// must go by the declaration and not call the method (an uncounted call
+// would show up in the tests as a GetCredential missing).
 type countingStore struct {
 	*memstore.Store
 	mu    sync.Mutex
 	calls []string
-
-	GetCredentialWithUser struct{}
 }
 
-// joiningStore is a countingStore that implements
-// webauthnkit.CredentialUserGetter.
+func (c *countingStore) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: true}
+}
+
+// joiningStore is a countingStore that counts GetCredentialWithUser and
+// declares it.
 type joiningStore struct{ *countingStore }
 
 func (c joiningStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
@@ -1077,9 +1093,13 @@ func (c joiningStore) GetCredentialWithUser(ctx context.Context, id []byte) (web
 	return c.Store.GetCredentialWithUser(ctx, id)
 }
 
+func (c joiningStore) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
+}
+
 var (
 	_ webauthnkit.CredentialUserGetter = joiningStore{}
-	_                                  = countingStore{}.GetCredentialWithUser // a field, not the method
+	_ webauthnkit.CredentialUserGetter = (*countingStore)(nil) // it has the method, but does not declare it
 )
 
 func (c *countingStore) record(name string) {
@@ -1137,8 +1157,7 @@ func TestLoginStoreCalls(t *testing.T) {
 	t.Run("store", func(t *testing.T) {
 		store := &countingStore{Store: memstore.New()}
 		defer store.Close()
-		_, ok := any(store).(webauthnkit.CredentialUserGetter)
-		require.False(t, ok)
+		require.False(t, store.Features().CredentialWithUser)
 		testLoginStoreCalls(t, store, store,
 			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse", "GetUserByHandle"})
 	})

@@ -131,9 +131,16 @@ type Config struct {
 	NewChallenge func() ([]byte, error)
 
 	// Secret keys the fake allow lists returned for unknown users (so
-	// that the same unknown name always gets the same answer). Default: 32
-	// random bytes made by New, which changes the fake lists on restart; set a
-	// stable secret of at least 32 bytes when several servers share users.
+	// that the same unknown name always gets the same answer). At least 32
+	// bytes.
+	//
+	// Default: with stores that are both process-local (memstore), 32
+	// random bytes made by New, which changes the fake lists on restart.
+	// With any other store (sqlstore, redisstore: Features().ProcessLocal
+	// false) it is required, since several processes may share the store
+	// and must answer alike: make 32 random bytes once (e.g. `openssl rand
+	// -base64 32`, decoded), keep them in the application's secret store,
+	// and give every instance the same value.
 	Secret []byte
 
 	// Credentials stores users and credentials. Required.
@@ -150,7 +157,10 @@ type RelyingParty struct {
 	wa    *webauthn.WebAuthn
 	log   *slog.Logger
 	creds CredentialStore
-	cers  ChallengeStore
+	// credUser is creds when it declares Features().CredentialWithUser,
+	// else nil.
+	credUser CredentialUserGetter
+	cers     ChallengeStore
 }
 
 // ConfigError reports an invalid Config field.
@@ -255,19 +265,34 @@ func New(cfg Config) (*RelyingParty, error) {
 	if cfg.NewChallenge == nil {
 		cfg.NewChallenge = func() ([]byte, error) { return randomBytes(32) }
 	}
-	if cfg.Secret == nil {
-		cfg.Secret = make([]byte, 32)
-		if _, err := io.ReadFull(rand.Reader, cfg.Secret); err != nil {
-			return nil, fmt.Errorf("webauthnkit: reading random secret: %w", err)
-		}
-	} else if len(cfg.Secret) < 32 {
-		return bad("Secret", "must be at least 32 bytes, got %d", len(cfg.Secret))
-	}
 	if cfg.Credentials == nil {
 		return bad("Credentials", "a CredentialStore is required (e.g. memstore.New())")
 	}
 	if cfg.Ceremonies == nil {
 		return bad("Ceremonies", "a ChallengeStore is required (e.g. memstore.New())")
+	}
+	// Decided once from the declaration, not by type assertion: a wrapper
+	// embedding a store would seem to offer a method it does not forward.
+	var credUser CredentialUserGetter
+	if cfg.Credentials.Features().CredentialWithUser {
+		g, ok := cfg.Credentials.(CredentialUserGetter)
+		if !ok {
+			return bad("Credentials", "%T declares Features().CredentialWithUser but does not implement CredentialUserGetter", cfg.Credentials)
+		}
+		credUser = g
+	}
+	switch {
+	case cfg.Secret == nil && (!cfg.Credentials.Features().ProcessLocal || !cfg.Ceremonies.Features().ProcessLocal):
+		return bad("Secret", "required with a store that several processes may share (Features().ProcessLocal false): "+
+			"make 32 random bytes once (e.g. openssl rand -base64 32), keep them in the application's secret store "+
+			"and give every instance the same value")
+	case cfg.Secret == nil:
+		cfg.Secret = make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, cfg.Secret); err != nil {
+			return nil, fmt.Errorf("webauthnkit: reading random secret: %w", err)
+		}
+	case len(cfg.Secret) < 32:
+		return bad("Secret", "must be at least 32 bytes, got %d", len(cfg.Secret))
 	}
 
 	residentRequired := cfg.ResidentKey == ResidentKeyRequired
@@ -295,7 +320,7 @@ func New(cfg Config) (*RelyingParty, error) {
 	if err != nil {
 		return bad("Origins", "rejected by go-webauthn: %v", err)
 	}
-	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}, nil
+	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, credUser: credUser, cers: cfg.Ceremonies}, nil
 }
 
 // checkOrigin validates one configured origin and returns its canonical form
@@ -445,6 +470,9 @@ const (
 	EventCredentialRenamed     EventType = "credential.renamed"
 	EventCredentialRevoked     EventType = "credential.revoked"
 	EventUserDeleted           EventType = "user.deleted"
+	// EventSessionsEnded: every session of the account was ended
+	// (EndSessions, or RevokeCredential, which ends them before the delete).
+	EventSessionsEnded EventType = "sessions.ended"
 )
 
 // Event describes one outcome. Fields that do not apply are zero. It never

@@ -152,6 +152,19 @@ func (f *faultStore) EndSessions(ctx context.Context, h []byte) (uint64, error) 
 	return f.Store.EndSessions(ctx, h)
 }
 
+func (f *faultStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	if err := f.fault(); err != nil {
+		return webauthnkit.Credential{}, webauthnkit.User{}, err
+	}
+	return f.Store.GetCredentialWithUser(ctx, id)
+}
+
+// Features: every method, GetCredentialWithUser included, goes through the
+// fault above.
+func (f *faultStore) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
+}
+
 // clock is a settable test clock.
 type clock struct {
 	mu  sync.Mutex

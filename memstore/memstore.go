@@ -306,10 +306,11 @@ func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first webaut
 		return webauthnkit.ErrCredentialExists
 	}
 	nu := &user{u: webauthnkit.User{
-		Handle:      bytes.Clone(u.Handle),
-		Name:        u.Name,
-		DisplayName: u.DisplayName,
-		CreatedAt:   u.CreatedAt.UTC(),
+		Handle:       bytes.Clone(u.Handle),
+		Name:         u.Name,
+		DisplayName:  u.DisplayName,
+		CreatedAt:    u.CreatedAt.UTC(),
+		SessionEpoch: u.SessionEpoch,
 	}}
 	st.users[string(nu.u.Handle)] = nu
 	st.names[nu.u.Name] = nu
@@ -490,8 +491,11 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 }
 
 // DeleteCredential removes a credential owned by userHandle, or returns
-// webauthnkit.ErrNotFound.
-func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) error {
+// webauthnkit.ErrNotFound. With allowLast false it refuses, with
+// webauthnkit.ErrLastCredential, to remove the user's only credential; the
+// check and the delete happen under one lock, so of concurrent deletes of a
+// user's last two credentials exactly one succeeds.
+func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, allowLast bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -503,9 +507,35 @@ func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) err
 		return webauthnkit.ErrNotFound
 	}
 	u := st.users[string(userHandle)]
+	if !allowLast && len(u.creds) <= 1 {
+		return webauthnkit.ErrLastCredential
+	}
 	u.creds = slices.DeleteFunc(u.creds, func(x *webauthnkit.Credential) bool { return x == c })
 	delete(st.creds, string(id))
 	return nil
+}
+
+// EndSessions increments the user's SessionEpoch and returns the new value,
+// or returns webauthnkit.ErrNotFound.
+func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u, ok := st.users[string(userHandle)]
+	if !ok {
+		return 0, webauthnkit.ErrNotFound
+	}
+	u.u.SessionEpoch++
+	return u.u.SessionEpoch, nil
+}
+
+// Features declares that the data lives in this process only and that
+// GetCredentialWithUser is implemented.
+func (s *Store) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
 }
 
 // insertCredential stores a deep copy of cred for u, keeping u.creds sorted.

@@ -637,7 +637,7 @@ func testGetCredentialWithUserNotFound(t *testing.T, s credStore) {
 		_, _, err = g.GetCredentialWithUser(t.Context(), c.ID)
 		require.NoError(t, err, "GetCredentialWithUser before the delete")
 	}
-	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c2.ID), "DeleteCredential")
+	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c2.ID, false), "DeleteCredential")
 	_, _, err = g.GetCredentialWithUser(t.Context(), c2.ID)
 	require.ErrorIs(t, err, errNotFound, "GetCredentialWithUser of a deleted credential")
 	require.NoError(t, s.DeleteUser(t.Context(), u.Handle), "DeleteUser")
@@ -700,7 +700,7 @@ func testListCredentialsUnknownUser(t *testing.T, s credStore) {
 
 func testListCredentialsNoCredentials(t *testing.T, s credStore) {
 	u, c := createUser(t, s)
-	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c.ID))
+	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c.ID, true))
 	got, err := s.ListCredentials(t.Context(), u.Handle)
 	require.NoError(t, err)
 	require.Empty(t, got)
@@ -930,11 +930,13 @@ func testDeleteCredentialOK(t *testing.T, s credStore) {
 	c2.CreatedAt = c1.CreatedAt.Add(time.Second)
 	require.NoError(t, s.AddCredential(t.Context(), c2))
 
-	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c1.ID))
+	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c1.ID, false))
 	requireNoCredential(t, s, c1.ID)
 	requireList(t, s, u.Handle, c2)
 	requireUser(t, s, u) // the user stays
-	require.ErrorIs(t, s.DeleteCredential(t.Context(), u.Handle, c1.ID), errNotFound, "second DeleteCredential")
+	for _, allowLast := range []bool{false, true} {
+		require.ErrorIs(t, s.DeleteCredential(t.Context(), u.Handle, c1.ID, allowLast), errNotFound, "second DeleteCredential, allowLast=%v", allowLast)
+	}
 
 	// The ID is free again.
 	c3 := RandomCredential(u.Handle)
@@ -948,8 +950,10 @@ func testDeleteCredentialOtherUser(t *testing.T, s credStore) {
 	u1, c1 := createUser(t, s)
 	u2, _ := createUser(t, s)
 	for _, handle := range [][]byte{u2.Handle, RandomHandle(), nil} {
-		err := s.DeleteCredential(t.Context(), handle, c1.ID)
-		require.ErrorIs(t, err, errNotFound, "deleting another user's credential")
+		for _, allowLast := range []bool{false, true} {
+			err := s.DeleteCredential(t.Context(), handle, c1.ID, allowLast)
+			require.ErrorIs(t, err, errNotFound, "deleting another user's credential, allowLast=%v", allowLast)
+		}
 	}
 	requireCredential(t, s, c1)
 	requireList(t, s, u1.Handle, c1)
@@ -957,7 +961,9 @@ func testDeleteCredentialOtherUser(t *testing.T, s credStore) {
 
 func testDeleteCredentialNotFound(t *testing.T, s credStore) {
 	u, c := createUser(t, s)
-	require.ErrorIs(t, s.DeleteCredential(t.Context(), u.Handle, RandomBytes(32)), errNotFound)
+	for _, allowLast := range []bool{false, true} {
+		require.ErrorIs(t, s.DeleteCredential(t.Context(), u.Handle, RandomBytes(32), allowLast), errNotFound, "allowLast=%v", allowLast)
+	}
 	requireList(t, s, u.Handle, c)
 }
 
@@ -993,7 +999,7 @@ func testLargeCredential(t *testing.T, s credStore) {
 	require.NoError(t, s.RenameCredential(t.Context(), u.Handle, c1.ID, "renamed"))
 	c1.Name = "renamed"
 	requireCredential(t, s, c1)
-	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c2.ID))
+	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c2.ID, false))
 	requireList(t, s, u.Handle, c1)
 }
 
@@ -1099,7 +1105,7 @@ func testIDsTrailingZeros(t *testing.T, s credStore) {
 		requireCredential(t, s, c)
 	}
 	requireList(t, s, u.Handle, c4, c1, c2, c3)
-	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c2.ID))
+	require.NoError(t, s.DeleteCredential(t.Context(), u.Handle, c2.ID, false))
 	requireList(t, s, u.Handle, c4, c1, c3)
 }
 
@@ -1212,7 +1218,8 @@ func testCredentialContextCanceled(t *testing.T, s credStore) {
 		{"ListCredentials", func() error { _, err := s.ListCredentials(ctx, u.Handle); return err }},
 		{"UpdateCredentialUse", func() error { return s.UpdateCredentialUse(ctx, c.ID, c.SignCount, use) }},
 		{"RenameCredential", func() error { return s.RenameCredential(ctx, u.Handle, c.ID, "canceled") }},
-		{"DeleteCredential", func() error { return s.DeleteCredential(ctx, u.Handle, c.ID) }},
+		{"DeleteCredential", func() error { return s.DeleteCredential(ctx, u.Handle, c.ID, true) }},
+		{"EndSessions", func() error { _, err := s.EndSessions(ctx, u.Handle); return err }},
 		{"DeleteUser", func() error { return s.DeleteUser(ctx, u.Handle) }},
 	}
 	for _, cl := range calls {
@@ -1262,7 +1269,7 @@ func testCredentialConcurrentUse(t *testing.T, s credStore) {
 				AssertCredentialEqual(t, c1, list[0])
 				AssertCredentialEqual(t, c2, list[1])
 			}
-			assert.NoError(t, s.DeleteCredential(ctx, u.Handle, c1.ID))
+			assert.NoError(t, s.DeleteCredential(ctx, u.Handle, c1.ID, false))
 			assert.NoError(t, s.DeleteUser(ctx, u.Handle))
 			_, err = s.GetCredential(ctx, c2.ID)
 			assert.ErrorIs(t, err, errNotFound)

@@ -176,7 +176,7 @@ func (s createNotAtomic) CreateUser(ctx context.Context, u webauthnkit.User, fir
 		// Stores the user, then fails on the credential.
 		tmp := storetest.RandomCredential(u.Handle)
 		if s.Store.CreateUser(ctx, u, tmp) == nil {
-			_ = s.DeleteCredential(ctx, u.Handle, tmp.ID)
+			_ = s.DeleteCredential(ctx, u.Handle, tmp.ID, true)
 		}
 	}
 	return err
@@ -192,12 +192,12 @@ func (s ignoresOwner) RenameCredential(ctx context.Context, _, id []byte, name s
 	return s.Store.RenameCredential(ctx, c.UserHandle, id, name)
 }
 
-func (s ignoresOwner) DeleteCredential(ctx context.Context, _, id []byte) error {
+func (s ignoresOwner) DeleteCredential(ctx context.Context, _, id []byte, allowLast bool) error {
 	c, err := s.GetCredential(ctx, id)
 	if err != nil {
 		return err
 	}
-	return s.Store.DeleteCredential(ctx, c.UserHandle, id)
+	return s.Store.DeleteCredential(ctx, c.UserHandle, id, allowLast)
 }
 
 type listReversed struct{ *memstore.Store }
@@ -343,6 +343,8 @@ func (s *racyTake) PutCeremony(ctx context.Context, id string, data []byte, exp 
 	}
 	return nil
 }
+
+func (s *racyTake) Features() webauthnkit.Features { return webauthnkit.Features{ProcessLocal: true} }
 
 func (s *racyTake) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
@@ -510,7 +512,9 @@ func (downStore) UpdateCredentialUse(context.Context, []byte, uint32, webauthnki
 	return errDown
 }
 func (downStore) RenameCredential(context.Context, []byte, []byte, string) error { return errDown }
-func (downStore) DeleteCredential(context.Context, []byte, []byte) error         { return errDown }
+func (downStore) DeleteCredential(context.Context, []byte, []byte, bool) error   { return errDown }
+func (downStore) EndSessions(context.Context, []byte) (uint64, error)            { return 0, errDown }
+func (downStore) Features() webauthnkit.Features                                 { return webauthnkit.Features{} }
 func (downStore) PutCeremony(context.Context, string, []byte, time.Time) error   { return errDown }
 func (downStore) TakeCeremony(context.Context, string) ([]byte, error)           { return nil, errDown }
 

@@ -45,7 +45,8 @@ func TestCredentialStoreUnavailable(t *testing.T, newStore func(t *testing.T) we
 			return s.UpdateCredentialUse(ctx, c.ID, c.SignCount, use)
 		}},
 		{"RenameCredential", func(ctx context.Context, s credStore) error { return s.RenameCredential(ctx, u.Handle, c.ID, "x") }},
-		{"DeleteCredential", func(ctx context.Context, s credStore) error { return s.DeleteCredential(ctx, u.Handle, c.ID) }},
+		{"DeleteCredential", func(ctx context.Context, s credStore) error { return s.DeleteCredential(ctx, u.Handle, c.ID, false) }},
+		{"EndSessions", func(ctx context.Context, s credStore) error { _, err := s.EndSessions(ctx, u.Handle); return err }},
 	}
 	for _, cl := range calls {
 		t.Run(cl.name, func(t *testing.T) {
@@ -86,7 +87,7 @@ func TestChallengeStoreUnavailable(t *testing.T, newStore func(t *testing.T) web
 func assertUnavailable(t *testing.T, err error, call string) {
 	t.Helper()
 	if assert.ErrorIs(t, err, webauthnkit.ErrUnavailable, "%s with the backend unreachable", call) {
-		for _, other := range []error{errNotFound, errDuplicate, errConflict} {
+		for _, other := range []error{errNotFound, errDuplicate, errConflict, webauthnkit.ErrLastCredential} {
 			assert.NotErrorIs(t, err, other, "%s with the backend unreachable", call)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,8 +44,9 @@ type serverStats struct {
 
 // startServer listens on addr (a loopback address; port 0 picks one) and
 // serves the adapter over st. With countCalls the core's store calls go
-// through a counting wrapper, which implements CredentialStore and
-// ChallengeStore only: a store's optional extra methods are hidden by it.
+// through a counting wrapper, which forwards (and counts) the optional
+// GetCredentialWithUser when the store declares it, so the counts are those
+// of the store itself.
 func startServer(st *stores, addr string, countCalls bool) (*server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -70,6 +72,9 @@ func startServer(st *stores, addr string, countCalls bool) (*server, error) {
 		Origins:     []string{origin},
 		Credentials: creds,
 		Ceremonies:  cers,
+		// The same on every server of the run, as instances sharing a
+		// store must have it.
+		Secret: runSecret(),
 	})
 	if err != nil {
 		ln.Close()
@@ -123,7 +128,7 @@ var storeMethods = []string{
 	"PutCeremony", "TakeCeremony",
 	"CreateUser", "GetUserByHandle", "GetUserByName", "DeleteUser",
 	"AddCredential", "GetCredential", "ListCredentials", "UpdateCredentialUse",
-	"RenameCredential", "DeleteCredential",
+	"RenameCredential", "DeleteCredential", "EndSessions", "GetCredentialWithUser",
 }
 
 const (
@@ -139,6 +144,8 @@ const (
 	mUpdateUse
 	mRename
 	mDeleteCredential
+	mEndSessions
+	mGetCredentialWithUser
 	nMethods
 )
 
@@ -151,8 +158,9 @@ type callCounter struct {
 }
 
 var (
-	_ webauthnkit.CredentialStore = (*callCounter)(nil)
-	_ webauthnkit.ChallengeStore  = (*callCounter)(nil)
+	_ webauthnkit.CredentialStore      = (*callCounter)(nil)
+	_ webauthnkit.CredentialUserGetter = (*callCounter)(nil)
+	_ webauthnkit.ChallengeStore       = (*callCounter)(nil)
 )
 
 func newCallCounter(creds webauthnkit.CredentialStore, cers webauthnkit.ChallengeStore) *callCounter {
@@ -224,10 +232,47 @@ func (c *callCounter) RenameCredential(ctx context.Context, h, id []byte, name s
 	return c.creds.RenameCredential(ctx, h, id, name)
 }
 
-func (c *callCounter) DeleteCredential(ctx context.Context, h, id []byte) error {
+func (c *callCounter) DeleteCredential(ctx context.Context, h, id []byte, allowLast bool) error {
 	c.n[mDeleteCredential].Add(1)
-	return c.creds.DeleteCredential(ctx, h, id)
+	return c.creds.DeleteCredential(ctx, h, id, allowLast)
 }
+
+func (c *callCounter) EndSessions(ctx context.Context, h []byte) (uint64, error) {
+	c.n[mEndSessions].Add(1)
+	return c.creds.EndSessions(ctx, h)
+}
+
+// errNoCredentialWithUser: the wrapped store does not declare
+// CredentialWithUser, so the core never calls the method below.
+var errNoCredentialWithUser = errors.New("callCounter: the store does not declare CredentialWithUser")
+
+func (c *callCounter) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	c.n[mGetCredentialWithUser].Add(1)
+	g, ok := c.creds.(webauthnkit.CredentialUserGetter)
+	if !ok || !c.creds.Features().CredentialWithUser {
+		return webauthnkit.Credential{}, webauthnkit.User{}, errNoCredentialWithUser
+	}
+	return g.GetCredentialWithUser(ctx, id)
+}
+
+// Features declares what the wrapped stores declare: process-local only if
+// both are, and CredentialWithUser as the credential store does (the method
+// above forwards it).
+func (c *callCounter) Features() webauthnkit.Features {
+	cf, kf := c.creds.Features(), c.cers.Features()
+	return webauthnkit.Features{
+		ProcessLocal:       cf.ProcessLocal && kf.ProcessLocal,
+		CredentialWithUser: cf.CredentialWithUser,
+	}
+}
+
+// runSecret is Config.Secret for every server of this run: random, made
+// once per process.
+var runSecret = sync.OnceValue(func() []byte {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret) // never fails (crypto/rand.Read crashes the program instead)
+	return secret
+})
 
 // perLogin divides the growth of each counter between two snapshots by the
 // number of logins.
