@@ -74,7 +74,8 @@ type Options struct {
 	// least 32 bytes (use 32 random bytes kept in your secret store; rotating
 	// it signs everyone out). Required when CurrentUser is nil.
 	SessionSecret []byte
-	// SessionTTL is the lifetime of the built-in session. Default 12h.
+	// SessionTTL is the absolute lifetime of the built-in session, from
+	// sign-in. Default 12h.
 	SessionTTL time.Duration
 	// MaxBodyBytes caps request bodies (413 above). Default 64 KiB.
 	MaxBodyBytes int64
@@ -85,8 +86,11 @@ type Options struct {
 	// RateLimit limits requests per client and endpoint class; on by
 	// default (see RateLimit for the numbers and why).
 	RateLimit RateLimit
-	// SessionIdleTimeout signs a built-in session out after this long
-	// without a request. Default DefaultSessionIdleTimeout (1h).
+	// SessionIdleTimeout ends a built-in session after this long without a
+	// request that checks it (the adapter's endpoints, LoadUser,
+	// RequireUser). Activity re-issues the cookie once a quarter of it has
+	// passed. Default DefaultSessionIdleTimeout (1h); a value above
+	// SessionTTL leaves only the absolute limit.
 	SessionIdleTimeout time.Duration
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
@@ -107,8 +111,18 @@ type Options struct {
 //	PATCH  credentials/{id}     {"name": "..."} (id = base64url credential ID) -> the updated list
 //	DELETE credentials/{id}     no body or {}, Content-Type application/json -> the updated list
 //	GET    session              {"user": {...}} or 401
-//	POST   logout               clears the built-in session cookie (204)
+//	POST   logout               {} or {"everywhere": true} or no body: signs out (204); see below
 //	GET    client.js            the JS client (ETag, Cache-Control)
+//
+// Sessions: with the built-in session, logout ends every session of the
+// account, in every browser: the cookie holds no per-session state on the
+// server, so a sign-out cannot single out one browser, and it must not leave
+// a copied cookie valid. {"everywhere": true} states this explicitly and
+// means the same. Removing a passkey ends the account's sessions too; the
+// browser that removed it gets a fresh cookie and stays signed in. Apps
+// that want per-device sign-out keep their own session store and pass
+// CurrentUser; then logout does nothing unless "everywhere" is true (it
+// then ends the account's SessionEpoch, for apps that check it).
 //
 // Routing looks at the last path segments, so the handler also works when
 // mounted without StripPrefix.
@@ -124,6 +138,7 @@ type Handler struct {
 	ceremonyTTL time.Duration
 	maxBody     int64
 	sessionTTL  time.Duration
+	idleTimeout time.Duration
 	wellKnown   []byte // nil: no related origins
 	routes      map[string]route
 	limiter     *rateLimiter // nil: disabled
@@ -155,6 +170,12 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if opts.SessionTTL == 0 {
 		opts.SessionTTL = DefaultSessionTTL
 	}
+	if opts.SessionIdleTimeout < 0 {
+		return nil, fmt.Errorf("httpadapter: Options.SessionIdleTimeout must not be negative (got %v)", opts.SessionIdleTimeout)
+	}
+	if opts.SessionIdleTimeout == 0 {
+		opts.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
 	if opts.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("httpadapter: Options.MaxBodyBytes must not be negative (got %d)", opts.MaxBodyBytes)
 	}
@@ -179,6 +200,7 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		ceremonyTTL: cfg.ChallengeTTL,
 		maxBody:     opts.MaxBodyBytes,
 		sessionTTL:  opts.SessionTTL,
+		idleTimeout: opts.SessionIdleTimeout,
 	}
 	for _, o := range cfg.Origins {
 		h.origins[strings.ToLower(o)] = true
@@ -384,7 +406,7 @@ func UserFromContext(ctx context.Context) (webauthnkit.User, bool) {
 func (h *Handler) LoadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			if u, err := h.signedInUser(r); err == nil {
+			if u, _, err := h.signedInUser(w, r); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
 			}
 		}
@@ -397,7 +419,7 @@ func (h *Handler) LoadUser(next http.Handler) http.Handler {
 func (h *Handler) RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			u, err := h.signedInUser(r)
+			u, _, err := h.signedInUser(w, r)
 			if err != nil {
 				h.fail(w, r, err)
 				return
@@ -406,13 +428,4 @@ func (h *Handler) RequireUser(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// SignOut clears the built-in session cookie. With Options.CurrentUser (the
-// app's own session) it does nothing: sign out in your session layer.
-func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) {
-	if h.opts.CurrentUser != nil {
-		return
-	}
-	h.clearSession(w, r)
 }
