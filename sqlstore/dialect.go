@@ -144,7 +144,7 @@ func (s timeScanner) Scan(src any) error {
 func (s timeScanner) parse(text string) error {
 	t, err := time.ParseInLocation("2006-01-02 15:04:05.999999", text, time.UTC)
 	if err != nil {
-		return fmt.Errorf("sqlstore: cannot read a time from %q: %w", text, err)
+		return fmt.Errorf("sqlstore: cannot read a time from a %d-byte text (want YYYY-MM-DD hh:mm:ss.ffffff)", len(text))
 	}
 	*s.dst = t
 	return nil

@@ -114,8 +114,11 @@ func TestWrapError(t *testing.T) {
 	assert.ErrorIs(t, err, webauthnkit.ErrUserExists)
 	assert.ErrorIs(t, err, webauthnkit.ErrDuplicate)
 	var pgErr *pgconn.PgError
-	assert.ErrorAs(t, err, &pgErr, "the driver error stays reachable")
-	assert.Regexp(t, `^sqlstore: create user: `, err.Error())
+	assert.False(t, errors.As(err, &pgErr), "the driver error, message and all, is replaced")
+	var se *ServerError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, ServerError{Dialect: Postgres, Code: "23505", Name: "unique_violation"}, *se)
+	assert.Equal(t, "sqlstore: create user: webauthnkit: user already exists: webauthnkit: already exists: postgres error SQLSTATE 23505 (unique_violation)", err.Error())
 
 	// A unique violation where none is expected is not a duplicate.
 	err = wrapError(ctx, Postgres, "op", unique, nil)

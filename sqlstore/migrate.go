@@ -277,11 +277,25 @@ func appliedVersions(ctx context.Context, ex execer, d Dialect, prefix string) (
 // driver runs one statement per call unless the DSN allows more).
 func execScript(ctx context.Context, ex execer, d Dialect, script string) error {
 	for _, stmt := range splitStatements(script) {
-		if _, err := ex.ExecContext(ctx, stmt); err != nil {
+		if _, err := ex.ExecContext(ctx, stmt); err != nil && !alreadyDone(d, err) {
 			return wrapError(ctx, d, "exec", err, nil)
 		}
 	}
 	return nil
+}
+
+// alreadyDone reports a MySQL error that means the statement's change is
+// already there: a migration is re-run after its DDL committed (MySQL DDL
+// is not transactional) but its version was not recorded. MySQL has no
+// ADD COLUMN IF NOT EXISTS or DROP COLUMN IF EXISTS (MariaDB has), so the
+// migrations use plain ALTER TABLE and rely on this.
+func alreadyDone(d Dialect, err error) bool {
+	if d != MySQL {
+		return false
+	}
+	number, ok := mysqlErrorNumber(err)
+	return ok && (number == 1060 || // ER_DUP_FIELDNAME: ADD COLUMN of a column that exists
+		number == 1091) // ER_CANT_DROP_FIELD_OR_KEY: DROP COLUMN of a column that is gone
 }
 
 // splitStatements splits a migration file into statements. The files follow

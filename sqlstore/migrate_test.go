@@ -43,6 +43,9 @@ func requireTables(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string, 
 	}
 }
 
+// allVersions is what Migrate records on a new database.
+var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}}
+
 type versionRow struct {
 	version int64
 	name    string
@@ -84,7 +87,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 		requireTables(t, db, b.dialect, prefix, false)
 		require.NoError(t, sqlstore.Migrate(ctx, db, b.dialect, opt))
 		requireTables(t, db, b.dialect, prefix, true)
-		require.Equal(t, []versionRow{{1, "init"}}, versionRows(t, db, prefix))
+		require.Equal(t, allVersions, versionRows(t, db, prefix))
 		_, err := sqlstore.New(db, b.dialect, opt)
 		require.NoError(t, err)
 
@@ -95,7 +98,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		require.NoError(t, sqlstore.Migrate(ctx, db, b.dialect, opt))
 		requireTables(t, db, b.dialect, prefix, true)
-		require.Equal(t, []versionRow{{1, "init"}}, versionRows(t, db, prefix))
+		require.Equal(t, allVersions, versionRows(t, db, prefix))
 		s, err := sqlstore.New(db, b.dialect, opt)
 		require.NoError(t, err)
 		require.NoError(t, s.PutCeremony(ctx, "id", []byte("works"), time.Now().Add(time.Minute)))
@@ -168,7 +171,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		for i, err := range errs {
 			require.NoError(t, err, "concurrent Migrate %d", i)
 		}
-		require.Equal(t, []versionRow{{1, "init"}}, versionRows(t, dbs[0], prefix), "each version recorded once")
+		require.Equal(t, allVersions, versionRows(t, dbs[0], prefix), "each version recorded once")
 		requireTables(t, dbs[0], b.dialect, prefix, true)
 		require.NoError(t, sqlstore.MigrateDown(t.Context(), dbs[0], b.dialect, opt))
 	})
@@ -221,7 +224,10 @@ func TestMigrationsFS(t *testing.T) {
 			for _, e := range entries {
 				names = append(names, e.Name())
 			}
-			require.Equal(t, []string{"001_init.down.sql", "001_init.up.sql"}, names)
+			require.Equal(t, []string{
+				"001_init.down.sql", "001_init.up.sql",
+				"002_session_epoch.down.sql", "002_session_epoch.up.sql",
+			}, names)
 
 			up, err := fs.ReadFile(fsys, "001_init.up.sql")
 			require.NoError(t, err)

@@ -22,6 +22,15 @@ type queries struct {
 	ownedCredentialName string
 	deleteCredential    string
 
+	// DeleteCredential with allowLast false; see Store.deleteGuarded.
+	lockUser                string // PostgreSQL, MySQL: the user row, FOR (NO KEY) UPDATE
+	deleteGuardedCredential string // PostgreSQL: delete and diagnose; SQLite: conditional delete
+	lockUserCredentials     string // MySQL: the user's credential IDs, FOR UPDATE
+
+	// EndSessions: UPDATE ... RETURNING; on MySQL an UPDATE that passes the
+	// new value out through LAST_INSERT_ID(expr).
+	endSessions string
+
 	// PutCeremony: upsertCeremony on PostgreSQL and SQLite;
 	// deleteExpiredCeremonyByID then insertCeremony on MySQL.
 	upsertCeremony            string
@@ -35,7 +44,8 @@ type queries struct {
 	deleteExpired  string
 }
 
-const userColumns = "handle, name, display_name, created_at"
+// userColumns is the column order of insertUser and Store.userDest.
+const userColumns = "handle, name, display_name, created_at, session_epoch"
 
 // credentialColumns is the column order of insertCredential,
 // Store.credentialArgs and Store.scanCredential.
@@ -70,7 +80,7 @@ func buildQueries(d Dialect, prefix string) queries {
 		schemaCheck: "SELECT " + qualify("u", userColumns) + ", " + qualify("c", credentialColumns) +
 			", e.id, e.data, e.expires_at FROM " + users + " u, " + creds + " c, " + cers + " e WHERE 1 = 0",
 
-		insertUser:   "INSERT INTO " + users + " (" + userColumns + ") VALUES (?, ?, ?, ?)",
+		insertUser:   "INSERT INTO " + users + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?)",
 		userByHandle: "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE handle = ?",
 		userByName:   "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE name = ?",
 		deleteUser:   "DELETE FROM " + users + " WHERE handle = ?",
@@ -91,6 +101,12 @@ func buildQueries(d Dialect, prefix string) queries {
 		ownedCredentialName: "SELECT name FROM " + creds + " WHERE id = ? AND user_handle = ?",
 		deleteCredential:    "DELETE FROM " + creds + " WHERE id = ? AND user_handle = ?",
 
+		lockUser:                lockUserQuery(d, users),
+		deleteGuardedCredential: deleteGuardedQuery(d, creds),
+		lockUserCredentials:     "SELECT id FROM " + creds + " WHERE user_handle = ? FOR UPDATE",
+
+		endSessions: endSessionsQuery(d, users),
+
 		// A live ceremony is kept (no row changes: ErrDuplicate); an expired
 		// one is replaced.
 		upsertCeremony: "INSERT INTO " + cers + " (id, data, expires_at) VALUES (?, ?, ?) " +
@@ -108,6 +124,7 @@ func buildQueries(d Dialect, prefix string) queries {
 		&q.schemaCheck, &q.insertUser, &q.userByHandle, &q.userByName, &q.deleteUser,
 		&q.insertCredential, &q.credentialByID, &q.credentialWithUser, &q.credentialsByUser, &q.updateUse,
 		&q.useState, &q.renameCredential, &q.ownedCredentialName, &q.deleteCredential,
+		&q.lockUser, &q.deleteGuardedCredential, &q.lockUserCredentials, &q.endSessions,
 		&q.upsertCeremony, &q.deleteExpiredCeremonyByID, &q.insertCeremony,
 		&q.takeCeremony, &q.lockCeremony, &q.deleteCeremony, &q.deleteExpired,
 	} {
@@ -123,4 +140,57 @@ func qualify(alias, columns string) string {
 		cols[i] = alias + "." + c
 	}
 	return strings.Join(cols, ", ")
+}
+
+// lockUserQuery locks a user's row for the rest of the transaction, so that
+// guarded deletes of one user's credentials run one after the other. On
+// PostgreSQL FOR NO KEY UPDATE is enough (it conflicts with itself) and,
+// unlike FOR UPDATE, does not hold up the foreign key check of an
+// AddCredential for that user.
+func lockUserQuery(d Dialect, users string) string {
+	if d == Postgres {
+		return "SELECT 1 FROM " + users + " WHERE handle = ? FOR NO KEY UPDATE"
+	}
+	return "SELECT 1 FROM " + users + " WHERE handle = ? FOR UPDATE"
+}
+
+// deleteGuardedQuery is the delete "only if the user keeps another
+// credential".
+//
+// PostgreSQL (run after lockUser, in a READ COMMITTED transaction): one
+// statement deletes and says why it did not. Its arguments are user handle,
+// ID, user handle, ID; it returns the number of rows deleted and whether
+// the credential exists. Every part of a statement reads the snapshot taken
+// when it starts, which is after the user lock was granted, so it sees
+// every delete committed by the previous holder.
+//
+// SQLite: one conditional DELETE (ID, user handle, user handle, ID). A
+// writing statement holds the database's write lock from its start, so the
+// check and the delete are one step, also against other processes.
+//
+// MySQL uses lockUserCredentials and deleteCredential instead: it cannot
+// delete from a table that a subquery of the statement reads (error 1093).
+func deleteGuardedQuery(d Dialect, creds string) string {
+	switch d {
+	case Postgres:
+		return "WITH owned AS (SELECT id FROM " + creds + " WHERE user_handle = ?), " +
+			"deleted AS (DELETE FROM " + creds + " WHERE id = ? AND user_handle = ? " +
+			"AND (SELECT COUNT(*) FROM owned) > 1 RETURNING 1) " +
+			"SELECT (SELECT COUNT(*) FROM deleted), EXISTS (SELECT 1 FROM owned WHERE id = ?)"
+	case SQLite:
+		return "DELETE FROM " + creds + " WHERE id = ? AND user_handle = ? " +
+			"AND EXISTS (SELECT 1 FROM " + creds + " other WHERE other.user_handle = ? AND other.id <> ?)"
+	}
+	return ""
+}
+
+// endSessionsQuery increments a user's session epoch in one statement. On
+// MySQL, which has no UPDATE ... RETURNING, LAST_INSERT_ID(expr) sets the
+// connection's last insert ID to the new value, and the server returns it
+// with the UPDATE's result (the documented way to build a sequence).
+func endSessionsQuery(d Dialect, users string) string {
+	if d == MySQL {
+		return "UPDATE " + users + " SET session_epoch = LAST_INSERT_ID(session_epoch + 1) WHERE handle = ?"
+	}
+	return "UPDATE " + users + " SET session_epoch = session_epoch + 1 WHERE handle = ? RETURNING session_epoch"
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +94,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 		if dialect.classify(err) == kindUnavailable {
 			return nil, s.fail(ctx, "New", err, nil)
 		}
-		return nil, fmt.Errorf("sqlstore: New: the %s* tables are missing or out of date (run sqlstore.Migrate with the same table prefix): %w", s.prefix, err)
+		return nil, fmt.Errorf("sqlstore: New: the %s* tables are missing or out of date (run sqlstore.Migrate with the same table prefix): %w", s.prefix, dialect.scrub(err))
 	}
 	switch dialect {
 	case MySQL:
@@ -218,7 +220,7 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first web
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, s.q.insertUser,
-		user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt)); err != nil {
+		user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt), int64(user.SessionEpoch)); err != nil {
 		return s.fail(ctx, op, err, webauthnkit.ErrUserExists)
 	}
 	if _, err := tx.ExecContext(ctx, s.q.insertCredential, credArgs...); err != nil {
@@ -365,7 +367,8 @@ func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSign
 	if s.dialect == MySQL && uint32(storedCount) == expectedSignCount && sameUse(stored, use) {
 		return nil
 	}
-	return fmt.Errorf("sqlstore: %s: %w (stored sign count %d, expected %d)", op, webauthnkit.ErrConflict, storedCount, expectedSignCount)
+	// The stored count stays out of the text, like every stored value.
+	return fmt.Errorf("sqlstore: %s: %w (the stored sign count is not the expected one)", op, webauthnkit.ErrConflict)
 }
 
 // sameUse compares a stored CredentialUse with a requested one at the
@@ -407,11 +410,186 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 	return nil
 }
 
-// DeleteCredential removes a credential owned by userHandle.
-func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) error {
+// DeleteCredential removes a credential owned by userHandle. With allowLast
+// false it deletes only if the user keeps another credential, as one atomic
+// step (see deleteGuarded), and otherwise returns ErrLastCredential.
+func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, allowLast bool) error {
 	const op = "delete credential"
-	res, err := s.execWrite(ctx, s.q.deleteCredential, id, userHandle)
-	return s.expectOneRow(ctx, op, res, err)
+	if allowLast {
+		res, err := s.execWrite(ctx, s.q.deleteCredential, id, userHandle)
+		return s.expectOneRow(ctx, op, res, err)
+	}
+	err := s.deleteGuarded(ctx, userHandle, id)
+	if errors.Is(err, webauthnkit.ErrLastCredential) {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	return s.fail(ctx, op, err, nil)
+}
+
+// errNotOwned is deleteGuarded's "no such credential of this user", which
+// fail turns into ErrNotFound like a missing row.
+var errNotOwned = fmt.Errorf("credential: %w", sql.ErrNoRows)
+
+// deleteGuarded deletes the credential if the user has another one. It
+// returns nil, ErrLastCredential, errNotOwned or a database error.
+//
+// A DELETE whose WHERE checks for another credential (EXISTS) is not enough
+// on its own under READ COMMITTED (PostgreSQL's default) or REPEATABLE READ
+// (InnoDB's): each of two concurrent deletes of a user's last two
+// credentials reads a snapshot in which the other credential still exists,
+// and both delete. So on PostgreSQL and MySQL the guarded deletes of one
+// user queue on that user's row, locked first in a transaction; the check
+// then runs after the previous delete has committed and sees its result.
+// On SQLite a writing statement holds the database write lock from its
+// start, which serialises it with every other write, so one conditional
+// DELETE is atomic.
+func (s *Store) deleteGuarded(ctx context.Context, userHandle, id []byte) error {
+	switch s.dialect {
+	case SQLite:
+		if err := s.writes.lock(ctx); err != nil {
+			return err
+		}
+		defer s.writes.unlock()
+		res, err := s.db.ExecContext(ctx, s.q.deleteGuardedCredential, id, userHandle, userHandle, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		// Nothing deleted: tell "last" from "not found". The write lock keeps
+		// this process's writes out in between; a write by another process
+		// could only turn "last" into "not found", an answer that was also
+		// true a moment later.
+		var name string
+		if err := s.db.QueryRowContext(ctx, s.q.ownedCredentialName, id, userHandle).Scan(&name); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return errNotOwned
+			}
+			return err
+		}
+		return webauthnkit.ErrLastCredential
+	case Postgres:
+		// READ COMMITTED whatever the server's default: under REPEATABLE
+		// READ or SERIALIZABLE the snapshot would be older than the lock.
+		return s.inTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, s.q.lockUser, userHandle).Scan(new(int)); err != nil {
+				return notOwnedIfNoRows(err) // no user, so no credential of theirs
+			}
+			var (
+				deleted int64
+				exists  bool
+			)
+			if err := tx.QueryRowContext(ctx, s.q.deleteGuardedCredential, userHandle, id, userHandle, id).Scan(&deleted, &exists); err != nil {
+				return err
+			}
+			switch {
+			case deleted > 0:
+				return nil
+			case exists:
+				return webauthnkit.ErrLastCredential
+			}
+			return errNotOwned
+		})
+	default: // MySQL
+		// Locking reads (FOR UPDATE) read the latest committed rows under any
+		// isolation level, so the server's default is fine here.
+		return s.inTx(ctx, nil, func(tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, s.q.lockUser, userHandle).Scan(new(int)); err != nil {
+				return notOwnedIfNoRows(err)
+			}
+			ids, err := queryIDs(ctx, tx, s.q.lockUserCredentials, userHandle)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !slices.ContainsFunc(ids, func(owned []byte) bool { return bytes.Equal(owned, id) }):
+				return errNotOwned
+			case len(ids) < 2:
+				return webauthnkit.ErrLastCredential
+			}
+			_, err = tx.ExecContext(ctx, s.q.deleteCredential, id, userHandle)
+			return err
+		})
+	}
+}
+
+func notOwnedIfNoRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNotOwned
+	}
+	return err
+}
+
+// inTx runs fn in a transaction, which commits if fn returns nil and rolls
+// back otherwise. It returns fn's error or the database's, unwrapped (the
+// caller passes it to fail).
+func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// queryIDs returns the single []byte column of query's rows.
+func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([][]byte, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids [][]byte
+	for rows.Next() {
+		var id []byte
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// EndSessions increments the user's session epoch in one statement and
+// returns the new value; ErrNotFound for an unknown user.
+func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
+	const op = "end sessions"
+	if s.dialect == MySQL {
+		res, err := s.db.ExecContext(ctx, s.q.endSessions, userHandle)
+		if err != nil {
+			return 0, s.fail(ctx, op, err, nil)
+		}
+		// The UPDATE always changes the row it matches, so RowsAffected
+		// counts matches whatever clientFoundRows says.
+		if err := s.expectOneRow(ctx, op, res, nil); err != nil {
+			return 0, err
+		}
+		epoch, err := res.LastInsertId()
+		if err != nil {
+			return 0, s.fail(ctx, op, err, nil)
+		}
+		return uint64(epoch), nil
+	}
+	if err := s.writes.lock(ctx); err != nil {
+		return 0, s.fail(ctx, op, err, nil)
+	}
+	defer s.writes.unlock()
+	var epoch uint64
+	if err := s.db.QueryRowContext(ctx, s.q.endSessions, userHandle).Scan(&epoch); err != nil {
+		return 0, s.fail(ctx, op, err, nil) // no row: ErrNotFound
+	}
+	return epoch, nil
+}
+
+// Features declares what the Store offers: it is shared by every process
+// using the database (so the library requires Config.Secret), and it reads
+// a credential with its owner in one query.
+func (s *Store) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true}
 }
 
 // execWrite runs one statement that writes, holding the SQLite write lock
@@ -448,6 +626,9 @@ func checkUser(u webauthnkit.User) error {
 	}
 	if len(u.Name) > maxUserNameLen {
 		return fmt.Errorf("user name is %d bytes, want at most %d", len(u.Name), maxUserNameLen)
+	}
+	if u.SessionEpoch > math.MaxInt64 { // the columns are signed 64-bit
+		return errors.New("user session epoch is above 2^63-1")
 	}
 	return nil
 }
@@ -516,7 +697,8 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 	return dest, func() error {
 		c.SignCount = uint32(signCount)
 		if err := json.Unmarshal([]byte(transports), &c.Transports); err != nil {
-			return fmt.Errorf("credential transports %q: %w", transports, err)
+			// The error names the column, not the stored text.
+			return fmt.Errorf("credential transports: stored JSON of %d bytes does not parse", len(transports))
 		}
 		return nil
 	}
@@ -524,5 +706,5 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 
 // userDest returns the Scan destinations for userColumns, into u.
 func (s *Store) userDest(u *webauthnkit.User) []any {
-	return []any{&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt)}
+	return []any{&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt), &u.SessionEpoch}
 }

@@ -62,6 +62,7 @@ func TestChallengeStore(t *testing.T, newStore func(t *testing.T) webauthnkit.Ch
 	run(t, "binary_data", testBinaryData)
 	run(t, "input_not_retained", testCeremonyInputNotRetained)
 	run(t, "ContextCanceled", testChallengeContextCanceled)
+	run(t, "features_stable", testChallengeFeaturesStable)
 }
 
 func put(t *testing.T, s challengeStore, id string, data []byte, ttl time.Duration) {

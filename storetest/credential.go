@@ -88,8 +88,8 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 	t.Run("GetCredentialWithUser", func(t *testing.T) {
 		probe := newStore(t)
 		require.NotNil(t, probe, "newStore returned nil")
-		if _, ok := probe.(webauthnkit.CredentialUserGetter); !ok {
-			t.Log("the store does not implement the optional webauthnkit.CredentialUserGetter")
+		if !probe.Features().CredentialWithUser {
+			t.Log("the store does not declare the optional Features().CredentialWithUser")
 			return
 		}
 		run(t, "matches_GetCredential_and_GetUserByHandle", testGetCredentialWithUserMatches)
@@ -116,6 +116,27 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 		run(t, "ok", testDeleteCredentialOK)
 		run(t, "other_users_credential", testDeleteCredentialOtherUser)
 		run(t, "not_found", testDeleteCredentialNotFound)
+		run(t, "refuses_last_credential", testDeleteRefusesLast)
+		run(t, "not_found_before_last_credential", testDeleteNotFoundBeforeLast)
+		run(t, "deletes_when_another_remains", testDeleteWhenAnotherRemains)
+		run(t, "allowLast_deletes_last_credential", testDeleteAllowLast)
+		run(t, "concurrent_last_two_one_winner", testDeleteConcurrentLastTwo)
+		run(t, "concurrent_n_deletes_n_minus_1", testDeleteConcurrentN)
+	})
+	t.Run("EndSessions", func(t *testing.T) {
+		run(t, "starts_at_created_value", testEndSessionsStartsAtCreated)
+		run(t, "increments_by_one", testEndSessionsIncrements)
+		run(t, "not_found", testEndSessionsNotFound)
+		run(t, "concurrent_no_lost_increment", testEndSessionsConcurrent)
+	})
+	t.Run("ErrorTexts", func(t *testing.T) {
+		run(t, "duplicate_CreateUser", testErrorTextsCreateUser)
+		run(t, "duplicate_AddCredential", testErrorTextsAddCredential)
+		run(t, "other_refusals", testErrorTextsOtherRefusals)
+	})
+	t.Run("Features", func(t *testing.T) {
+		run(t, "stable", testCredentialFeaturesStable)
+		run(t, "CredentialWithUser_implemented", testCredentialWithUserImplemented)
 	})
 	t.Run("LargeAndUnicodeValues", func(t *testing.T) {
 		run(t, "large_credential", testLargeCredential)
@@ -594,7 +615,7 @@ func testGetCredentialNotFound(t *testing.T, s credStore) {
 // ---- GetCredentialWithUser (optional) ----
 
 func testGetCredentialWithUserMatches(t *testing.T, s credStore) {
-	g := s.(webauthnkit.CredentialUserGetter)
+	g := credentialUserGetter(t, s)
 	// Two users, so that a join on the wrong column or a swapped owner shows
 	// up; one credential never used (LastUsedAt zero), one with an empty
 	// display name for its owner.
@@ -626,7 +647,7 @@ func testGetCredentialWithUserMatches(t *testing.T, s credStore) {
 }
 
 func testGetCredentialWithUserNotFound(t *testing.T, s credStore) {
-	g := s.(webauthnkit.CredentialUserGetter)
+	g := credentialUserGetter(t, s)
 	_, _, err := g.GetCredentialWithUser(t.Context(), RandomBytes(32))
 	require.ErrorIs(t, err, errNotFound, "GetCredentialWithUser of an unknown ID")
 

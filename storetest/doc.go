@@ -69,6 +69,29 @@
 //     either way TakeCeremony returns ErrNotFound and the ID stays free.
 //   - When CreateUser finds both the name and the credential ID taken, either
 //     ErrUserExists or ErrCredentialExists is accepted.
+//   - DeleteCredential of a credential the user does not own gives
+//     ErrNotFound whatever allowLast says, even for a user with a single
+//     credential (ErrNotFound is checked before the last-credential guard).
+//     The guard counts only that user's credentials. Its concurrency
+//     subtests release all deletes at once: two deletes of a user's last
+//     two credentials (20 trials), and 8 deletes of a user's 8 credentials
+//     (5 trials); exactly one credential must be left each time.
+//   - SessionEpoch values above 2^32 (the suite uses 2^40+12345) are kept
+//     exactly; a user deleted and created again under the same handle
+//     starts from the epoch given to CreateUser. 16 concurrent EndSessions
+//     must return 16 distinct, consecutive values.
+//   - "Error texts never contain stored values" is checked on the errors of
+//     duplicate CreateUser and AddCredential calls and of the not-found and
+//     last-credential answers: their Error() must not contain the user name,
+//     the user handle or the credential ID, verbatim, in hex (either case,
+//     plain or \x-escaped) or in base64 (either alphabet), nor a prefix of
+//     these long enough not to match by chance. Credential IDs are tried
+//     both printable (drivers quote them verbatim) and binary.
+//   - Features is a declaration: it answers the same on every call. The
+//     GetCredentialWithUser clauses run when the store declares
+//     Features().CredentialWithUser (as the library decides), and a store
+//     declaring it must implement webauthnkit.CredentialUserGetter. A store
+//     that has the method without declaring it is only told so in the log.
 //
 // Two contract clauses cannot be checked against a healthy store and are left
 // to each store's own tests:

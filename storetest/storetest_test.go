@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +97,59 @@ var mutations = map[string]mutation{
 	"no_expiry": {
 		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return noExpiry{s} },
 		mustFail: []string{"expired_not_returned"},
+	},
+	"last_credential_check_not_atomic": {
+		creds: func(s *memstore.Store) webauthnkit.CredentialStore { return racyLastCheck{s} },
+		mustFail: []string{
+			"DeleteCredential/concurrent_last_two_one_winner",
+			"DeleteCredential/concurrent_n_deletes_n_minus_1",
+		},
+	},
+	"last_credential_allowed": {
+		creds: func(s *memstore.Store) webauthnkit.CredentialStore { return ignoresAllowLast{s} },
+		mustFail: []string{
+			"DeleteCredential/refuses_last_credential",
+			"DeleteCredential/deletes_when_another_remains",
+		},
+	},
+	"last_credential_counts_every_user": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &countsEveryUser{Store: s} },
+		mustFail: []string{"DeleteCredential/refuses_last_credential"},
+	},
+	"end_sessions_lost_increment": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &racyEpoch{Store: s} },
+		mustFail: []string{"EndSessions/concurrent_no_lost_increment"},
+	},
+	"end_sessions_epoch_not_stored_on_create": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return dropsCreatedEpoch{s} },
+		mustFail: []string{"EndSessions/starts_at_created_value", "EndSessions/increments_by_one"},
+	},
+	"end_sessions_epoch_stale_in_credential_with_user": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return staleEpochWithUser{s} },
+		mustFail: []string{"EndSessions/increments_by_one"},
+	},
+	"error_text_echoes_name": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return echoesName{s} },
+		mustFail: []string{"ErrorTexts/duplicate_CreateUser"},
+	},
+	"error_text_echoes_credential_id": {
+		creds: func(s *memstore.Store) webauthnkit.CredentialStore { return echoesCredentialID{s} },
+		mustFail: []string{
+			"ErrorTexts/duplicate_AddCredential/printable_id",
+			"ErrorTexts/duplicate_AddCredential/binary_id",
+		},
+	},
+	"declares_credential_with_user_without_it": {
+		creds: func(s *memstore.Store) webauthnkit.CredentialStore { return declaresWithoutGetter{s} },
+		mustFail: []string{
+			"Features/CredentialWithUser_implemented",
+			"GetCredentialWithUser/matches_GetCredential_and_GetUserByHandle",
+		},
+	},
+	"features_change_between_calls": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &flipsFeatures{Store: s} },
+		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return &flipsFeatures{Store: s} },
+		mustFail: []string{"Features/stable", "features_stable"},
 	},
 }
 
@@ -321,6 +375,185 @@ type noExpiry struct{ *memstore.Store }
 
 func (s noExpiry) PutCeremony(ctx context.Context, id string, data []byte, _ time.Time) error {
 	return s.Store.PutCeremony(ctx, id, data, time.Now().Add(time.Hour))
+}
+
+// racyLastCheck counts, then deletes: two concurrent deletes of the last
+// two credentials both see two and both delete. The pause stands for the
+// round trip between the two statements of a networked store.
+type racyLastCheck struct{ *memstore.Store }
+
+func (s racyLastCheck) DeleteCredential(ctx context.Context, h, id []byte, allowLast bool) error {
+	list, err := s.ListCredentials(ctx, h)
+	if err != nil {
+		return err
+	}
+	if !allowLast && len(list) == 1 && bytes.Equal(list[0].ID, id) {
+		return webauthnkit.ErrLastCredential
+	}
+	time.Sleep(time.Millisecond)
+	return s.Store.DeleteCredential(ctx, h, id, true)
+}
+
+type ignoresAllowLast struct{ *memstore.Store }
+
+func (s ignoresAllowLast) DeleteCredential(ctx context.Context, h, id []byte, _ bool) error {
+	return s.Store.DeleteCredential(ctx, h, id, true)
+}
+
+// countsEveryUser refuses only when the store holds a single credential in
+// all: the count is missing its WHERE user = ? clause.
+type countsEveryUser struct {
+	*memstore.Store
+	mu    sync.Mutex
+	total int
+}
+
+func (s *countsEveryUser) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.Store.CreateUser(ctx, u, c)
+	if err == nil {
+		s.total++
+	}
+	return err
+}
+
+func (s *countsEveryUser) AddCredential(ctx context.Context, c webauthnkit.Credential) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.Store.AddCredential(ctx, c)
+	if err == nil {
+		s.total++
+	}
+	return err
+}
+
+func (s *countsEveryUser) DeleteCredential(ctx context.Context, h, id []byte, allowLast bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !allowLast && s.total <= 1 {
+		return webauthnkit.ErrLastCredential
+	}
+	err := s.Store.DeleteCredential(ctx, h, id, true)
+	if err == nil {
+		s.total--
+	}
+	return err
+}
+
+// racyEpoch reads the epoch, then writes it plus one: concurrent calls lose
+// increments. It keeps the increments itself, on top of the epoch memstore
+// stored at creation.
+type racyEpoch struct {
+	*memstore.Store
+	mu     sync.Mutex
+	epochs map[string]uint64
+}
+
+func (s *racyEpoch) added(h []byte) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epochs[string(h)]
+}
+
+func (s *racyEpoch) EndSessions(ctx context.Context, h []byte) (uint64, error) {
+	u, err := s.Store.GetUserByHandle(ctx, h)
+	if err != nil {
+		return 0, err
+	}
+	read := s.added(h)
+	time.Sleep(time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.epochs == nil {
+		s.epochs = map[string]uint64{}
+	}
+	s.epochs[string(h)] = read + 1
+	return u.SessionEpoch + read + 1, nil
+}
+
+func (s *racyEpoch) GetUserByHandle(ctx context.Context, h []byte) (webauthnkit.User, error) {
+	u, err := s.Store.GetUserByHandle(ctx, h)
+	u.SessionEpoch += s.added(h)
+	return u, err
+}
+
+func (s *racyEpoch) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
+	u, err := s.Store.GetUserByName(ctx, name)
+	u.SessionEpoch += s.added(u.Handle)
+	return u, err
+}
+
+func (s *racyEpoch) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	c, u, err := s.Store.GetCredentialWithUser(ctx, id)
+	u.SessionEpoch += s.added(u.Handle)
+	return c, u, err
+}
+
+func (s *racyEpoch) DeleteUser(ctx context.Context, h []byte) error {
+	s.mu.Lock()
+	delete(s.epochs, string(h))
+	s.mu.Unlock()
+	return s.Store.DeleteUser(ctx, h)
+}
+
+// dropsCreatedEpoch stores every new user with epoch 0.
+type dropsCreatedEpoch struct{ *memstore.Store }
+
+func (s dropsCreatedEpoch) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+	u.SessionEpoch = 0
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+// staleEpochWithUser's GetCredentialWithUser returns the owner as created
+// (epoch 0): a cache or a JOIN that forgot the column.
+type staleEpochWithUser struct{ *memstore.Store }
+
+func (s staleEpochWithUser) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	c, u, err := s.Store.GetCredentialWithUser(ctx, id)
+	u.SessionEpoch = 0
+	return c, u, err
+}
+
+// echoesName passes on a driver-style duplicate message quoting the name.
+type echoesName struct{ *memstore.Store }
+
+func (s echoesName) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+	err := s.Store.CreateUser(ctx, u, c)
+	if errors.Is(err, webauthnkit.ErrUserExists) {
+		return fmt.Errorf("%w: Duplicate entry '%s' for key 'name'", err, u.Name)
+	}
+	return err
+}
+
+// echoesCredentialID passes on a PostgreSQL-style duplicate message quoting
+// the key in hex.
+type echoesCredentialID struct{ *memstore.Store }
+
+func (s echoesCredentialID) AddCredential(ctx context.Context, c webauthnkit.Credential) error {
+	err := s.Store.AddCredential(ctx, c)
+	if errors.Is(err, webauthnkit.ErrCredentialExists) {
+		return fmt.Errorf(`%w: Key (id)=(\x%x) already exists`, err, c.ID)
+	}
+	return err
+}
+
+// declaresWithoutGetter declares CredentialWithUser but hides the method:
+// the embedded interface has only CredentialStore's.
+type declaresWithoutGetter struct{ webauthnkit.CredentialStore }
+
+func (declaresWithoutGetter) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
+}
+
+// flipsFeatures answers differently on every call.
+type flipsFeatures struct {
+	*memstore.Store
+	n atomic.Int64
+}
+
+func (s *flipsFeatures) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: s.n.Add(1)%2 == 0, CredentialWithUser: true}
 }
 
 // racyTake reads and deletes in two steps: the classic GET-then-DEL bug.

@@ -1,0 +1,1 @@
+ALTER TABLE {{.Prefix}}users DROP COLUMN IF EXISTS session_epoch;
