@@ -20,7 +20,8 @@ import (
 	"github.com/webauthnkit/webauthnkit/storetest"
 )
 
-// TestCluster runs the conformance suites and the crash-recovery tests on a
+// TestCluster runs the conformance suites, the crash-recovery tests, the
+// last-passkey race and the session-epoch tests on a
 // three-master Redis Cluster: the one at WEBAUTHNKIT_REDIS_CLUSTER_ADDRS
 // (comma-separated) if set, else one the test starts itself with
 // scripts/redis-cluster.sh in a temporary directory and stops at the end.
@@ -68,6 +69,8 @@ func TestCluster(t *testing.T) {
 		storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, cc) })
 	})
 	t.Run("CrashRecovery", func(t *testing.T) { testCrashRecovery(t, cc) })
+	t.Run("LastCredentialRace", func(t *testing.T) { testLastCredentialRace(t, cc) })
+	t.Run("EndSessions", func(t *testing.T) { testEndSessions(t, cc) })
 }
 
 // clusterClient returns a client for the test cluster, skipping (failing in

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -22,6 +23,7 @@ const (
 	fUserName    = "n"
 	fUserDisplay = "d"
 	fUserCreated = "c"
+	fUserEpoch   = "e" // session epoch (decimal uint64; absent: 0)
 	fTx          = "t" // also in credentials
 )
 
@@ -44,12 +46,18 @@ const (
 	fLastUsedAt  = "lu"
 	fCloneSuspec = "cs"
 	fUpdateNonce = "un" // nonce of the last UpdateCredentialUse (scriptUpdateUse)
+	fDeletingTx  = "dx" // DeleteCredential transaction that marked the record (scriptMarkDeleting)
 )
 
 const (
 	statePending   = "p"
 	stateCommitted = "c"
+	stateDeleting  = "d" // committed, marked by a DeleteCredential that may commit
 )
+
+// errMalformedNumber replaces strconv's errors when decoding records: those
+// quote the stored text, and error texts must not carry stored values.
+var errMalformedNumber = errors.New("not a decimal number in range")
 
 func encTime(t time.Time) string {
 	if t.IsZero() {
@@ -64,7 +72,7 @@ func decTime(s string) (time.Time, error) {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, errMalformedNumber
 	}
 	return time.UnixMicro(v).UTC(), nil
 }
@@ -82,6 +90,7 @@ func userFields(u webauthnkit.User, tx string) []any {
 		fUserName, u.Name,
 		fUserDisplay, u.DisplayName,
 		fUserCreated, encTime(u.CreatedAt),
+		fUserEpoch, strconv.FormatUint(u.SessionEpoch, 10),
 		fTx, tx,
 	}
 }
@@ -89,13 +98,20 @@ func userFields(u webauthnkit.User, tx string) []any {
 func decodeUser(handle []byte, m map[string]string) (webauthnkit.User, error) {
 	created, err := decTime(m[fUserCreated])
 	if err != nil {
-		return webauthnkit.User{}, fmt.Errorf("malformed user record: %w", err)
+		return webauthnkit.User{}, fmt.Errorf("malformed user record, field %q: %w", fUserCreated, err)
+	}
+	var epoch uint64
+	if e, ok := m[fUserEpoch]; ok { // absent in records written before epochs existed
+		if epoch, err = strconv.ParseUint(e, 10, 64); err != nil {
+			return webauthnkit.User{}, fmt.Errorf("malformed user record, field %q: %w", fUserEpoch, errMalformedNumber)
+		}
 	}
 	return webauthnkit.User{
-		Handle:      append([]byte(nil), handle...),
-		Name:        m[fUserName],
-		DisplayName: m[fUserDisplay],
-		CreatedAt:   created,
+		Handle:       append([]byte(nil), handle...),
+		Name:         m[fUserName],
+		DisplayName:  m[fUserDisplay],
+		CreatedAt:    created,
+		SessionEpoch: epoch,
 	}, nil
 }
 
@@ -143,6 +159,7 @@ func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
 var credFields = []string{
 	fState, fOwner, fTx, fPublicKey, fSignCount, fAAGUID, fAttFormat, fTransports,
 	fUP, fUV, fBE, fBS, fAttachment, fCredName, fCreatedAt, fLastUsedAt, fCloneSuspec,
+	fDeletingTx,
 }
 
 const (
@@ -163,6 +180,7 @@ const (
 	crCreatedAt
 	crLastUsedAt
 	crCloneSuspec
+	crDeletingTx
 )
 
 // credFieldArgs is credFields as command arguments, boxed once.
@@ -229,12 +247,13 @@ func decodeCredential(id []byte, r credRecord) (webauthnkit.Credential, error) {
 	}
 	if v, ok := r[crTransports].(string); ok {
 		if err := json.Unmarshal([]byte(v), &c.Transports); err != nil {
-			return bad(fTransports, err)
+			// json's message may quote the stored text.
+			return bad(fTransports, errors.New("not a JSON array of strings"))
 		}
 	}
 	sc, err := strconv.ParseUint(r.str(crSignCount), 10, 32)
 	if err != nil {
-		return bad(fSignCount, err)
+		return bad(fSignCount, errMalformedNumber)
 	}
 	c.SignCount = uint32(sc)
 	if c.CreatedAt, err = decTime(r.str(crCreatedAt)); err != nil {

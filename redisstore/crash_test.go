@@ -154,7 +154,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		require.Len(t, list, 1)
 		require.ErrorIs(t, s.UpdateCredentialUse(ctx, cr.ID, cr.SignCount, webauthnkit.CredentialUse{}), webauthnkit.ErrNotFound)
 		require.ErrorIs(t, s.RenameCredential(ctx, u.Handle, cr.ID, "x"), webauthnkit.ErrNotFound)
-		require.ErrorIs(t, s.DeleteCredential(ctx, u.Handle, cr.ID), webauthnkit.ErrNotFound)
+		require.ErrorIs(t, s.DeleteCredential(ctx, u.Handle, cr.ID, true), webauthnkit.ErrNotFound)
 
 		// Once the lease is over the ID is free again (here for another user).
 		u2, _ := createTestUser(t, s)
@@ -213,29 +213,107 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		storetest.AssertUserEqual(t, u2, got)
 	})
 
-	t.Run("DeleteCredential_stops_after_record", func(t *testing.T) {
+	t.Run("DeleteCredential_stops_after_mark", func(t *testing.T) {
+		// The credential is marked but the removal never committed: it is
+		// live, usable and counted by the last-passkey guard; once the
+		// deletion's lease is over a reader removes the mark.
 		ctx := t.Context()
 		s := newStore(t)
 		u, first := createTestUser(t, s)
 		cr := storetest.RandomCredential(u.Handle)
 		require.NoError(t, s.AddCredential(ctx, cr))
-		require.ErrorIs(t, crashStore(t, c, "DeleteCredential:recordDeleted").DeleteCredential(ctx, u.Handle, cr.ID), errCrash)
-		_, err := s.GetCredential(ctx, cr.ID)
-		require.ErrorIs(t, err, webauthnkit.ErrNotFound)
+		require.ErrorIs(t, crashStore(t, c, "DeleteCredential:marked").DeleteCredential(ctx, u.Handle, cr.ID, false), errCrash)
+		requireState(t, c, s, cr.ID, stateDeleting)
+
+		// While the lease lives (the deletion might still commit).
+		gc, err := s.GetCredential(ctx, cr.ID)
+		require.NoError(t, err)
+		storetest.AssertCredentialEqual(t, cr, gc)
+		requireState(t, c, s, cr.ID, stateDeleting)
+		use := webauthnkit.CredentialUse{SignCount: cr.SignCount + 1, LastUsedAt: time.Now()}
+		require.NoError(t, s.UpdateCredentialUse(ctx, cr.ID, cr.SignCount, use))
+		require.NoError(t, s.RenameCredential(ctx, u.Handle, cr.ID, "renamed"))
+		list, err := s.ListCredentials(ctx, u.Handle)
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+
+		// After it: the next reader unmarks the record.
+		time.Sleep(testLease + 50*time.Millisecond)
+		gc, err = s.GetCredential(ctx, cr.ID)
+		require.NoError(t, err)
+		require.Equal(t, "renamed", gc.Name)
+		require.Equal(t, use.SignCount, gc.SignCount)
+		requireState(t, c, s, cr.ID, stateCommitted)
+
+		// The guard counted it all along: deleting the other one works,
+		// deleting it then is refused.
+		require.NoError(t, s.DeleteCredential(ctx, u.Handle, first.ID, false))
+		require.ErrorIs(t, s.DeleteCredential(ctx, u.Handle, cr.ID, false), webauthnkit.ErrLastCredential)
+		requireState(t, c, s, cr.ID, stateCommitted) // the refused delete removed its mark
+		require.NoError(t, s.DeleteUser(ctx, u.Handle))
+	})
+
+	t.Run("DeleteCredential_stops_after_commit", func(t *testing.T) {
+		// The index entry is gone, the marked record is left: the
+		// credential is deleted for every reader and writer, and the
+		// record is garbage that the first one removes.
+		ctx := t.Context()
+		s := newStore(t)
+		u, first := createTestUser(t, s)
+		cr := storetest.RandomCredential(u.Handle)
+		require.NoError(t, s.AddCredential(ctx, cr))
+		require.ErrorIs(t, crashStore(t, c, "DeleteCredential:committed").DeleteCredential(ctx, u.Handle, cr.ID, false), errCrash)
+		requireState(t, c, s, cr.ID, stateDeleting)
 		list, err := s.ListCredentials(ctx, u.Handle)
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 		storetest.AssertCredentialEqual(t, first, list[0])
-		// The same ID can be registered again, by the same user.
-		require.NoError(t, s.AddCredential(ctx, cr))
-		list, err = s.ListCredentials(ctx, u.Handle)
+		require.ErrorIs(t, s.UpdateCredentialUse(ctx, cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount + 1}), webauthnkit.ErrNotFound)
+		require.ErrorIs(t, s.RenameCredential(ctx, u.Handle, cr.ID, "x"), webauthnkit.ErrNotFound)
+		require.ErrorIs(t, s.DeleteCredential(ctx, u.Handle, cr.ID, true), webauthnkit.ErrNotFound)
+		require.ErrorIs(t, s.DeleteCredential(ctx, u.Handle, first.ID, false), webauthnkit.ErrLastCredential)
+		requireNoKeys(t, c, s.credKey(cr.ID)) // removed by the readers
+
+		// Left unread, the record does not block the ID: another user
+		// registers it.
+		cr2 := storetest.RandomCredential(u.Handle)
+		require.NoError(t, s.AddCredential(ctx, cr2))
+		require.ErrorIs(t, crashStore(t, c, "DeleteCredential:committed").DeleteCredential(ctx, u.Handle, cr2.ID, true), errCrash)
+		u3, _ := createTestUser(t, s)
+		cr3 := storetest.RandomCredential(u3.Handle)
+		cr3.ID = cr2.ID
+		require.NoError(t, s.AddCredential(ctx, cr3))
+		gc, err := s.GetCredential(ctx, cr2.ID)
 		require.NoError(t, err)
-		require.Len(t, list, 2)
-		require.NoError(t, s.DeleteCredential(ctx, u.Handle, cr.ID))
-		require.ErrorIs(t, crashStore(t, c, "DeleteCredential:recordDeleted").DeleteCredential(ctx, u.Handle, first.ID), errCrash)
-		// DeleteUser copes with the index entries left behind.
+		storetest.AssertCredentialEqual(t, cr3, gc)
 		require.NoError(t, s.DeleteUser(ctx, u.Handle))
-		notFound(t, s, u, cr)
+		require.NoError(t, s.DeleteUser(ctx, u3.Handle))
+	})
+
+	t.Run("DeleteCredential_stale_index_entries_do_not_count", func(t *testing.T) {
+		// DeleteUser stopped after deleting the credential records leaves
+		// index entries without records; a passkey added afterwards is the
+		// user's only one, and the guard must see that.
+		ctx := t.Context()
+		s := newStore(t)
+		u, _ := createTestUser(t, s)
+		require.NoError(t, s.AddCredential(ctx, storetest.RandomCredential(u.Handle)))
+		require.ErrorIs(t, crashStore(t, c, "DeleteUser:credentialsDeleted").DeleteUser(ctx, u.Handle), errCrash)
+		cr := storetest.RandomCredential(u.Handle)
+		require.NoError(t, s.AddCredential(ctx, cr))
+		n, err := c.HLen(ctx, s.userCredsKey(tag(u.Handle))).Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 3, n, "index entries before")
+
+		require.ErrorIs(t, s.DeleteCredential(ctx, u.Handle, cr.ID, false), webauthnkit.ErrLastCredential)
+		list, err := s.ListCredentials(ctx, u.Handle)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		n, err = c.HLen(ctx, s.userCredsKey(tag(u.Handle))).Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "the stale entries were not removed")
+		require.NoError(t, s.DeleteCredential(ctx, u.Handle, cr.ID, true))
+		require.NoError(t, s.DeleteUser(ctx, u.Handle))
 	})
 
 	t.Run("claim_in_progress_is_waited_for", func(t *testing.T) {
@@ -304,6 +382,14 @@ func createTestUser(t *testing.T, s *Store) (webauthnkit.User, webauthnkit.Crede
 	cr := storetest.RandomCredential(u.Handle)
 	require.NoError(t, s.CreateUser(t.Context(), u, cr))
 	return u, cr
+}
+
+// requireState checks the state field of a credential record.
+func requireState(t *testing.T, c redis.UniversalClient, s *Store, id []byte, want string) {
+	t.Helper()
+	got, err := c.HGet(t.Context(), s.credKey(id), fState).Result()
+	require.NoError(t, err)
+	require.Equal(t, want, got, "credential record state")
 }
 
 func requireNoKeys(t *testing.T, c redis.UniversalClient, keys ...string) {

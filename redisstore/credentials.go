@@ -239,7 +239,7 @@ func (s *Store) claimName(ctx context.Context, name, value string, renew func(co
 		}
 		cur, _ := res[1].(string)
 		if len(cur) <= txLen {
-			return fmt.Errorf("malformed name claim at %s", key)
+			return errors.New("malformed name claim") // the key would name the user
 		}
 		r, err := s.resolveName(ctx, []byte(cur[txLen:]), name, cur[:txLen])
 		if err != nil {
@@ -283,6 +283,20 @@ func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []a
 		state, _ := res[1].(string)
 		owner, _ := res[2].(string)
 		tx, _ := res[3].(string)
+		if state == stateDeleting {
+			// Live unless its deletion committed; then settleDeleting
+			// deleted the record, and the next attempt claims the ID.
+			dx, _ := res[4].(string)
+			live, err := s.settleDeleting(ctx, key, id, owner, tx, dx)
+			if err != nil {
+				return err
+			}
+			if live {
+				return sentinelErr{webauthnkit.ErrCredentialExists}
+			}
+			expOwner, expTx = "", ""
+			continue
+		}
 		if state != statePending {
 			return sentinelErr{webauthnkit.ErrCredentialExists}
 		}
@@ -537,6 +551,14 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 	r := credRecord(vals)
 	switch r.str(crState) {
 	case stateCommitted:
+	case stateDeleting:
+		live, err := s.settleDeleting(ctx, key, id, r.str(crOwner), r.str(crTx), r.str(crDeletingTx))
+		if err != nil {
+			return webauthnkit.Credential{}, wrapErr(ctx, op, err)
+		}
+		if !live {
+			return webauthnkit.Credential{}, errorf(op, webauthnkit.ErrNotFound)
+		}
 	case statePending:
 		ok, err := s.settle(ctx, key, id, r.str(crOwner), r.str(crTx))
 		if err != nil {
@@ -627,14 +649,14 @@ func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSign
 	}
 	key := s.credKey(id)
 	nonce := newTx() // identifies this call if go-redis resends it
-	return s.modify(ctx, op, key, id, func() ([]any, error) {
+	return s.modify(ctx, op, key, id, func(liveDx string) ([]any, error) {
 		return scriptUpdateUse.Run(ctx, s.c, []string{key},
 			strconv.FormatUint(uint64(expectedSignCount), 10),
 			strconv.FormatUint(uint64(use.SignCount), 10),
 			encBool(use.UserVerified), encBool(use.BackupState),
-			encTime(use.LastUsedAt), encBool(use.CloneSuspected), nonce,
+			encTime(use.LastUsedAt), encBool(use.CloneSuspected), nonce, liveDx,
 		).Slice()
-	}, nil)
+	})
 }
 
 // RenameCredential sets the name of a credential owned by userHandle. It
@@ -649,68 +671,45 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 		return errorf(op, webauthnkit.ErrNotFound)
 	}
 	key := s.credKey(id)
-	return s.modify(ctx, op, key, id, func() ([]any, error) {
-		return scriptRename.Run(ctx, s.c, []string{key}, userHandle, name).Slice()
-	}, nil)
-}
-
-// DeleteCredential deletes a credential owned by userHandle, then removes it
-// from the user's credential index. It returns an error wrapping
-// webauthnkit.ErrNotFound if there is no such credential or another user
-// owns it.
-func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte) error {
-	const op = "DeleteCredential"
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if len(id) == 0 || len(userHandle) == 0 {
-		return errorf(op, webauthnkit.ErrNotFound)
-	}
-	key := s.credKey(id)
-	return s.modify(ctx, op, key, id, func() ([]any, error) {
-		return scriptDeleteCred.Run(ctx, s.c, []string{key}, userHandle).Slice()
-	}, func(res []any) error {
-		tx, _ := res[1].(string)
-		if err := s.step(op + ":recordDeleted"); err != nil {
-			return err
-		}
-		// The credential is gone. An index entry left behind (if this
-		// fails) is skipped by ListCredentials and DeleteUser.
-		cctx, cancel := cleanupCtx(ctx)
-		defer cancel()
-		scriptUnlinkCred.Run(cctx, s.c, []string{s.userCredsKey(tag(userHandle))}, id, tx)
-		return nil
+	return s.modify(ctx, op, key, id, func(liveDx string) ([]any, error) {
+		return scriptRename.Run(ctx, s.c, []string{key}, userHandle, name, liveDx).Slice()
 	})
 }
 
 // modify runs a single-key credential script that answers {"ok", ...},
-// {"notfound"}, {"conflict"} or {"pending", owner, tx}; a pending record is
-// settled and, if committed, the script runs again.
-func (s *Store) modify(ctx context.Context, op, key string, id []byte, run func() ([]any, error), onOK func([]any) error) error {
+// {"notfound"}, {"conflict"}, {"pending", owner, tx} or {"deleting", owner,
+// tx, deletion tx}. A pending record is settled and, if committed, the
+// script runs again; so does a record being deleted that is still live,
+// with its deletion tx passed to run (the script then accepts the mark).
+func (s *Store) modify(ctx context.Context, op, key string, id []byte, run func(liveDeletingTx string) ([]any, error)) error {
+	liveDx := ""
 	for range 3 {
-		res, err := run()
+		res, err := run(liveDx)
 		if err != nil {
 			return wrapErr(ctx, op, err)
 		}
 		st, _ := res[0].(string)
 		switch st {
 		case "ok":
-			if onOK != nil {
-				return onOK(res)
-			}
 			return nil
 		case "notfound":
 			return errorf(op, webauthnkit.ErrNotFound)
 		case "conflict":
 			return errorf(op, webauthnkit.ErrConflict)
-		case "pending":
+		case "pending", "deleting":
 			owner, _ := res[1].(string)
 			tx, _ := res[2].(string)
-			ok, err := s.settle(ctx, key, id, owner, tx)
+			var live bool
+			if st == "pending" {
+				live, err = s.settle(ctx, key, id, owner, tx)
+			} else {
+				liveDx, _ = res[3].(string)
+				live, err = s.settleDeleting(ctx, key, id, owner, tx, liveDx)
+			}
 			if err != nil {
 				return wrapErr(ctx, op, err)
 			}
-			if !ok {
+			if !live {
 				return errorf(op, webauthnkit.ErrNotFound)
 			}
 		default:

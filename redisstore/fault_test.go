@@ -56,8 +56,9 @@ func (replayHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 
 // TestScriptsReplayed runs the conformance suites with every write script
 // that must be idempotent executed twice, as when go-redis resends a
-// command whose reply was lost. GETDEL in TakeCeremony and the script of
-// DeleteCredential are not idempotent (a resent one reports ErrNotFound).
+// command whose reply was lost. GETDEL in TakeCeremony is not idempotent
+// (a resent one reports ErrNotFound), nor is EndSessions' increment (a
+// resent one skips a value).
 // The compare-and-set of UpdateCredentialUse recognises its own earlier run
 // only if no other update came in between (else: ErrConflict), so it is
 // replayed in a separate, sequential test.
@@ -73,7 +74,8 @@ func TestScriptsReplayed(t *testing.T) {
 	require.NoError(t, s.PutCeremony(t.Context(), "x", nil, time.Now().Add(-time.Second)))
 	require.NoError(t, s.PutCeremony(t.Context(), "replay-"+randomHex(8), nil, time.Now().Add(time.Second)))
 	c.AddHook(newReplayHook(scriptPutCeremony, scriptBegin, scriptCommit, scriptClaimName, scriptClaimCred,
-		scriptMarkCommitted, scriptReleaseName, scriptDeleteCredIf, scriptUnlinkCred, scriptRename, scriptDeleteUser))
+		scriptMarkCommitted, scriptReleaseName, scriptDeleteCredIf, scriptRename, scriptDeleteUser,
+		scriptBeginDelete, scriptMarkDeleting, scriptCommitDelete, scriptUnmarkDeleting))
 	storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return testStore(t, c) })
 	storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, c) })
 

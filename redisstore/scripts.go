@@ -10,9 +10,12 @@ import "github.com/redis/go-redis/v9"
 // Credential hash fields (see encodeCredential):
 //
 //	s  state: "p" pending (claimed by transaction t, not yet known to be
-//	   committed) or "c" committed
+//	   committed), "c" committed,
+//	   or "d" deleting (committed; a DeleteCredential marked it and may be
+//	   committing its removal: live while its index entry exists)
 //	o  owner user handle (raw bytes)
 //	t  transaction ID that created the record
+//	dx the DeleteCredential transaction that marked the record "d"
 //	sc sign count (decimal), uv/bs/cs flags ("0"/"1"), lu last use (µs)
 //	... and the immutable fields.
 
@@ -113,17 +116,17 @@ return 'dead'
 
 // scriptClaimCred creates a pending credential record, if the key is absent
 // or still holds the expected pending record of a dead transaction.
-// Otherwise it returns {0, state, owner, tx} of the current record (unless
-// that is already the new record: the script ran before).
+// Otherwise it returns {0, state, owner, tx, deletion tx} of the current
+// record (unless that is already the new record: the script ran before).
 //
 // KEYS: credential. ARGV: expected owner, expected tx ("" for none), then
 // the field/value pairs of the new record, starting with state, owner, tx.
 var scriptClaimCred = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 's', 'o', 't')
+local cur = redis.call('HMGET', KEYS[1], 's', 'o', 't', 'dx')
 if cur[2] == ARGV[6] and cur[3] == ARGV[8] then return {1} end
 if cur[1] then
   if cur[1] ~= 'p' or ARGV[2] == '' or cur[2] ~= ARGV[1] or cur[3] ~= ARGV[2] then
-    return {0, cur[1], cur[2] or '', cur[3] or ''}
+    return {0, cur[1], cur[2] or '', cur[3] or '', cur[4] or ''}
   end
   redis.call('DEL', KEYS[1])
 end
@@ -168,17 +171,6 @@ end
 return 0
 `)
 
-// scriptUnlinkCred removes a credential from its user's index if the entry
-// was made by the given transaction.
-//
-// KEYS: user's credential index. ARGV: credential ID, tx.
-var scriptUnlinkCred = redis.NewScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return 0
-`)
-
 // scriptUpdateUse is the sign-count compare-and-set. Each call carries a
 // random nonce, stored with the update: a count that differs from the
 // expected one is a conflict, unless the record's nonce is this call's. Then
@@ -186,13 +178,18 @@ return 0
 // lost (go-redis resends it on a new connection), and answering "conflict"
 // would make the caller see a counter regression that never happened.
 //
+// A record being deleted ("d") is updated only once the caller has found
+// it live (its index entry still there) and passes its deletion tx.
+//
 // KEYS: credential. ARGV: expected sign count, new sign count, uv, bs, lu,
-// cs, nonce. Returns {"notfound"}, {"pending", owner, tx}, {"conflict"} or
-// {"ok"}.
+// cs, nonce, deletion tx found live ("" for none). Returns {"notfound"},
+// {"pending", owner, tx}, {"deleting", owner, tx, deletion tx},
+// {"conflict"} or {"ok"}.
 var scriptUpdateUse = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 's', 'sc', 'o', 't', 'un')
+local cur = redis.call('HMGET', KEYS[1], 's', 'sc', 'o', 't', 'un', 'dx')
 if not cur[1] then return {'notfound'} end
-if cur[1] ~= 'c' then return {'pending', cur[3] or '', cur[4] or ''} end
+if cur[1] == 'p' then return {'pending', cur[3] or '', cur[4] or ''} end
+if cur[1] == 'd' and cur[6] ~= ARGV[8] then return {'deleting', cur[3] or '', cur[4] or '', cur[6] or ''} end
 if cur[2] ~= ARGV[1] then
   if cur[5] == ARGV[7] then return {'ok'} end
   return {'conflict'}
@@ -203,27 +200,153 @@ return {'ok'}
 
 // scriptRename renames a credential owned by the given user.
 //
-// KEYS: credential. ARGV: owner, name.
-// Returns {"notfound"}, {"pending", owner, tx} or {"ok"}.
+// KEYS: credential. ARGV: owner, name, deletion tx found live ("" for
+// none; see scriptUpdateUse). Returns {"notfound"}, {"pending", owner, tx},
+// {"deleting", owner, tx, deletion tx} or {"ok"}.
 var scriptRename = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 's', 'o', 't')
+local cur = redis.call('HMGET', KEYS[1], 's', 'o', 't', 'dx')
 if not cur[1] or cur[2] ~= ARGV[1] then return {'notfound'} end
-if cur[1] ~= 'c' then return {'pending', cur[2], cur[3] or ''} end
+if cur[1] == 'p' then return {'pending', cur[2], cur[3] or ''} end
+if cur[1] == 'd' and cur[4] ~= ARGV[3] then return {'deleting', cur[2], cur[3] or '', cur[4] or ''} end
 redis.call('HSET', KEYS[1], 'n', ARGV[2])
 return {'ok'}
 `)
 
-// scriptDeleteCred deletes a credential owned by the given user and returns
-// the transaction that created it (to unlink it from the user's index).
+// DeleteCredential is a transaction of its own, whose commit point is in
+// the user's slot (see delete.go): scriptBeginDelete takes a
+// lease, scriptMarkDeleting marks the record, scriptCommitDelete removes the
+// index entry (only if another live entry remains, when asked), and the
+// record is deleted last (scriptDeleteCredIf). scriptResolveDelete and
+// scriptUnmarkDeleting let readers decide a marked record.
+
+// scriptBeginDelete starts a DeleteCredential: it checks that the user
+// exists and sets the lease that the commit requires. With ARGV[2] = "1"
+// it also returns the user's credential index, so the caller can tell
+// stale entries from live ones.
 //
-// KEYS: credential. ARGV: owner.
+// KEYS: user, user's credential index, lease. ARGV: lease in milliseconds,
+// "1" to return the index. Returns {"notfound"} or {"ok", index}.
+var scriptBeginDelete = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 't') == 0 then return {'notfound'} end
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[1])
+if ARGV[2] == '1' then return {'ok', redis.call('HGETALL', KEYS[2])} end
+return {'ok', {}}
+`)
+
+// scriptMarkDeleting marks a committed credential owned by the given user
+// as being deleted by deletion transaction dx, and returns the transaction
+// that created it (its index entry's value). A record already marked by
+// another deletion is marked again: only the deletion named in the record
+// may unmark it, so the other one leaves it alone.
+//
+// KEYS: credential. ARGV: owner, dx.
 // Returns {"notfound"}, {"pending", owner, tx} or {"ok", tx}.
-var scriptDeleteCred = redis.NewScript(`
+var scriptMarkDeleting = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 's', 'o', 't')
 if not cur[1] or cur[2] ~= ARGV[1] then return {'notfound'} end
-if cur[1] ~= 'c' then return {'pending', cur[2], cur[3] or ''} end
-redis.call('DEL', KEYS[1])
+if cur[1] == 'p' then return {'pending', cur[2], cur[3] or ''} end
+redis.call('HSET', KEYS[1], 's', 'd', 'dx', ARGV[2])
 return {'ok', cur[3] or ''}
+`)
+
+// scriptCommitDelete is the commit point of DeleteCredential: it removes
+// the credential from its user's index, in one step with the check that
+// the user keeps another credential (unless the last may go). The index is
+// the authority on which credentials a user has; entries the caller found
+// stale (their record is gone or belongs to another write: left by a crash,
+// and stale for good since every write has a new tx) are removed first so
+// they do not count. It commits only while the lease holds "1": once the
+// lease is gone or decided without a commit, the deletion never commits,
+// which lets readers unmark the record. The decision is kept in the lease
+// ("done" or "last") until it expires, so that a resent run (lost reply)
+// answers as the first did.
+//
+// KEYS: user's credential index, lease. ARGV: credential ID, tx, "1" if the
+// last credential may go, then the stale entries (ID, tx pairs). Returns
+// "ok", "last" (refused: it would leave no credential), "notfound" (the
+// credential was deleted meanwhile) or "expired" (the lease ran out).
+var scriptCommitDelete = redis.NewScript(`
+local lease = redis.call('GET', KEYS[2])
+if lease == 'done' then return 'ok' end
+if lease == 'last' then return 'last' end
+local has = redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2]
+if not lease then
+  if has then return 'expired' end
+  return 'notfound'
+end
+if not has then
+  redis.call('DEL', KEYS[2])
+  return 'notfound'
+end
+for i = 4, #ARGV, 2 do
+  if ARGV[i] ~= ARGV[1] and redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+if ARGV[3] ~= '1' and redis.call('HLEN', KEYS[1]) < 2 then
+  redis.call('SET', KEYS[2], 'last', 'KEEPTTL')
+  return 'last'
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], 'done', 'KEEPTTL')
+return 'ok'
+`)
+
+// scriptResolveDelete decides a record marked "d", in its owner's slot:
+// "gone" if its index entry is gone (the deletion committed: the record is
+// garbage), else it is live, and "busy" while the deletion's lease is open
+// (it may still commit) or "idle" once it is gone or was refused (it never
+// will commit: the mark may be removed).
+//
+// KEYS: user's credential index, lease of the deletion. ARGV: credential
+// ID, tx.
+var scriptResolveDelete = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 'gone' end
+if redis.call('GET', KEYS[2]) == '1' then return 'busy' end
+return 'idle'
+`)
+
+// scriptUnmarkDeleting turns a record marked "d" by deletion dx back into a
+// committed one. Callers run it only once dx is known never to commit (its
+// lease is gone and the index entry is still there); a record marked again
+// by another deletion since is left alone.
+//
+// KEYS: credential. ARGV: dx.
+var scriptUnmarkDeleting = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 's', 'dx')
+if cur[1] == 'd' and cur[2] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 's', 'c')
+  redis.call('HDEL', KEYS[1], 'dx')
+  return 1
+end
+return 0
+`)
+
+// scriptEndSessions increments a user's session epoch, if the user exists
+// (a missing user must not gain a stray key). The epoch is a uint64 kept in
+// decimal; it is incremented digit by digit because Lua numbers are doubles
+// (exact only up to 2^53) and HINCRBY stops at 2^63-1.
+//
+// KEYS: user. Returns the new epoch as a string, or nil if there is no
+// such user.
+var scriptEndSessions = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 't') == 0 then return false end
+local v = redis.call('HGET', KEYS[1], 'e') or '0'
+if not string.match(v, '^%d+$') then return redis.error_reply('malformed session epoch') end
+local i = #v
+while i > 0 and string.byte(v, i) == 57 do i = i - 1 end
+local n
+if i == 0 then
+  n = '1' .. string.rep('0', #v)
+else
+  n = string.sub(v, 1, i - 1) .. string.char(string.byte(v, i) + 1) .. string.rep('0', #v - i)
+end
+n = string.gsub(n, '^0+(%d)', '%1')
+if #n > 20 or (#n == 20 and n > '18446744073709551615') then
+  return redis.error_reply('session epoch overflow')
+end
+redis.call('HSET', KEYS[1], 'e', n)
+return n
 `)
 
 // scriptReadUser returns a consistent snapshot of a user for DeleteUser:

@@ -102,6 +102,23 @@ func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*St
 	return s, nil
 }
 
+// Features declares what the store offers beyond the required interfaces:
+// it is shared by every process using the same Redis and prefix (not
+// ProcessLocal), and it does not implement webauthnkit.CredentialUserGetter
+// (a credential and its owner live in different slots: it would still take
+// two round trips).
+func (s *Store) Features() webauthnkit.Features {
+	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false}
+}
+
+// Close releases what the store owns, which is nothing beyond the client
+// reference: it has no goroutines, connections or caches of its own. It
+// does not close the client (the caller made it and may share it; close it
+// yourself), and it always returns nil. It exists so that the three backends
+// have the same shape; calling it is optional, and calls after it still
+// reach the client.
+func (s *Store) Close() error { return nil }
+
 // checkVersion runs INFO server on every server behind client.
 func checkVersion(ctx context.Context, client redis.UniversalClient) error {
 	check := func(ctx context.Context, c redis.Cmdable, addr string) error {
