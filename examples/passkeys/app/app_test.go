@@ -443,4 +443,3 @@ func TestSecretValidation(t *testing.T) {
 }
 
 var testWebauthnSecret = []byte("a4c1e9f03b7d25186e0f9c3a7b5d1e2f")
-
