@@ -115,3 +115,18 @@ func TestDefaultCeremoniesInFlightFitsMemstore(t *testing.T) {
 		require.LessOrEqual(t, admitted, float64(DefaultCeremoniesInFlight), "TTL %v", ttl)
 	}
 }
+
+// BenchmarkRateLimiterAllow is the limiter's cost per request: client
+// address from the peer, one bucket lookup (and for begins the global one).
+func BenchmarkRateLimiterAllow(b *testing.B) {
+	l, err := newRateLimiter(RateLimit{Begin: Rate{PerSecond: 1e9, Burst: 1 << 30}, CeremoniesInFlight: 1 << 40}, 5*time.Minute, time.Now)
+	require.NoError(b, err)
+	r := httptest.NewRequest("POST", "/login/begin", nil)
+	r.RemoteAddr = "198.51.100.7:4321"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := l.allow(r, classBegin); !ok {
+			b.Fatal("limited")
+		}
+	}
+}
