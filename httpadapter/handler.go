@@ -19,7 +19,12 @@
 // Sec-Fetch-Site); the ceremony ID travels in an HttpOnly, SameSite=Strict
 // cookie and is consumed by the core exactly once; bodies are capped; every
 // error is a JSON {"error", "message"} with a client-safe message; nothing
-// secret (challenges, signatures, keys, cookie values) is logged.
+// secret (challenges, signatures, keys, cookie values) is logged. Requests
+// are rate-limited per client address and endpoint class, with a global
+// ceiling on begins that keeps the ceremony store from filling (RateLimit).
+// The built-in session carries the account's session epoch, so sign-out and
+// passkey removal end it on the server, copies included; it also has idle
+// and absolute timeouts.
 package httpadapter
 
 import (
