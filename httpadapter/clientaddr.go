@@ -69,40 +69,42 @@ func (ca clientAddrs) clientAddr(r *http.Request) netip.Addr {
 	if !peer.IsValid() || len(ca.trusted) == 0 || !ca.isTrusted(peer) {
 		return peer
 	}
-	hops := ca.hops(r)
 	addr := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a := parseHostAddr(hops[i])
-		if !a.IsValid() {
-			return addr
-		}
-		addr = a
-		if !ca.isTrusted(a) {
-			return a
+	lines := r.Header.Values(ca.header)
+	seen := 0
+	// Right to left, without splitting the whole header: a client can send
+	// a megabyte of entries, and only the right-most few matter.
+	for li := len(lines) - 1; li >= 0; li-- {
+		rest := lines[li]
+		for more := true; more; {
+			elem := rest
+			if k := strings.LastIndexByte(rest, ','); k >= 0 {
+				elem, rest = rest[k+1:], rest[:k]
+			} else {
+				more = false
+			}
+			if seen++; seen > maxForwardedHops {
+				return addr // no real proxy chain is this long
+			}
+			elem = strings.TrimSpace(elem)
+			if ca.header == HeaderForwarded {
+				elem = forwardedFor(elem)
+			}
+			a := parseHostAddr(elem)
+			if !a.IsValid() {
+				return addr
+			}
+			addr = a
+			if !ca.isTrusted(a) {
+				return a
+			}
 		}
 	}
 	return addr // every hop is a trusted proxy: the left-most one
 }
 
-// hops lists the forwarding header's addresses, left (client) to right
-// (nearest proxy), across repeated header lines.
-func (ca clientAddrs) hops(r *http.Request) []string {
-	var hops []string
-	for _, line := range r.Header.Values(ca.header) {
-		for elem := range strings.SplitSeq(line, ",") {
-			elem = strings.TrimSpace(elem)
-			if ca.header == HeaderXForwardedFor {
-				hops = append(hops, elem)
-				continue
-			}
-			hops = append(hops, forwardedFor(elem))
-		}
-		if len(hops) > 64 { // a longer chain is not a real proxy path
-			return hops[len(hops)-64:]
-		}
-	}
-	return hops
-}
+// maxForwardedHops bounds the walk through a forwarding header.
+const maxForwardedHops = 32
 
 // forwardedFor returns the for= parameter of one Forwarded element
 // (RFC 7239 §4), unquoted; "" when absent.

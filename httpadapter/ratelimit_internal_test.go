@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,21 @@ func TestClientAddr(t *testing.T) {
 			require.Equal(t, tc.client, tc.ca.clientAddr(r).String())
 		})
 	}
+}
+
+// A megabyte of forwarding entries costs no more than the few right-most
+// ones, and a chain of trusted hops longer than any real one stops the walk.
+func TestClientAddrHugeHeader(t *testing.T) {
+	ca, err := newClientAddrs([]string{"10.0.0.0/8"}, "")
+	require.NoError(t, err)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.0.0.1:1"
+	r.Header.Set("X-Forwarded-For", strings.Repeat("6.6.6.6, ", 100_000)+"203.0.113.5, 10.0.0.2")
+	allocs := testing.AllocsPerRun(10, func() { ca.clientAddr(r) })
+	require.Equal(t, "203.0.113.5", ca.clientAddr(r).String())
+	require.Less(t, allocs, 10.0)
+	r.Header.Set("X-Forwarded-For", "203.0.113.5"+strings.Repeat(", 10.1.1.1", 100))
+	require.Equal(t, "10.1.1.1", ca.clientAddr(r).String(), "the walk stops within the trusted chain")
 }
 
 func TestAddrKeyGroupsIPv6By64(t *testing.T) {

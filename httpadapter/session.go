@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -134,7 +135,16 @@ func (h *Handler) issueSession(w http.ResponseWriter, r *http.Request, s session
 		SameSite: http.SameSiteLaxMode,
 	}
 	line := c.String()
-	w.Header().Add("Set-Cookie", line)
+	// A cookie re-issued earlier in this response (a refresh before a
+	// passkey removal) is replaced, not followed by a second one.
+	hd := w.Header()
+	kept := hd["Set-Cookie"][:0:0]
+	for _, l := range hd["Set-Cookie"] {
+		if !strings.HasPrefix(l, c.Name+"=") {
+			kept = append(kept, l)
+		}
+	}
+	hd["Set-Cookie"] = append(kept, line)
 	return line
 }
 
