@@ -626,10 +626,12 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		owner  *User
 		getOp  = "GetCredential"
 	)
-	if rp.credUser != nil && !st.ByUsername {
+	// The store's declaration decides (New refused one declaring the
+	// method without having it).
+	if g, ok := rp.creds.(CredentialUserGetter); ok && rp.creds.Features().CredentialWithUser && !st.ByUsername {
 		getOp = "GetCredentialWithUser"
 		var u User
-		if stored, u, err = rp.credUser.GetCredentialWithUser(ctx, parsed.RawID); err == nil {
+		if stored, u, err = g.GetCredentialWithUser(ctx, parsed.RawID); err == nil {
 			owner = &u
 		}
 	} else {
@@ -854,8 +856,9 @@ func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, creden
 
 // EndSessions ends every session of the account ("sign out everywhere"):
 // it increments the account's User.SessionEpoch and returns the new value.
-// Sessions issued under an older epoch must be refused by the application
-// (the HTTP adapter does). Errors: ErrUserNotFound, ErrStoreUnavailable.
+// A session layer records the epoch a session was issued under
+// (Login.User.SessionEpoch) and refuses it once the account's current epoch
+// (UserByHandle) differs. Errors: ErrUserNotFound, ErrStoreUnavailable.
 func (rp *RelyingParty) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
 	return rp.endSessions(ctx, userHandle)
 }

@@ -10,7 +10,9 @@ import (
 // Sentinel errors returned by stores. Every store (memstore, sqlstore,
 // redisstore, and third-party ones) must return these, possibly wrapped, so
 // that callers can test them with errors.Is. The conformance suite in
-// package storetest checks each one.
+// package storetest checks each one. DeleteCredential with allowLast false
+// also returns ErrLastCredential, the library's own sentinel, which
+// RelyingParty.RevokeCredential passes on to its caller.
 var (
 	// ErrNotFound: the user, credential or ceremony does not exist (or, for a
 	// ceremony, was already taken or has expired).

@@ -157,10 +157,7 @@ type RelyingParty struct {
 	wa    *webauthn.WebAuthn
 	log   *slog.Logger
 	creds CredentialStore
-	// credUser is creds when it declares Features().CredentialWithUser,
-	// else nil.
-	credUser CredentialUserGetter
-	cers     ChallengeStore
+	cers  ChallengeStore
 }
 
 // ConfigError reports an invalid Config field.
@@ -271,15 +268,11 @@ func New(cfg Config) (*RelyingParty, error) {
 	if cfg.Ceremonies == nil {
 		return bad("Ceremonies", "a ChallengeStore is required (e.g. memstore.New())")
 	}
-	// Decided once from the declaration, not by type assertion: a wrapper
-	// embedding a store would seem to offer a method it does not forward.
-	var credUser CredentialUserGetter
-	if cfg.Credentials.Features().CredentialWithUser {
-		g, ok := cfg.Credentials.(CredentialUserGetter)
-		if !ok {
-			return bad("Credentials", "%T declares Features().CredentialWithUser but does not implement CredentialUserGetter", cfg.Credentials)
-		}
-		credUser = g
+	// FinishLogin goes by the declaration, not by type assertion (a wrapper
+	// embedding a store would seem to offer a method it does not forward);
+	// a declaration without the method is refused here, once.
+	if _, ok := cfg.Credentials.(CredentialUserGetter); cfg.Credentials.Features().CredentialWithUser && !ok {
+		return bad("Credentials", "%T declares Features().CredentialWithUser but does not implement CredentialUserGetter", cfg.Credentials)
 	}
 	switch {
 	case cfg.Secret == nil && (!cfg.Credentials.Features().ProcessLocal || !cfg.Ceremonies.Features().ProcessLocal):
@@ -320,7 +313,7 @@ func New(cfg Config) (*RelyingParty, error) {
 	if err != nil {
 		return bad("Origins", "rejected by go-webauthn: %v", err)
 	}
-	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, credUser: credUser, cers: cfg.Ceremonies}, nil
+	return &RelyingParty{cfg: cfg, wa: wa, log: cfg.Logger, creds: cfg.Credentials, cers: cfg.Ceremonies}, nil
 }
 
 // checkOrigin validates one configured origin and returns its canonical form

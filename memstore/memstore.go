@@ -18,6 +18,10 @@
 //		Ceremonies:  store,
 //	})
 //
+// It declares Features{ProcessLocal: true, CredentialWithUser: true}: with
+// memstore as both stores, webauthnkit.Config.Secret may be left unset (a
+// random one per process is then made).
+//
 // A Store is safe for concurrent use. It copies every byte slice passed in
 // and every slice it returns, so callers may reuse their buffers and own what
 // they get back. Expired ceremonies are never returned and are removed by a
