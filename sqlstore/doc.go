@@ -19,7 +19,12 @@
 //	rp, err := webauthnkit.New(webauthnkit.Config{
 //		RPID: "example.com", Origins: []string{"https://example.com"},
 //		Credentials: store, Ceremonies: store,
+//		Secret: secret, // 32+ random bytes, the same in every process
 //	})
+//
+// The database is shared by every process that opens it, so the Store
+// declares Features{ProcessLocal: false} and webauthnkit.New requires
+// Config.Secret (see its documentation).
 //
 // Supported drivers: github.com/jackc/pgx/v5/stdlib (Postgres),
 // github.com/go-sql-driver/mysql (MySQL 8+, MariaDB 10.5+) and
@@ -58,13 +63,22 @@
 // # Schema and migrations
 //
 // Three tables, named with a prefix (default "webauthnkit_", see
-// WithTablePrefix): users (handle primary key, unique name), credentials
-// (ID primary key, indexed user handle referencing users with ON DELETE
-// CASCADE) and ceremonies (ID primary key, indexed expiry). Migrate applies
-// the embedded, versioned migrations and records them in
+// WithTablePrefix): users (handle primary key, unique name, session epoch),
+// credentials (ID primary key, indexed user handle referencing users with
+// ON DELETE CASCADE) and ceremonies (ID primary key, indexed expiry).
+// Migrate applies the embedded, versioned migrations and records them in
 // <prefix>schema_migrations; it is idempotent and safe to run from several
 // processes at once. MigrateDown reverts them all (tests, tools).
 // Migrations returns the SQL files, prefix filled in, for migration tools.
+//
+// Migrations: 001_init creates the tables; 002_session_epoch adds
+// users.session_epoch (existing users start at 0). New refuses tables that
+// lack a migration, so run Migrate before deploying a release that adds
+// one; the previous release keeps working on the migrated tables (its
+// queries name their columns). On MySQL, whose DDL is not transactional, a
+// migration interrupted after its ALTER TABLE but before its version was
+// recorded is simply run again: an ALTER that finds its column already
+// added (or, going down, already dropped) counts as done.
 //
 // # Ceremonies and expiry
 //
@@ -82,14 +96,46 @@
 // processes sharing the database. On SQLite a process's writes queue in Go
 // (see SQLite above).
 //
+// DeleteCredential with allowLast false (the last-passkey guard) deletes
+// only if the user keeps another credential, as one atomic step: of
+// concurrent deletes of a user's last two credentials exactly one succeeds
+// and the other returns webauthnkit.ErrLastCredential. A DELETE whose WHERE
+// checks for another credential is not enough under READ COMMITTED or
+// REPEATABLE READ (each delete's snapshot still shows the other
+// credential), so on PostgreSQL and MySQL the guarded deletes of one user
+// queue on that user's row: a transaction locks it (SELECT ... FOR NO KEY
+// UPDATE on PostgreSQL, in READ COMMITTED whatever the server's default;
+// FOR UPDATE on MySQL, then a locking read of the user's credentials), and
+// the check that follows sees the previous delete. On SQLite one
+// conditional DELETE is atomic: a writing statement holds the database's
+// write lock from its start. With allowLast true it is a plain DELETE.
+//
+// EndSessions increments the user's session epoch in one statement: UPDATE
+// ... RETURNING on PostgreSQL and SQLite; on MySQL an UPDATE that sets the
+// new value through LAST_INSERT_ID(expr), which the server returns with the
+// result. The column is signed 64-bit: CreateUser refuses an epoch of 2^63
+// or more, and EndSessions at 2^63-1 fails rather than wrap around.
+//
 // # Errors
 //
 // Errors are prefixed "sqlstore:" and wrap the webauthnkit sentinels:
 // ErrNotFound, ErrUserExists and ErrCredentialExists (from unique
-// violations, recognised by driver error code), ErrDuplicate, ErrConflict.
+// violations, recognised by driver error code), ErrDuplicate, ErrConflict,
+// ErrLastCredential.
+//
+// Error texts never contain stored values, since they end up in logs. A
+// server's message may quote them (MariaDB's "Duplicate entry 'alice' for
+// key ...", with the raw bytes of a duplicate credential ID; PostgreSQL's
+// encoding errors quote the bytes), so a server error is never wrapped:
+// it is replaced by a *ServerError, which keeps the code (SQLSTATE, MySQL
+// error number or SQLite result code), its name and the constraint or key
+// involved, and drops the message. Client-side errors (network, timeouts,
+// the context) are wrapped as they are: they name hosts, not stored
+// values.
+//
 // A database that cannot be reached, drops the connection or times out
-// gives an error wrapping webauthnkit.ErrUnavailable and the driver's
-// error, which the HTTP adapter answers with 503; the Store recovers by
+// gives an error wrapping webauthnkit.ErrUnavailable and its cause (the
+// network error, or the *ServerError), which the HTTP adapter answers with 503; the Store recovers by
 // itself once the database is back (database/sql reconnects). A context
 // cancelled by the caller is not reported as ErrUnavailable.
 package sqlstore

@@ -3,10 +3,12 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log"
+	"os"
 	"time"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -49,6 +51,13 @@ func Example() {
 	err = store.UpdateCredentialUse(ctx, passkey.ID, 0, webauthnkit.CredentialUse{SignCount: 1, LastUsedAt: time.Now()})
 	fmt.Println("replayed counter:", errors.Is(err, webauthnkit.ErrConflict))
 
+	// The only passkey is not deleted unless allowLast says so; ending
+	// the sessions moves the epoch on.
+	err = store.DeleteCredential(ctx, alice.Handle, passkey.ID, false)
+	fmt.Println("delete the only passkey:", errors.Is(err, webauthnkit.ErrLastCredential))
+	epoch, err := store.EndSessions(ctx, alice.Handle)
+	fmt.Println("sessions ended, epoch:", epoch, err)
+
 	// Ceremonies are taken once.
 	if err := store.PutCeremony(ctx, "ceremony-1", []byte("state"), time.Now().Add(5*time.Minute)); err != nil {
 		log.Fatal(err)
@@ -62,6 +71,8 @@ func Example() {
 	// second alice: true
 	// login: <nil>
 	// replayed counter: true
+	// delete the only passkey: true
+	// sessions ended, epoch: 1 <nil>
 	// take: state <nil>
 	// take again: true
 }
@@ -78,7 +89,7 @@ func ExampleMigrations() {
 	}
 	fmt.Println(names)
 	// Output:
-	// [001_init.down.sql 001_init.up.sql]
+	// [001_init.down.sql 001_init.up.sql 002_session_epoch.down.sql 002_session_epoch.up.sql]
 }
 
 // Setup with PostgreSQL through pgx (import _ "github.com/jackc/pgx/v5/stdlib").
@@ -101,11 +112,19 @@ func Example_postgres() {
 	}
 	defer store.Close()
 
+	// Several processes share the database, so they must share the
+	// secret too (New refuses a shared store without one): 32 or more
+	// random bytes from the deployment's secret store.
+	secret, err := hex.DecodeString(os.Getenv("PASSKEYS_SECRET_HEX"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "example.com",
 		Origins:     []string{"https://example.com"},
 		Credentials: store,
 		Ceremonies:  store,
+		Secret:      secret,
 	})
 	if err != nil {
 		log.Fatal(err)

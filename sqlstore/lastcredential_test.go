@@ -2,10 +2,12 @@ package sqlstore_test
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -69,51 +71,79 @@ func TestDeleteCredentialKeepsLast(t *testing.T) {
 // user's credentials leave exactly one, over many trials. Before the guard
 // was in the store (the library listed, then deleted), 24-30 of 30 trials
 // left none on every server backend; a DELETE ... WHERE EXISTS (another
-// credential) without the user lock still does under READ COMMITTED.
+// credential) without the user lock still leaves none within the first
+// few trials on PostgreSQL and MariaDB.
 func TestDeleteCredentialLastRace(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s := newStore(t, b.open(t), b.dialect)
-		ctx := t.Context()
-		for _, n := range []int{2, 3} {
-			trials := 30
-			if n > 2 {
-				trials = 10
-			}
-			for trial := range trials {
-				u, creds := newUserWithCredentials(t, s, n)
-				errs := make([]error, n)
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for i, c := range creds {
-					wg.Go(func() {
-						<-start
-						errs[i] = s.DeleteCredential(ctx, u.Handle, c.ID, false)
-					})
-				}
-				close(start)
-				wg.Wait()
+		requireOneLeftAfterRaces(t, s, 2, 30)
+		requireOneLeftAfterRaces(t, s, 3, 10)
+	})
+}
 
-				var succeeded, refused int
-				for _, err := range errs {
-					switch {
-					case err == nil:
-						succeeded++
-					case errors.Is(err, webauthnkit.ErrLastCredential):
-						refused++
-					default:
-						t.Fatalf("%d credentials, trial %d: unexpected error %v", n, trial, err)
-					}
-				}
-				left, err := s.ListCredentials(ctx, u.Handle)
-				require.NoError(t, err)
-				require.Len(t, left, 1, "%d credentials, trial %d: credentials left", n, trial)
-				require.Equal(t, n-1, succeeded, "%d credentials, trial %d: deletes that succeeded", n, trial)
-				require.Equal(t, 1, refused, "%d credentials, trial %d: deletes refused", n, trial)
-				kept := slices.IndexFunc(errs, func(err error) bool { return err != nil })
-				require.Equal(t, creds[kept].ID, left[0].ID, "the refused delete's credential is the one left")
+// TestDeleteCredentialLastRaceIsolation: the guard does not depend on the
+// server's default isolation level (PostgreSQL's READ COMMITTED, InnoDB's
+// REPEATABLE READ): the same races with every other default.
+func TestDeleteCredentialLastRaceIsolation(t *testing.T) {
+	for _, level := range []string{"read%20committed", "repeatable%20read", "serializable"} {
+		t.Run("postgres/"+level, func(t *testing.T) {
+			db := openPostgres(t, postgresDSN+"&default_transaction_isolation="+level)
+			s := newStore(t, db, sqlstore.Postgres)
+			requireOneLeftAfterRaces(t, s, 2, 30)
+		})
+	}
+	base, err := mysql.ParseDSN(mysqlDSN)
+	require.NoError(t, err)
+	for _, level := range []string{"READ-UNCOMMITTED", "READ-COMMITTED", "REPEATABLE-READ", "SERIALIZABLE"} {
+		t.Run("mariadb/"+level, func(t *testing.T) {
+			cfg := base.Clone()
+			cfg.Params = map[string]string{"tx_isolation": "'" + level + "'"}
+			s := newStore(t, openMySQL(t, cfg.FormatDSN()), sqlstore.MySQL)
+			requireOneLeftAfterRaces(t, s, 2, 30)
+		})
+	}
+}
+
+// requireOneLeftAfterRaces runs trials races: a user with n credentials,
+// and n goroutines that each delete one with allowLast false, all at once.
+// Each time exactly one delete must be refused, with ErrLastCredential, and
+// its credential be the one left.
+func requireOneLeftAfterRaces(t *testing.T, s *sqlstore.Store, n, trials int) {
+	t.Helper()
+	ctx := t.Context()
+	for trial := range trials {
+		u, creds := newUserWithCredentials(t, s, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, c := range creds {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.DeleteCredential(ctx, u.Handle, c.ID, false)
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		var succeeded, refused int
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				succeeded++
+			case errors.Is(err, webauthnkit.ErrLastCredential):
+				refused++
+			default:
+				t.Fatalf("%d credentials, trial %d: unexpected error %v", n, trial, err)
 			}
 		}
-	})
+		left, err := s.ListCredentials(ctx, u.Handle)
+		require.NoError(t, err)
+		require.Len(t, left, 1, "%d credentials, trial %d: credentials left", n, trial)
+		require.Equal(t, n-1, succeeded, "%d credentials, trial %d: deletes that succeeded", n, trial)
+		require.Equal(t, 1, refused, "%d credentials, trial %d: deletes refused", n, trial)
+		kept := slices.IndexFunc(errs, func(err error) bool { return err != nil })
+		require.Equal(t, creds[kept].ID, left[0].ID, "the refused delete's credential is the one left")
+	}
 }
 
 // TestEndSessions: the epoch starts where CreateUser put it, each call adds
@@ -168,13 +198,74 @@ func TestEndSessions(t *testing.T) {
 		_, err = s.EndSessions(ctx, storetest.RandomBytes(16))
 		require.ErrorIs(t, err, webauthnkit.ErrNotFound, "unknown user")
 
-		big := storetest.RandomUser()
-		big.SessionEpoch = 1 << 63
-		require.Error(t, s.CreateUser(ctx, big, storetest.RandomCredential(big.Handle)), "an epoch the column cannot hold")
+		// The columns are signed 64-bit: CreateUser refuses 2^63 and more,
+		// and EndSessions at 2^63-1 fails rather than wrap around to an
+		// epoch that old sessions may carry.
+		huge := storetest.RandomUser()
+		huge.SessionEpoch = 1 << 63
+		require.Error(t, s.CreateUser(ctx, huge, storetest.RandomCredential(huge.Handle)), "an epoch the column cannot hold")
+		top := storetest.RandomUser()
+		top.SessionEpoch = math.MaxInt64
+		require.NoError(t, s.CreateUser(ctx, top, storetest.RandomCredential(top.Handle)))
+		_, err = s.EndSessions(ctx, top.Handle)
+		require.Error(t, err, "EndSessions past 2^63-1")
+		got, err = s.GetUserByHandle(ctx, top.Handle)
+		require.NoError(t, err)
+		require.EqualValues(t, uint64(math.MaxInt64), got.SessionEpoch, "unchanged")
 	})
 }
 
 func TestFeatures(t *testing.T) {
 	s := newStore(t, openSQLiteMemory(t), sqlstore.SQLite)
 	require.Equal(t, webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true}, s.Features())
+}
+
+// TestRevokeCredentialRace is issue 11 item 5 end to end: the library's
+// RevokeCredential over this store, two concurrent revokes of an account's
+// last two passkeys, 30 trials per backend. With the library's old
+// check-then-delete the same race left zero passkeys in 28 (PostgreSQL), 28
+// (MariaDB), 30 (SQLite file) and 13 (SQLite in memory) of 30 trials.
+// Each revoke that reaches the delete ends the account's sessions first.
+func TestRevokeCredentialRace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := newStore(t, b.open(t), b.dialect)
+		rp, err := webauthnkit.New(webauthnkit.Config{
+			RPID:        "example.com",
+			Origins:     []string{"https://example.com"},
+			Credentials: s,
+			Ceremonies:  s,
+			Secret:      storetest.RandomBytes(32),
+		})
+		require.NoError(t, err)
+		ctx := t.Context()
+		for trial := range 30 {
+			u, creds := newUserWithCredentials(t, s, 2)
+			errs := make([]error, len(creds))
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i, c := range creds {
+				wg.Go(func() {
+					<-start
+					errs[i] = rp.RevokeCredential(ctx, u.Handle, c.ID, false)
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			left, err := s.ListCredentials(ctx, u.Handle)
+			require.NoError(t, err)
+			require.Len(t, left, 1, "trial %d: passkeys left", trial)
+			var refused int
+			for _, err := range errs {
+				if err != nil {
+					require.ErrorIs(t, err, webauthnkit.ErrLastCredential, "trial %d", trial)
+					refused++
+				}
+			}
+			require.Equal(t, 1, refused, "trial %d: revokes refused", trial)
+			after, err := s.GetUserByHandle(ctx, u.Handle)
+			require.NoError(t, err)
+			require.NotZero(t, after.SessionEpoch, "trial %d: the revoke that succeeded ended the sessions", trial)
+		}
+	})
 }
