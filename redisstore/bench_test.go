@@ -53,6 +53,12 @@ func benchStore(b *testing.B) (*Store, *roundTrips) {
 	require.NoError(b, s.UpdateCredentialUse(ctx, cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount}))
 	require.NoError(b, s.RenameCredential(ctx, u.Handle, cr.ID, "x"))
 	require.NoError(b, s.PutCeremony(ctx, "warm-"+randomHex(8), nil, time.Now().Add(time.Second)))
+	_, err := s.EndSessions(ctx, u.Handle)
+	require.NoError(b, err)
+	second := storetest.RandomCredential(u.Handle)
+	require.NoError(b, s.AddCredential(ctx, second))
+	require.NoError(b, s.DeleteCredential(ctx, u.Handle, second.ID, false))
+	require.ErrorIs(b, s.DeleteCredential(ctx, u.Handle, cr.ID, false), webauthnkit.ErrLastCredential)
 	require.NoError(b, s.DeleteUser(ctx, u.Handle))
 	rt := &roundTrips{}
 	c.AddHook(rt)
@@ -190,6 +196,52 @@ func BenchmarkCreateUser(b *testing.B) {
 	done := measure(b, rt)
 	for i := range b.N {
 		if err := s.CreateUser(ctx, users[i], creds[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+// BenchmarkDeleteCredential: a user with two passkeys loses one and gets
+// it back (AddCredential, not timed) every iteration.
+func BenchmarkDeleteCredential(b *testing.B) {
+	for _, allowLast := range []bool{true, false} {
+		name := "guarded"
+		if allowLast {
+			name = "allowLast"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, rt := benchStore(b)
+			u, _ := createBenchUser(b, s, 2)
+			ctx := context.Background()
+			var untimed int64
+			done := measure(b, rt)
+			for range b.N {
+				b.StopTimer()
+				before := rt.n.Load()
+				cr := storetest.RandomCredential(u.Handle)
+				if err := s.AddCredential(ctx, cr); err != nil {
+					b.Fatal(err)
+				}
+				untimed += rt.n.Load() - before
+				b.StartTimer()
+				if err := s.DeleteCredential(ctx, u.Handle, cr.ID, allowLast); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rt.n.Add(-untimed)
+			done()
+		})
+	}
+}
+
+func BenchmarkEndSessions(b *testing.B) {
+	s, rt := benchStore(b)
+	u, _ := createBenchUser(b, s, 1)
+	ctx := context.Background()
+	done := measure(b, rt)
+	for range b.N {
+		if _, err := s.EndSessions(ctx, u.Handle); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -21,7 +21,14 @@
 //
 // Sentinel: pass redis.NewFailoverClient(&redis.FailoverOptions{...}).
 // Cluster: pass redis.NewClusterClient(&redis.ClusterOptions{...}). The
-// store does not own the client; close it yourself.
+// store does not own the client; close it yourself. Store.Close exists so
+// that every backend has the same shape: the store holds nothing of its own
+// (no goroutines, connections or caches), so it releases nothing and never
+// closes the client.
+//
+// The store is shared by every process using the same Redis and prefix
+// (Features().ProcessLocal is false), so webauthnkit.New requires
+// Config.Secret with it.
 //
 // # Requirements
 //
@@ -37,9 +44,10 @@
 // WithKeyPrefix). Identifiers between braces are base64url without padding,
 // and being in braces they are the key's Cluster hash tag:
 //
-//	user:{H}          hash   user with handle H: name, display name, created, tx
+//	user:{H}          hash   user with handle H: name, display name, created,
+//	                         session epoch, tx
 //	usercreds:{H}     hash   H's credential index: credential ID (raw) -> tx
-//	lease:{H}:TX      string lease of write TX for user H (PX, see below)
+//	lease:{H}:TX      string lease of write or deletion TX for user H (PX)
 //	name:{N}          string name claim: TX followed by the owner's handle
 //	cred:{I}          hash   credential with ID I: owner, state, tx, fields
 //	ceremony:ID       string expiry (8 bytes) + ceremony data, PX TTL
@@ -49,8 +57,10 @@
 // UpdateCredentialUse is one script on the credential's key; GetUserByHandle
 // is one HGETALL; GetUserByName two reads; ListCredentials an HGETALL of the
 // index and one pipelined HMGET per credential (one round trip per node).
-// The store does not implement webauthnkit.CredentialUserGetter: a
-// credential and its owner live in different slots, so it would still be
+// EndSessions is one script on the user record; DeleteCredential takes four
+// round trips, five when guarded (see below). The store does not implement
+// webauthnkit.CredentialUserGetter (Features().CredentialWithUser is false):
+// a credential and its owner live in different slots, so it would still be
 // two round trips.
 //
 // # Consistency across slots
@@ -93,13 +103,59 @@
 // one name exactly one succeeds, and a loser is told ErrUserExists only once
 // the winner has committed.
 //
-// Deletion runs in the opposite order, so that nothing half-deleted is ever
-// visible: DeleteCredential deletes the record, then its index entry;
-// DeleteUser deletes the credential records, then (in one script, if the
-// index did not change meanwhile; else it starts over) the user record and
-// its index, then the name claim. UpdateCredentialUse is a compare-and-set
-// on the sign count in one script; RenameCredential and DeleteCredential
-// check the owner in their script.
+// DeleteUser runs in the opposite order, so that nothing half-deleted is
+// ever visible: it deletes the credential records, then (in one script, if
+// the index did not change meanwhile; else it starts over) the user record
+// and its index, then the name claim. UpdateCredentialUse is a
+// compare-and-set on the sign count in one script; RenameCredential checks
+// the owner in its script.
+//
+// # Deleting a credential: the last-passkey guard
+//
+// DeleteCredential with allowLast false must delete only if the user keeps
+// another credential, as one atomic step: of two concurrent deletes of a
+// user's last two passkeys exactly one succeeds. The credential's record
+// and the user's credential index are in different slots, so the check can
+// be atomic only in one of them: the user's slot, where the index says
+// which credentials the user has. DeleteCredential is therefore a
+// transaction like AddCredential, whose commit point is the removal of the
+// index entry:
+//
+//  1. Begin (user's slot): check the user, take a lease lease:{H}:DX (DX
+//     is this deletion's ID) and, when guarded, read the index.
+//  2. Mark (credential's slot): set the record's state to "d" with DX,
+//     after checking its owner. The credential stays live.
+//  3. When guarded: read the owner and tx of the other index entries'
+//     records (one pipelined round trip) and note the stale entries, whose
+//     record is gone or was written by another transaction (left by a
+//     crashed DeleteUser, or by an older version of this store). Staleness
+//     is permanent, since every write has a new tx.
+//  4. Commit (user's slot), one script, only while the lease holds: remove
+//     the stale entries, refuse (ErrLastCredential) if fewer than two
+//     entries remain, else remove the credential's entry and record the
+//     outcome in the lease. Two guarded deletes are serialised here: the
+//     second sees one entry left and refuses.
+//  5. Delete the record (credential's slot).
+//
+// Readers that meet a record marked "d" decide it in the owner's slot: the
+// credential exists while its index entry does (the deletion has not
+// committed). Once the entry is gone the record is garbage and the reader
+// deletes it; once the deletion's lease is gone (or it was refused) without
+// a commit it never will commit, and the reader removes the mark. A
+// refused or failed deletion removes its own mark at once. A record marked
+// by a deletion still in progress costs its readers one more round trip;
+// UpdateCredentialUse and RenameCredential apply to it once found live.
+//
+// # Session epochs
+//
+// The user record carries the session epoch (field "e", a decimal uint64;
+// absent in records written before it existed, read as 0). CreateUser
+// stores the value given; GetUserByHandle and GetUserByName return it.
+// EndSessions increments it in one script on the user record, which first
+// checks that the user exists, so an unknown handle gives ErrNotFound and
+// creates no key. The script adds one digit by digit (Lua numbers are
+// doubles and HINCRBY stops at 2^63-1); at 2^64-1 it fails rather than
+// wrapping to 0, which would make old sessions valid again.
 //
 // # Crash consistency
 //
@@ -113,10 +169,18 @@
 //   - a commit without step 5: readers finish it.
 //   - a DeleteUser stopped after deleting some credentials: a user with fewer
 //     (possibly no) passkeys, a valid state; calling DeleteUser again
-//     finishes. Stopped after deleting the user: a stale name claim that
-//     readers ignore and the next CreateUser with that name takes over.
-//   - a DeleteCredential stopped after deleting the record: an index entry
-//     that ListCredentials and DeleteUser skip.
+//     finishes. Its index keeps entries without records: ListCredentials
+//     and DeleteUser skip them, and the guard of DeleteCredential removes
+//     them before counting. Stopped after deleting the user: a stale name
+//     claim that readers ignore and the next CreateUser with that name
+//     takes over.
+//   - a DeleteCredential stopped before its commit: a record marked "d"
+//     whose credential is live, usable and counted by the guard; readers
+//     pay one more round trip for it until its lease expires (10 s), then
+//     remove the mark. Stopped after the commit: a marked record without
+//     an index entry, which every reader and writer treats as deleted; the
+//     first to meet it (a login, a registration of the same ID) deletes
+//     it, and until then it stays in Redis (a few hundred bytes).
 //
 // The same holds when the process survives but a step fails (Redis down):
 // nothing is left half-visible, and the writer releases its claims when it
@@ -127,7 +191,13 @@
 // Redis replication is asynchronous: after a failover the new master may
 // lack the last writes acknowledged by the old one, and on a Cluster the
 // keys of one CreateUser may be on different masters. Use WAIT, or AOF with
-// appendfsync always, if you cannot lose an acknowledged registration.
+// appendfsync always, if you cannot lose an acknowledged registration. The
+// same goes for deletions and session epochs: a failover that loses an
+// acknowledged EndSessions brings back the sessions it ended, one that
+// loses a DeleteCredential brings back the passkey. The guard counts only
+// index entries whose record it has just read, so a lost record is not
+// counted; a record lost after that read, between the check and the
+// commit, is beyond what asynchronous replication lets it promise.
 //
 // # Expiry
 //
@@ -143,7 +213,10 @@
 //
 // Errors start with "redisstore:" and wrap the contract's sentinels
 // (webauthnkit.ErrNotFound, ErrUserExists, ErrCredentialExists,
-// ErrDuplicate, ErrConflict). When Redis cannot be reached or cannot serve
+// ErrDuplicate, ErrConflict, ErrLastCredential). Their texts never contain
+// stored values or keys (which contain names, handles and credential IDs):
+// a damaged record is reported by field name only. When Redis cannot be
+// reached or cannot serve
 // the request now (connection refused, reset or closed, timeouts, the
 // caller's deadline expiring while waiting for Redis, an exhausted pool,
 // LOADING, READONLY, MASTERDOWN, CLUSTERDOWN, TRYAGAIN, BUSY, OOM, max
@@ -164,11 +237,13 @@
 // the first run did: claims and commits, PutCeremony (a put that finds its
 // own value), UpdateCredentialUse (each call carries a nonce stored with the
 // update; without it a resent compare-and-set would report ErrConflict and
-// the library a counter regression), and DeleteUser. Two cannot: a resent
-// TakeCeremony (GETDEL) finds the ceremony already taken and reports
-// ErrNotFound (the user starts the sign-in again), and a resent
-// DeleteCredential reports ErrNotFound; a resent UpdateCredentialUse also
-// reports ErrConflict if another login updated the credential in between.
+// the library a counter regression), DeleteUser, and the steps of
+// DeleteCredential (the commit's outcome is kept in its lease). Two cannot:
+// a resent TakeCeremony (GETDEL) finds the ceremony already taken and
+// reports ErrNotFound (the user starts the sign-in again), and a resent
+// EndSessions increments twice (the epoch skips a value, which ends the
+// same sessions); a resent UpdateCredentialUse also reports ErrConflict if
+// another login updated the credential in between.
 // Set MaxRetries to -1 to get ErrUnavailable instead in these cases, at the
 // cost of failing calls that a retry would have saved.
 package redisstore
