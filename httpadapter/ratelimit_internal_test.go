@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,4 +147,25 @@ func BenchmarkRateLimiterAllow(b *testing.B) {
 			b.Fatal("limited")
 		}
 	}
+}
+
+// Concurrent requests of one client share its bucket exactly: no more than
+// the burst gets through, however they interleave.
+func TestLimiterTableConcurrent(t *testing.T) {
+	table := newLimiterTable(Rate{PerSecond: 1e-9, Burst: 50}, 1000)
+	now := time.Now()
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 100 {
+				if _, ok := table.allow("same", now); ok {
+					allowed.Add(1)
+				}
+				table.allow(fmt.Sprint("other", g, i), now) // churn other shards
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int64(50), allowed.Load())
 }
