@@ -205,7 +205,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	for _, o := range rp.Config().Origins {
 		s.origins[strings.ToLower(o)] = true
 	}
-	log.Info("passkeys: ready", "rpID", cfg.RPID, "origins", strings.Join(cfg.Origins, " "), "credentials", st.credsName, "ceremonies", st.ceremoniesName)
+	log.Info("passkeys: ready", "rpID", cfg.RPID, "origins", strings.Join(cfg.Origins, " "), "credentials", st.credsName, "ceremonies", st.ceremoniesName, "rateLimit", describeRateLimit(cfg.RateLimit))
 	ok = true
 	return s.routes(), st, nil
 }
@@ -485,4 +485,26 @@ func derive(secret []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("passkeys example\x00" + purpose))
 	return m.Sum(nil)
+}
+
+// describeRateLimit says in the startup log which rate limits apply.
+func describeRateLimit(rl httpadapter.RateLimit) string {
+	if rl.Disabled {
+		return "off"
+	}
+	pick := func(r, def httpadapter.Rate) string {
+		if r.PerSecond == 0 {
+			r.PerSecond = def.PerSecond
+		}
+		if r.Burst == 0 {
+			r.Burst = def.Burst
+		}
+		return fmt.Sprintf("%g/%d", r.PerSecond, r.Burst)
+	}
+	d := fmt.Sprintf("per client: begin %s, finish %s, manage %s (per second/burst)",
+		pick(rl.Begin, httpadapter.DefaultBeginRate), pick(rl.Finish, httpadapter.DefaultFinishRate), pick(rl.Manage, httpadapter.DefaultManageRate))
+	if len(rl.TrustedProxies) > 0 {
+		d += "; trusted proxies " + strings.Join(rl.TrustedProxies, " ")
+	}
+	return d
 }
