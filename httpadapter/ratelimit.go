@@ -164,22 +164,26 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 		cfg.CeremoniesInFlight = DefaultCeremoniesInFlight
 	}
 	l := &rateLimiter{addrs: addrs, key: cfg.Key, now: now}
-	for class, pair := range map[endpointClass][2]Rate{
-		classBegin:  {cfg.Begin, DefaultBeginRate},
-		classFinish: {cfg.Finish, DefaultFinishRate},
-		classManage: {cfg.Manage, DefaultManageRate},
+	for _, c := range []struct {
+		class     endpointClass
+		name      string
+		rate, def Rate
+	}{
+		{classBegin, "Begin", cfg.Begin, DefaultBeginRate},
+		{classFinish, "Finish", cfg.Finish, DefaultFinishRate},
+		{classManage, "Manage", cfg.Manage, DefaultManageRate},
 	} {
-		r, def := pair[0], pair[1]
+		r := c.rate
 		if r.PerSecond < 0 || r.Burst < 0 || math.IsNaN(r.PerSecond) || math.IsInf(r.PerSecond, 0) {
-			return nil, fmt.Errorf("httpadapter: Options.RateLimit.%s: PerSecond and Burst must be finite and not negative", map[endpointClass]string{classBegin: "Begin", classFinish: "Finish", classManage: "Manage"}[class])
+			return nil, fmt.Errorf("httpadapter: Options.RateLimit.%s: PerSecond and Burst must be finite and not negative", c.name)
 		}
 		if r.PerSecond == 0 {
-			r.PerSecond = def.PerSecond
+			r.PerSecond = c.def.PerSecond
 		}
 		if r.Burst == 0 {
-			r.Burst = def.Burst
+			r.Burst = c.def.Burst
 		}
-		l.perClient[class] = newLimiterTable(r, cfg.MaxClients)
+		l.perClient[c.class] = newLimiterTable(r, cfg.MaxClients)
 	}
 	// Every begin stores a ceremony for ceremonyTTL (memstore drops expired
 	// ones at most a second late). A token bucket admits at most
