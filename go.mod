@@ -7,6 +7,8 @@ require (
 	golang.org/x/text v0.42.0
 )
 
+require golang.org/x/time v0.16.0
+
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

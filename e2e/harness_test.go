@@ -111,7 +111,9 @@ func (e *env) startApp(t *testing.T) {
 		Origins:           []string{e.base},
 		SQLitePath:        filepath.Join(dir, "passkeys.db"),
 		SessionSecretFile: filepath.Join(dir, "passkeys.db.secret"),
-		Logger:            slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// A shared store needs a stable webauthnkit secret.
+		WebauthnSecretFile: filepath.Join(dir, "passkeys.db.webauthn-secret"),
+		Logger:             slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)

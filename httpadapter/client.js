@@ -9,9 +9,11 @@
  *   const stop = wk.autofill({ onLogin(r) {}, onError(e) {} })
  *   await wk.session(); await wk.listCredentials()
  *   await wk.renameCredential(id, name); await wk.revokeCredential(id)
- *   await wk.logout()
+ *   await wk.logout()                              // ends the account's sessions
+ *   await wk.logout({ everywhere: true })          // the same, stated explicitly
  *
- * Failures throw webauthnkit.Error {code, message, status}.
+ * Failures throw webauthnkit.Error {code, message, status}; a rate-limited
+ * request (code "rate_limited", status 429) also has retryAfter (seconds).
  */
 (function (global) {
   "use strict";
@@ -283,7 +285,10 @@
     if (!res.ok) {
       var code = data && typeof data.error === "string" ? data.error : "http_" + res.status;
       var message = data && typeof data.message === "string" ? data.message : (res.statusText || "request failed");
-      throw new WebauthnkitError(code, message, res.status, data || undefined);
+      var err = new WebauthnkitError(code, message, res.status, data || undefined);
+      var retry = parseInt(res.headers.get("Retry-After") || "", 10);
+      if (retry > 0) err.retryAfter = retry;
+      throw err;
     }
     if (!data || typeof data !== "object") {
       throw new WebauthnkitError("http_" + res.status, "the server did not answer with JSON", res.status);
@@ -465,9 +470,12 @@
       return data;
     }
 
-    async function logout() {
+    // With the built-in session, logout ends every session of the account
+    // (every browser); {everywhere: true} says so explicitly. With the app's
+    // own session, only {everywhere: true} ends the account's sessions.
+    async function logout(opts) {
       abortPending(true);
-      await request(url("/logout"), "POST", {});
+      await request(url("/logout"), "POST", opts && opts.everywhere ? { everywhere: true } : {});
     }
 
     return Object.freeze({

@@ -92,7 +92,7 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Add a passkey to the signed-in account, and only to it.
-		u, err := h.signedInUser(r)
+		u, _, err := h.signedInUser(w, r)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -122,7 +122,7 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 	}
 	var cookie string
 	if h.opts.CurrentUser == nil && reg.NewUser {
-		cookie = h.setSession(w, r, reg.User.Handle)
+		cookie = h.setSession(w, r, reg.User)
 	}
 	if h.opts.OnRegister != nil {
 		if err := h.opts.OnRegister(w, r, reg); err != nil {
@@ -174,7 +174,7 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var cookie string
 	if h.opts.CurrentUser == nil {
-		cookie = h.setSession(w, r, login.User.Handle)
+		cookie = h.setSession(w, r, login.User)
 	}
 	if h.opts.OnLogin != nil {
 		if err := h.opts.OnLogin(w, r, login); err != nil {
@@ -225,7 +225,7 @@ func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	u, err := h.signedInUser(r)
+	u, _, err := h.signedInUser(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -272,24 +272,24 @@ func credentialID(r *http.Request) ([]byte, error) {
 
 // managedCredential runs the common part of PATCH and DELETE: checks,
 // signed-in user, credential ID, body.
-func (h *Handler) managedCredential(w http.ResponseWriter, r *http.Request) (webauthnkit.User, []byte, []byte, error) {
+func (h *Handler) managedCredential(w http.ResponseWriter, r *http.Request) (webauthnkit.User, session, []byte, []byte, error) {
 	body, err := h.jsonRequest(w, r)
 	if err != nil {
-		return webauthnkit.User{}, nil, nil, err
+		return webauthnkit.User{}, session{}, nil, nil, err
 	}
-	u, err := h.signedInUser(r)
+	u, s, err := h.signedInUser(w, r)
 	if err != nil {
-		return webauthnkit.User{}, nil, nil, err
+		return webauthnkit.User{}, session{}, nil, nil, err
 	}
 	id, err := credentialID(r)
 	if err != nil {
-		return webauthnkit.User{}, nil, nil, err
+		return webauthnkit.User{}, session{}, nil, nil, err
 	}
-	return u, id, body, nil
+	return u, s, id, body, nil
 }
 
 func (h *Handler) renameCredential(w http.ResponseWriter, r *http.Request) {
-	u, id, body, err := h.managedCredential(w, r)
+	u, _, id, body, err := h.managedCredential(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -312,8 +312,12 @@ func (h *Handler) renameCredential(w http.ResponseWriter, r *http.Request) {
 	h.writeCredentials(w, r, u)
 }
 
+// revokeCredential removes a passkey. The core ends the account's sessions
+// first (a cookie copied from a browser signed in with that passkey must
+// stop working); the browser that asked keeps its session with a cookie
+// re-issued under the new epoch.
 func (h *Handler) revokeCredential(w http.ResponseWriter, r *http.Request) {
-	u, id, body, err := h.managedCredential(w, r)
+	u, s, id, body, err := h.managedCredential(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -327,6 +331,18 @@ func (h *Handler) revokeCredential(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if s.builtin {
+		// One more round trip, on removals only, for the new epoch.
+		fresh, err := h.rp.UserByHandle(r.Context(), u.Handle)
+		if err != nil {
+			h.clearSession(w, r)
+			h.fail(w, r, err)
+			return
+		}
+		u = fresh
+		s.epoch, s.refreshed = u.SessionEpoch, h.now()
+		h.issueSession(w, r, s)
+	}
 	h.writeCredentials(w, r, u)
 }
 
@@ -335,7 +351,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	u, err := h.signedInUser(r)
+	u, _, err := h.signedInUser(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -343,14 +359,38 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, sessionResponse{User: newUserJSON(u)})
 }
 
-// logout clears the built-in session cookie. It takes any body (or none),
-// so that a plain HTML form can post to it, but refuses cross-site requests.
+// logout signs out (SignOut), or with {"everywhere": true} ends every
+// session of the account (SignOutEverywhere; the same with the built-in
+// session). A JSON body is read when Content-Type says JSON; any other body
+// (a plain HTML form's) is ignored. Cross-site requests are refused.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if err := h.checkOrigin(r); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.SignOut(w, r)
+	var req struct {
+		Everywhere bool `json:"everywhere"`
+	}
+	if checkJSONType(r) == nil {
+		body, err := h.readBody(w, r)
+		if err == nil {
+			err = decodeObject(body, &req, true)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	var err error
+	if req.Everywhere {
+		err = h.SignOutEverywhere(w, r)
+	} else {
+		err = h.SignOut(w, r)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -19,7 +19,12 @@
 // Sec-Fetch-Site); the ceremony ID travels in an HttpOnly, SameSite=Strict
 // cookie and is consumed by the core exactly once; bodies are capped; every
 // error is a JSON {"error", "message"} with a client-safe message; nothing
-// secret (challenges, signatures, keys, cookie values) is logged.
+// secret (challenges, signatures, keys, cookie values) is logged. Requests
+// are rate-limited per client address and endpoint class, with a global
+// ceiling on begins that keeps the ceremony store from filling (RateLimit).
+// The built-in session carries the account's session epoch, so sign-out and
+// passkey removal end it on the server, copies included; it also has idle
+// and absolute timeouts.
 package httpadapter
 
 import (
@@ -74,7 +79,8 @@ type Options struct {
 	// least 32 bytes (use 32 random bytes kept in your secret store; rotating
 	// it signs everyone out). Required when CurrentUser is nil.
 	SessionSecret []byte
-	// SessionTTL is the lifetime of the built-in session. Default 12h.
+	// SessionTTL is the absolute lifetime of the built-in session, from
+	// sign-in. Default 12h.
 	SessionTTL time.Duration
 	// MaxBodyBytes caps request bodies (413 above). Default 64 KiB.
 	MaxBodyBytes int64
@@ -82,6 +88,15 @@ type Options struct {
 	// the other origins allowed to use this RP ID (WebAuthn related origin
 	// requests). Each must be an https origin (http only for localhost).
 	RelatedOrigins []string
+	// RateLimit limits requests per client and endpoint class; on by
+	// default (see RateLimit for the numbers and why).
+	RateLimit RateLimit
+	// SessionIdleTimeout ends a built-in session after this long without a
+	// request that checks it (the adapter's endpoints, LoadUser,
+	// RequireUser). Activity re-issues the cookie once a quarter of it has
+	// passed. Default DefaultSessionIdleTimeout (1h); a value above
+	// SessionTTL leaves only the absolute limit.
+	SessionIdleTimeout time.Duration
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
 	Logger *slog.Logger
@@ -101,8 +116,18 @@ type Options struct {
 //	PATCH  credentials/{id}     {"name": "..."} (id = base64url credential ID) -> the updated list
 //	DELETE credentials/{id}     no body or {}, Content-Type application/json -> the updated list
 //	GET    session              {"user": {...}} or 401
-//	POST   logout               clears the built-in session cookie (204)
+//	POST   logout               {} or {"everywhere": true} or no body: signs out (204); see below
 //	GET    client.js            the JS client (ETag, Cache-Control)
+//
+// Sessions: with the built-in session, logout ends every session of the
+// account, in every browser: the cookie holds no per-session state on the
+// server, so a sign-out cannot single out one browser, and it must not leave
+// a copied cookie valid. {"everywhere": true} states this explicitly and
+// means the same. Removing a passkey ends the account's sessions too; the
+// browser that removed it gets a fresh cookie and stays signed in. Apps
+// that want per-device sign-out keep their own session store and pass
+// CurrentUser; then logout does nothing unless "everywhere" is true (it
+// then ends the account's SessionEpoch, for apps that check it).
 //
 // Routing looks at the last path segments, so the handler also works when
 // mounted without StripPrefix.
@@ -118,13 +143,16 @@ type Handler struct {
 	ceremonyTTL time.Duration
 	maxBody     int64
 	sessionTTL  time.Duration
+	idleTimeout time.Duration
 	wellKnown   []byte // nil: no related origins
 	routes      map[string]route
+	limiter     *rateLimiter // nil: disabled
 }
 
 // route is one endpoint: its handler and allowed methods.
 type route struct {
-	methods []string // first is the canonical one
+	class   endpointClass // rate-limit budget
+	methods []string      // first is the canonical one
 	serve   func(w http.ResponseWriter, r *http.Request)
 }
 
@@ -146,6 +174,12 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	}
 	if opts.SessionTTL == 0 {
 		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.SessionIdleTimeout < 0 {
+		return nil, fmt.Errorf("httpadapter: Options.SessionIdleTimeout must not be negative (got %v)", opts.SessionIdleTimeout)
+	}
+	if opts.SessionIdleTimeout == 0 {
+		opts.SessionIdleTimeout = DefaultSessionIdleTimeout
 	}
 	if opts.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("httpadapter: Options.MaxBodyBytes must not be negative (got %d)", opts.MaxBodyBytes)
@@ -171,6 +205,7 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		ceremonyTTL: cfg.ChallengeTTL,
 		maxBody:     opts.MaxBodyBytes,
 		sessionTTL:  opts.SessionTTL,
+		idleTimeout: opts.SessionIdleTimeout,
 	}
 	for _, o := range cfg.Origins {
 		h.origins[strings.ToLower(o)] = true
@@ -178,6 +213,11 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 			h.devOrigins = true
 		}
 	}
+	lim, err := newRateLimiter(opts.RateLimit, cfg.ChallengeTTL, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	h.limiter = lim
 	if len(opts.RelatedOrigins) > 0 {
 		wk, err := relatedOriginsDocument(opts.RelatedOrigins)
 		if err != nil {
@@ -186,14 +226,14 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		h.wellKnown = wk
 	}
 	h.routes = map[string]route{
-		"registration/begin":  {[]string{http.MethodPost}, h.beginRegistration},
-		"registration/finish": {[]string{http.MethodPost}, h.finishRegistration},
-		"login/begin":         {[]string{http.MethodPost}, h.beginLogin},
-		"login/finish":        {[]string{http.MethodPost}, h.finishLogin},
-		"credentials":         {[]string{http.MethodGet, http.MethodHead}, h.listCredentials},
-		"session":             {[]string{http.MethodGet, http.MethodHead}, h.session},
-		"logout":              {[]string{http.MethodPost}, h.logout},
-		"client.js":           {[]string{http.MethodGet, http.MethodHead}, h.clientJS},
+		"registration/begin":  {classBegin, []string{http.MethodPost}, h.beginRegistration},
+		"registration/finish": {classFinish, []string{http.MethodPost}, h.finishRegistration},
+		"login/begin":         {classBegin, []string{http.MethodPost}, h.beginLogin},
+		"login/finish":        {classFinish, []string{http.MethodPost}, h.finishLogin},
+		"credentials":         {classManage, []string{http.MethodGet, http.MethodHead}, h.listCredentials},
+		"session":             {classManage, []string{http.MethodGet, http.MethodHead}, h.session},
+		"logout":              {classManage, []string{http.MethodPost}, h.logout},
+		"client.js":           {classNone, []string{http.MethodGet, http.MethodHead}, h.clientJS},
 	}
 	return h, nil
 }
@@ -225,6 +265,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // credential dispatches PATCH and DELETE on credentials/{id}.
 func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
+	if !h.admit(w, r, classManage) {
+		return
+	}
 	switch r.Method {
 	case http.MethodPatch:
 		h.renameCredential(w, r)
@@ -236,6 +279,9 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
+	if !h.admit(w, r, rt.class) {
+		return
+	}
 	for _, m := range rt.methods {
 		if r.Method == m {
 			rt.serve(w, r)
@@ -280,6 +326,9 @@ func (h *Handler) ClientJS() http.HandlerFunc { return h.endpoint("client.js") }
 // segment.
 func (h *Handler) RenameCredential() http.HandlerFunc {
 	return h.guard(func(w http.ResponseWriter, r *http.Request) {
+		if !h.admit(w, r, classManage) {
+			return
+		}
 		if r.Method != http.MethodPatch {
 			methodNotAllowed(w, http.MethodPatch)
 			return
@@ -292,6 +341,9 @@ func (h *Handler) RenameCredential() http.HandlerFunc {
 // RenameCredential).
 func (h *Handler) RevokeCredential() http.HandlerFunc {
 	return h.guard(func(w http.ResponseWriter, r *http.Request) {
+		if !h.admit(w, r, classManage) {
+			return
+		}
 		if r.Method != http.MethodDelete {
 			methodNotAllowed(w, http.MethodDelete)
 			return
@@ -359,7 +411,7 @@ func UserFromContext(ctx context.Context) (webauthnkit.User, bool) {
 func (h *Handler) LoadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			if u, err := h.signedInUser(r); err == nil {
+			if u, _, err := h.signedInUser(w, r); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
 			}
 		}
@@ -372,7 +424,7 @@ func (h *Handler) LoadUser(next http.Handler) http.Handler {
 func (h *Handler) RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			u, err := h.signedInUser(r)
+			u, _, err := h.signedInUser(w, r)
 			if err != nil {
 				h.fail(w, r, err)
 				return
@@ -381,13 +433,4 @@ func (h *Handler) RequireUser(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// SignOut clears the built-in session cookie. With Options.CurrentUser (the
-// app's own session) it does nothing: sign out in your session layer.
-func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) {
-	if h.opts.CurrentUser != nil {
-		return
-	}
-	h.clearSession(w, r)
 }

@@ -191,6 +191,11 @@ type envConfig struct {
 	mount      func(mux *http.ServeMux, h *httpadapter.Handler)
 	noSession  bool // do not set SessionSecret
 	allowPanic bool // the test makes app code panic on purpose
+	// realLimits: use opts.RateLimit as given. Otherwise the budgets are
+	// raised so far that tests sending many requests from one address (the
+	// frozen test clock never refills a bucket) are not limited.
+	realLimits bool
+	storeOpts  []memstore.Option // besides the test clock
 }
 
 // env is a real HTTP server running the adapter over memstore (behind the
@@ -218,7 +223,7 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 		clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		logs:  &logBuffer{},
 	}
-	e.store.Store = memstore.New(memstore.WithClock(e.clock.Now))
+	e.store.Store = memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
 	t.Cleanup(func() { _ = e.store.Close() })
 	var handler atomic.Pointer[http.Handler]
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -248,6 +253,11 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 		opts.SessionSecret = testSecret
 	}
 	opts.Logger = logger
+	if !ec.realLimits {
+		huge := httpadapter.Rate{PerSecond: 1, Burst: 1 << 30}
+		opts.RateLimit.Begin, opts.RateLimit.Finish, opts.RateLimit.Manage = huge, huge, huge
+		opts.RateLimit.CeremoniesInFlight = 1 << 40
+	}
 	h, err := httpadapter.New(rp, opts)
 	require.NoError(t, err)
 	e.h = h

@@ -52,7 +52,8 @@ func TestCookieAttributes(t *testing.T) {
 	assert.Equal(t, http.SameSiteLaxMode, s.SameSite)
 	assert.Equal(t, "/", s.Path)
 	assert.False(t, s.Secure)
-	assert.Equal(t, int((12 * time.Hour).Seconds()), s.MaxAge)
+	// The cookie lives until the idle deadline; activity re-issues it.
+	assert.Equal(t, int(httpadapter.DefaultSessionIdleTimeout.Seconds()), s.MaxAge)
 	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
 	assert.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
 }
@@ -481,7 +482,7 @@ func TestMiddleware(t *testing.T) {
 
 	// SignOut from app code.
 	w := httptest.NewRecorder()
-	e.h.SignOut(w, httptest.NewRequest(http.MethodPost, e.srv.URL+"/app/logout", nil))
+	require.NoError(t, e.h.SignOut(w, httptest.NewRequest(http.MethodPost, e.srv.URL+"/app/logout", nil)))
 	cs := setCookies(w.Header())
 	require.Equal(t, -1, cs[httpadapter.SessionCookieInsecure].MaxAge)
 	require.Equal(t, -1, cs[httpadapter.SessionCookieSecure].MaxAge)

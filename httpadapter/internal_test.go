@@ -2,7 +2,11 @@ package httpadapter
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -30,33 +34,63 @@ func TestSessionValue(t *testing.T) {
 	other := testHandler(t, bytes.Repeat([]byte{2}, 32))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	handle := bytes.Repeat([]byte{9}, 32)
+	sess := func(handle []byte, signedIn, refreshed time.Time) session {
+		return session{handle: handle, builtin: true, signedIn: signedIn, refreshed: refreshed, epoch: 7}
+	}
 
-	v := h.sessionValue(handle, now.Add(time.Hour))
+	v := h.sessionValue(sess(handle, now, now))
 	got, ok := h.parseSession(v, now)
 	require.True(t, ok)
-	require.Equal(t, handle, got)
+	require.Equal(t, handle, got.handle)
+	require.Equal(t, uint64(7), got.epoch)
+	require.True(t, got.signedIn.Equal(now))
 
 	_, ok = other.parseSession(v, now)
 	require.False(t, ok, "another secret")
-	_, ok = h.parseSession(v, now.Add(time.Hour))
-	require.False(t, ok, "expired at the instant")
-	_, ok = h.parseSession(v, now.Add(time.Hour-time.Second))
+	_, ok = h.parseSession(v, now.Add(DefaultSessionIdleTimeout))
+	require.False(t, ok, "idle timeout, at the instant")
+	_, ok = h.parseSession(v, now.Add(DefaultSessionIdleTimeout-time.Second))
 	require.True(t, ok)
+	refreshed := h.sessionValue(sess(handle, now, now.Add(DefaultSessionTTL-time.Minute)))
+	_, ok = h.parseSession(refreshed, now.Add(DefaultSessionTTL-time.Second))
+	require.True(t, ok, "refreshed, within the absolute lifetime")
+	_, ok = h.parseSession(refreshed, now.Add(DefaultSessionTTL))
+	require.False(t, ok, "absolute lifetime, at the instant, however recent the refresh")
 
 	// Handles from 1 to 64 bytes round-trip; the cookie stays small.
 	for _, n := range []int{1, 16, 64} {
-		v := h.sessionValue(bytes.Repeat([]byte{3}, n), now.Add(time.Minute))
+		v := h.sessionValue(sess(bytes.Repeat([]byte{3}, n), now, now))
 		require.LessOrEqual(t, len(v), maxSessionCookie)
 		got, ok := h.parseSession(v, now)
 		require.True(t, ok, n)
-		require.Len(t, got, n)
+		require.Len(t, got.handle, n)
 	}
-	_, ok = h.parseSession(h.sessionValue(nil, now.Add(time.Minute)), now)
+	_, ok = h.parseSession(h.sessionValue(sess(nil, now, now)), now)
 	require.False(t, ok, "empty handle")
-	_, ok = h.parseSession(h.sessionValue(bytes.Repeat([]byte{3}, 65), now.Add(time.Minute)), now)
+	_, ok = h.parseSession(h.sessionValue(sess(bytes.Repeat([]byte{3}, 65), now, now)), now)
 	require.False(t, ok, "oversized handle")
-	_, ok = h.parseSession(h.sessionValue(handle, time.Unix(-5, 0)), now)
-	require.False(t, ok, "negative expiry")
+	_, ok = h.parseSession(h.sessionValue(sess(handle, time.Unix(-5, 0), now)), now)
+	require.False(t, ok, "negative sign-in time")
+	_, ok = h.parseSession(h.sessionValue(sess(handle, now, now.Add(-time.Second))), now)
+	require.False(t, ok, "refreshed before signed in")
+}
+
+// A cookie of the first format (expiry || handle || mac, label v1), signed
+// with the right secret and unexpired, is refused.
+func TestSessionOldFormatRefused(t *testing.T) {
+	secret := bytes.Repeat([]byte{1}, 32)
+	h := testHandler(t, secret)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, handle := range [][]byte{bytes.Repeat([]byte{9}, 16), bytes.Repeat([]byte{9}, 40)} {
+		payload := binary.BigEndian.AppendUint64(nil, uint64(now.Add(time.Hour).Unix()))
+		payload = append(payload, handle...)
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte("webauthnkit session v1\x00"))
+		m.Write(payload)
+		v1 := base64.RawURLEncoding.EncodeToString(append(payload, m.Sum(nil)...))
+		_, ok := h.parseSession(v1, now)
+		require.False(t, ok, "handle of %d bytes", len(handle))
+	}
 }
 
 func TestMountPath(t *testing.T) {

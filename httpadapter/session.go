@@ -7,22 +7,53 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/webauthnkit/webauthnkit"
 )
 
-// The built-in session cookie value is base64url(expiry || handle || mac):
-// expiry is 8 bytes big-endian Unix seconds, handle the user handle (1 to 64
-// bytes), mac = HMAC-SHA256(SessionSecret, label || expiry || handle). The
-// session is stateless: logout clears the cookie in this browser, and a copy
-// stays valid until it expires (SessionTTL). The user is loaded from the
-// store on every use, so a deleted account is signed out at once.
+// The built-in session cookie value is
+// base64url(signedIn || refreshed || epoch || handle || mac): signedIn and
+// refreshed are 8-byte big-endian Unix seconds (the sign-in, and the last
+// time the cookie was issued), epoch the account's User.SessionEpoch when it
+// was issued (8 bytes), handle the user handle (1 to 64 bytes), and
+// mac = HMAC-SHA256(SessionSecret, label || the rest).
+//
+// A session is valid while the MAC checks, now < signedIn + SessionTTL
+// (absolute), now < refreshed + SessionIdleTimeout (idle), and epoch equals
+// the account's current SessionEpoch. The user is loaded from the store on
+// every use anyway (a deleted account is signed out at once), so the epoch
+// check costs no extra round trip. Ending the account's sessions
+// (RelyingParty.EndSessions: sign-out, removing a passkey) increments the
+// epoch, which invalidates every copy of every cookie issued before.
+//
+// The label names the format: cookies of an older format fail the MAC.
 const (
-	sessionLabel     = "webauthnkit session v1\x00"
-	maxHandleLength  = 64
-	maxSessionCookie = 4 + (8+maxHandleLength+sha256.Size)*4/3
+	sessionLabel       = "webauthnkit session v2\x00"
+	sessionHeader      = 8 + 8 + 8
+	maxHandleLength    = 64
+	maxSessionCookie   = 4 + (sessionHeader+maxHandleLength+sha256.Size)*4/3
+	sessionRefreshPart = 4 // re-issue after a quarter of the idle timeout
 )
+
+// DefaultSessionIdleTimeout is the default of Options.SessionIdleTimeout.
+// Signing in again with a passkey is one touch, so a short idle timeout
+// costs users little, while it ends a forgotten session on a shared
+// computer. An hour keeps a user who reads a long page signed in; set 30
+// minutes for NIST SP 800-63B AAL2 (rev. 3: 30 minutes idle, 12 hours
+// absolute, the SessionTTL default).
+const DefaultSessionIdleTimeout = time.Hour
+
+// session is a verified built-in session cookie, or (builtin false) the
+// app's own session through Options.CurrentUser.
+type session struct {
+	handle    []byte
+	builtin   bool
+	signedIn  time.Time
+	refreshed time.Time
+	epoch     uint64
+}
 
 func (h *Handler) sessionMAC(payload []byte) []byte {
 	m := hmac.New(sha256.New, h.opts.SessionSecret)
@@ -31,33 +62,47 @@ func (h *Handler) sessionMAC(payload []byte) []byte {
 	return m.Sum(nil)
 }
 
-// sessionValue returns the signed cookie value for handle until expires.
-func (h *Handler) sessionValue(handle []byte, expires time.Time) string {
-	payload := make([]byte, 8, 8+len(handle)+sha256.Size)
-	binary.BigEndian.PutUint64(payload, uint64(expires.Unix()))
-	payload = append(payload, handle...)
+// sessionValue returns the signed cookie value of s.
+func (h *Handler) sessionValue(s session) string {
+	payload := make([]byte, sessionHeader, sessionHeader+len(s.handle)+sha256.Size)
+	binary.BigEndian.PutUint64(payload[0:], uint64(s.signedIn.Unix()))
+	binary.BigEndian.PutUint64(payload[8:], uint64(s.refreshed.Unix()))
+	binary.BigEndian.PutUint64(payload[16:], s.epoch)
+	payload = append(payload, s.handle...)
 	payload = append(payload, h.sessionMAC(payload)...)
 	return base64.RawURLEncoding.EncodeToString(payload)
 }
 
-// parseSession verifies a cookie value and returns its user handle.
-func (h *Handler) parseSession(value string, now time.Time) ([]byte, bool) {
+// parseSession verifies a cookie value and its absolute and idle lifetimes.
+// The epoch is checked by the caller, against the loaded user.
+func (h *Handler) parseSession(value string, now time.Time) (session, bool) {
 	if len(value) == 0 || len(value) > maxSessionCookie {
-		return nil, false
+		return session{}, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil || len(raw) < 8+1+sha256.Size || len(raw) > 8+maxHandleLength+sha256.Size {
-		return nil, false
+	if err != nil || len(raw) < sessionHeader+1+sha256.Size || len(raw) > sessionHeader+maxHandleLength+sha256.Size {
+		return session{}, false
 	}
 	payload, mac := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
 	if !hmac.Equal(mac, h.sessionMAC(payload)) {
-		return nil, false
+		return session{}, false
 	}
-	exp := binary.BigEndian.Uint64(payload[:8])
-	if exp > uint64(1<<62) || !now.Before(time.Unix(int64(exp), 0)) {
-		return nil, false
+	signedIn := binary.BigEndian.Uint64(payload[0:])
+	refreshed := binary.BigEndian.Uint64(payload[8:])
+	if signedIn > 1<<40 || refreshed > 1<<40 || refreshed < signedIn {
+		return session{}, false
 	}
-	return payload[8:], true
+	s := session{
+		handle:    payload[sessionHeader:],
+		builtin:   true,
+		signedIn:  time.Unix(int64(signedIn), 0),
+		refreshed: time.Unix(int64(refreshed), 0),
+		epoch:     binary.BigEndian.Uint64(payload[16:]),
+	}
+	if !now.Before(s.signedIn.Add(h.sessionTTL)) || !now.Before(s.refreshed.Add(h.idleTimeout)) {
+		return session{}, false
+	}
+	return s, true
 }
 
 // sessionCookieName is the built-in session cookie's name for r.
@@ -68,22 +113,54 @@ func (h *Handler) sessionCookieName(r *http.Request) string {
 	return SessionCookieSecure
 }
 
-// setSession issues the built-in session cookie. It returns the Set-Cookie
-// line so that a failing hook can withdraw it.
-func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, handle []byte) string {
-	expires := h.now().Add(h.sessionTTL)
+// setSession issues the built-in session cookie for a new sign-in of u. It
+// returns the Set-Cookie line so that a failing hook can withdraw it.
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, u webauthnkit.User) string {
+	now := h.now()
+	return h.issueSession(w, r, session{handle: u.Handle, builtin: true, signedIn: now, refreshed: now, epoch: u.SessionEpoch})
+}
+
+// issueSession sets the cookie of s. It lives until the earlier of the
+// absolute and the idle deadline; the server checks both anyway.
+func (h *Handler) issueSession(w http.ResponseWriter, r *http.Request, s session) string {
+	now := h.now()
+	maxAge := min(s.signedIn.Add(h.sessionTTL).Sub(now), s.refreshed.Add(h.idleTimeout).Sub(now))
 	c := &http.Cookie{
 		Name:     h.sessionCookieName(r),
-		Value:    h.sessionValue(handle, expires),
+		Value:    h.sessionValue(s),
 		Path:     "/",
-		MaxAge:   int(h.sessionTTL / time.Second),
+		MaxAge:   max(int(maxAge/time.Second), 1),
 		HttpOnly: true,
 		Secure:   !h.insecure(r),
 		SameSite: http.SameSiteLaxMode,
 	}
 	line := c.String()
-	w.Header().Add("Set-Cookie", line)
+	// A cookie re-issued earlier in this response (a refresh before a
+	// passkey removal) is replaced, not followed by a second one.
+	hd := w.Header()
+	kept := hd["Set-Cookie"][:0:0]
+	for _, l := range hd["Set-Cookie"] {
+		if !strings.HasPrefix(l, c.Name+"=") {
+			kept = append(kept, l)
+		}
+	}
+	hd["Set-Cookie"] = append(kept, line)
 	return line
+}
+
+// refreshSession re-issues the cookie of an active session once a quarter
+// of the idle timeout has passed since it was issued, so that activity
+// keeps the session alive without a Set-Cookie on every response.
+func (h *Handler) refreshSession(w http.ResponseWriter, r *http.Request, s session) {
+	if w == nil || !s.builtin {
+		return
+	}
+	now := h.now()
+	if now.Sub(s.refreshed) <= h.idleTimeout/sessionRefreshPart {
+		return
+	}
+	s.refreshed = now
+	h.issueSession(w, r, s)
 }
 
 // withdrawCookie removes a Set-Cookie line added earlier in this response.
@@ -109,17 +186,17 @@ func (h *Handler) clearSession(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 }
 
-// currentHandle returns the signed-in user's handle: from
-// Options.CurrentUser, or from the built-in session cookie. The "__Host-"
-// cookie is always looked at; the unprefixed one only for a development
-// request on http://localhost (elsewhere a sibling subdomain could plant it).
-func (h *Handler) currentHandle(r *http.Request) ([]byte, bool) {
+// currentSession returns the signed-in session: from Options.CurrentUser,
+// or from the built-in session cookie. The "__Host-" cookie is always
+// looked at; the unprefixed one only for a development request on
+// http://localhost (elsewhere a sibling subdomain could plant it).
+func (h *Handler) currentSession(r *http.Request) (session, bool) {
 	if h.opts.CurrentUser != nil {
 		handle, ok := h.opts.CurrentUser(r)
 		if !ok || len(handle) == 0 || len(handle) > maxHandleLength {
-			return nil, false
+			return session{}, false
 		}
-		return handle, true
+		return session{handle: handle}, true
 	}
 	now := h.now()
 	names := []string{SessionCookieSecure}
@@ -130,27 +207,71 @@ func (h *Handler) currentHandle(r *http.Request) ([]byte, bool) {
 		// Several cookies with one name can arrive (other paths or domains);
 		// any validly signed one will do.
 		for _, c := range r.CookiesNamed(name) {
-			if handle, ok := h.parseSession(c.Value, now); ok {
-				return handle, true
+			if s, ok := h.parseSession(c.Value, now); ok {
+				return s, true
 			}
 		}
 	}
-	return nil, false
+	return session{}, false
 }
 
-// signedInUser loads the signed-in user. Errors: not_signed_in (no valid
-// session, or the account no longer exists), store_unavailable.
-func (h *Handler) signedInUser(r *http.Request) (webauthnkit.User, error) {
-	handle, ok := h.currentHandle(r)
+// signedInUser loads the signed-in user and, for the built-in session,
+// checks that its epoch is current and re-issues the cookie when due (w nil:
+// never). Errors: not_signed_in (no valid session, sessions ended, or the
+// account no longer exists), store_unavailable.
+func (h *Handler) signedInUser(w http.ResponseWriter, r *http.Request) (webauthnkit.User, session, error) {
+	s, ok := h.currentSession(r)
 	if !ok {
-		return webauthnkit.User{}, errNotSignedIn()
+		return webauthnkit.User{}, session{}, errNotSignedIn()
 	}
-	u, err := h.rp.UserByHandle(r.Context(), handle)
+	u, err := h.rp.UserByHandle(r.Context(), s.handle)
 	if errors.Is(err, webauthnkit.ErrUserNotFound) {
-		return webauthnkit.User{}, errNotSignedIn()
+		return webauthnkit.User{}, session{}, errNotSignedIn()
 	}
 	if err != nil {
-		return webauthnkit.User{}, err
+		return webauthnkit.User{}, session{}, err
 	}
-	return u, nil
+	if s.builtin && s.epoch != u.SessionEpoch {
+		return webauthnkit.User{}, session{}, errNotSignedIn()
+	}
+	h.refreshSession(w, r, s)
+	return u, s, nil
+}
+
+// SignOut signs the request's user out. With the built-in session it ends
+// every session of the account (RelyingParty.EndSessions: the cookie keeps
+// no per-session state on the server, so this browser's session cannot be
+// ended alone) and clears the cookie; a copied cookie stops working too.
+// With Options.CurrentUser (the app's own session) it does nothing: sign out
+// in your session layer. An error (store unavailable) means the sessions
+// may not have ended; the cookie is cleared in any case.
+func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) error {
+	if h.opts.CurrentUser != nil {
+		return nil
+	}
+	return h.SignOutEverywhere(w, r)
+}
+
+// SignOutEverywhere ends every session of the signed-in account
+// (RelyingParty.EndSessions) and clears the built-in session cookie. With
+// Options.CurrentUser it ends the account's epoch too; your sessions honour
+// it if they record User.SessionEpoch at sign-in and compare it with the
+// user loaded on each request (LoadUser gives it). Without a valid session
+// it only clears the cookie. Errors: store unavailable.
+func (h *Handler) SignOutEverywhere(w http.ResponseWriter, r *http.Request) error {
+	if h.opts.CurrentUser == nil {
+		h.clearSession(w, r)
+	}
+	u, _, err := h.signedInUser(nil, r)
+	if err != nil {
+		var he *httpError
+		if errors.As(err, &he) { // not signed in: nothing to end
+			return nil
+		}
+		return err
+	}
+	if _, err := h.rp.EndSessions(r.Context(), u.Handle); err != nil && !errors.Is(err, webauthnkit.ErrUserNotFound) {
+		return err
+	}
+	return nil
 }

@@ -298,3 +298,40 @@ func TestNiceScale(t *testing.T) {
 		}
 	}
 }
+
+// TestFlood is a short -flood run: a one-address flood is refused with 429
+// after its burst, while the legitimate user (another address) signs in and
+// a ceremony begun before the flood finishes.
+func TestFlood(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "flood.json")
+	var stdout, stderr bytes.Buffer
+	code := realMain([]string{"-flood", "2500ms", "-flood-addrs", "1", "-users", "4", "-json", jsonPath}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Flood) != 1 {
+		t.Fatalf("%d flood results", len(rep.Flood))
+	}
+	r := rep.Flood[0]
+	if r.Begins[200] == 0 || r.Begins[429] == 0 || r.Begins[503] != 0 {
+		t.Errorf("begins by status %v: want 200s (the burst), 429s and no 503", r.Begins)
+	}
+	if r.Begins[200] > 200 {
+		t.Errorf("%d begins admitted from one address in 2.5 s, want about the burst (100) plus 10/s", r.Begins[200])
+	}
+	if r.PreFloodFinish != "ok" || r.SignInAttempts == 0 || r.SignInOK != r.SignInAttempts || r.AfterFlood != "ok" {
+		t.Errorf("legitimate user: %+v\n%s", r, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "sign-ins during the flood") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+}

@@ -32,6 +32,17 @@
 //	go run ./cmd/webauthnkit-load -scale 1000,100000,1000000 -json scale.json
 //
 // -chart-from renders the SVG chart of an earlier -json file.
+//
+// -flood measures the adapter's rate limiting: -users workers send
+// unauthenticated login/begin requests for the given time from
+// -flood-addrs client addresses (X-Forwarded-For through a trusted proxy),
+// while a legitimate user finishes a ceremony begun before the flood and
+// tries a sign-in every second. -flood-limit=false shows the same flood
+// without rate limiting:
+//
+//	go run ./cmd/webauthnkit-load -flood 10s -flood-addrs 1
+//	go run ./cmd/webauthnkit-load -flood 10s -flood-addrs 100000
+//	go run ./cmd/webauthnkit-load -flood 10s -flood-addrs 100000 -flood-limit=false
 package main
 
 import (
@@ -61,6 +72,8 @@ type Report struct {
 	Runs    []RunResult `json:"runs,omitempty"`
 	// Scale holds the -scale runs, one per registered-credential count.
 	Scale []RunResult `json:"scale,omitempty"`
+	// Flood holds the -flood runs.
+	Flood []FloodResult `json:"flood,omitempty"`
 }
 
 type flags struct {
@@ -89,6 +102,9 @@ type flags struct {
 	quiet       bool
 	timeout     time.Duration
 	reqTimeout  time.Duration
+	flood       time.Duration
+	floodAddrs  int
+	floodLimit  bool
 	commandLine string
 }
 
@@ -126,9 +142,17 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	rep := &Report{Version: 1, Date: time.Now().UTC().Truncate(time.Second), Command: f.commandLine, Machine: machineInfo()}
 	var failed bool
-	if f.scale != "" {
+	switch {
+	case f.flood > 0:
+		names, _ := parseStores(f.store)
+		var res *FloodResult
+		if res, err = runFlood(ctx, f, names[0], stderr); res != nil {
+			rep.Flood = append(rep.Flood, *res)
+			printFlood(stdout, res)
+		}
+	case f.scale != "":
 		failed, err = runScale(ctx, f, rep, stdout)
-	} else {
+	default:
 		failed, err = runStores(ctx, f, rep, stdout)
 	}
 	if werr := writeOutputs(f, rep, stdout); werr != nil {
@@ -176,6 +200,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.backends.RedisAddr, "redis", envOr("WEBAUTHNKIT_REDIS_ADDR", "127.0.0.1:6379"), "Redis address")
 	fs.IntVar(&f.backends.DBConns, "db-conns", 16, "max open connections of the SQL pool (and min Redis pool size)")
 	fs.DurationVar(&f.reqTimeout, "request-timeout", 30*time.Second, "timeout of one HTTP request")
+	fs.DurationVar(&f.flood, "flood", 0, "run a login/begin flood of this length instead of the login load (in-process server over the first -store)")
+	fs.IntVar(&f.floodAddrs, "flood-addrs", 1, "with -flood: distinct client addresses of the flood (1 to 16777216)")
+	fs.BoolVar(&f.floodLimit, "flood-limit", true, "with -flood: the adapter's rate limiting on (its defaults) or off")
 	fs.DurationVar(&f.timeout, "timeout", 0, "hard limit of the whole command (default: 2m + 3 × (warmup + duration) per run)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: webauthnkit-load [flags]\n\nRuns simulated passkey users against httpadapter over real HTTP. See go doc ./cmd/webauthnkit-load.\n\n")
@@ -207,6 +234,13 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil, fmt.Errorf("-db-conns %d: want at least 1", f.backends.DBConns)
 	case f.serveFor <= 0 || f.serveFor > 24*time.Hour:
 		return nil, fmt.Errorf("-serve-for %v: want more than 0 and at most 24h", f.serveFor)
+	case f.flood < 0 || f.flood > 10*time.Minute:
+		return nil, fmt.Errorf("-flood %v: want 0 to 10m", f.flood)
+	case f.floodAddrs < 1 || f.floodAddrs > 1<<24:
+		return nil, fmt.Errorf("-flood-addrs %d: want 1 to 16777216", f.floodAddrs)
+	}
+	if f.flood > 0 && (f.target != "" || f.serve != "" || f.scale != "") {
+		return nil, errors.New("-flood cannot be combined with -target, -serve or -scale")
 	}
 	if f.loginMode != loginUsername && f.loginMode != loginDiscoverable {
 		return nil, fmt.Errorf("-login %q: want %s or %s", f.loginMode, loginUsername, loginDiscoverable)

@@ -46,8 +46,15 @@ type serverStats struct {
 // serves the adapter over st. With countCalls the core's store calls go
 // through a counting wrapper, which forwards (and counts) the optional
 // GetCredentialWithUser when the store declares it, so the counts are those
-// of the store itself.
+// of the store itself. Rate limiting is off: every simulated user connects
+// from 127.0.0.1, and the runs measure the server, not the limiter (-flood
+// measures the limiter, with startServerLimited).
 func startServer(st *stores, addr string, countCalls bool) (*server, error) {
+	return startServerLimited(st, addr, countCalls, httpadapter.RateLimit{Disabled: true})
+}
+
+// startServerLimited is startServer with the adapter's rate limiting as rl.
+func startServerLimited(st *stores, addr string, countCalls bool, rl httpadapter.RateLimit) (*server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", addr, err)
@@ -85,6 +92,7 @@ func startServer(st *stores, addr string, countCalls bool) (*server, error) {
 	s := &server{url: origin + mountPath, origin: origin, calls: calls, done: make(chan error, 1)}
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: secret,
+		RateLimit:     rl,
 		OnLogin: func(http.ResponseWriter, *http.Request, *webauthnkit.Login) error {
 			s.logins.Add(1)
 			return nil

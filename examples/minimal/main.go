@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"log"
 	"net/http"
+	"os"
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
@@ -31,19 +32,24 @@ func main() {
 	}
 	ceremonies := memstore.New() // one process: in-memory ceremonies are enough
 
+	// 64 random bytes kept in a 0600 file (in production: your secret
+	// store). A database may be shared by several processes, so webauthnkit
+	// needs a stable secret with it; the session cookie is signed with the
+	// other half.
+	secret := stableSecret("minimal.secret")
+
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "localhost",
 		RPName:      "Minimal",
 		Origins:     []string{"http://localhost:8080"},
 		Credentials: users,
 		Ceremonies:  ceremonies,
+		Secret:      secret[:32],
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	secret := make([]byte, 32) // use a stable secret in production
-	rand.Read(secret)
-	passkeys, err := httpadapter.New(rp, httpadapter.Options{SessionSecret: secret})
+	passkeys, err := httpadapter.New(rp, httpadapter.Options{SessionSecret: secret[32:]}) // rate limiting on by default
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,6 +66,20 @@ func main() {
 	})))
 	log.Println("listening on http://localhost:8080")
 	log.Fatal(http.ListenAndServe("localhost:8080", mux))
+}
+
+// stableSecret reads 64 secret bytes from path, creating the file (mode
+// 0600) on first use.
+func stableSecret(path string) []byte {
+	if b, err := os.ReadFile(path); err == nil && len(b) == 64 {
+		return b
+	}
+	b := make([]byte, 64)
+	rand.Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		log.Fatal(err)
+	}
+	return b
 }
 
 const page = `<!doctype html>

@@ -14,9 +14,22 @@
 //	-db        [PASSKEYS_DB]        SQLite file (default passkeys.db)
 //	-postgres  [PASSKEYS_POSTGRES]  PostgreSQL DSN for users and passkeys, instead of SQLite
 //	-mysql     [PASSKEYS_MYSQL]     MySQL/MariaDB DSN, instead of SQLite
-//	-redis     [PASSKEYS_REDIS]     Redis address for ceremonies (default: in the process)
+//	-redis     [PASSKEYS_REDIS]     Redis for ceremonies: host:port, redis://user:pass@host:port/db
+//	                                or rediss:// (TLS) (default: in the process)
+//	-db-conns  [PASSKEYS_DB_CONNS]  SQL connections, open and idle (default 16)
 //	-secret-file [PASSKEYS_SECRET_FILE] session secret file (default <db>.secret)
-//	[PASSKEYS_SESSION_SECRET]       the session secret itself (>= 32 characters)
+//	[PASSKEYS_SESSION_SECRET]       the session secret itself (>= 32 characters, not weak)
+//	-webauthn-secret-file [PASSKEYS_WEBAUTHN_SECRET_FILE] webauthnkit's Config.Secret
+//	                                (default <db>.webauthn-secret, or passkeys.webauthn-secret
+//	                                with -postgres/-mysql); every instance sharing the
+//	                                database or Redis needs the same file
+//	-rate-limit [PASSKEYS_RATE_LIMIT] on (default), off, or per-client budgets such as
+//	                                begin=10/100,finish=10/100,manage=20/200 (per second/burst)
+//	-trusted-proxies [PASSKEYS_TRUSTED_PROXIES] CIDRs of reverse proxies whose
+//	                                X-Forwarded-For is believed (default none)
+//
+// Secret files are created with mode 0600 and refused if other users may
+// read them.
 package main
 
 import (
@@ -25,16 +38,19 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/webauthnkit/webauthnkit/examples/passkeys/app"
+	"github.com/webauthnkit/webauthnkit/httpadapter"
 )
 
 func main() {
@@ -52,6 +68,51 @@ func env(key, def string) string {
 	return def
 }
 
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+// parseRateLimit reads -rate-limit and -trusted-proxies.
+func parseRateLimit(spec, proxies string) (httpadapter.RateLimit, error) {
+	var rl httpadapter.RateLimit
+	for p := range strings.SplitSeq(proxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			rl.TrustedProxies = append(rl.TrustedProxies, p)
+		}
+	}
+	switch strings.TrimSpace(spec) {
+	case "", "on":
+		return rl, nil
+	case "off":
+		rl.Disabled = true
+		return rl, nil
+	}
+	for part := range strings.SplitSeq(spec, ",") {
+		class, budget, ok := strings.Cut(strings.TrimSpace(part), "=")
+		perSecond, burst, ok2 := strings.Cut(budget, "/")
+		ps, err1 := strconv.ParseFloat(perSecond, 64)
+		b, err2 := strconv.Atoi(burst)
+		if !ok || !ok2 || err1 != nil || err2 != nil || ps <= 0 || b <= 0 || math.IsInf(ps, 0) {
+			return rl, fmt.Errorf("-rate-limit: %q is not class=perSecond/burst (e.g. begin=10/100)", part)
+		}
+		r := httpadapter.Rate{PerSecond: ps, Burst: b}
+		switch class {
+		case "begin":
+			rl.Begin = r
+		case "finish":
+			rl.Finish = r
+		case "manage":
+			rl.Manage = r
+		default:
+			return rl, fmt.Errorf("-rate-limit: unknown class %q (begin, finish or manage)", class)
+		}
+	}
+	return rl, nil
+}
+
 func run(args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("passkeys", flag.ContinueOnError)
 	addr := fs.String("addr", env("PASSKEYS_ADDR", "localhost:8080"), "listen `address`; localhost means both 127.0.0.1 and [::1]")
@@ -60,8 +121,12 @@ func run(args []string, log *slog.Logger) error {
 	db := fs.String("db", env("PASSKEYS_DB", "passkeys.db"), "SQLite database `file` for users and passkeys")
 	pg := fs.String("postgres", env("PASSKEYS_POSTGRES", ""), "PostgreSQL `DSN` for users and passkeys (instead of SQLite)")
 	my := fs.String("mysql", env("PASSKEYS_MYSQL", ""), "MySQL/MariaDB `DSN` for users and passkeys (instead of SQLite)")
-	rd := fs.String("redis", env("PASSKEYS_REDIS", ""), "Redis `address` for in-flight ceremonies (default: in the process)")
+	rd := fs.String("redis", env("PASSKEYS_REDIS", ""), "Redis for in-flight ceremonies: host:port, or a redis://user:password@host:port/db or rediss:// (TLS) `URL` (default: in the process)")
+	dbConns := fs.Int("db-conns", envInt("PASSKEYS_DB_CONNS", app.DefaultDBConns), "SQL connection pool `size` (open and idle)")
 	secretFile := fs.String("secret-file", env("PASSKEYS_SECRET_FILE", ""), "session secret `file`, created if missing (default <db>.secret with SQLite; random per start otherwise)")
+	webauthnSecretFile := fs.String("webauthn-secret-file", env("PASSKEYS_WEBAUTHN_SECRET_FILE", ""), "webauthnkit secret `file`, created if missing; the same for every instance (default <db>.webauthn-secret with SQLite, passkeys.webauthn-secret with -postgres/-mysql)")
+	rateLimit := fs.String("rate-limit", env("PASSKEYS_RATE_LIMIT", "on"), "rate limiting: on, off, or per-client `budgets` like begin=10/100,finish=10/100,manage=20/200 (requests per second/burst)")
+	trustedProxies := fs.String("trusted-proxies", env("PASSKEYS_TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -79,12 +144,18 @@ func run(args []string, log *slog.Logger) error {
 	if *origin == "" {
 		*origin = "http://localhost:" + port
 	}
+	rl, err := parseRateLimit(*rateLimit, *trustedProxies)
+	if err != nil {
+		return err
+	}
 	cfg := app.Config{
 		RPID:        *rpID,
 		Origins:     []string{*origin},
 		PostgresDSN: *pg,
 		MySQLDSN:    *my,
 		RedisAddr:   *rd,
+		DBConns:     *dbConns,
+		RateLimit:   rl,
 		Logger:      log,
 	}
 	if *pg == "" && *my == "" {
@@ -92,8 +163,17 @@ func run(args []string, log *slog.Logger) error {
 		if *secretFile == "" {
 			*secretFile = *db + ".secret"
 		}
+		if *webauthnSecretFile == "" {
+			*webauthnSecretFile = *db + ".webauthn-secret"
+		}
+	}
+	if *webauthnSecretFile == "" {
+		// A shared database: instances on other machines need a copy of
+		// this file (the app refuses to start without a secret).
+		*webauthnSecretFile = "passkeys.webauthn-secret"
 	}
 	cfg.SessionSecretFile = *secretFile
+	cfg.WebauthnSecretFile = *webauthnSecretFile
 	if s := os.Getenv("PASSKEYS_SESSION_SECRET"); s != "" {
 		cfg.SessionSecret = []byte(s)
 	}

@@ -278,7 +278,8 @@ async function run(m) {
   check(seen.logins[0].user.name === user, "autofill login");
   check((await c.session()).user.name === user, "signed in by autofill");
   // An autofill failure is reported.
-  await c.logout();
+  await c.logout({ everywhere: true });
+  check((await c.session()) === null, "signed out everywhere");
   device = m + "-1"; // revoked passkey
   c.autofill(handlers);
   await waitFor(() => hooks.pending, "conditional get 5");

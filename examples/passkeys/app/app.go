@@ -18,6 +18,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -56,18 +57,40 @@ type Config struct {
 	// "webauthnkit:").
 	StorePrefix string
 
+	// DBConns sizes the SQL connection pool: at most this many open, and as
+	// many kept idle, so that a burst does not open and close connections
+	// per request (database/sql keeps only 2 idle by default). Default 16.
+	DBConns int
+
 	// RedisAddr, when set, keeps ceremonies (the state between begin and
-	// finish) in Redis, so several processes can serve one sign-in.
+	// finish) in Redis, so several processes can serve one sign-in: a
+	// host:port, or a URL with credentials, database and TLS:
+	// redis://user:password@host:6379/0, rediss://... (redis.ParseURL).
 	// Default: in the process (memstore).
 	RedisAddr string
 
-	// SessionSecret (at least 32 bytes) signs the session cookie and keys
-	// the fake credential IDs answered for unknown usernames. If empty, it
-	// is read from SessionSecretFile, which is created with a random secret
-	// if missing. If both are empty, a random secret is made for this run
-	// (everyone is signed out at restart).
+	// SessionSecret (at least 32 bytes, not weak: see checkSecretStrength)
+	// signs the session cookie. If empty, it is read from SessionSecretFile,
+	// which is created (mode 0600) with a random secret if missing and
+	// refused if other users may read it. If both are empty, a random
+	// secret is made for this run (everyone is signed out at restart).
 	SessionSecret     []byte
 	SessionSecretFile string
+
+	// WebauthnSecret is webauthnkit's Config.Secret (fake credential IDs
+	// for unknown usernames, ceremony record MACs), the same rules as
+	// SessionSecret; else WebauthnSecretFile, loaded or created like
+	// SessionSecretFile. Every process sharing the stores must use the same
+	// one, so one of the two is required when users or ceremonies are kept
+	// outside the process (PostgresDSN, MySQLDSN, SQLitePath, RedisAddr).
+	// With everything in memory it defaults to a key derived from the
+	// session secret.
+	WebauthnSecret     []byte
+	WebauthnSecretFile string
+
+	// RateLimit configures the adapter's rate limiting (httpadapter's
+	// defaults when zero: on).
+	RateLimit httpadapter.RateLimit
 
 	// Logger receives access and diagnostic logs. Default: discard.
 	Logger *slog.Logger
@@ -114,9 +137,20 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	}
 	log := cfg.Logger
 
-	secret, err := loadSecret(cfg, log)
+	secret, err := loadSecret("session secret", cfg.SessionSecret, cfg.SessionSecretFile, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	webauthnSecret := derive(secret, "fake credential IDs")
+	shared := cfg.PostgresDSN != "" || cfg.MySQLDSN != "" || cfg.SQLitePath != "" || cfg.RedisAddr != ""
+	switch {
+	case len(cfg.WebauthnSecret) > 0 || cfg.WebauthnSecretFile != "":
+		webauthnSecret, err = loadSecret("webauthnkit secret", cfg.WebauthnSecret, cfg.WebauthnSecretFile, log)
+		if err != nil {
+			return nil, nil, err
+		}
+	case shared:
+		return nil, nil, errors.New("app: with users or ceremonies in a database or Redis, set WebauthnSecret or WebauthnSecretFile: every process sharing them needs the same webauthnkit secret")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -138,7 +172,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		Origins:     cfg.Origins,
 		Credentials: st.creds,
 		Ceremonies:  st.ceremonies,
-		Secret:      derive(secret, "fake credential IDs"),
+		Secret:      webauthnSecret,
 		Logger:      log,
 		Now:         cfg.Now,
 		OnEvent: func(ctx context.Context, ev webauthnkit.Event) {
@@ -157,6 +191,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	}
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: derive(secret, "session cookie"),
+		RateLimit:     cfg.RateLimit,
 		Logger:        log,
 	})
 	if err != nil {
@@ -170,7 +205,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	for _, o := range rp.Config().Origins {
 		s.origins[strings.ToLower(o)] = true
 	}
-	log.Info("passkeys: ready", "rpID", cfg.RPID, "origins", strings.Join(cfg.Origins, " "), "credentials", st.credsName, "ceremonies", st.ceremoniesName)
+	log.Info("passkeys: ready", "rpID", cfg.RPID, "origins", strings.Join(cfg.Origins, " "), "credentials", st.credsName, "ceremonies", st.ceremoniesName, "rateLimit", describeRateLimit(cfg.RateLimit))
 	ok = true
 	return s.routes(), st, nil
 }
@@ -262,7 +297,13 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, "This request came from another site and was refused.")
 		return
 	}
-	s.h.SignOut(w, r)
+	// This ends the account's sessions in every browser (the built-in
+	// session keeps no per-browser state), copies of the cookie included.
+	if err := s.h.SignOut(w, r); err != nil {
+		s.log.ErrorContext(r.Context(), "passkeys: signing out", "err", err)
+		s.errorPage(w, r, http.StatusServiceUnavailable, "We couldn’t end your sessions on the server. This browser is signed out; please try again in a moment to sign out everywhere.")
+		return
+	}
 	http.Redirect(w, r, "/?notice=signedout", http.StatusSeeOther)
 }
 
@@ -444,4 +485,26 @@ func derive(secret []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("passkeys example\x00" + purpose))
 	return m.Sum(nil)
+}
+
+// describeRateLimit says in the startup log which rate limits apply.
+func describeRateLimit(rl httpadapter.RateLimit) string {
+	if rl.Disabled {
+		return "off"
+	}
+	pick := func(r, def httpadapter.Rate) string {
+		if r.PerSecond == 0 {
+			r.PerSecond = def.PerSecond
+		}
+		if r.Burst == 0 {
+			r.Burst = def.Burst
+		}
+		return fmt.Sprintf("%g/%d", r.PerSecond, r.Burst)
+	}
+	d := fmt.Sprintf("per client: begin %s, finish %s, manage %s (per second/burst)",
+		pick(rl.Begin, httpadapter.DefaultBeginRate), pick(rl.Finish, httpadapter.DefaultFinishRate), pick(rl.Manage, httpadapter.DefaultManageRate))
+	if len(rl.TrustedProxies) > 0 {
+		d += "; trusted proxies " + strings.Join(rl.TrustedProxies, " ")
+	}
+	return d
 }

@@ -231,7 +231,7 @@ func TestJourneyMemory(t *testing.T) {
 
 func TestJourneySQLite(t *testing.T) {
 	dir := t.TempDir()
-	journey(t, start(t, app.Config{SQLitePath: filepath.Join(dir, "passkeys.db"), SessionSecretFile: filepath.Join(dir, "secret")}))
+	journey(t, start(t, app.Config{SQLitePath: filepath.Join(dir, "passkeys.db"), SessionSecretFile: filepath.Join(dir, "secret"), WebauthnSecretFile: filepath.Join(dir, "webauthn-secret")}))
 }
 
 // uniquePrefix keeps this test's tables and keys apart from others sharing
@@ -270,12 +270,12 @@ func sqlServer(t *testing.T, name, driver, dsn string, dialect sqlstore.Dialect)
 
 func TestJourneyPostgres(t *testing.T) {
 	prefix := sqlServer(t, "PostgreSQL", "pgx", postgresDSN, sqlstore.Postgres)
-	journey(t, start(t, app.Config{PostgresDSN: postgresDSN, StorePrefix: prefix}))
+	journey(t, start(t, app.Config{PostgresDSN: postgresDSN, StorePrefix: prefix, WebauthnSecret: testWebauthnSecret}))
 }
 
 func TestJourneyMySQL(t *testing.T) {
 	prefix := sqlServer(t, "MariaDB/MySQL", "mysql", mysqlDSN, sqlstore.MySQL)
-	journey(t, start(t, app.Config{MySQLDSN: mysqlDSN, StorePrefix: prefix}))
+	journey(t, start(t, app.Config{MySQLDSN: mysqlDSN, StorePrefix: prefix, WebauthnSecret: testWebauthnSecret}))
 }
 
 func TestJourneyRedisCeremonies(t *testing.T) {
@@ -286,7 +286,19 @@ func TestJourneyRedisCeremonies(t *testing.T) {
 	if err := client.Ping(ctx).Err(); err != nil {
 		testenv.Unavailable(t, "Redis", redisAddr, err, "redis-server --daemonize yes")
 	}
-	journey(t, start(t, app.Config{RedisAddr: redisAddr, StorePrefix: uniquePrefix()}))
+	journey(t, start(t, app.Config{RedisAddr: redisAddr, StorePrefix: uniquePrefix(), WebauthnSecret: testWebauthnSecret}))
+}
+
+// A redis:// URL works as well as host:port.
+func TestJourneyRedisURL(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		testenv.Unavailable(t, "Redis", redisAddr, err, "redis-server --daemonize yes")
+	}
+	journey(t, start(t, app.Config{RedisAddr: "redis://" + redisAddr + "/0", StorePrefix: uniquePrefix(), WebauthnSecret: testWebauthnSecret}))
 }
 
 func TestPages(t *testing.T) {
@@ -369,7 +381,7 @@ func TestSignOutRefusesCrossSite(t *testing.T) {
 // do not.
 func TestSessionSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	cfg := app.Config{SQLitePath: filepath.Join(dir, "passkeys.db"), SessionSecretFile: filepath.Join(dir, "passkeys.db.secret")}
+	cfg := app.Config{SQLitePath: filepath.Join(dir, "passkeys.db"), SessionSecretFile: filepath.Join(dir, "passkeys.db.secret"), WebauthnSecretFile: filepath.Join(dir, "passkeys.db.webauthn-secret")}
 	a := start(t, cfg)
 	b := newBrowser(t, a)
 	b.signUp("alice", "")
@@ -423,9 +435,11 @@ func TestSecretValidation(t *testing.T) {
 	if _, _, err := app.New(app.Config{SessionSecretFile: bad}); err == nil || !strings.Contains(err.Error(), "hex") {
 		t.Errorf("a malformed secret file gave %v, want an error naming the format", err)
 	}
-	_, c, err := app.New(app.Config{SessionSecret: bytes.Repeat([]byte("k"), 32)})
+	_, c, err := app.New(app.Config{SessionSecret: []byte("3f9c1a7be20d64c85e1f0a9b7d2c4e61")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 }
+
+var testWebauthnSecret = []byte("a4c1e9f03b7d25186e0f9c3a7b5d1e2f")

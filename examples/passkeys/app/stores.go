@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // "mysql" driver for -mysql
@@ -22,6 +24,7 @@ import (
 type stores struct {
 	creds          webauthnkit.CredentialStore
 	ceremonies     webauthnkit.ChallengeStore
+	db             *sql.DB // nil without an SQL store
 	credsName      string
 	ceremoniesName string
 	closers        []func() error
@@ -62,6 +65,13 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 	}
 	if db != nil {
 		st.closers = append(st.closers, db.Close)
+		conns := cfg.DBConns
+		if conns <= 0 {
+			conns = DefaultDBConns
+		}
+		db.SetMaxOpenConns(conns)
+		db.SetMaxIdleConns(conns)
+		st.db = db
 		var prefix []sqlstore.Option
 		if cfg.StorePrefix != "" {
 			prefix = append(prefix, sqlstore.WithTablePrefix(cfg.StorePrefix))
@@ -83,21 +93,68 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 	}
 
 	if cfg.RedisAddr != "" {
-		client := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		ropts, err := redisOptions(cfg.RedisAddr)
+		if err != nil {
+			return nil, err
+		}
+		client := redis.NewClient(ropts)
 		st.closers = append(st.closers, client.Close)
 		var opts []redisstore.Option
 		if cfg.StorePrefix != "" {
 			opts = append(opts, redisstore.WithKeyPrefix(cfg.StorePrefix))
 		}
+		// The address only: the URL may hold a password.
+		st.ceremoniesName = "Redis " + ropts.Addr
+		if ropts.TLSConfig != nil {
+			st.ceremoniesName += " (TLS)"
+		}
 		r, err := redisstore.New(ctx, client, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("app: Redis at %s: %w", cfg.RedisAddr, err)
+			return nil, fmt.Errorf("app: %s: %w", st.ceremoniesName, err)
 		}
-		st.ceremonies, st.ceremoniesName = r, "Redis "+cfg.RedisAddr
+		st.ceremonies = r
 	} else {
 		m := memstore.New(memstore.WithClock(cfg.Now))
 		st.closers = append(st.closers, m.Close)
 		st.ceremonies, st.ceremoniesName = m, "memory"
 	}
 	return st, nil
+}
+
+// DefaultDBConns is the default of Config.DBConns.
+const DefaultDBConns = 16
+
+// Redis client timeouts. redisstore's advice: fail fast when Redis is down
+// rather than hold requests (DialerRetries 1), and honour the request's
+// deadline (ContextTimeoutEnabled); the timeouts bound a request whose
+// context has none.
+const (
+	redisDialTimeout  = 5 * time.Second
+	redisReadTimeout  = 3 * time.Second
+	redisWriteTimeout = 3 * time.Second
+)
+
+// redisOptions reads Config.RedisAddr: host:port, or a redis:// or
+// rediss:// (TLS) URL with optional user, password and database number.
+// Errors never repeat the value, which may hold a password.
+func redisOptions(addr string) (*redis.Options, error) {
+	var opts *redis.Options
+	if strings.Contains(addr, "://") {
+		o, err := redis.ParseURL(addr)
+		if err != nil {
+			return nil, errors.New("app: the Redis URL is not valid: use redis://[user:password@]host[:port][/db] or rediss:// for TLS")
+		}
+		opts = o
+	} else {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, errors.New("app: the Redis address must be host:port or a redis:// or rediss:// URL")
+		}
+		opts = &redis.Options{Addr: addr}
+	}
+	opts.DialTimeout = redisDialTimeout
+	opts.ReadTimeout = redisReadTimeout
+	opts.WriteTimeout = redisWriteTimeout
+	opts.DialerRetries = 1
+	opts.ContextTimeoutEnabled = true
+	return opts, nil
 }

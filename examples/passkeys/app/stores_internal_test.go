@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
+)
+
+func TestRedisOptions(t *testing.T) {
+	o, err := redisOptions("redis://app:s3cret-pw@cache.internal:6380/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Addr != "cache.internal:6380" || o.Username != "app" || o.Password != "s3cret-pw" || o.DB != 2 || o.TLSConfig != nil {
+		t.Errorf("redis:// URL parsed as %+v", o)
+	}
+	if o.DialTimeout != redisDialTimeout || o.ReadTimeout != redisReadTimeout || o.WriteTimeout != redisWriteTimeout || o.DialerRetries != 1 || !o.ContextTimeoutEnabled {
+		t.Errorf("timeouts not set: dial %v read %v write %v retries %d ctx %v", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.DialerRetries, o.ContextTimeoutEnabled)
+	}
+	o, err = redisOptions("rediss://:pw@cache.internal/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.TLSConfig == nil || o.TLSConfig.ServerName != "cache.internal" || o.Password != "pw" || o.Addr != "cache.internal:6379" {
+		t.Errorf("rediss:// URL parsed as %+v", o)
+	}
+	o, err = redisOptions("127.0.0.1:6379")
+	if err != nil || o.Addr != "127.0.0.1:6379" || o.ReadTimeout != redisReadTimeout {
+		t.Errorf("host:port: %+v, %v", o, err)
+	}
+	for _, bad := range []string{"redis://u:hunter2@host:notaport/x", "http://u:hunter2@host/", "hunter2-no-port"} {
+		_, err := redisOptions(bad)
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error repeats the password: %v", err)
+		}
+	}
+}
+
+// The app's Redis client really sends AUTH: with a password the server
+// does not have, opening the stores fails (and the error shows no password).
+func TestRedisURLAuthIsSent(t *testing.T) {
+	addr := testenv.Getenv("WEBAUTHNKIT_REDIS_ADDR", "127.0.0.1:6379")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := openStores(ctx, Config{RedisAddr: "redis://" + addr + "/0", Now: time.Now})
+	if err != nil {
+		testenv.Unavailable(t, "Redis", addr, err, "bash scripts/services.sh")
+	}
+	st.Close()
+	_, err = openStores(ctx, Config{RedisAddr: "redis://nobody:wrong-hunter2@" + addr + "/0", Now: time.Now})
+	if err == nil {
+		t.Fatal("a wrong Redis user and password were accepted")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error repeats the password: %v", err)
+	}
+}
+
+// The SQL pool keeps as many idle connections as it may open, so a burst
+// does not open and close connections per request.
+func TestSQLPoolSized(t *testing.T) {
+	ctx := context.Background()
+	st, err := openStores(ctx, Config{SQLitePath: filepath.Join(t.TempDir(), "p.db"), DBConns: 6, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got := st.db.Stats().MaxOpenConnections; got != 6 {
+		t.Errorf("MaxOpenConnections %d, want 6", got)
+	}
+	// Hold 6 connections at once, then release them: all stay idle (the
+	// database/sql default would keep 2).
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 6 {
+		wg.Go(func() {
+			tx, err := st.db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			<-start
+			tx.Rollback()
+		})
+	}
+	for st.db.Stats().InUse < 6 {
+		time.Sleep(time.Millisecond)
+	}
+	close(start)
+	wg.Wait()
+	if idle := st.db.Stats().Idle; idle != 6 {
+		t.Errorf("%d idle connections after a burst of 6, want 6", idle)
+	}
+}

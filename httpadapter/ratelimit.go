@@ -1,0 +1,327 @@
+package httpadapter
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// RateLimit configures the adapter's rate limiting. The zero value is on,
+// with the defaults below.
+//
+// Requests are counted per client and per endpoint class, in token buckets
+// (golang.org/x/time/rate): Burst requests at once, refilled at PerSecond.
+// On top of that, one global bucket caps the begins of every client
+// together, so that the ceremonies in flight (each begin stores one for the
+// RelyingParty's ChallengeTTL) stay below CeremoniesInFlight: a flood from
+// many addresses gets 429 before the store fills (memstore refuses begins
+// beyond its cap with 503, for everyone). Finishes have their own per-client
+// budget and no global one, so ceremonies already begun can always finish.
+//
+// A refused request gets 429 {"error":"rate_limited"} with Retry-After.
+type RateLimit struct {
+	// Disabled turns rate limiting off, e.g. when a gateway in front of the
+	// application already limits. Default false.
+	Disabled bool
+
+	// Begin is the per-client budget of registration/begin and login/begin.
+	// Default 10/s, burst 100 (DefaultBeginRate).
+	Begin Rate
+	// Finish is the per-client budget of registration/finish and
+	// login/finish. Default 10/s, burst 100 (DefaultFinishRate).
+	Finish Rate
+	// Manage is the per-client budget of credentials, credentials/{id},
+	// session and logout. Default 20/s, burst 200 (DefaultManageRate).
+	Manage Rate
+
+	// CeremoniesInFlight is the most ceremonies the global begin budget lets
+	// exist at once. Default DefaultCeremoniesInFlight (80% of
+	// memstore.DefaultMaxCeremonies); with a memstore built
+	// WithMaxCeremonies(n), set it below n. With sqlstore or redisstore,
+	// which have no cap, it still bounds how fast a flood grows the store.
+	CeremoniesInFlight int
+
+	// MaxClients caps the clients tracked per endpoint class; the least
+	// recently seen client is forgotten first (its next request starts with
+	// a full bucket). Default DefaultMaxClients (50,000). Memory: about 210
+	// bytes per tracked client (TestRateLimiterMemoryBound), so the default
+	// caps the limiter at about 32 MB when all three classes are full, and a
+	// flood of distinct addresses cannot grow it further.
+	MaxClients int
+
+	// TrustedProxies are the reverse proxies (CIDRs like "10.0.0.0/8", or
+	// single IPs) whose ClientIPHeader is believed. Default none: the
+	// client is the connection's peer address and forwarding headers are
+	// ignored, since any client can send them.
+	TrustedProxies []string
+	// ClientIPHeader is the header the trusted proxies write: "X-Forwarded-For"
+	// (default) or "Forwarded" (RFC 7239). Only this one is read; the client
+	// is its right-most address that is not a trusted proxy.
+	ClientIPHeader string
+
+	// Key, if set, returns the key to count r under instead of the client
+	// address (e.g. an API client's ID from a header your gateway
+	// authenticates). An empty result falls back to the address. Keys
+	// longer than 64 bytes are hashed.
+	Key func(r *http.Request) string
+}
+
+// Rate is a token bucket: up to Burst requests at once, refilled at
+// PerSecond. A zero field takes the default.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Rate-limit defaults. The per-client numbers are per IPv4 address or IPv6
+// /64, which a company or carrier-grade NAT may share among thousands of
+// users. A sign-in is one or two begins (conditional UI, then the modal
+// dialog) and one finish, so 10 begins a second is about 18,000 sign-ins an
+// hour from one address, and a burst of 100 lets a classroom sign in at the
+// same minute. Management calls (session checks on page loads, listing
+// passkeys) are more frequent, hence twice that.
+var (
+	DefaultBeginRate  = Rate{PerSecond: 10, Burst: 100}
+	DefaultFinishRate = Rate{PerSecond: 10, Burst: 100}
+	DefaultManageRate = Rate{PerSecond: 20, Burst: 200}
+)
+
+const (
+	// DefaultCeremoniesInFlight leaves 20% of memstore.DefaultMaxCeremonies
+	// (100,000) free. With the default 5-minute ChallengeTTL the global begin
+	// budget is then about 258 begins a second (22 million a day), far above
+	// any single site's sign-in rate.
+	DefaultCeremoniesInFlight = 80_000
+	// DefaultMaxClients is the default of RateLimit.MaxClients: more
+	// distinct clients than a large site sees within the few seconds it
+	// takes a bucket to refill (a forgotten client only gets a full bucket).
+	DefaultMaxClients = 50_000
+
+	codeRateLimited = "rate_limited" // 429
+	// globalBurstWindow: the global begin bucket holds this many seconds of
+	// its rate, so a sudden crowd is admitted at once.
+	globalBurstWindow = 10 * time.Second
+	sweepSlack        = time.Second
+	maxKeyLength      = 64
+	limiterShards     = 16
+)
+
+// endpointClass is what a request is counted as.
+type endpointClass int
+
+const (
+	classNone endpointClass = iota // not limited (client.js, well-known)
+	classBegin
+	classFinish
+	classManage
+)
+
+func (c endpointClass) String() string {
+	switch c {
+	case classBegin:
+		return "begin"
+	case classFinish:
+		return "finish"
+	case classManage:
+		return "manage"
+	}
+	return "none"
+}
+
+// rateLimiter applies RateLimit. nil means disabled.
+type rateLimiter struct {
+	addrs       clientAddrs
+	key         func(*http.Request) string
+	perClient   [classManage + 1]*limiterTable
+	globalBegin *rate.Limiter
+	now         func() time.Time
+}
+
+func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Time) (*rateLimiter, error) {
+	if cfg.Disabled {
+		return nil, nil
+	}
+	addrs, err := newClientAddrs(cfg.TrustedProxies, cfg.ClientIPHeader)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxClients < 0 || cfg.CeremoniesInFlight < 0 {
+		return nil, fmt.Errorf("httpadapter: Options.RateLimit: MaxClients and CeremoniesInFlight must not be negative")
+	}
+	if cfg.MaxClients == 0 {
+		cfg.MaxClients = DefaultMaxClients
+	}
+	if cfg.CeremoniesInFlight == 0 {
+		cfg.CeremoniesInFlight = DefaultCeremoniesInFlight
+	}
+	l := &rateLimiter{addrs: addrs, key: cfg.Key, now: now}
+	for _, c := range []struct {
+		class     endpointClass
+		name      string
+		rate, def Rate
+	}{
+		{classBegin, "Begin", cfg.Begin, DefaultBeginRate},
+		{classFinish, "Finish", cfg.Finish, DefaultFinishRate},
+		{classManage, "Manage", cfg.Manage, DefaultManageRate},
+	} {
+		r := c.rate
+		if r.PerSecond < 0 || r.Burst < 0 || math.IsNaN(r.PerSecond) || math.IsInf(r.PerSecond, 0) {
+			return nil, fmt.Errorf("httpadapter: Options.RateLimit.%s: PerSecond and Burst must be finite and not negative", c.name)
+		}
+		if r.PerSecond == 0 {
+			r.PerSecond = c.def.PerSecond
+		}
+		if r.Burst == 0 {
+			r.Burst = c.def.Burst
+		}
+		l.perClient[c.class] = newLimiterTable(r, cfg.MaxClients)
+	}
+	// Every begin stores a ceremony for ceremonyTTL (memstore drops expired
+	// ones at most a second late). A token bucket admits at most
+	// burst + rate*T requests in any window T, so with
+	// rate = N/(TTL+slack+burstWindow) and burst = rate*burstWindow the
+	// ceremonies alive at once never exceed N.
+	window := ceremonyTTL + sweepSlack + globalBurstWindow
+	perSecond := float64(cfg.CeremoniesInFlight) / window.Seconds()
+	burst := max(int(perSecond*globalBurstWindow.Seconds()), 1)
+	l.globalBegin = rate.NewLimiter(rate.Limit(perSecond), burst)
+	return l, nil
+}
+
+// allow counts r in class and reports whether it may proceed; if not, how
+// long until it would be allowed.
+func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration, bool) {
+	if l == nil || class == classNone {
+		return 0, true
+	}
+	now := l.now()
+	if wait, ok := l.perClient[class].allow(l.clientKey(r), now); !ok {
+		return wait, false
+	}
+	// The global ceiling is consulted only for requests within their own
+	// budget, so one noisy client cannot spend everyone's.
+	if class == classBegin && !l.globalBegin.AllowN(now, 1) {
+		return tokenWait(l.globalBegin, now), false
+	}
+	return 0, true
+}
+
+// clientKey is the key r is counted under.
+func (l *rateLimiter) clientKey(r *http.Request) string {
+	if l.key != nil {
+		if k := l.key(r); k != "" {
+			if len(k) > maxKeyLength {
+				sum := sha256.Sum256([]byte(k))
+				k = "sha256:" + hex.EncodeToString(sum[:16])
+			}
+			return "k:" + k // never equal to an address key
+		}
+	}
+	return addrKey(l.addrs.clientAddr(r))
+}
+
+// tokenWait is how long until lim holds one token.
+func tokenWait(lim *rate.Limiter, now time.Time) time.Duration {
+	missing := 1 - lim.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	if lim.Limit() <= 0 {
+		return time.Hour
+	}
+	return time.Duration(missing / float64(lim.Limit()) * float64(time.Second))
+}
+
+// writeRateLimited answers 429 with Retry-After (whole seconds, at least 1).
+func writeRateLimited(w http.ResponseWriter, wait time.Duration) {
+	secs := int64(math.Ceil(wait.Seconds()))
+	secs = min(max(secs, 1), 3600)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many requests; try again in a moment")
+}
+
+// limiterTable holds one token bucket per client, at most max of them,
+// forgetting the least recently seen first. It is sharded so that
+// concurrent requests rarely share a lock.
+type limiterTable struct {
+	rate   rate.Limit
+	burst  int
+	seed   maphash.Seed
+	shards [limiterShards]limiterShard
+}
+
+type limiterShard struct {
+	mu      sync.Mutex
+	max     int
+	clients map[string]*list.Element // of *clientBucket
+	lru     list.List                // front: most recently seen
+}
+
+type clientBucket struct {
+	key string
+	lim *rate.Limiter
+}
+
+func newLimiterTable(r Rate, maxClients int) *limiterTable {
+	t := &limiterTable{rate: rate.Limit(r.PerSecond), burst: r.Burst, seed: maphash.MakeSeed()}
+	perShard := max(maxClients/limiterShards, 1)
+	for i := range t.shards {
+		t.shards[i].max = perShard
+		t.shards[i].clients = make(map[string]*list.Element)
+	}
+	return t
+}
+
+func (t *limiterTable) allow(key string, now time.Time) (time.Duration, bool) {
+	s := &t.shards[maphash.String(t.seed, key)%limiterShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b *clientBucket
+	if e, ok := s.clients[key]; ok {
+		s.lru.MoveToFront(e)
+		b = e.Value.(*clientBucket)
+	} else {
+		if s.lru.Len() >= s.max {
+			oldest := s.lru.Back()
+			s.lru.Remove(oldest)
+			delete(s.clients, oldest.Value.(*clientBucket).key)
+		}
+		b = &clientBucket{key: key, lim: rate.NewLimiter(t.rate, t.burst)}
+		s.clients[key] = s.lru.PushFront(b)
+	}
+	if b.lim.AllowN(now, 1) {
+		return 0, true
+	}
+	return tokenWait(b.lim, now), false
+}
+
+// len returns the number of clients tracked.
+func (t *limiterTable) len() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		n += s.lru.Len()
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// admit applies the rate limit of class to r, answering 429 if it is over.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, class endpointClass) bool {
+	wait, ok := h.limiter.allow(r, class)
+	if !ok {
+		h.log.DebugContext(r.Context(), "httpadapter: rate limited", "class", class.String())
+		writeRateLimited(w, wait)
+	}
+	return ok
+}
