@@ -166,12 +166,14 @@ func cleanText(field, s string) (string, error) {
 
 // storeErr turns a store error into an *Error for callers.
 func (rp *RelyingParty) storeErr(ctx context.Context, op string, err error) error {
-	if errors.Is(err, ErrUnavailable) {
+	// A client that went away is not a store outage: no warning, and its
+	// own code. A deadline that passed is (a slow or hung store).
+	if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+		return &Error{Code: CodeCanceled, Message: "request canceled", Err: err}
+	}
+	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 		rp.log.WarnContext(ctx, "webauthnkit: store unavailable", "op", op, "err", err)
 		return &Error{Code: CodeStoreUnavailable, Message: "storage is temporarily unavailable", Err: err}
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &Error{Code: CodeStoreUnavailable, Message: "request canceled", Err: err}
 	}
 	rp.log.ErrorContext(ctx, "webauthnkit: store error", "op", op, "err", err)
 	return &Error{Code: CodeInternal, Message: "internal error", Err: err}
@@ -254,7 +256,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 		}
 		u, err := rp.creds.GetUserByHandle(ctx, req.UserHandle)
 		if errors.Is(err, ErrNotFound) {
-			return nil, &Error{Code: CodeUserNotFound, Message: "unknown user"}
+			return nil, &Error{Code: CodeUserNotFound, Message: "unknown user", Err: err}
 		}
 		if err != nil {
 			return nil, rp.storeErr(ctx, "GetUserByHandle", err)
@@ -348,7 +350,7 @@ func descriptor(id []byte, transports []string) protocol.CredentialDescriptor {
 // Errors: ErrCeremonyNotFound (unknown or already finished),
 // ErrChallengeExpired, ErrWrongCeremony, ErrInvalidResponse and the more
 // precise ErrChallengeMismatch, ErrOriginMismatch, ErrRPIDMismatch,
-// ErrUserVerificationRequired; ErrCredentialAlreadyExists (the credential is
+// ErrUserVerificationRequired; ErrCredentialExists (the credential is
 // registered, to this or another account); ErrUsernameTaken (the name was
 // taken since Begin); ErrStoreUnavailable.
 func (rp *RelyingParty) FinishRegistration(ctx context.Context, ceremonyID string, body []byte) (*Registration, error) {
@@ -782,7 +784,7 @@ func toWebAuthn(c *Credential) webauthn.Credential {
 func (rp *RelyingParty) UserByHandle(ctx context.Context, handle []byte) (User, error) {
 	u, err := rp.creds.GetUserByHandle(ctx, handle)
 	if errors.Is(err, ErrNotFound) {
-		return User{}, &Error{Code: CodeUserNotFound, Message: "unknown user"}
+		return User{}, &Error{Code: CodeUserNotFound, Message: "unknown user", Err: err}
 	}
 	if err != nil {
 		return User{}, rp.storeErr(ctx, "GetUserByHandle", err)
@@ -801,7 +803,7 @@ func (rp *RelyingParty) ListCredentials(ctx context.Context, userHandle []byte) 
 
 // RenameCredential sets the user-given name of one of the account's
 // passkeys. Errors: ErrInvalidRequest (name too long, control characters),
-// ErrCredentialNotFound (unknown, or another account's), ErrStoreUnavailable.
+// ErrNotFound (unknown, or another account's), ErrStoreUnavailable.
 func (rp *RelyingParty) RenameCredential(ctx context.Context, userHandle, credentialID []byte, name string) error {
 	name, err := cleanText("credential name", name)
 	if err != nil {
@@ -809,7 +811,7 @@ func (rp *RelyingParty) RenameCredential(ctx context.Context, userHandle, creden
 	}
 	err = rp.creds.RenameCredential(ctx, userHandle, credentialID, name)
 	if errors.Is(err, ErrNotFound) {
-		return &Error{Code: CodeNotFound, Message: "no such passkey"}
+		return &Error{Code: CodeNotFound, Message: "no such passkey", Err: err}
 	}
 	if err != nil {
 		return rp.storeErr(ctx, "RenameCredential", err)
@@ -831,7 +833,7 @@ func (rp *RelyingParty) RenameCredential(ctx context.Context, userHandle, creden
 // won the race; the usual refusal of an only passkey is answered earlier,
 // from the list of passkeys, without ending anything.
 //
-// Errors: ErrCredentialNotFound, ErrLastCredential, ErrStoreUnavailable.
+// Errors: ErrNotFound, ErrLastCredential, ErrStoreUnavailable.
 func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, credentialID []byte, force bool) error {
 	notFound := &Error{Code: CodeNotFound, Message: "no such passkey"}
 	lastOne := &Error{Code: CodeLastCredential, Message: "this is the account's only passkey; add another before removing it"}
@@ -878,7 +880,7 @@ func (rp *RelyingParty) EndSessions(ctx context.Context, userHandle []byte) (uin
 func (rp *RelyingParty) endSessions(ctx context.Context, userHandle []byte) (uint64, error) {
 	epoch, err := rp.creds.EndSessions(ctx, userHandle)
 	if errors.Is(err, ErrNotFound) {
-		return 0, &Error{Code: CodeUserNotFound, Message: "unknown user"}
+		return 0, &Error{Code: CodeUserNotFound, Message: "unknown user", Err: err}
 	}
 	if err != nil {
 		return 0, rp.storeErr(ctx, "EndSessions", err)
@@ -891,7 +893,7 @@ func (rp *RelyingParty) endSessions(ctx context.Context, userHandle []byte) (uin
 func (rp *RelyingParty) DeleteUser(ctx context.Context, userHandle []byte) error {
 	err := rp.creds.DeleteUser(ctx, userHandle)
 	if errors.Is(err, ErrNotFound) {
-		return &Error{Code: CodeUserNotFound, Message: "unknown user"}
+		return &Error{Code: CodeUserNotFound, Message: "unknown user", Err: err}
 	}
 	if err != nil {
 		return rp.storeErr(ctx, "DeleteUser", err)

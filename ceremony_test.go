@@ -577,7 +577,7 @@ func TestCredentialOfAnotherUser(t *testing.T) {
 		b2, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "mallory"})
 		require.NoError(t, err)
 		_, err = e.rp.FinishRegistration(ctx, b2.CeremonyID, body)
-		require.ErrorIs(t, err, webauthnkit.ErrCredentialAlreadyExists)
+		require.ErrorIs(t, err, webauthnkit.ErrCredentialExists)
 		_, err = e.store.GetUserByName(ctx, "mallory")
 		assert.ErrorIs(t, err, webauthnkit.ErrNotFound, "the account is not created either")
 	})
@@ -903,9 +903,9 @@ func TestCredentialManagement(t *testing.T) {
 
 	// Bob cannot touch alice's passkey.
 	err = e.rp.RenameCredential(ctx, bob.User.Handle, alice.Credential.ID, "pwned")
-	require.ErrorIs(t, err, webauthnkit.ErrCredentialNotFound)
+	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
 	err = e.rp.RevokeCredential(ctx, bob.User.Handle, alice.Credential.ID, true)
-	require.ErrorIs(t, err, webauthnkit.ErrCredentialNotFound)
+	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
 	creds, _ = e.rp.ListCredentials(ctx, alice.User.Handle)
 	assert.Equal(t, "My phone", creds[0].Name)
 
@@ -960,7 +960,7 @@ type faultyStore struct {
 
 func (f *faultyStore) fail() error {
 	if f.down.Load() {
-		return fmt.Errorf("faulty: %w: %w", webauthnkit.ErrUnavailable, errors.New("connection refused"))
+		return fmt.Errorf("faulty: %w: %w", webauthnkit.ErrStoreUnavailable, errors.New("connection refused"))
 	}
 	return nil
 }
@@ -1022,7 +1022,7 @@ func TestStoreOutage(t *testing.T) {
 	store.down.Store(true)
 	_, err = rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: "alice"})
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
-	require.ErrorIs(t, err, webauthnkit.ErrUnavailable, "the store's cause stays in the chain")
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, "the store's cause stays in the chain")
 	_, err = rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 

@@ -43,7 +43,7 @@
 // each contract clause in their documentation is a named subtest of
 // storetest.TestCredentialStore and storetest.TestChallengeStore, which a
 // store runs with one call. Stores report outages by wrapping
-// [ErrUnavailable]; the ceremonies then fail with [ErrStoreUnavailable] and
+// [ErrStoreUnavailable]; the ceremonies then fail with [ErrStoreUnavailable] and
 // work again when the store is back.
 //
 // # Security

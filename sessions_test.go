@@ -131,9 +131,9 @@ func TestRevokeEndsSessions(t *testing.T) {
 	err := e.rp.RevokeCredential(ctx, alice.User.Handle, alice.Credential.ID, false)
 	require.ErrorIs(t, err, webauthnkit.ErrLastCredential)
 	err = e.rp.RevokeCredential(ctx, alice.User.Handle, bob.Credential.ID, true)
-	require.ErrorIs(t, err, webauthnkit.ErrCredentialNotFound)
+	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
 	err = e.rp.RevokeCredential(ctx, bob.User.Handle, second.Credential.ID, true)
-	require.ErrorIs(t, err, webauthnkit.ErrCredentialNotFound)
+	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
 	assert.Equal(t, uint64(1), e.epoch(t, alice.User.Handle))
 	assert.Zero(t, e.epoch(t, bob.User.Handle))
 
@@ -147,7 +147,7 @@ func TestRevokeEndsSessions(t *testing.T) {
 type failingDeleteStore struct{ *memstore.Store }
 
 func (s failingDeleteStore) DeleteCredential(context.Context, []byte, []byte, bool) error {
-	return webauthnkit.ErrUnavailable
+	return webauthnkit.ErrStoreUnavailable
 }
 
 func (s failingDeleteStore) Features() webauthnkit.Features {

@@ -2,43 +2,7 @@ package webauthnkit
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
-)
-
-// Sentinel errors returned by stores. Every store (memstore, sqlstore,
-// redisstore, and third-party ones) must return these, possibly wrapped, so
-// that callers can test them with errors.Is. The conformance suite in
-// package storetest checks each one. DeleteCredential with allowLast false
-// also returns ErrLastCredential, the library's own sentinel, which
-// RelyingParty.RevokeCredential passes on to its caller.
-var (
-	// ErrNotFound: the user, credential or ceremony does not exist (or, for a
-	// ceremony, was already taken or has expired).
-	ErrNotFound = errors.New("webauthnkit: not found")
-
-	// ErrDuplicate: a unique key already exists. Stores return one of the two
-	// more precise errors below, both of which match ErrDuplicate.
-	ErrDuplicate = errors.New("webauthnkit: already exists")
-
-	// ErrUserExists: a user with the same name (or handle) already exists.
-	// errors.Is(ErrUserExists, ErrDuplicate) is true.
-	ErrUserExists = fmt.Errorf("webauthnkit: user already exists: %w", ErrDuplicate)
-
-	// ErrCredentialExists: a credential with the same ID is already stored,
-	// whichever user owns it. errors.Is(ErrCredentialExists, ErrDuplicate) is true.
-	ErrCredentialExists = fmt.Errorf("webauthnkit: credential already exists: %w", ErrDuplicate)
-
-	// ErrConflict: a compare-and-set found a value other than the expected
-	// one (another login updated the credential first).
-	ErrConflict = errors.New("webauthnkit: concurrent update conflict")
-
-	// ErrUnavailable: the store could not be reached (connection refused or
-	// lost, timeout). Stores wrap the cause: fmt.Errorf("...: %w: %w",
-	// ErrUnavailable, cause). The HTTP adapter answers 503. The same call may
-	// succeed once the store is back; stores must recover by themselves.
-	ErrUnavailable = errors.New("webauthnkit: store unavailable")
 )
 
 // User is an account as stored by a CredentialStore.
@@ -163,8 +127,8 @@ type CredentialUse struct {
 //     quoting the key) are replaced by the sentinel, since error texts end up
 //     in logs.
 //   - A call whose context is already canceled returns an error wrapping
-//     ctx.Err() (not ErrUnavailable) and changes nothing.
-//   - Errors reaching the backend wrap ErrUnavailable.
+//     ctx.Err() (not ErrStoreUnavailable) and changes nothing.
+//   - Errors reaching the backend wrap ErrStoreUnavailable.
 //   - Byte slices passed in may be reused by the caller after the call
 //     returns; returned values are owned by the caller.
 type CredentialStore interface {
@@ -204,7 +168,7 @@ type CredentialStore interface {
 //   - Expired ceremonies do not accumulate: the store removes them (native
 //     expiry, a janitor, or an explicit cleanup method documented by the
 //     store).
-//   - Errors reaching the backend wrap ErrUnavailable.
+//   - Errors reaching the backend wrap ErrStoreUnavailable.
 type ChallengeStore interface {
 	PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error
 	TakeCeremony(ctx context.Context, id string) ([]byte, error)

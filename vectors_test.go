@@ -152,7 +152,7 @@ func sentinel(t testing.TB, c webauthnkit.Code) error {
 	for _, s := range []*webauthnkit.Error{
 		webauthnkit.ErrInvalidResponse, webauthnkit.ErrCeremonyNotFound, webauthnkit.ErrChallengeMismatch,
 		webauthnkit.ErrOriginMismatch, webauthnkit.ErrRPIDMismatch, webauthnkit.ErrUserVerificationRequired,
-		webauthnkit.ErrUnknownCredential, webauthnkit.ErrCounterRegression, webauthnkit.ErrCredentialAlreadyExists,
+		webauthnkit.ErrUnknownCredential, webauthnkit.ErrCounterRegression, webauthnkit.ErrCredentialExists,
 		webauthnkit.ErrWrongCeremony,
 	} {
 		if s.Code == c {
@@ -495,7 +495,7 @@ func testRegistrationVector(t *testing.T, v *vectorFile) {
 		// credential is already registered.
 		if v.success() {
 			_, _, err = r.register(t, vectorUser+"-2", v.Response)
-			require.ErrorIs(t, err, webauthnkit.ErrCredentialAlreadyExists)
+			require.ErrorIs(t, err, webauthnkit.ErrCredentialExists)
 		}
 	})
 

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -393,99 +392,6 @@ func checkOrigin(o, rpID string) (string, bool, error) {
 // Config returns the validated configuration with defaults filled in. The
 // returned value must not be modified.
 func (rp *RelyingParty) Config() Config { return rp.cfg }
-
-// Code is a stable, client-safe error code.
-type Code string
-
-const (
-	CodeInvalidRequest           Code = "invalid_request"            // malformed input from the caller
-	CodeInvalidResponse          Code = "invalid_response"           // authenticator response malformed or failed verification
-	CodeCeremonyNotFound         Code = "ceremony_not_found"         // unknown, already finished, or expired in the store
-	CodeChallengeExpired         Code = "challenge_expired"          // ceremony found but past its TTL
-	CodeWrongCeremony            Code = "wrong_ceremony"             // registration finished as login or the reverse
-	CodeChallengeMismatch        Code = "challenge_mismatch"         // response signed another challenge
-	CodeOriginMismatch           Code = "origin_mismatch"            // response from an origin not allowed
-	CodeRPIDMismatch             Code = "rp_id_mismatch"             // response scoped to another RP ID
-	CodeUserVerificationRequired Code = "user_verification_required" // UV required but not performed
-	CodeUnknownCredential        Code = "unknown_credential"         // credential not registered (or not this user's)
-	CodeCounterRegression        Code = "counter_regression"         // sign counter did not increase
-	CodeCredentialExists         Code = "credential_exists"          // credential ID already registered
-	CodeUsernameTaken            Code = "username_taken"             // sign-up with a name in use
-	CodeUserNotFound             Code = "user_not_found"             // management call for an unknown user
-	CodeLastCredential           Code = "last_credential"            // revoking the only passkey without force
-	CodeNotFound                 Code = "not_found"                  // credential not found for this user
-	CodeStoreUnavailable         Code = "store_unavailable"          // a store could not be reached
-	CodeInternal                 Code = "internal"                   // anything else; details in the log
-)
-
-// Error is the error type returned by RelyingParty methods. Code and Message
-// are safe to show to clients; the wrapped cause (Err) may hold developer
-// detail and belongs in logs only.
-type Error struct {
-	Code    Code
-	Message string
-	Err     error
-	// UnknownCredentialID is set, with CodeUnknownCredential, when the
-	// response's credential is registered to no account at all (not when it
-	// belongs to another one). Clients may then call
-	// PublicKeyCredential.signalUnknownCredential so the user's passkey
-	// provider hides it.
-	UnknownCredentialID []byte
-}
-
-func (e *Error) Error() string {
-	s := "webauthnkit: " + string(e.Code)
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	if e.Err != nil && e.Code != CodeInvalidResponse {
-		// Verification causes stay out of Error() (they may echo client
-		// input); store causes help operators.
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is reports whether target is an *Error with the same Code, so the
-// sentinels below work with errors.Is.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
-
-// Sentinels for errors.Is. Each matches any *Error with the same Code.
-var (
-	ErrInvalidRequest           = &Error{Code: CodeInvalidRequest}
-	ErrInvalidResponse          = &Error{Code: CodeInvalidResponse}
-	ErrCeremonyNotFound         = &Error{Code: CodeCeremonyNotFound}
-	ErrChallengeExpired         = &Error{Code: CodeChallengeExpired}
-	ErrWrongCeremony            = &Error{Code: CodeWrongCeremony}
-	ErrChallengeMismatch        = &Error{Code: CodeChallengeMismatch}
-	ErrOriginMismatch           = &Error{Code: CodeOriginMismatch}
-	ErrRPIDMismatch             = &Error{Code: CodeRPIDMismatch}
-	ErrUserVerificationRequired = &Error{Code: CodeUserVerificationRequired}
-	ErrUnknownCredential        = &Error{Code: CodeUnknownCredential}
-	ErrCounterRegression        = &Error{Code: CodeCounterRegression}
-	ErrCredentialAlreadyExists  = &Error{Code: CodeCredentialExists}
-	ErrUsernameTaken            = &Error{Code: CodeUsernameTaken}
-	ErrUserNotFound             = &Error{Code: CodeUserNotFound}
-	ErrLastCredential           = &Error{Code: CodeLastCredential}
-	ErrCredentialNotFound       = &Error{Code: CodeNotFound}
-	ErrStoreUnavailable         = &Error{Code: CodeStoreUnavailable}
-	ErrInternal                 = &Error{Code: CodeInternal}
-)
-
-// ErrorCode returns the Code of err if it is (or wraps) an *Error, else
-// CodeInternal.
-func ErrorCode(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return CodeInternal
-}
 
 // EventType names an outcome reported to Config.OnEvent.
 type EventType string

@@ -43,6 +43,11 @@ type unknownCredentialSignal struct {
 }
 
 // statusOf maps a core error code to an HTTP status.
+// StatusClientClosedRequest is the status logged for a request whose client
+// went away before it finished (webauthnkit.CodeCanceled), as nginx does: a
+// 4xx, not an outage. The client no longer reads it.
+const StatusClientClosedRequest = 499
+
 func statusOf(code webauthnkit.Code) int {
 	switch code {
 	case webauthnkit.CodeInvalidRequest:
@@ -63,10 +68,15 @@ func statusOf(code webauthnkit.Code) int {
 		return http.StatusNotFound
 	case webauthnkit.CodeCredentialExists,
 		webauthnkit.CodeUsernameTaken,
+		webauthnkit.CodeUserExists,
+		webauthnkit.CodeDuplicate,
+		webauthnkit.CodeConflict,
 		webauthnkit.CodeLastCredential:
 		return http.StatusConflict
 	case webauthnkit.CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
+	case webauthnkit.CodeCanceled:
+		return StatusClientClosedRequest
 	}
 	return http.StatusInternalServerError
 }

@@ -56,7 +56,7 @@ var errConnRefused = errors.New("dial tcp 10.0.0.1:5432: connection refused")
 
 func (f *faultStore) fault() error {
 	if f.down.Load() {
-		return fmt.Errorf("faultstore: %w: %w", webauthnkit.ErrUnavailable, errConnRefused)
+		return fmt.Errorf("faultstore: %w: %w", webauthnkit.ErrStoreUnavailable, errConnRefused)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ const DefaultMaxCeremonies = 100_000
 // without a cap a flood of begin requests would grow memory without bound.
 // When the cap is reached PutCeremony first drops expired ceremonies (at
 // most once a second), then fails with an error wrapping
-// webauthnkit.ErrUnavailable (the HTTP adapter answers 503). A value of zero
+// webauthnkit.ErrStoreUnavailable (the HTTP adapter answers 503). A value of zero
 // or less keeps the default.
 func WithMaxCeremonies(n int) Option {
 	return func(c *config) {
@@ -255,7 +255,7 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 			st.sweepLocked(now)
 		}
 		if len(st.ceremonies) >= st.maxCeremonies {
-			return fmt.Errorf("memstore: %w: %d ceremonies in flight (WithMaxCeremonies)", webauthnkit.ErrUnavailable, len(st.ceremonies))
+			return fmt.Errorf("memstore: %w: %d ceremonies in flight (WithMaxCeremonies)", webauthnkit.ErrStoreUnavailable, len(st.ceremonies))
 		}
 	}
 	st.ceremonies[id] = ceremony{data: bytes.Clone(data), expiresAt: expiresAt}

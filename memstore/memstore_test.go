@@ -342,7 +342,7 @@ func TestMaxCeremonies(t *testing.T) {
 		require.NoError(t, s.PutCeremony(ctx, fmt.Sprint("c", i), []byte("x"), now.Add(time.Minute)))
 	}
 	err := s.PutCeremony(ctx, "one-too-many", []byte("x"), now.Add(time.Minute))
-	require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.Equal(t, 100, s.st.ceremonyCount())
 
 	// Taking one frees a place.

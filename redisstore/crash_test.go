@@ -368,7 +368,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		u := storetest.RandomUser()
 		cr := storetest.RandomCredential(u.Handle)
 		err := s.CreateUser(ctx, u, cr)
-		require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+		require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 		s.failpoint = nil
 		notFound(t, s, u, cr)
 		requireNoKeys(t, c, s.nameKey(u.Name), s.credKey(cr.ID)) // released

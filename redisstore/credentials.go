@@ -23,7 +23,7 @@ const maxAttempts = 50
 
 // errLeaseExpired: a write took longer than its lease (a stalled process or
 // a very slow network); its claims may have been taken over.
-var errLeaseExpired = fmt.Errorf("%w: the write took longer than its lease", webauthnkit.ErrUnavailable)
+var errLeaseExpired = fmt.Errorf("%w: the write took longer than its lease", webauthnkit.ErrStoreUnavailable)
 
 var errTooMuchContention = fmt.Errorf("gave up after %d attempts because of concurrent changes: %w", maxAttempts, webauthnkit.ErrConflict)
 

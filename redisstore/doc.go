@@ -185,7 +185,7 @@
 // The same holds when the process survives but a step fails (Redis down):
 // nothing is left half-visible, and the writer releases its claims when it
 // can. A write that takes longer than the lease (a stalled process) fails
-// with ErrUnavailable instead of committing over claims that may have been
+// with ErrStoreUnavailable instead of committing over claims that may have been
 // taken over.
 //
 // Redis replication is asynchronous: after a failover the new master may
@@ -220,13 +220,13 @@
 // the request now (connection refused, reset or closed, timeouts, the
 // caller's deadline expiring while waiting for Redis, an exhausted pool,
 // LOADING, READONLY, MASTERDOWN, CLUSTERDOWN, TRYAGAIN, BUSY, OOM, max
-// clients) the error wraps webauthnkit.ErrUnavailable and the cause:
+// clients) the error wraps webauthnkit.ErrStoreUnavailable and the cause:
 //
 //	redisstore: GetCredential: webauthnkit: store unavailable: dial tcp 10.0.0.7:6379: connect: connection refused
 //
 // The HTTP adapter answers these with 503. A call whose context is already
 // done, or that the caller cancels, returns the context's error without
-// ErrUnavailable. The store recovers by itself: go-redis replaces broken
+// ErrStoreUnavailable. The store recovers by itself: go-redis replaces broken
 // connections and rediscovers the Cluster or the Sentinel master.
 //
 // # Retries after a lost reply
@@ -244,6 +244,6 @@
 // EndSessions increments twice (the epoch skips a value, which ends the
 // same sessions); a resent UpdateCredentialUse also reports ErrConflict if
 // another login updated the credential in between.
-// Set MaxRetries to -1 to get ErrUnavailable instead in these cases, at the
+// Set MaxRetries to -1 to get ErrStoreUnavailable instead in these cases, at the
 // cost of failing calls that a retry would have saved.
 package redisstore

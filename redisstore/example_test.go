@@ -26,7 +26,7 @@ func Example() {
 
 	store, err := redisstore.New(ctx, rdb, redisstore.WithKeyPrefix("myapp:passkeys:"))
 	if err != nil {
-		// Redis unreachable (errors.Is(err, webauthnkit.ErrUnavailable)) or
+		// Redis unreachable (errors.Is(err, webauthnkit.ErrStoreUnavailable)) or
 		// older than 6.2.
 		log.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func Example() {
 	switch {
 	case errors.Is(err, webauthnkit.ErrNotFound):
 		log.Print("no such user")
-	case errors.Is(err, webauthnkit.ErrUnavailable):
+	case errors.Is(err, webauthnkit.ErrStoreUnavailable):
 		log.Print("Redis is down: answer ", http.StatusServiceUnavailable)
 	}
 }

@@ -237,7 +237,7 @@ func TestFaultConnectionsKilled(t *testing.T) {
 	}
 
 	// Between calls: the next calls work again; an error, if any, is
-	// ErrUnavailable.
+	// ErrStoreUnavailable.
 	t.Run("between_calls", func(t *testing.T) {
 		for _, opts := range []redis.Options{{}, {MaxRetries: -1}} {
 			opts.Addr = srv.addr()
@@ -256,20 +256,20 @@ func TestFaultConnectionsKilled(t *testing.T) {
 						break
 					}
 					for _, err := range errs {
-						require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+						require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 					}
 					failures++
 					require.Less(t, try, 3, "still failing after the connections were killed: %v", errs)
 				}
 			}
 			require.Positive(t, killed)
-			t.Logf("MaxRetries %d: %d connections killed in 20 rounds, %d workloads saw ErrUnavailable", opts.MaxRetries, killed, failures)
+			t.Logf("MaxRetries %d: %d connections killed in 20 rounds, %d workloads saw ErrStoreUnavailable", opts.MaxRetries, killed, failures)
 		}
 	})
 
 	// During calls: connections are killed every few milliseconds while
 	// four goroutines work. Without retries (MaxRetries -1) every failed
-	// call reports ErrUnavailable. With go-redis's default retries a command
+	// call reports ErrStoreUnavailable. With go-redis's default retries a command
 	// whose reply was lost is sent again; the store's writes recognise their
 	// own earlier run, except GETDEL: a retried TakeCeremony finds the
 	// ceremony already taken (ErrNotFound), as documented. Nothing panics or
@@ -329,7 +329,7 @@ func TestFaultConnectionsKilled(t *testing.T) {
 			unavailable, replayedTakes := 0, 0
 			for _, err := range seen {
 				switch {
-				case errors.Is(err, webauthnkit.ErrUnavailable):
+				case errors.Is(err, webauthnkit.ErrStoreUnavailable):
 					unavailable++
 				case opts.MaxRetries >= 0 && errors.Is(err, webauthnkit.ErrNotFound) &&
 					strings.HasPrefix(err.Error(), "redisstore: TakeCeremony:"):
@@ -338,7 +338,7 @@ func TestFaultConnectionsKilled(t *testing.T) {
 					t.Errorf("unexpected error while connections were killed: %v", err)
 				}
 			}
-			t.Logf("%d connections killed, %d ErrUnavailable, %d retried takes", kills.Load(), unavailable, replayedTakes)
+			t.Logf("%d connections killed, %d ErrStoreUnavailable, %d retried takes", kills.Load(), unavailable, replayedTakes)
 			require.Positive(t, kills.Load(), "no connection was killed")
 
 			// Killing stopped: everything works again.
@@ -350,7 +350,7 @@ func TestFaultConnectionsKilled(t *testing.T) {
 }
 
 // TestFaultServerDown: the server is killed, then started again on the same
-// port. While it is down every call returns ErrUnavailable within its
+// port. While it is down every call returns ErrStoreUnavailable within its
 // context deadline; once it is back the store works again by itself.
 func TestFaultServerDown(t *testing.T) {
 	for _, tc := range []struct {
@@ -377,7 +377,7 @@ func TestFaultServerDown(t *testing.T) {
 
 			srv.kill()
 			// Each call has a deadline of its own; every one must fail with
-			// ErrUnavailable, within it.
+			// ErrStoreUnavailable, within it.
 			const perCall = time.Second
 			rounds := 3
 			if tc.perCall == 0 {
@@ -392,21 +392,21 @@ func TestFaultServerDown(t *testing.T) {
 				errs = append(errs, err)
 				elapsed := time.Since(start)
 				for _, err := range errs {
-					require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+					require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 					require.NotErrorIs(t, err, webauthnkit.ErrNotFound)
 				}
 				require.Less(t, elapsed, time.Duration(len(errs))*(perCall+200*time.Millisecond), "calls outlived their context deadline")
 				if tc.perCall > 0 {
 					require.Less(t, elapsed, time.Duration(len(errs))*tc.perCall)
 				}
-				t.Logf("round %d: %d calls failed with ErrUnavailable in %v; last: %v", i, len(errs), elapsed.Round(time.Millisecond), errs[len(errs)-1])
+				t.Logf("round %d: %d calls failed with ErrStoreUnavailable in %v; last: %v", i, len(errs), elapsed.Round(time.Millisecond), errs[len(errs)-1])
 			}
 			// A short caller deadline is honoured.
 			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 			start := time.Now()
 			_, err = s.GetCredential(ctx, cr.ID)
 			cancel()
-			require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+			require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 			// Generous bound: the point is "no hang", and CI machines are busy.
 			require.Less(t, time.Since(start), 2*time.Second)
 			if tc.perCall > 0 {
@@ -426,7 +426,7 @@ func TestFaultServerDown(t *testing.T) {
 					break
 				}
 				for _, err := range errs {
-					require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+					require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 				}
 				require.Less(t, time.Since(start), 10*time.Second, "store did not recover: %v", errs)
 				time.Sleep(50 * time.Millisecond)
@@ -446,7 +446,7 @@ func TestFaultServerDown(t *testing.T) {
 
 // TestFaultServerHung: a server that accepts connections but does not
 // answer (SIGSTOP). With ContextTimeoutEnabled, as the documentation
-// recommends, calls give up at the caller's deadline with ErrUnavailable.
+// recommends, calls give up at the caller's deadline with ErrStoreUnavailable.
 func TestFaultServerHung(t *testing.T) {
 	srv := startRedisServer(t, 0)
 	c := redis.NewClient(&redis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true})
@@ -462,7 +462,7 @@ func TestFaultServerHung(t *testing.T) {
 		_, err := s.GetCredential(ctx, cr.ID)
 		elapsed := time.Since(start)
 		cancel()
-		require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+		require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Less(t, elapsed, d+500*time.Millisecond, fmt.Sprintf("deadline %v", d))
 	}
@@ -473,7 +473,7 @@ func TestFaultServerHung(t *testing.T) {
 		if err == nil {
 			break
 		}
-		require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+		require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 		require.Less(t, time.Since(start), 10*time.Second)
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -481,7 +481,7 @@ func TestFaultServerHung(t *testing.T) {
 }
 
 // TestFaultServerDiesMidWrite: Redis dies between two steps of CreateUser.
-// The call fails with ErrUnavailable within its deadline, clean-up included,
+// The call fails with ErrStoreUnavailable within its deadline, clean-up included,
 // even with go-redis's default (slow to fail) options.
 func TestFaultServerDiesMidWrite(t *testing.T) {
 	for _, step := range []string{"CreateUser:claimedName", "CreateUser:committed"} {
@@ -507,7 +507,7 @@ func TestFaultServerDiesMidWrite(t *testing.T) {
 			if step == "CreateUser:committed" {
 				require.NoError(t, err, "the commit happened; finishing it is best effort")
 			} else {
-				require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+				require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 			}
 			// Generous bound (best-effort clean-up, busy CI machines): the
 			// point is that the call does not hang past its deadline.

@@ -179,7 +179,7 @@ func TestNewUnreachable(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: time.Second, DialerRetries: 1})
 	defer c.Close()
 	_, err := New(t.Context(), c)
-	require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.True(t, strings.HasPrefix(err.Error(), "redisstore: "), err.Error())
 }
@@ -339,7 +339,7 @@ func TestErrorClassification(t *testing.T) {
 		got := isUnavailable(tc.ctx, tc.err)
 		assert.Equal(t, tc.want, got, tc.name)
 		err := wrapErr(tc.ctx, "Op", tc.err)
-		assert.Equal(t, tc.want, errors.Is(err, webauthnkit.ErrUnavailable), tc.name)
+		assert.Equal(t, tc.want, errors.Is(err, webauthnkit.ErrStoreUnavailable), tc.name)
 		assert.ErrorIs(t, err, tc.err, tc.name)
 		assert.True(t, strings.HasPrefix(err.Error(), "redisstore: Op: "), tc.name)
 	}

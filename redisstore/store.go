@@ -79,7 +79,7 @@ func WithClock(now func() time.Time) Option {
 // a Cluster client (redis.NewClusterClient), but not a redis.Ring. It checks that every server is
 // Redis MinRedisVersion or newer (on a Cluster, every master), so it needs
 // the servers to be reachable: when they are not, the error wraps
-// webauthnkit.ErrUnavailable.
+// webauthnkit.ErrStoreUnavailable.
 func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: New: nil client")
@@ -220,10 +220,10 @@ func newTx() string {
 
 // wrapErr prefixes err with "redisstore: op" and, when it means that Redis
 // could not be reached or cannot serve the request now, wraps
-// webauthnkit.ErrUnavailable too. The cause stays in the chain.
+// webauthnkit.ErrStoreUnavailable too. The cause stays in the chain.
 func wrapErr(ctx context.Context, op string, err error) error {
 	if isUnavailable(ctx, err) {
-		return fmt.Errorf("redisstore: %s: %w: %w", op, webauthnkit.ErrUnavailable, err)
+		return fmt.Errorf("redisstore: %s: %w: %w", op, webauthnkit.ErrStoreUnavailable, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }

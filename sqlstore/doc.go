@@ -55,7 +55,7 @@
 // Stores over it, and waits for it in turn for as long as the caller's
 // context allows (a wait ended by cancellation returns an error wrapping
 // context.Canceled, one ended by the deadline an error wrapping
-// ErrUnavailable and context.DeadlineExceeded). Reads do not take it and,
+// ErrStoreUnavailable and context.DeadlineExceeded). Reads do not take it and,
 // with WAL, run during a write. Open a database file once per process and
 // share the *sql.DB: writers in another *sql.DB or process are not queued,
 // only held off by busy_timeout.
@@ -134,8 +134,8 @@
 // values.
 //
 // A database that cannot be reached, drops the connection or times out
-// gives an error wrapping webauthnkit.ErrUnavailable and its cause (the
+// gives an error wrapping webauthnkit.ErrStoreUnavailable and its cause (the
 // network error, or the *ServerError), which the HTTP adapter answers with 503; the Store recovers by
 // itself once the database is back (database/sql reconnects). A context
-// cancelled by the caller is not reported as ErrUnavailable.
+// cancelled by the caller is not reported as ErrStoreUnavailable.
 package sqlstore

@@ -88,7 +88,7 @@ func wrapError(ctx context.Context, d Dialect, op string, err error, onUnique er
 	case kindForeignKey:
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, webauthnkit.ErrNotFound, err)
 	case kindUnavailable:
-		return fmt.Errorf("sqlstore: %s: %w: %w", op, webauthnkit.ErrUnavailable, err)
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, webauthnkit.ErrStoreUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }

@@ -134,7 +134,7 @@ func TestWrapError(t *testing.T) {
 
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	err = wrapError(ctx, Postgres, "get user", refused, nil)
-	assert.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+	assert.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the cause stays reachable")
 	assert.Regexp(t, `^sqlstore: get user: webauthnkit: store unavailable: dial tcp`, err.Error())
 
@@ -142,7 +142,7 @@ func TestWrapError(t *testing.T) {
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	err = wrapError(canceled, Postgres, "get user", fmt.Errorf("read: %w: %w", context.Canceled, os.ErrDeadlineExceeded), nil)
-	assert.NotErrorIs(t, err, webauthnkit.ErrUnavailable)
+	assert.NotErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	assert.ErrorIs(t, err, context.Canceled)
 
 	assert.NoError(t, wrapError(ctx, Postgres, "op", nil, nil))

@@ -198,7 +198,7 @@ func newStoreWithMigrationDB(t *testing.T, migrateDB, db *sql.DB, d sqlstore.Dia
 
 // TestUnavailable runs the storetest suites for an unreachable backend: the
 // store was created while the server was up, then the server went away
-// (port closed, connections cut). Every call must wrap ErrUnavailable, and
+// (port closed, connections cut). Every call must wrap ErrStoreUnavailable, and
 // the store must recover by itself when the server is back.
 func TestUnavailable(t *testing.T) {
 	for _, b := range serverBackends() {
@@ -221,7 +221,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 // TestUnavailableWithinDeadline: a server that accepts connections but never
-// answers gives ErrUnavailable when the caller's deadline passes, not a hang
+// answers gives ErrStoreUnavailable when the caller's deadline passes, not a hang
 // and not a generic error.
 func TestUnavailableWithinDeadline(t *testing.T) {
 	for _, b := range serverBackends() {
@@ -241,7 +241,7 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 				start := time.Now()
 				err := call.f(ctx)
 				cancel()
-				require.ErrorIs(t, err, webauthnkit.ErrUnavailable, call.name)
+				require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, call.name)
 				require.ErrorIs(t, err, context.DeadlineExceeded, call.name)
 				require.Less(t, time.Since(start), 3*time.Second, "%s returned long after the deadline", call.name)
 			}
@@ -255,7 +255,7 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 }
 
 // TestNewUnreachable: New and Migrate against a closed port fail at once
-// with ErrUnavailable.
+// with ErrStoreUnavailable.
 func TestNewUnreachable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -267,13 +267,13 @@ func TestNewUnreachable(t *testing.T) {
 			db := openDSN(t, b, withAddr(t, b, closedAddr))
 			start := time.Now()
 			_, err := sqlstore.New(db, b.dialect)
-			require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+			require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 			require.ErrorContains(t, err, "sqlstore: ")
 
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
 			err = sqlstore.Migrate(ctx, db, b.dialect)
-			require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+			require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 			require.Less(t, time.Since(start), 5*time.Second)
 		})
 	}
@@ -378,7 +378,7 @@ func databaseName(t *testing.T, db *sql.DB) string {
 
 // TestServerKillsConnections: the server terminates every connection of the
 // store while it is busy. Calls in flight may fail, but only with
-// ErrUnavailable, and the store carries on by itself: database/sql drops the
+// ErrStoreUnavailable, and the store carries on by itself: database/sql drops the
 // dead connections and opens new ones.
 //
 // A call that draws a dead idle connection from the pool fails when the
@@ -410,7 +410,7 @@ func TestServerKillsConnections(t *testing.T) {
 					return
 				}
 				errs.Add(1)
-				if !errors.Is(err, webauthnkit.ErrUnavailable) && !errors.Is(err, webauthnkit.ErrConflict) {
+				if !errors.Is(err, webauthnkit.ErrStoreUnavailable) && !errors.Is(err, webauthnkit.ErrConflict) {
 					mu.Lock()
 					unexpected = append(unexpected, err)
 					mu.Unlock()
@@ -445,8 +445,8 @@ func TestServerKillsConnections(t *testing.T) {
 			stop.Store(true)
 			wg.Wait()
 			require.NotZero(t, killed, "no connection of the store was found to kill")
-			require.Empty(t, unexpected, "errors other than ErrUnavailable (or a lost CAS race) while connections were killed")
-			t.Logf("killed %d connections; %d of %d calls failed with ErrUnavailable or ErrConflict", killed, errs.Load(), calls.Load())
+			require.Empty(t, unexpected, "errors other than ErrStoreUnavailable (or a lost CAS race) while connections were killed")
+			t.Logf("killed %d connections; %d of %d calls failed with ErrStoreUnavailable or ErrConflict", killed, errs.Load(), calls.Load())
 
 			// Now with every connection idle in the pool, and dead: each
 			// dead connection may fail one call, no more.
@@ -470,7 +470,7 @@ func TestServerKillsConnections(t *testing.T) {
 				err := call()
 				for err != nil && failures < idle {
 					failures++
-					require.ErrorIs(t, err, webauthnkit.ErrUnavailable, "%s right after the kill", name)
+					require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, "%s right after the kill", name)
 					err = call()
 				}
 				require.NoError(t, err, "%s after the kill, %d calls failed with %d dead idle connections", name, failures, idle)

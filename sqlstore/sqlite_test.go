@@ -60,7 +60,7 @@ func TestSQLiteNewChecksSettings(t *testing.T) {
 
 // TestSQLiteBusyIsUnavailable: a write that waits longer than busy_timeout
 // for another writer (another process holding the lock) fails with
-// ErrUnavailable, in about busy_timeout.
+// ErrStoreUnavailable, in about busy_timeout.
 func TestSQLiteBusyIsUnavailable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "busy.db")
 	db := openSQLiteDSN(t, "file:"+path+"?_pragma=busy_timeout(100)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
@@ -79,10 +79,10 @@ func TestSQLiteBusyIsUnavailable(t *testing.T) {
 
 	start := time.Now()
 	err = s.RenameCredential(t.Context(), u.Handle, c.ID, "blocked")
-	require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.Less(t, time.Since(start), 5*time.Second)
 	err = s.PutCeremony(t.Context(), storetest.RandomCeremonyID(), []byte("x"), time.Now().Add(time.Minute))
-	require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 
 	// Readers are not blocked (WAL), and writes work once the lock is gone.
 	got, err := s.GetCredential(t.Context(), c.ID)
@@ -180,7 +180,7 @@ func TestSQLiteConcurrentWrites(t *testing.T) {
 // reads go on, and writers waiting for the lock, through this Store or
 // another on the same *sql.DB, give up as soon as their context ends: a
 // cancelled one with an error wrapping context.Canceled, not
-// ErrUnavailable; one past its deadline with ErrUnavailable, like a
+// ErrStoreUnavailable; one past its deadline with ErrStoreUnavailable, like a
 // database that does not answer in time. A Store on another *sql.DB does
 // not wait.
 func TestSQLiteWriteLockWait(t *testing.T) {
@@ -215,21 +215,21 @@ func TestSQLiteWriteLockWait(t *testing.T) {
 	start := time.Now()
 	err = sameDB.PutCeremony(ctx, storetest.RandomCeremonyID(), []byte("x"), time.Now().Add(time.Minute))
 	require.ErrorIs(t, err, context.Canceled)
-	require.NotErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.NotErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.ErrorContains(t, err, "waiting for the SQLite write lock")
 	require.Less(t, time.Since(start), 2*time.Second)
 
 	// Cancelled before the call.
 	_, err = s.TakeCeremony(ctx, storetest.RandomCeremonyID())
 	require.ErrorIs(t, err, context.Canceled)
-	require.NotErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.NotErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 
 	// Deadline while waiting.
 	ctx, cancel = context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	start = time.Now()
 	err = s.UpdateCredentialUse(ctx, c.ID, c.SignCount, webauthnkit.CredentialUse{SignCount: c.SignCount + 1})
-	require.ErrorIs(t, err, webauthnkit.ErrUnavailable)
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "waiting for the SQLite write lock")
 	require.Less(t, time.Since(start), 2*time.Second)

@@ -65,7 +65,7 @@ const (
 // server flavour on MySQL (MariaDB 10.5+ takes ceremonies with DELETE ...
 // RETURNING, MySQL with a transaction) and, on SQLite, checks the connection
 // settings that correctness depends on (see the package documentation). An
-// unreachable database gives an error wrapping webauthnkit.ErrUnavailable.
+// unreachable database gives an error wrapping webauthnkit.ErrStoreUnavailable.
 func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil *sql.DB")

@@ -44,7 +44,7 @@ type writeLock struct {
 
 // lock waits for the lock until ctx ends; then it returns an error wrapping
 // ctx.Err(), which Store.fail turns into the package's usual errors (a
-// deadline is ErrUnavailable, a cancellation is not).
+// deadline is ErrStoreUnavailable, a cancellation is not).
 func (l *writeLock) lock(ctx context.Context) error {
 	if l == nil {
 		return nil

@@ -96,7 +96,7 @@
 // Two contract clauses cannot be checked against a healthy store and are left
 // to each store's own tests:
 //
-//   - "Errors reaching the backend wrap ErrUnavailable": call
+//   - "Errors reaching the backend wrap ErrStoreUnavailable": call
 //     TestCredentialStoreUnavailable and TestChallengeStoreUnavailable with a
 //     store whose server cannot be reached (for example one configured with
 //     the address 127.0.0.1:1).

@@ -720,7 +720,7 @@ func TestRandomValues(t *testing.T) {
 // downStore answers every call as a store whose server is unreachable.
 type downStore struct{}
 
-var errDown = fmt.Errorf("downstore: dial tcp 127.0.0.1:1: %w: %w", webauthnkit.ErrUnavailable, errors.New("connection refused"))
+var errDown = fmt.Errorf("downstore: dial tcp 127.0.0.1:1: %w: %w", webauthnkit.ErrStoreUnavailable, errors.New("connection refused"))
 
 func (downStore) CreateUser(context.Context, webauthnkit.User, webauthnkit.Credential) error {
 	return errDown

@@ -13,19 +13,19 @@ import (
 // unavailableTimeout bounds each call of the Unavailable suites. A store that
 // gives up on its own (connection refused, dial timeout) answers sooner; one
 // that is still waiting when the context expires must report that as
-// ErrUnavailable too.
+// ErrStoreUnavailable too.
 const unavailableTimeout = 10 * time.Second
 
 // TestCredentialStoreUnavailable checks the clause "errors reaching the
-// backend wrap ErrUnavailable": every CredentialStore method, called on a
+// backend wrap ErrStoreUnavailable": every CredentialStore method, called on a
 // store whose backend cannot be reached, returns an error matching
-// webauthnkit.ErrUnavailable (and not ErrNotFound or another sentinel that
+// webauthnkit.ErrStoreUnavailable (and not ErrNotFound or another sentinel that
 // would be mistaken for an answer).
 //
 // newStore is called once per subtest and must return a store configured
 // for a server that is down or an address where nothing listens, such as
 // 127.0.0.1:1. Each call gets a context that expires after 10 seconds; a
-// store still waiting then must return ErrUnavailable as well.
+// store still waiting then must return ErrStoreUnavailable as well.
 func TestCredentialStoreUnavailable(t *testing.T, newStore func(t *testing.T) webauthnkit.CredentialStore) {
 	u := RandomUser()
 	c := RandomCredential(u.Handle)
@@ -61,7 +61,7 @@ func TestCredentialStoreUnavailable(t *testing.T, newStore func(t *testing.T) we
 
 // TestChallengeStoreUnavailable is TestCredentialStoreUnavailable for a
 // ChallengeStore: PutCeremony and TakeCeremony on a store whose backend
-// cannot be reached return an error matching webauthnkit.ErrUnavailable.
+// cannot be reached return an error matching webauthnkit.ErrStoreUnavailable.
 func TestChallengeStoreUnavailable(t *testing.T, newStore func(t *testing.T) webauthnkit.ChallengeStore) {
 	id := RandomCeremonyID()
 	calls := []struct {
@@ -86,7 +86,7 @@ func TestChallengeStoreUnavailable(t *testing.T, newStore func(t *testing.T) web
 
 func assertUnavailable(t *testing.T, err error, call string) {
 	t.Helper()
-	if assert.ErrorIs(t, err, webauthnkit.ErrUnavailable, "%s with the backend unreachable", call) {
+	if assert.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, "%s with the backend unreachable", call) {
 		for _, other := range []error{errNotFound, errDuplicate, errConflict, webauthnkit.ErrLastCredential} {
 			assert.NotErrorIs(t, err, other, "%s with the backend unreachable", call)
 		}
