@@ -134,4 +134,3 @@ func ErrorCode(err error) Code {
 	}
 	return CodeInternal
 }
-
