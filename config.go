@@ -365,6 +365,23 @@ func checkOrigin(o, rpID string) (string, bool, error) {
 	return u.Scheme + "://" + hostPort, false, nil
 }
 
-// Config returns the validated configuration with defaults filled in. The
-// returned value must not be modified.
-func (rp *RelyingParty) Config() Config { return rp.cfg }
+// The accessors below give what an HTTP layer needs (the HTTP adapter's
+// Origin check, cookie lifetimes, clock). There is deliberately no way to
+// read the Config back: it holds the Secret and the stores.
+
+// RPID returns the relying party ID (Config.RPID, in lower case).
+func (rp *RelyingParty) RPID() string { return rp.cfg.RPID }
+
+// Origins returns a copy of the allowed origins in canonical form, as
+// browsers send them in the Origin header: lower case, no trailing slash,
+// no default port.
+func (rp *RelyingParty) Origins() []string { return slices.Clone(rp.cfg.Origins) }
+
+// ChallengeTTL returns how long a ceremony may take (Config.ChallengeTTL,
+// 5 minutes by default).
+func (rp *RelyingParty) ChallengeTTL() time.Duration { return rp.cfg.ChallengeTTL }
+
+// Now returns the current time by the configured clock (Config.Now,
+// time.Now by default), so layers above expire cookies and sessions by the
+// same clock as ceremonies.
+func (rp *RelyingParty) Now() time.Time { return rp.cfg.Now() }

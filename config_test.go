@@ -1,6 +1,7 @@
 package webauthnkit_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestNewValidatesConfig(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		rp, err := webauthnkit.New(base())
 		require.NoError(t, err)
-		cfg := rp.Config()
+		cfg := webauthnkit.EffectiveConfig(rp)
 		assert.Equal(t, 5*time.Minute, cfg.ChallengeTTL)
 		assert.Equal(t, 5*time.Minute, cfg.BrowserTimeout)
 		assert.Equal(t, webauthnkit.UserVerificationPreferred, cfg.UserVerification)
@@ -108,5 +109,41 @@ func TestOriginsCanonical(t *testing.T) {
 		Credentials: store, Ceremonies: store,
 	})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"https://example.com", "https://login.example.com:8443"}, rp.Config().Origins)
+	assert.Equal(t, []string{"https://example.com", "https://login.example.com:8443"}, webauthnkit.EffectiveConfig(rp).Origins)
+}
+
+// The RelyingParty hands out what an HTTP layer needs, never the Secret or
+// the stores (issue 12): no exported method returns the Config, a store or
+// raw bytes.
+func TestRelyingPartyAccessors(t *testing.T) {
+	store := memstore.New()
+	t.Cleanup(func() { store.Close() })
+	clock := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	rp, err := webauthnkit.New(webauthnkit.Config{
+		RPID: "Example.COM", Origins: []string{"https://EXAMPLE.com:443/", "https://login.example.com:8443"},
+		Credentials: store, Ceremonies: store, Now: clock.Now,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "example.com", rp.RPID())
+	assert.Equal(t, 5*time.Minute, rp.ChallengeTTL())
+	assert.Equal(t, clock.Now(), rp.Now())
+	clock.Advance(time.Minute)
+	assert.Equal(t, clock.Now(), rp.Now(), "the configured clock, not a copy of its time")
+	origins := rp.Origins()
+	assert.Equal(t, []string{"https://example.com", "https://login.example.com:8443"}, origins)
+	origins[0] = "https://evil.example"
+	assert.Equal(t, "https://example.com", rp.Origins()[0], "Origins returns a copy")
+
+	rpType := reflect.TypeFor[*webauthnkit.RelyingParty]()
+	forbidden := []reflect.Type{
+		reflect.TypeFor[webauthnkit.Config](), reflect.TypeFor[*webauthnkit.Config](),
+		reflect.TypeFor[webauthnkit.CredentialStore](), reflect.TypeFor[webauthnkit.ChallengeStore](),
+		reflect.TypeFor[[]byte](),
+	}
+	for i := range rpType.NumMethod() {
+		m := rpType.Method(i)
+		for j := range m.Type.NumOut() {
+			assert.NotContains(t, forbidden, m.Type.Out(j), "RelyingParty.%s hands out %v", m.Name, m.Type.Out(j))
+		}
+	}
 }
