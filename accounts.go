@@ -62,8 +62,10 @@ func (rp *RelyingParty) RenameCredential(ctx context.Context, userHandle, creden
 //
 // Errors: ErrNotFound, ErrLastCredential, ErrStoreUnavailable.
 func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, credentialID []byte, force bool) error {
-	notFound := &Error{Code: CodeNotFound, Message: "no such passkey"}
-	lastOne := &Error{Code: CodeLastCredential, Message: "this is the account's only passkey; add another before removing it"}
+	notFound := func(cause error) error { return &Error{Code: CodeNotFound, Message: "no such passkey", Err: cause} }
+	lastOne := func(cause error) error {
+		return &Error{Code: CodeLastCredential, Message: "this is the account's only passkey; add another before removing it", Err: cause}
+	}
 	// Ownership first, so nobody ends the sessions of an account by naming
 	// a passkey it does not own.
 	creds, err := rp.creds.ListCredentials(ctx, userHandle)
@@ -71,23 +73,23 @@ func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, creden
 		return rp.storeErr(ctx, "ListCredentials", err)
 	}
 	if !slices.ContainsFunc(creds, func(c Credential) bool { return bytes.Equal(c.ID, credentialID) }) {
-		return notFound
+		return notFound(nil)
 	}
 	if len(creds) == 1 && !force {
-		return lastOne
+		return lastOne(nil)
 	}
 	if _, err := rp.endSessions(ctx, userHandle); err != nil {
 		if errors.Is(err, ErrUserNotFound) { // account deleted meanwhile
-			return notFound
+			return notFound(err)
 		}
 		return err
 	}
 	err = rp.creds.DeleteCredential(ctx, userHandle, credentialID, force)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return notFound
+		return notFound(err)
 	case errors.Is(err, ErrLastCredential):
-		return lastOne
+		return lastOne(err)
 	case err != nil:
 		return rp.storeErr(ctx, "DeleteCredential", err)
 	}

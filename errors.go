@@ -1,6 +1,9 @@
 package webauthnkit
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Code is a stable, client-safe error code.
 type Code string
@@ -50,12 +53,63 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
-	if e.Err != nil && e.Code != CodeInvalidResponse {
+	if e.Err == nil || e.Code == CodeInvalidResponse {
 		// Verification causes stay out of Error() (they may echo client
 		// input); store causes help operators.
-		s += ": " + e.Err.Error()
+		return s
 	}
-	return s
+	if c, ok := e.Err.(*Error); ok && c.isSentinel() {
+		// A bare sentinel cause (ErrUserExists's ErrDuplicate, a store's
+		// plain ErrNotFound) adds nothing to the text; errors.Is still
+		// finds it.
+		return s
+	}
+	cause := e.Err.Error()
+	// A store's error usually wraps the sentinel with this very code
+	// ("sqlstore: GetUserByName: webauthnkit: store_unavailable: storage is
+	// temporarily unavailable: dial tcp ..."): say code and message once.
+	if leaf := sameCodeSentinel(e.Err, e.Code); leaf != nil {
+		text := leaf.Error()
+		cause = strings.Replace(cause, text+": ", "", 1)
+		cause = strings.TrimSuffix(strings.TrimSuffix(cause, text), ": ")
+	}
+	return s + ": " + cause
+}
+
+// isSentinel reports whether e carries no cause other than *Error values
+// (a sentinel, possibly linked to its parent like ErrUserExists).
+func (e *Error) isSentinel() bool {
+	for e.Err != nil {
+		next, ok := e.Err.(*Error)
+		if !ok {
+			return false
+		}
+		e = next
+	}
+	return true
+}
+
+// sameCodeSentinel finds, in err's chain, a sentinel with code.
+func sameCodeSentinel(err error, code Code) *Error {
+	for err != nil {
+		if e, ok := err.(*Error); ok && e.Code == code && e.isSentinel() {
+			return e
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				if e := sameCodeSentinel(inner, code); e != nil {
+					return e
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 func (e *Error) Unwrap() error { return e.Err }
