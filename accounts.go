@@ -19,7 +19,8 @@ func (rp *RelyingParty) UserByHandle(ctx context.Context, handle []byte) (User, 
 	return u, nil
 }
 
-// ListCredentials returns the passkeys of an account, oldest first.
+// ListCredentials returns the passkeys of an account, oldest first (none,
+// and no error, for an unknown account). Errors: ErrStoreUnavailable.
 func (rp *RelyingParty) ListCredentials(ctx context.Context, userHandle []byte) ([]Credential, error) {
 	creds, err := rp.creds.ListCredentials(ctx, userHandle)
 	if err != nil {
@@ -118,7 +119,8 @@ func (rp *RelyingParty) endSessions(ctx context.Context, userHandle []byte) (uin
 	return epoch, nil
 }
 
-// DeleteUser deletes an account and all its passkeys.
+// DeleteUser deletes an account and all its passkeys. Errors:
+// ErrUserNotFound, ErrStoreUnavailable.
 func (rp *RelyingParty) DeleteUser(ctx context.Context, userHandle []byte) error {
 	err := rp.creds.DeleteUser(ctx, userHandle)
 	if errors.Is(err, ErrNotFound) {

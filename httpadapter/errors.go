@@ -44,12 +44,13 @@ type unknownCredentialSignal struct {
 	CredentialID string `json:"credentialId"`
 }
 
-// statusOf maps a core error code to an HTTP status.
 // StatusClientClosedRequest is the status logged for a request whose client
 // went away before it finished (webauthnkit.CodeCanceled), as nginx does: a
 // 4xx, not an outage. The client no longer reads it.
 const StatusClientClosedRequest = 499
 
+// statusOf maps a core error code to an HTTP status (the table in
+// docs/errors.md).
 func statusOf(code webauthnkit.Code) int {
 	switch code {
 	case webauthnkit.CodeInvalidRequest:
