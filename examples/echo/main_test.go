@@ -10,7 +10,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
@@ -28,7 +31,14 @@ func TestEchoCeremonies(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(closeStore)
-	srv.Config.Handler = routes(h)
+	// A protected route with a side effect: RequireUser must stop the chain.
+	var protectedRan atomic.Bool
+	e := routes(h)
+	e.POST("/test/protected", func(c echo.Context) error {
+		protectedRan.Store(true)
+		return c.NoContent(http.StatusNoContent)
+	}, RequireUser(h))
+	srv.Config.Handler = e
 	srv.Start()
 	t.Cleanup(srv.Close)
 
@@ -37,8 +47,13 @@ func TestEchoCeremonies(t *testing.T) {
 	if js := b.expect("GET", "/passkeys/client.js", nil, http.StatusOK); !bytes.Contains(js, []byte("window.webauthnkit")) {
 		t.Error("client.js is not the client")
 	}
-	if got := b.expect("GET", "/api/me", nil, http.StatusUnauthorized); !bytes.Contains(got, []byte(`"not_signed_in"`)) {
-		t.Errorf("/api/me signed out = %s, want not_signed_in", got)
+	// Only the middleware's answer: the route must not run after it.
+	if got := b.expect("GET", "/api/me", nil, http.StatusUnauthorized); errorCode(got) != "not_signed_in" {
+		t.Errorf("/api/me signed out = %s, want one not_signed_in error", got)
+	}
+	b.expect("POST", "/test/protected", []byte(`{}`), http.StatusUnauthorized)
+	if protectedRan.Load() {
+		t.Error("the protected route ran for a signed-out request")
 	}
 	if status, _, hdr := b.do("GET", "/passkeys/login/begin", nil); status != http.StatusMethodNotAllowed || !strings.Contains(hdr.Get("Allow"), "POST") {
 		t.Errorf("GET /passkeys/login/begin = %d (Allow %q), want echo's 405 allowing POST", status, hdr.Get("Allow"))
@@ -121,6 +136,16 @@ func refusedThroughRouter(t *testing.T, base string) {
 			t.Errorf("%s: %d %s, want %d %s", tc.name, res.StatusCode, body, tc.want, tc.errCode)
 		}
 	}
+}
+
+// errorCode returns the "error" of an adapter's JSON error body, "" if
+// the body is anything else (trailing data included).
+func errorCode(body []byte) string {
+	var e struct{ Error string }
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return e.Error
 }
 
 // browser sends what a browser's same-origin fetch sends: cookies, Origin
