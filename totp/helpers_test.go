@@ -1,7 +1,6 @@
 package totp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"sync"
@@ -134,10 +133,18 @@ func (f *fixture) wrongCode(secret string) string {
 	for d := -2; d <= 2; d++ {
 		valid[f.code(secret, time.Duration(d)*30*time.Second)] = true
 	}
-	for i := 0; ; i++ {
-		c := string(bytes.Repeat([]byte{'0' + byte(i%10)}, 6))
-		if !valid[c] {
+	// A code of a far step looks like any code (not "000000", which a
+	// log's timestamp could contain by chance).
+	for i := 10; ; i++ {
+		if c := f.code(secret, time.Duration(i)*30*time.Second); !valid[c] {
 			return c
 		}
 	}
+}
+
+func (f *fixture) totpMaxAttempts() int {
+	if f.cfg.MaxAttempts == 0 {
+		return totp.DefaultMaxAttempts
+	}
+	return f.cfg.MaxAttempts
 }

@@ -2,6 +2,7 @@ package totp
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"time"
 
@@ -28,7 +29,15 @@ import (
 // clock runs ahead of Config.Now.
 const storeMargin = time.Minute
 
-var marker = []byte{1}
+// marker returns the data of a record: random, because a store may take
+// a put of the exact bytes already stored under the ID for its own retry
+// (redisstore does, to survive a lost reply) and report success instead of
+// ErrDuplicate. Random data keeps every put distinct.
+func marker() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it crashes instead)
+	return b
+}
 
 // claimAttempt claims one of the user's attempts in the current window and
 // returns its record ID, or ErrTooManyAttempts with the time to the next
@@ -39,7 +48,7 @@ func (t *TOTP) claimAttempt(ctx context.Context, k *sealingKey, userID []byte, n
 	end := time.Unix(0, (w+1)*window)
 	for slot := range t.cfg.MaxAttempts {
 		id := recordID(k, "try", userID, w, slot)
-		err := t.cfg.Replay.PutCeremony(ctx, id, marker, end.Add(storeMargin))
+		err := t.cfg.Replay.PutCeremony(ctx, id, marker(), end.Add(storeMargin))
 		switch {
 		case err == nil:
 			return id, nil
@@ -67,7 +76,7 @@ func (t *TOTP) releaseAttempt(ctx context.Context, id string) {
 // moment at which that code is still within the skew.
 func (t *TOTP) markUsed(ctx context.Context, k *sealingKey, userID []byte, step int64, period time.Duration) error {
 	lastValid := time.Unix(0, (step+int64(t.cfg.Skew)+1)*int64(period))
-	err := t.cfg.Replay.PutCeremony(ctx, recordID(k, "used", userID, step, 0), marker, lastValid.Add(storeMargin))
+	err := t.cfg.Replay.PutCeremony(ctx, recordID(k, "used", userID, step, 0), marker(), lastValid.Add(storeMargin))
 	switch {
 	case err == nil:
 		return nil

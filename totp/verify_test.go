@@ -123,9 +123,7 @@ func TestVerifyRefusesReuse(t *testing.T) {
 // raceSameCode verifies one valid code from 20 goroutines (through two
 // TOTP instances sharing store) and requires exactly one success; the
 // others must be ErrCodeReused.
-func raceSameCode(t *testing.T, c *clock, store interface {
-	PutCeremony(context.Context, string, []byte, time.Time) error
-}, f, g *fixture) {
+func raceSameCode(t *testing.T, f, g *fixture) {
 	t.Helper()
 	ctx := context.Background()
 	user := userID(7)
@@ -160,7 +158,7 @@ func raceSameCode(t *testing.T, c *clock, store interface {
 func TestVerifyConcurrentReuse(t *testing.T) {
 	f := newFixture(t, func(c *totp.Config) { c.MaxAttempts = 50 })
 	g := newFixtureOn(t, f.clock, f.store, func(c *totp.Config) { c.MaxAttempts = 50 })
-	raceSameCode(t, f.clock, f.store, f, g)
+	raceSameCode(t, f, g)
 }
 
 func TestTooManyAttempts(t *testing.T) {
@@ -207,6 +205,14 @@ func TestCorrectCodeGivesAttemptBack(t *testing.T) {
 func TestConcurrentWrongCodesCountedOnce(t *testing.T) {
 	f := newFixture(t, nil) // MaxAttempts 5
 	g := newFixtureOn(t, f.clock, f.store, nil)
+	raceWrongCodes(t, f, g)
+}
+
+// raceWrongCodes submits one wrong code from 20 goroutines through two
+// instances sharing a store: exactly MaxAttempts are compared (wrong), the
+// others are refused as too many attempts.
+func raceWrongCodes(t *testing.T, f, g *fixture) {
+	t.Helper()
 	user := userID(1)
 	sealed, secret := f.enrol(user)
 	wrong := f.wrongCode(secret)
@@ -232,8 +238,8 @@ func TestConcurrentWrongCodesCountedOnce(t *testing.T) {
 			t.Errorf("unexpected: %v", err)
 		}
 	}
-	require.Equal(t, totp.DefaultMaxAttempts, invalid, "at most MaxAttempts codes are compared per window, across instances")
-	require.Equal(t, n-totp.DefaultMaxAttempts, limited)
+	require.Equal(t, f.totpMaxAttempts(), invalid, "at most MaxAttempts codes are compared per window, across instances")
+	require.Equal(t, n-f.totpMaxAttempts(), limited)
 }
 
 func TestMalformedCodeDoesNotTouchStore(t *testing.T) {
