@@ -10,8 +10,8 @@ require (
 require golang.org/x/time v0.16.0
 
 require (
-	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
-	github.com/pquerna/otp v1.5.0 // indirect
+	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc
+	github.com/pquerna/otp v1.5.0
 )
 
 require (

@@ -1,10 +1,8 @@
 package totp
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"image/png"
 	"log/slog"
 	"strings"
 	"time"
@@ -26,8 +24,12 @@ type Enrollment struct {
 	URI string
 	// Secret is the secret in base32 without padding, for manual entry.
 	Secret string
-	// QRCodePNG is URI as a QR code, Config.QRSize pixels square.
+	// QRCodePNG is URI as a QR code, Config.QRSize pixels square (more if
+	// the code needs it at one pixel per module; serve it
+	// with Cache-Control: no-store, or inline as a data: URL).
 	QRCodePNG []byte
+	// QRCodeSVG is the same QR code as an SVG document, for inline HTML.
+	QRCodeSVG string
 	// Sealed is the pending secret, to be passed to Confirm with the first
 	// code.
 	Sealed []byte
@@ -84,12 +86,12 @@ func (t *TOTP) Begin(ctx context.Context, userID []byte, accountName string) (*E
 	if err != nil {
 		return nil, wrap(ErrInternal, err)
 	}
-	img, err := key.Image(t.cfg.QRSize, t.cfg.QRSize)
+	modules, err := qrModules(key.URL())
 	if err != nil {
 		return nil, wrap(ErrInternal, err)
 	}
-	var qr bytes.Buffer
-	if err := png.Encode(&qr, img); err != nil {
+	qrPNG, err := qrPNG(modules, t.cfg.QRSize)
+	if err != nil {
 		return nil, wrap(ErrInternal, err)
 	}
 	now := t.cfg.Now()
@@ -106,7 +108,8 @@ func (t *TOTP) Begin(ctx context.Context, userID []byte, accountName string) (*E
 	return &Enrollment{
 		URI:       key.URL(),
 		Secret:    key.Secret(),
-		QRCodePNG: qr.Bytes(),
+		QRCodePNG: qrPNG,
+		QRCodeSVG: qrSVG(modules, t.cfg.QRSize),
 		Sealed:    sealed,
 		ExpiresAt: now.Add(t.cfg.PendingTTL),
 	}, nil
