@@ -24,7 +24,9 @@
 // # Each code once, attempts limited, across instances
 //
 // Both use PutCeremony's atomic "ErrDuplicate if the ID is live", which
-// every ChallengeStore backend provides (storetest checks it):
+// every ChallengeStore backend provides (storetest checks sequential
+// duplicates; this package's TestReplayAcrossStores checks concurrent puts
+// on memstore, PostgreSQL, MariaDB, SQLite and Redis):
 //
 //   - After a code matches time step s, Verify puts the record (user, s),
 //     kept until the code leaves the skew window. A second put fails:
