@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/boombuler/barcode/qr"
 )
@@ -16,6 +17,18 @@ import (
 // generic image interface and costs as much again as the encoding (~35,000
 // allocations for 256 px), while a two-colour paletted image with the
 // modules filled in directly costs a few hundred.
+
+// pngEncoder reuses the encoder's zlib state (~800 KB) across calls.
+var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
+
+type pngBuffers struct{ pool sync.Pool }
+
+func (p *pngBuffers) Get() *png.EncoderBuffer {
+	b, _ := p.pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.pool.Put(b) }
 
 // quietZone is the blank border required around a QR code, in modules.
 const quietZone = 4
@@ -62,7 +75,7 @@ func qrPNG(dark [][]bool, size int) ([]byte, error) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := pngEncoder.Encode(&buf, img); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
