@@ -42,12 +42,12 @@ func marker() []byte {
 // claimAttempt claims one of the user's attempts in the current window and
 // returns its record ID, or ErrTooManyAttempts with the time to the next
 // window.
-func (t *TOTP) claimAttempt(ctx context.Context, k *sealingKey, userID []byte, now time.Time) (string, error) {
+func (t *TOTP) claimAttempt(ctx context.Context, userID []byte, now time.Time) (string, error) {
 	window := int64(t.cfg.AttemptWindow)
 	w := now.UnixNano() / window
 	end := time.Unix(0, (w+1)*window)
 	for slot := range t.cfg.MaxAttempts {
-		id := recordID(k, "try", userID, w, slot)
+		id := t.recordID("try", userID, w, slot)
 		err := t.cfg.Replay.PutCeremony(ctx, id, marker(), end.Add(storeMargin))
 		switch {
 		case err == nil:
@@ -74,9 +74,9 @@ func (t *TOTP) releaseAttempt(ctx context.Context, id string) {
 // markUsed records that the user's code of time step step was accepted, or
 // returns ErrCodeReused if it already was. The record outlives the last
 // moment at which that code is still within the skew.
-func (t *TOTP) markUsed(ctx context.Context, k *sealingKey, userID []byte, step int64, period time.Duration) error {
+func (t *TOTP) markUsed(ctx context.Context, userID []byte, step int64, period time.Duration) error {
 	lastValid := time.Unix(0, (step+int64(t.cfg.Skew)+1)*int64(period))
-	err := t.cfg.Replay.PutCeremony(ctx, recordID(k, "used", userID, step, 0), marker(), lastValid.Add(storeMargin))
+	err := t.cfg.Replay.PutCeremony(ctx, t.recordID("used", userID, step, 0), marker(), lastValid.Add(storeMargin))
 	switch {
 	case err == nil:
 		return nil

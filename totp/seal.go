@@ -52,9 +52,8 @@ const (
 type sealingKey struct {
 	id   byte
 	aead cipher.AEAD
-	// recordKey names this user's records in the Replay store (HMAC), so
-	// record IDs reveal no user ID and have a fixed length.
-	recordKey []byte
+	// logKey makes the pseudonymous user_ref of log records.
+	logKey []byte
 }
 
 type keyring struct {
@@ -69,7 +68,7 @@ func newKeyring(keys []Key) (*keyring, error) {
 		if err != nil {
 			return nil, err
 		}
-		recordKey, err := hkdf.Key(sha256.New, k.Secret, nil, "webauthnkit totp record ids v1", 32)
+		logKey, err := hkdf.Key(sha256.New, k.Secret, nil, "webauthnkit totp log ref v1", 32)
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +80,7 @@ func newKeyring(keys []Key) (*keyring, error) {
 		if err != nil {
 			return nil, err
 		}
-		sk := &sealingKey{id: k.ID, aead: aead, recordKey: recordKey}
+		sk := &sealingKey{id: k.ID, aead: aead, logKey: logKey}
 		kr.byID[k.ID] = sk
 		if i == 0 {
 			kr.current = sk
@@ -97,7 +96,7 @@ type secret struct {
 	digits    otp.Digits
 	period    time.Duration
 	issuedAt  time.Time
-	// key is the key that sealed it; it also names the user's records.
+	// key is the key that sealed it.
 	key *sealingKey
 }
 

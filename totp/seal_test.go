@@ -58,11 +58,13 @@ func TestKeyRotation(t *testing.T) {
 	sealed, secret := f.enrol(user)
 
 	rotated := newFixtureOn(t, f.clock, f.store, func(c *totp.Config) { c.Keys = []totp.Key{testKey(2), testKey(1)} })
-	require.NoError(t, rotated.totp.Verify(ctx, sealed, user, f.code(secret, 0)), "old values open while the old key is listed")
+	used := f.code(secret, 0)
+	require.NoError(t, rotated.totp.Verify(ctx, sealed, user, used), "old values open while the old key is listed")
 	require.True(t, rotated.totp.NeedsReseal(sealed))
 	resealed, err := rotated.totp.Reseal(sealed, user)
 	require.NoError(t, err)
 	require.False(t, rotated.totp.NeedsReseal(resealed))
+	require.ErrorIs(t, rotated.totp.Verify(ctx, resealed, user, used), totp.ErrCodeReused, "a code used before the Reseal stays used")
 	_, err = rotated.totp.Reseal(sealed, userID(2))
 	require.ErrorIs(t, err, totp.ErrSealedValue)
 

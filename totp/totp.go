@@ -36,27 +36,31 @@ func New(cfg Config) (*TOTP, error) {
 
 var b32NoPadding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// recordID names one Replay store record of a user: "totp:" + kind + ":" +
-// HMAC(recordKey, kind, userID, n, slot). The HMAC keeps user IDs out of
-// the store and gives every ID the same short length (the SQL store takes
-// up to 255 bytes).
-func recordID(k *sealingKey, kind string, userID []byte, n int64, slot int) string {
-	m := hmac.New(sha256.New, k.recordKey)
-	var buf [12]byte
-	binary.BigEndian.PutUint64(buf[:8], uint64(n))
-	binary.BigEndian.PutUint32(buf[8:], uint32(slot))
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write(buf[:])
-	m.Write(userID)
-	return "totp:" + kind + ":" + b32NoPadding.EncodeToString(m.Sum(nil)[:20])
+// recordID names one Replay store record of a user: "totp:" + kind + ":"
+// + SHA-256(issuer, kind, n, slot, userID). The hash gives every ID the
+// same short length (the SQL store takes up to 255 bytes) and keeps raw
+// user IDs out of the store; it is not keyed, so that key rotation and
+// Reseal do not rename a user's records (a code used just before a Reseal
+// stays used after it). The issuer separates apps sharing one store.
+func (t *TOTP) recordID(kind string, userID []byte, n int64, slot int) string {
+	h := sha256.New()
+	var buf [14]byte
+	binary.BigEndian.PutUint16(buf[:2], uint16(len(t.cfg.Issuer)))
+	h.Write([]byte("webauthnkit totp records v1\x00"))
+	h.Write(buf[:2])
+	h.Write([]byte(t.cfg.Issuer))
+	h.Write([]byte(kind))
+	binary.BigEndian.PutUint64(buf[2:10], uint64(n))
+	binary.BigEndian.PutUint32(buf[10:], uint32(slot))
+	h.Write(buf[2:])
+	h.Write(userID)
+	return "totp:" + kind + ":" + b32NoPadding.EncodeToString(h.Sum(nil)[:20])
 }
 
-// userRef is a short pseudonym of a user for log records: stable for one
-// sealing key, not reversible without it.
-func userRef(k *sealingKey, userID []byte) string {
-	m := hmac.New(sha256.New, k.recordKey)
-	m.Write([]byte("log\x00"))
+// userRef is a short pseudonym of a user for log records, keyed so that
+// logs (often shipped further than the database) do not reveal user IDs.
+func (t *TOTP) userRef(userID []byte) string {
+	m := hmac.New(sha256.New, t.keys.current.logKey)
 	m.Write(userID)
 	return hex.EncodeToString(m.Sum(nil)[:6])
 }

@@ -82,9 +82,9 @@ func (t *TOTP) check(ctx context.Context, p purpose, sealed, userID []byte, code
 	if err := ctx.Err(); err != nil {
 		return s, wrap(ErrStore, err)
 	}
-	ref := slog.String("user_ref", userRef(s.key, userID))
+	ref := slog.String("user_ref", t.userRef(userID))
 
-	attempt, err := t.claimAttempt(ctx, s.key, userID, now)
+	attempt, err := t.claimAttempt(ctx, userID, now)
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Code == CodeTooManyAttempts {
 			t.logAttrs(ctx, slog.LevelWarn, "totp: too many attempts", ref, slog.Duration("retry_after", e.RetryAfter))
@@ -97,7 +97,7 @@ func (t *TOTP) check(ctx context.Context, p purpose, sealed, userID []byte, code
 		t.logAttrs(ctx, slog.LevelInfo, "totp: wrong code", ref)
 		return s, ErrInvalidCode
 	}
-	if err := t.markUsed(ctx, s.key, userID, step, s.period); err != nil {
+	if err := t.markUsed(ctx, userID, step, s.period); err != nil {
 		if err == ErrCodeReused {
 			t.logAttrs(ctx, slog.LevelWarn, "totp: code reused", ref)
 		}
