@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -73,26 +75,14 @@ type env struct {
 	store  *memstore.Store
 	clock  *fakeClock
 	events *eventLog
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newEnv(t testing.TB, mutate ...func(*webauthnkit.Config)) *env {
 	t.Helper()
 	store := memstore.New()
 	t.Cleanup(func() { store.Close() })
-	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &syncBuffer{}}
+	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &testenv.SyncBuffer{}}
 	cfg := webauthnkit.Config{
 		RPID:        testRPID,
 		RPName:      "Example",
@@ -951,64 +941,10 @@ func TestRevokedCredentialCannotLogIn(t *testing.T) {
 	assert.Equal(t, reg.Credential.ID, ke.UnknownCredentialID, "an unregistered credential is named so the client can signal it")
 }
 
-// faultyStore wraps a real store and fails every call while down is set: a
-// fault injector for outage tests, not a replacement for the store.
-type faultyStore struct {
-	*memstore.Store
-	down atomic.Bool
-}
-
-func (f *faultyStore) fail() error {
-	if f.down.Load() {
-		return fmt.Errorf("faulty: %w: %w", webauthnkit.ErrStoreUnavailable, errors.New("connection refused"))
-	}
-	return nil
-}
-
-func (f *faultyStore) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
-	if err := f.fail(); err != nil {
-		return err
-	}
-	return f.Store.PutCeremony(ctx, id, data, exp)
-}
-
-func (f *faultyStore) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
-	if err := f.fail(); err != nil {
-		return nil, err
-	}
-	return f.Store.TakeCeremony(ctx, id)
-}
-
-func (f *faultyStore) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
-	if err := f.fail(); err != nil {
-		return webauthnkit.Credential{}, err
-	}
-	return f.Store.GetCredential(ctx, id)
-}
-
-func (f *faultyStore) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
-	if err := f.fail(); err != nil {
-		return webauthnkit.User{}, err
-	}
-	return f.Store.GetUserByName(ctx, name)
-}
-
-func (f *faultyStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
-	if err := f.fail(); err != nil {
-		return webauthnkit.Credential{}, webauthnkit.User{}, err
-	}
-	return f.Store.GetCredentialWithUser(ctx, id)
-}
-
-// Features: the login path's reads, GetCredentialWithUser included, go
-// through the fault above.
-func (f *faultyStore) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
-}
-
 func TestStoreOutage(t *testing.T) {
-	store := &faultyStore{Store: memstore.New()}
-	defer store.Close()
+	mem := memstore.New()
+	defer mem.Close()
+	store := storewrap.New(mem, mem)
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
 	auth := webauthntest.New(webauthntest.WithOrigin(testOrigin))
@@ -1019,22 +955,22 @@ func TestStoreOutage(t *testing.T) {
 	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	require.NoError(t, err)
 
-	store.down.Store(true)
+	store.Fail(storewrap.ErrDown)
 	_, err = rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: "alice"})
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, "the store's cause stays in the chain")
 	_, err = rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 
-	store.down.Store(false)
+	store.Fail(nil)
 	lb, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: "alice"})
 	require.NoError(t, err)
 	lbody, err := auth.Login(lb.Options)
 	require.NoError(t, err)
-	store.down.Store(true)
+	store.Fail(storewrap.ErrDown)
 	_, err = rp.FinishLogin(ctx, lb.CeremonyID, lbody)
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
-	store.down.Store(false)
+	store.Fail(nil)
 	_, err = rp.FinishLogin(ctx, lb.CeremonyID, lbody)
 	// The take failed, so the ceremony is still there: the retry succeeds.
 	require.NoError(t, err)
@@ -1069,110 +1005,38 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 }
 
-// countingStore records the store calls of the login path. It does not
-// count memstore's GetCredentialWithUser, which it still has (promoted from
-// the embedded store), so it declares CredentialWithUser false: the library
-// must go by the declaration and not call the method (an uncounted call
-// would show up in the tests as a GetCredential missing).
-type countingStore struct {
-	*memstore.Store
-	mu    sync.Mutex
-	calls []string
-}
-
-func (c *countingStore) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: true}
-}
-
-// joiningStore is a countingStore that counts GetCredentialWithUser and
-// declares it.
-type joiningStore struct{ *countingStore }
-
-func (c joiningStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
-	c.record("GetCredentialWithUser")
-	return c.Store.GetCredentialWithUser(ctx, id)
-}
-
-func (c joiningStore) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
-}
-
-var (
-	_ webauthnkit.CredentialUserGetter = joiningStore{}
-	_ webauthnkit.CredentialUserGetter = (*countingStore)(nil) // it has the method, but does not declare it
-)
-
-func (c *countingStore) record(name string) {
-	c.mu.Lock()
-	c.calls = append(c.calls, name)
-	c.mu.Unlock()
-}
-
-func (c *countingStore) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.calls
-	c.calls = nil
-	return out
-}
-
-func (c *countingStore) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
-	c.record("PutCeremony")
-	return c.Store.PutCeremony(ctx, id, data, exp)
-}
-
-func (c *countingStore) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
-	c.record("TakeCeremony")
-	return c.Store.TakeCeremony(ctx, id)
-}
-
-func (c *countingStore) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
-	c.record("GetCredential")
-	return c.Store.GetCredential(ctx, id)
-}
-
-func (c *countingStore) ListCredentials(ctx context.Context, h []byte) ([]webauthnkit.Credential, error) {
-	c.record("ListCredentials")
-	return c.Store.ListCredentials(ctx, h)
-}
-
-func (c *countingStore) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
-	c.record("GetUserByName")
-	return c.Store.GetUserByName(ctx, name)
-}
-
-func (c *countingStore) GetUserByHandle(ctx context.Context, h []byte) (webauthnkit.User, error) {
-	c.record("GetUserByHandle")
-	return c.Store.GetUserByHandle(ctx, h)
-}
-
-func (c *countingStore) UpdateCredentialUse(ctx context.Context, id []byte, expected uint32, use webauthnkit.CredentialUse) error {
-	c.record("UpdateCredentialUse")
-	return c.Store.UpdateCredentialUse(ctx, id, expected, use)
-}
-
 // Every store call is a round trip on a networked store: the login path
 // makes no more than it needs.
 func TestLoginStoreCalls(t *testing.T) {
 	t.Run("store", func(t *testing.T) {
-		store := &countingStore{Store: memstore.New()}
-		defer store.Close()
+		// memstore has GetCredentialWithUser; the wrapper hides it, and the
+		// library must go by the declaration (the method is still there: a
+		// call would show up in the log).
+		store := newCountingStore(t, storewrap.WithoutCredentialWithUser())
 		require.False(t, store.Features().CredentialWithUser)
-		testLoginStoreCalls(t, store, store,
+		testLoginStoreCalls(t, store,
 			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse", "GetUserByHandle"})
 	})
 	t.Run("store_with_CredentialUserGetter", func(t *testing.T) {
-		store := &countingStore{Store: memstore.New()}
-		defer store.Close()
-		testLoginStoreCalls(t, joiningStore{store}, store,
+		store := newCountingStore(t)
+		require.True(t, store.Features().CredentialWithUser)
+		testLoginStoreCalls(t, store,
 			[]string{"TakeCeremony", "GetCredentialWithUser", "UpdateCredentialUse"})
 	})
 }
 
+// newCountingStore returns a memstore behind a wrapper that logs the store
+// calls in order.
+func newCountingStore(t *testing.T, opts ...storewrap.Option) *storewrap.Store {
+	mem := memstore.New()
+	t.Cleanup(func() { mem.Close() })
+	return storewrap.New(mem, mem, append(opts, storewrap.WithCallLog())...)
+}
+
 // testLoginStoreCalls checks the calls of a login by name and of a
 // discoverable one (wantDiscoverable for FinishLogin).
-func testLoginStoreCalls(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore, wantDiscoverable []string) {
-	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
+func testLoginStoreCalls(t *testing.T, store *storewrap.Store, wantDiscoverable []string) {
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
 	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
 	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
@@ -1191,16 +1055,16 @@ func testLoginStoreCalls(t *testing.T, creds webauthnkit.CredentialStore, store 
 			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse"}},
 		{"", []string{"PutCeremony"}, wantDiscoverable},
 	} {
-		store.take()
+		store.TakeCalls()
 		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: tc.username})
 		require.NoError(t, err)
-		assert.Equal(t, tc.wantBegin, store.take(), "BeginLogin(%q)", tc.username)
+		assert.Equal(t, tc.wantBegin, store.TakeCalls(), "BeginLogin(%q)", tc.username)
 		body, err := device.Login(begin.Options)
 		require.NoError(t, err)
 		login, err := rp.FinishLogin(ctx, begin.CeremonyID, body)
 		require.NoError(t, err)
 		assert.Equal(t, "alice", login.User.Name)
-		assert.Equal(t, tc.wantFn, store.take(), "FinishLogin after BeginLogin(%q)", tc.username)
+		assert.Equal(t, tc.wantFn, store.TakeCalls(), "FinishLogin after BeginLogin(%q)", tc.username)
 	}
 }
 
@@ -1241,19 +1105,17 @@ func TestFakeAllowListsVary(t *testing.T) {
 func TestUnknownNameFinishLooksReal(t *testing.T) {
 	for _, joining := range []bool{false, true} {
 		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
-			store := &countingStore{Store: memstore.New()}
-			defer store.Close()
-			var creds webauthnkit.CredentialStore = store
-			if joining {
-				creds = joiningStore{store}
+			var opts []storewrap.Option
+			if !joining {
+				opts = append(opts, storewrap.WithoutCredentialWithUser())
 			}
-			testUnknownNameFinishLooksReal(t, creds, store)
+			testUnknownNameFinishLooksReal(t, newCountingStore(t, opts...))
 		})
 	}
 }
 
-func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore) {
-	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
+func testUnknownNameFinishLooksReal(t *testing.T, store *storewrap.Store) {
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
 	register := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
 		device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
@@ -1316,11 +1178,11 @@ func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialSt
 		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
 		require.NoError(t, err)
 		body := probe(begin.Options, allowedIDs(t, begin.Options))
-		store.take()
+		store.TakeCalls()
 		_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
 		var ke *webauthnkit.Error
 		require.ErrorAs(t, err, &ke)
-		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.take()}
+		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.TakeCalls()}
 	}
 	want := map[string]webauthnkit.Code{
 		"unregistered passkey":               webauthnkit.CodeUnknownCredential,
