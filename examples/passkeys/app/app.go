@@ -202,7 +202,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		return nil, nil, err
 	}
 	s := &server{cfg: cfg, log: log, rp: rp, h: h, pages: pages, origins: map[string]bool{}}
-	for _, o := range rp.Config().Origins {
+	for _, o := range rp.Origins() {
 		s.origins[strings.ToLower(o)] = true
 	}
 	log.Info("passkeys: ready", "rpID", cfg.RPID, "origins", strings.Join(cfg.Origins, " "), "credentials", st.credsName, "ceremonies", st.ceremoniesName, "rateLimit", describeRateLimit(cfg.RateLimit))
