@@ -36,11 +36,12 @@ func MySQLDSN() string { return Getenv(MySQLDSNEnv, DefaultMySQLDSN) }
 // RedisAddr returns $WEBAUTHNKIT_REDIS_ADDR, or DefaultRedisAddr.
 func RedisAddr() string { return Getenv(RedisAddrEnv, DefaultRedisAddr) }
 
-// How to start each server by hand (scripts/services.sh does all of it).
+// How to start each server by hand, for Unavailable's message
+// (scripts/services.sh does all of it).
 const (
-	howToStartPostgres = "pg_ctlcluster <version> main start"
-	howToStartMySQL    = "start-stop-daemon --start --background --exec /usr/sbin/mariadbd"
-	howToStartRedis    = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`
+	HowToStartPostgres = "pg_ctlcluster <version> main start"
+	HowToStartMySQL    = "start-stop-daemon --start --background --exec /usr/sbin/mariadbd"
+	HowToStartRedis    = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`
 )
 
 // RequirePostgres returns PostgresDSN() if its server accepts connections;
@@ -48,7 +49,7 @@ const (
 func RequirePostgres(t testing.TB) string {
 	t.Helper()
 	dsn := PostgresDSN()
-	Require(t, "PostgreSQL", PostgresAddr(dsn), howToStartPostgres)
+	Require(t, "PostgreSQL", PostgresAddr(dsn), HowToStartPostgres)
 	return dsn
 }
 
@@ -57,7 +58,7 @@ func RequirePostgres(t testing.TB) string {
 func RequireMySQL(t testing.TB) string {
 	t.Helper()
 	dsn := MySQLDSN()
-	Require(t, "MariaDB/MySQL", MySQLAddr(dsn), howToStartMySQL)
+	Require(t, "MariaDB/MySQL", MySQLAddr(dsn), HowToStartMySQL)
 	return dsn
 }
 
@@ -66,7 +67,7 @@ func RequireMySQL(t testing.TB) string {
 func RequireRedis(t testing.TB) string {
 	t.Helper()
 	addr := RedisAddr()
-	Require(t, "Redis", addr, howToStartRedis)
+	Require(t, "Redis", addr, HowToStartRedis)
 	return addr
 }
 
