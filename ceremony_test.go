@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/internal/storewrap"
-	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -320,8 +319,7 @@ func TestGarbageResponses(t *testing.T) {
 }
 
 func TestStoreOutage(t *testing.T) {
-	mem := memstore.New()
-	defer mem.Close()
+	mem := newMemStore(t)
 	store := storewrap.New(mem, mem)
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)

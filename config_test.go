@@ -9,11 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/webauthnkit/webauthnkit"
-	"github.com/webauthnkit/webauthnkit/memstore"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
-	store := memstore.New()
+	store := newMemStore(t)
 	defer store.Close()
 	base := func() webauthnkit.Config {
 		return webauthnkit.Config{RPID: "example.com", Origins: []string{"https://example.com"}, Credentials: store, Ceremonies: store}
@@ -93,7 +92,7 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestOriginsCanonical(t *testing.T) {
-	store := memstore.New()
+	store := newMemStore(t)
 	defer store.Close()
 	_, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "example.com",
@@ -116,7 +115,7 @@ func TestOriginsCanonical(t *testing.T) {
 // the stores (issue 12): no exported method returns the Config, a store or
 // raw bytes.
 func TestRelyingPartyAccessors(t *testing.T) {
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
 	clock := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	rp, err := webauthnkit.New(webauthnkit.Config{

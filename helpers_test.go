@@ -73,7 +73,7 @@ type env struct {
 
 func newEnv(t testing.TB, mutate ...func(*webauthnkit.Config)) *env {
 	t.Helper()
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
 	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &testenv.SyncBuffer{}}
 	cfg := webauthnkit.Config{

@@ -4,14 +4,12 @@ import (
 	"testing"
 
 	"github.com/webauthnkit/webauthnkit/internal/storewrap"
-	"github.com/webauthnkit/webauthnkit/memstore"
 )
 
 // newCountingStore returns a memstore behind storewrap, logging the store
 // calls in order (TakeCalls). Fault injection is storewrap's Fail.
 func newCountingStore(t *testing.T, opts ...storewrap.Option) *storewrap.Store {
 	t.Helper()
-	mem := memstore.New()
-	t.Cleanup(func() { mem.Close() })
+	mem := newMemStore(t)
 	return storewrap.New(mem, mem, append(opts, storewrap.WithCallLog())...)
 }

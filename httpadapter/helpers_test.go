@@ -84,7 +84,8 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 		clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		logs:  &testenv.SyncBuffer{},
 	}
-	mem := memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
+	mem, err := memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = mem.Close() })
 	e.store = storewrap.New(mem, mem)
 	var handler atomic.Pointer[http.Handler]

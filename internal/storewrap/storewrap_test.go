@@ -17,7 +17,8 @@ import (
 
 func newMem(t *testing.T) *memstore.Store {
 	t.Helper()
-	m := memstore.New()
+	m, err := memstore.New()
+	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	return m
 }
