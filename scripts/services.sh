@@ -11,7 +11,9 @@
 #
 # What it may change on the machine (docs/testing.md has the details):
 #   - apt-get install postgresql, mariadb-server, redis-server, nodejs,
-#     chromium (only what is missing and needed);
+#     chromium (only what is missing: a server whose port answers is not
+#     installed; redis-server is also installed for its binaries, which
+#     redisstore's fault tests run, when they are not on PATH);
 #   - PostgreSQL: three "trust" lines at the top of the newest cluster's
 #     pg_hba.conf (127.0.0.1/32, ::1/128, local), if user postgres cannot
 #     connect without a password, and a database named test;
@@ -148,11 +150,16 @@ postgres || failed+=(PostgreSQL)
 mariadb_server || failed+=(MariaDB)
 redis || failed+=(Redis)
 
-# --- Node.js and Chromium: only the JS client and browser tests need them ---
+# --- Tools only some tests need: reported, never fatal ---
 if have node; then
   log "node: $(node --version 2>/dev/null)"
 else
   install nodejs || log "Node.js missing: httpadapter's JS client tests will skip (fail under CI=true)"
+fi
+# redisstore's fault, crash and cluster tests start their own redis-server
+# processes (and redis-cli for the cluster), even when a Redis answers on 6379.
+if ! have redis-server || ! have redis-cli; then
+  install redis-server || log "redis-server/redis-cli missing: redisstore's fault, crash and cluster tests will skip (fail under CI=true)"
 fi
 if have chromium || [ -x /usr/bin/chromium ] || [ -n "${WEBAUTHNKIT_CHROMIUM:-}" ]; then
   log "chromium: ${WEBAUTHNKIT_CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}"
