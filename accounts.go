@@ -19,7 +19,8 @@ func (rp *RelyingParty) UserByHandle(ctx context.Context, handle []byte) (User, 
 	return u, nil
 }
 
-// ListCredentials returns the passkeys of an account, oldest first.
+// ListCredentials returns the passkeys of an account, oldest first (none,
+// and no error, for an unknown account). Errors: ErrStoreUnavailable.
 func (rp *RelyingParty) ListCredentials(ctx context.Context, userHandle []byte) ([]Credential, error) {
 	creds, err := rp.creds.ListCredentials(ctx, userHandle)
 	if err != nil {
@@ -62,8 +63,10 @@ func (rp *RelyingParty) RenameCredential(ctx context.Context, userHandle, creden
 //
 // Errors: ErrNotFound, ErrLastCredential, ErrStoreUnavailable.
 func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, credentialID []byte, force bool) error {
-	notFound := &Error{Code: CodeNotFound, Message: "no such passkey"}
-	lastOne := &Error{Code: CodeLastCredential, Message: "this is the account's only passkey; add another before removing it"}
+	notFound := func(cause error) error { return &Error{Code: CodeNotFound, Message: "no such passkey", Err: cause} }
+	lastOne := func(cause error) error {
+		return &Error{Code: CodeLastCredential, Message: "this is the account's only passkey; add another before removing it", Err: cause}
+	}
 	// Ownership first, so nobody ends the sessions of an account by naming
 	// a passkey it does not own.
 	creds, err := rp.creds.ListCredentials(ctx, userHandle)
@@ -71,23 +74,23 @@ func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, creden
 		return rp.storeErr(ctx, "ListCredentials", err)
 	}
 	if !slices.ContainsFunc(creds, func(c Credential) bool { return bytes.Equal(c.ID, credentialID) }) {
-		return notFound
+		return notFound(nil)
 	}
 	if len(creds) == 1 && !force {
-		return lastOne
+		return lastOne(nil)
 	}
 	if _, err := rp.endSessions(ctx, userHandle); err != nil {
 		if errors.Is(err, ErrUserNotFound) { // account deleted meanwhile
-			return notFound
+			return notFound(err)
 		}
 		return err
 	}
 	err = rp.creds.DeleteCredential(ctx, userHandle, credentialID, force)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return notFound
+		return notFound(err)
 	case errors.Is(err, ErrLastCredential):
-		return lastOne
+		return lastOne(err)
 	case err != nil:
 		return rp.storeErr(ctx, "DeleteCredential", err)
 	}
@@ -116,7 +119,8 @@ func (rp *RelyingParty) endSessions(ctx context.Context, userHandle []byte) (uin
 	return epoch, nil
 }
 
-// DeleteUser deletes an account and all its passkeys.
+// DeleteUser deletes an account and all its passkeys. Errors:
+// ErrUserNotFound, ErrStoreUnavailable.
 func (rp *RelyingParty) DeleteUser(ctx context.Context, userHandle []byte) error {
 	err := rp.creds.DeleteUser(ctx, userHandle)
 	if errors.Is(err, ErrNotFound) {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -96,8 +97,13 @@ func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
 func (rp *RelyingParty) storeErr(ctx context.Context, op string, err error) error {
 	// A client that went away is not a store outage: no warning, and its
 	// own code. A deadline that passed is (a slow or hung store).
-	if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+	if errors.Is(err, context.Canceled) {
 		return &Error{Code: CodeCanceled, Message: "request canceled", Err: err}
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The store did not say why; keep both, so errors.Is finds
+		// context.Canceled as ErrCanceled's documentation promises.
+		return &Error{Code: CodeCanceled, Message: "request canceled", Err: fmt.Errorf("%w: %w", ctx.Err(), err)}
 	}
 	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 		rp.log.WarnContext(ctx, "webauthnkit: store unavailable", "op", op, "err", err)
@@ -143,7 +149,7 @@ func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*cer
 	}
 	data, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(id))
 	if errors.Is(err, ErrNotFound) {
-		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown, finished or expired ceremony; start again"}
+		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown, finished or expired ceremony; start again", Err: err}
 	}
 	if err != nil {
 		return nil, rp.storeErr(ctx, "TakeCeremony", err)

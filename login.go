@@ -174,7 +174,7 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		if err := rp.fakeCredentialFailure(st, parsed); err != nil {
 			return nil, parsed.RawID, err
 		}
-		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
+		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, Err: err, UnknownCredentialID: parsed.RawID}
 	}
 	if err != nil {
 		return nil, parsed.RawID, rp.storeErr(ctx, getOp, err)
@@ -226,14 +226,14 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 			break
 		}
 		if errors.Is(err, ErrNotFound) { // revoked meanwhile
-			return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, UnknownCredentialID: parsed.RawID}
+			return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, Err: err, UnknownCredentialID: parsed.RawID}
 		}
 		if !errors.Is(err, ErrConflict) || attempt == 3 {
 			return nil, parsed.RawID, rp.storeErr(ctx, "UpdateCredentialUse", err)
 		}
 		if stored, err = rp.creds.GetCredential(ctx, stored.ID); err != nil {
 			if errors.Is(err, ErrNotFound) {
-				return nil, parsed.RawID, unknown
+				return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, Err: err}
 			}
 			return nil, parsed.RawID, rp.storeErr(ctx, "GetCredential", err)
 		}
@@ -251,8 +251,8 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		user = *owner
 	default:
 		user, err = rp.creds.GetUserByHandle(ctx, stored.UserHandle)
-		if errors.Is(err, ErrNotFound) {
-			return nil, parsed.RawID, unknown // account deleted meanwhile
+		if errors.Is(err, ErrNotFound) { // account deleted meanwhile
+			return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: unknown.Message, Err: err}
 		}
 		if err != nil {
 			return nil, parsed.RawID, rp.storeErr(ctx, "GetUserByHandle", err)

@@ -125,7 +125,8 @@ func withRegistrationChallenge(c []byte) webauthn.RegistrationOption {
 // precise ErrChallengeMismatch, ErrOriginMismatch, ErrRPIDMismatch,
 // ErrUserVerificationRequired; ErrCredentialExists (the credential is
 // registered, to this or another account); ErrUsernameTaken (the name was
-// taken since Begin); ErrStoreUnavailable.
+// taken since Begin); ErrUserNotFound (adding a passkey to an account
+// deleted since Begin); ErrStoreUnavailable.
 func (rp *RelyingParty) FinishRegistration(ctx context.Context, ceremonyID string, body []byte) (*Registration, error) {
 	reg, st, err := rp.finishRegistration(ctx, ceremonyID, body)
 	ev := Event{Type: EventRegistrationSucceeded}

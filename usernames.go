@@ -23,7 +23,7 @@ import (
 // folding them. The result must have at most MaxNameLength characters.
 //
 // On top of PRECIS, a name must be "highly restrictive" in the sense of
-// UTS #39 (section 5.2), see checkScripts: its letters come from one script,
+// UTS #39 (section 5.2): its letters come from one script,
 // or from Latin with Han+Hiragana+Katakana, Han+Bopomofo or Han+Hangul.
 // ASCII digits and punctuation and combining marks (Common and Inherited)
 // go with any script; other digits count as their script's. So "аlice" with a Cyrillic "а" is refused, while

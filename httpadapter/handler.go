@@ -257,7 +257,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.dispatch(w, r, rt)
 			return
 		}
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint")
+		writeError(w, http.StatusNotFound, webauthnkit.CodeNotFound, "no such endpoint")
 	})(w, r)
 }
 
@@ -360,7 +360,7 @@ func (h *Handler) WellKnown() http.Handler {
 			return
 		}
 		if h.wellKnown == nil {
-			writeError(w, http.StatusNotFound, codeNotFound, "no related origins are configured")
+			writeError(w, http.StatusNotFound, webauthnkit.CodeNotFound, "no related origins are configured")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -22,14 +22,14 @@ func (h *Handler) checkOrigin(r *http.Request) error {
 		if h.origins[strings.ToLower(origin)] {
 			return nil
 		}
-		return &httpError{http.StatusForbidden, codeForbiddenOrigin, "requests from this origin are not allowed"}
+		return &httpError{http.StatusForbidden, CodeForbiddenOrigin, "requests from this origin are not allowed"}
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil
 	}
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "cross-site", "same-site":
-		return &httpError{http.StatusForbidden, codeForbiddenOrigin, "cross-site requests are not allowed"}
+		return &httpError{http.StatusForbidden, CodeForbiddenOrigin, "cross-site requests are not allowed"}
 	}
 	return nil
 }
@@ -45,12 +45,12 @@ func checkJSONType(r *http.Request) error {
 			return nil
 		}
 	}
-	return &httpError{http.StatusUnsupportedMediaType, codeUnsupportedType, "send Content-Type: application/json"}
+	return &httpError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "send Content-Type: application/json"}
 }
 
 // readBody reads the capped request body.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooLarge := &httpError{http.StatusRequestEntityTooLarge, codeTooLarge, "request body too large"}
+	tooLarge := &httpError{http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "request body too large"}
 	if r.ContentLength > h.maxBody {
 		return nil, tooLarge
 	}
