@@ -119,7 +119,7 @@ func ExampleRelyingParty_BeginLogin() {
 // "error" field). docs/errors.md has the whole table.
 func Example_errorsAcrossLayers() {
 	ctx := context.Background()
-	store := memstore.New()
+	store, _ := memstore.New()
 	defer store.Close()
 	rp, _ := webauthnkit.New(webauthnkit.Config{
 		RPID: "example.com", Origins: []string{"https://example.com"},

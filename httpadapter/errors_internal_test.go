@@ -32,10 +32,19 @@ func (l *layers) clock() time.Time { l.mu.Lock(); defer l.mu.Unlock(); return l.
 
 func (l *layers) advance(d time.Duration) { l.mu.Lock(); l.now = l.now.Add(d); l.mu.Unlock() }
 
+// mustMemstore is memstore.New for a test table: options that cannot fail.
+func mustMemstore(opts ...memstore.Option) *memstore.Store {
+	s, err := memstore.New(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
 func newLayers(t *testing.T, store *memstore.Store, mutate ...func(*webauthnkit.Config)) *layers {
 	t.Helper()
 	if store == nil {
-		store = memstore.New()
+		store = mustMemstore()
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	l := &layers{store: store, now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -274,7 +283,7 @@ func TestErrorsAcrossLayers(t *testing.T) {
 		},
 		{
 			name:  "store refuses more ceremonies",
-			store: memstore.New(memstore.WithMaxCeremonies(1)),
+			store: mustMemstore(memstore.WithMaxCeremonies(1)),
 			run: func(t *testing.T, l *layers) error {
 				_, err := l.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
 				require.NoError(t, err)
