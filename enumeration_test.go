@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -31,15 +32,9 @@ func newEnumerationFixture(t testing.TB) *enumerationFixture {
 	t.Cleanup(func() { store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
-	alice := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
-	require.NoError(t, err)
-	body, err := alice.Register(begin.Options)
-	require.NoError(t, err)
-	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-	require.NoError(t, err)
+	register(t, rp, webauthnkit.RegistrationRequest{Username: "alice"})
 	f := &enumerationFixture{rp: rp, stranger: webauthntest.New(webauthntest.WithOrigin(testOrigin))}
-	begin, err = rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "unused"})
+	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "unused"})
 	require.NoError(t, err)
 	_, err = f.stranger.Register(begin.Options)
 	require.NoError(t, err)
@@ -214,33 +209,24 @@ func TestFakeAllowListsVary(t *testing.T) {
 func TestUnknownNameFinishLooksReal(t *testing.T) {
 	for _, joining := range []bool{false, true} {
 		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
-			store := &countingStore{Store: newMemStore(t)}
-			defer store.Close()
-			var creds webauthnkit.CredentialStore = store
-			if joining {
-				creds = joiningStore{store}
+			var opts []storewrap.Option
+			if !joining {
+				opts = append(opts, storewrap.WithoutCredentialWithUser())
 			}
-			testUnknownNameFinishLooksReal(t, creds, store)
+			testUnknownNameFinishLooksReal(t, newCountingStore(t, opts...))
 		})
 	}
 }
 
-func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore) {
-	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
+func testUnknownNameFinishLooksReal(t *testing.T, store *storewrap.Store) {
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
-	register := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
-		device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-		begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
-		require.NoError(t, err)
-		body, err := device.Register(begin.Options)
-		require.NoError(t, err)
-		reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, body)
-		require.NoError(t, err)
-		return reg, device
+	signUp := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
+		return register(t, rp, webauthnkit.RegistrationRequest{Username: name})
 	}
-	register("alice")
-	_, carol := register("carol") // another account's passkey
-	bob, _ := register("bob")     // an account whose passkeys are all gone
+	signUp("alice")
+	_, carol := signUp("carol") // another account's passkey
+	bob, _ := signUp("bob")     // an account whose passkeys are all gone
 	require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
 
 	stranger := webauthntest.New(webauthntest.WithOrigin(testOrigin)) // a passkey nobody registered
@@ -289,11 +275,11 @@ func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialSt
 		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
 		require.NoError(t, err)
 		body := probe(begin.Options, allowedIDs(t, begin.Options))
-		store.take()
+		store.TakeCalls()
 		_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
 		var ke *webauthnkit.Error
 		require.ErrorAs(t, err, &ke)
-		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.take()}
+		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.TakeCalls()}
 	}
 	want := map[string]webauthnkit.Code{
 		"unregistered passkey":               webauthnkit.CodeUnknownCredential,

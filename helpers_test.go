@@ -1,7 +1,6 @@
 package webauthnkit_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -68,27 +68,14 @@ type env struct {
 	store  *memstore.Store
 	clock  *fakeClock
 	events *eventLog
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newEnv(t testing.TB, mutate ...func(*webauthnkit.Config)) *env {
 	t.Helper()
 	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
-	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &syncBuffer{}}
+	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &testenv.SyncBuffer{}}
 	cfg := webauthnkit.Config{
 		RPID:        testRPID,
 		RPName:      "Example",
@@ -113,12 +100,20 @@ var ctx = context.Background()
 // signUp registers a new account with a fresh authenticator.
 func (e *env) signUp(t testing.TB, name string, opts ...webauthntest.Option) (*webauthnkit.Registration, *webauthntest.Authenticator) {
 	t.Helper()
+	return register(t, e.rp, webauthnkit.RegistrationRequest{Username: name}, opts...)
+}
+
+// register runs a whole registration ceremony on rp (a sign-up, or a
+// passkey added with req.UserHandle) with a fresh authenticator for
+// testOrigin, failing t on any error.
+func register(t testing.TB, rp *webauthnkit.RelyingParty, req webauthnkit.RegistrationRequest, opts ...webauthntest.Option) (*webauthnkit.Registration, *webauthntest.Authenticator) {
+	t.Helper()
 	auth := webauthntest.New(append([]webauthntest.Option{webauthntest.WithOrigin(testOrigin)}, opts...)...)
-	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+	begin, err := rp.BeginRegistration(ctx, req)
 	require.NoError(t, err)
 	body, err := auth.Register(begin.Options)
 	require.NoError(t, err)
-	reg, err := e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	require.NoError(t, err)
 	return reg, auth
 }
