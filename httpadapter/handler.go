@@ -138,6 +138,7 @@ type Handler struct {
 	opts        Options
 	log         *slog.Logger
 	origins     map[string]bool
+	originList  string // the origins, space-separated, for the log of a refused request
 	devOrigins  bool // some origin is http://localhost or a loopback IP
 	rpID        string
 	ceremonyTTL time.Duration
@@ -207,6 +208,7 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		sessionTTL:  opts.SessionTTL,
 		idleTimeout: opts.SessionIdleTimeout,
 	}
+	h.originList = strings.Join(cfg.Origins, " ")
 	for _, o := range cfg.Origins {
 		h.origins[strings.ToLower(o)] = true
 		if u, err := url.Parse(o); err == nil && u.Scheme == "http" && isLoopback(u.Hostname()) {
