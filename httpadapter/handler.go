@@ -139,7 +139,7 @@ type Handler struct {
 	log         *slog.Logger
 	origins     map[string]bool
 	originList  string // the origins, space-separated, for the log of a refused request
-	devOrigins  bool // some origin is http://localhost or a loopback IP
+	devOrigins  bool   // some origin is http://localhost or a loopback IP
 	rpID        string
 	ceremonyTTL time.Duration
 	maxBody     int64
