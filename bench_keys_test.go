@@ -189,7 +189,7 @@ func BenchmarkHostileKey(b *testing.B) {
 }
 
 func benchRP(b *testing.B) (*webauthnkit.RelyingParty, *memstore.Store) {
-	store := memstore.New()
+	store := newMemStore(b)
 	b.Cleanup(func() { store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID: testRPID, Origins: []string{testOrigin},

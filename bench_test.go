@@ -43,7 +43,7 @@ type loginFixture struct {
 
 func newLoginFixture(b testing.TB) *loginFixture {
 	b.Helper()
-	store := memstore.New()
+	store := newMemStore(b)
 	b.Cleanup(func() { store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID: testRPID, Origins: []string{testOrigin},
@@ -176,7 +176,7 @@ func BenchmarkBeginLogin(b *testing.B) {
 }
 
 func BenchmarkFinishRegistration(b *testing.B) {
-	store := memstore.New()
+	store := newMemStore(b)
 	b.Cleanup(func() { store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID: testRPID, Origins: []string{testOrigin},

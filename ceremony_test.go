@@ -90,7 +90,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func newEnv(t testing.TB, mutate ...func(*webauthnkit.Config)) *env {
 	t.Helper()
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
 	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &syncBuffer{}}
 	cfg := webauthnkit.Config{
@@ -137,7 +137,7 @@ func (e *env) login(t testing.TB, auth *webauthntest.Authenticator, username str
 }
 
 func TestNewValidatesConfig(t *testing.T) {
-	store := memstore.New()
+	store := newMemStore(t)
 	defer store.Close()
 	base := func() webauthnkit.Config {
 		return webauthnkit.Config{RPID: "example.com", Origins: []string{"https://example.com"}, Credentials: store, Ceremonies: store}
@@ -1007,7 +1007,7 @@ func (f *faultyStore) Features() webauthnkit.Features {
 }
 
 func TestStoreOutage(t *testing.T) {
-	store := &faultyStore{Store: memstore.New()}
+	store := &faultyStore{Store: newMemStore(t)}
 	defer store.Close()
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
@@ -1155,14 +1155,14 @@ func (c *countingStore) UpdateCredentialUse(ctx context.Context, id []byte, expe
 // makes no more than it needs.
 func TestLoginStoreCalls(t *testing.T) {
 	t.Run("store", func(t *testing.T) {
-		store := &countingStore{Store: memstore.New()}
+		store := &countingStore{Store: newMemStore(t)}
 		defer store.Close()
 		require.False(t, store.Features().CredentialWithUser)
 		testLoginStoreCalls(t, store, store,
 			[]string{"TakeCeremony", "GetCredential", "UpdateCredentialUse", "GetUserByHandle"})
 	})
 	t.Run("store_with_CredentialUserGetter", func(t *testing.T) {
-		store := &countingStore{Store: memstore.New()}
+		store := &countingStore{Store: newMemStore(t)}
 		defer store.Close()
 		testLoginStoreCalls(t, joiningStore{store}, store,
 			[]string{"TakeCeremony", "GetCredentialWithUser", "UpdateCredentialUse"})
@@ -1241,7 +1241,7 @@ func TestFakeAllowListsVary(t *testing.T) {
 func TestUnknownNameFinishLooksReal(t *testing.T) {
 	for _, joining := range []bool{false, true} {
 		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
-			store := &countingStore{Store: memstore.New()}
+			store := &countingStore{Store: newMemStore(t)}
 			defer store.Close()
 			var creds webauthnkit.CredentialStore = store
 			if joining {
@@ -1396,7 +1396,7 @@ func TestTransportsFiltered(t *testing.T) {
 }
 
 func TestOriginsCanonical(t *testing.T) {
-	store := memstore.New()
+	store := newMemStore(t)
 	defer store.Close()
 	_, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "example.com",

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
-	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -22,7 +21,7 @@ type enumerationFixture struct {
 
 func newEnumerationFixture(t testing.TB) *enumerationFixture {
 	t.Helper()
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)

@@ -15,7 +15,10 @@ import (
 // authenticator standing in for the browser.
 func Example() {
 	ctx := context.Background()
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 
 	rp, err := webauthnkit.New(webauthnkit.Config{
@@ -59,13 +62,16 @@ func Example() {
 
 // Errors carry a stable, client-safe code; sentinels work with errors.Is.
 func ExampleErrorCode() {
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	rp, _ := webauthnkit.New(webauthnkit.Config{
 		RPID: "example.com", Origins: []string{"https://example.com"},
 		Credentials: store, Ceremonies: store,
 	})
-	_, err := rp.BeginRegistration(context.Background(), webauthnkit.RegistrationRequest{Username: ""})
+	_, err = rp.BeginRegistration(context.Background(), webauthnkit.RegistrationRequest{Username: ""})
 	fmt.Println(webauthnkit.ErrorCode(err), errors.Is(err, webauthnkit.ErrInvalidRequest))
 	fmt.Println(err)
 	// Output:
@@ -75,9 +81,12 @@ func ExampleErrorCode() {
 
 // New names the field it rejects.
 func ExampleNew() {
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
-	_, err := webauthnkit.New(webauthnkit.Config{
+	_, err = webauthnkit.New(webauthnkit.Config{
 		RPID:        "example.com",
 		Origins:     []string{"http://example.com"},
 		Credentials: store,
@@ -90,7 +99,10 @@ func ExampleNew() {
 
 // Username-first login for a name that does not exist looks like a real one.
 func ExampleRelyingParty_BeginLogin() {
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	rp, _ := webauthnkit.New(webauthnkit.Config{
 		RPID: "example.com", Origins: []string{"https://example.com"},

@@ -31,7 +31,7 @@ func (claimsJoinStore) Features() webauthnkit.Features {
 // random secret would make their answers for unknown names differ, so New
 // requires Config.Secret.
 func TestNewRequiresSecretWithSharedStore(t *testing.T) {
-	local := memstore.New()
+	local := newMemStore(t)
 	t.Cleanup(func() { local.Close() })
 	shared := sharedStore{local}
 	secret := []byte("0123456789abcdef0123456789abcdef")
@@ -76,7 +76,7 @@ func TestNewRequiresSecretWithSharedStore(t *testing.T) {
 // New checks the declaration once, so FinishLogin never meets a store that
 // lied.
 func TestNewChecksCredentialWithUserDeclaration(t *testing.T) {
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
 	_, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: claimsJoinStore{store}, Ceremonies: store})
 	var ce *webauthnkit.ConfigError

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/webauthnkit/webauthnkit"
-	"github.com/webauthnkit/webauthnkit/memstore"
 )
 
 // recordedVector is the part of a testdata vector the fuzz seeds need.
@@ -43,7 +42,7 @@ func FuzzFinishRegistration(f *testing.F) {
 		if err != nil || len(c) < 16 {
 			return
 		}
-		store := memstore.New()
+		store := newMemStore(t)
 		defer store.Close()
 		rp, err := webauthnkit.New(webauthnkit.Config{
 			RPID: rpID, Origins: []string{origin}, Credentials: store, Ceremonies: store,

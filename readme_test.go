@@ -15,7 +15,7 @@ import (
 // kept here so it compiles and passes.
 func TestSignIn(t *testing.T) {
 	ctx := context.Background()
-	store := memstore.New()
+	store, _ := memstore.New()
 	rp, _ := webauthnkit.New(webauthnkit.Config{RPID: "example.com",
 		Origins: []string{"https://example.com"}, Credentials: store, Ceremonies: store})
 	device := webauthntest.New() // ES256 platform passkey, origin https://example.com

@@ -58,7 +58,7 @@ func (s roundTripStore) Features() webauthnkit.Features {
 // DeleteCredential(allowLast=false), not the list read before it.
 func TestConcurrentRevokeKeepsOnePasskey(t *testing.T) {
 	const trials = 30
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
 	e := newEnv(t, func(c *webauthnkit.Config) {
 		c.Credentials = roundTripStore{store}
@@ -157,7 +157,7 @@ func (s failingDeleteStore) Features() webauthnkit.Features {
 // A failure between ending the sessions and removing the passkey leaves the
 // sessions ended: the removed passkey's sessions can never stay alive.
 func TestRevokeEndsSessionsBeforeDelete(t *testing.T) {
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
 	e := newEnv(t, func(c *webauthnkit.Config) {
 		c.Credentials = failingDeleteStore{store}

@@ -191,7 +191,7 @@ func newRig(t *testing.T, v *vectorFile, opts ...rigOption) *rig {
 
 func tryRig(t *testing.T, v *vectorFile, opts ...rigOption) (*rig, error) {
 	t.Helper()
-	store := memstore.New()
+	store := newMemStore(t)
 	t.Cleanup(func() { _ = store.Close() })
 	r := &rig{store: store}
 	challenge := b64(t, v.Challenge)

@@ -16,7 +16,10 @@ import (
 // Mounting the adapter in a net/http mux, then a sign-up driven as a browser
 // would, with a virtual authenticator.
 func ExampleNew() {
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "localhost",

@@ -28,7 +28,8 @@ type fuzzTarget struct {
 }
 
 func newFuzzTarget(t testing.TB) *fuzzTarget {
-	store := memstore.New()
+	store, err := memstore.New()
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	challenge := bytes.Repeat([]byte{0x42}, 32)
 	rp, err := webauthnkit.New(webauthnkit.Config{

@@ -223,7 +223,9 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 		clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		logs:  &logBuffer{},
 	}
-	e.store.Store = memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
+	store, err := memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
+	require.NoError(t, err)
+	e.store.Store = store
 	t.Cleanup(func() { _ = e.store.Close() })
 	var handler atomic.Pointer[http.Handler]
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

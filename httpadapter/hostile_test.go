@@ -63,7 +63,8 @@ func TestCookieAttributes(t *testing.T) {
 // __Host- prefix, and an unprefixed session cookie (which a sibling
 // subdomain could plant) is ignored.
 func TestSecureCookiesOnHTTPS(t *testing.T) {
-	store := memstore.New()
+	store, err := memstore.New()
+	require.NoError(t, err)
 	defer store.Close()
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: "example.com", Origins: []string{"https://example.com"}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)

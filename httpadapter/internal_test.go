@@ -20,7 +20,8 @@ import (
 )
 
 func testHandler(t *testing.T, secret []byte) *Handler {
-	store := memstore.New()
+	store, err := memstore.New()
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: "example.com", Origins: []string{"https://example.com"}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
@@ -194,7 +195,8 @@ func TestInsecureOnlyWithDevOrigins(t *testing.T) {
 	require.False(t, prod.insecure(r))
 	require.Equal(t, SessionCookieSecure, prod.sessionCookieName(r))
 
-	store := memstore.New()
+	store, err := memstore.New()
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: "localhost", Origins: []string{"http://localhost:8080"}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)

@@ -11,7 +11,11 @@ import (
 )
 
 func Example() {
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer store.Close()
 	ctx := context.Background()
 
@@ -33,7 +37,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	err := store.CreateUser(ctx, alice, laptop)
+	err = store.CreateUser(ctx, alice, laptop)
 	fmt.Println("again:", errors.Is(err, webauthnkit.ErrUserExists))
 
 	// ...and this on each login.
@@ -67,7 +71,10 @@ func Example() {
 
 // One Store serves as both stores of a RelyingParty.
 func Example_relyingParty() {
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		panic(err)
+	}
 	defer store.Close()
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "localhost",

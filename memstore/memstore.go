@@ -9,7 +9,8 @@
 //
 // One *Store implements both interfaces:
 //
-//	store := memstore.New()
+//	store, err := memstore.New()
+//	if err != nil { ... }
 //	defer store.Close()
 //	rp, err := webauthnkit.New(webauthnkit.Config{
 //		RPID:        "localhost",
@@ -26,6 +27,16 @@
 // and every slice it returns, so callers may reuse their buffers and own what
 // they get back. Expired ceremonies are never returned and are removed by a
 // background sweeper (see WithSweepInterval); Close stops it.
+//
+// Errors are prefixed "memstore: <method>:" and wrap the webauthnkit
+// sentinels (ErrNotFound, ErrUserExists, ErrCredentialExists, ErrDuplicate,
+// ErrConflict, ErrLastCredential) or the context's error, so errors.Is
+// works on them. A full ceremony table (WithMaxCeremonies) wraps
+// ErrStoreUnavailable; nothing else does.
+//
+// The three backends have one shape: New(<what the backend needs>,
+// opts ...Option) (*Store, error), With* options, Features, and a Close
+// that releases only what the Store started (see docs/backends.md).
 package memstore
 
 import (
@@ -53,12 +64,14 @@ var (
 
 // errHandleMismatch is returned by CreateUser when the first credential does
 // not belong to the user being created: a programming error in the caller.
-var errHandleMismatch = errors.New("memstore: CreateUser: first.UserHandle differs from user.Handle")
+var errHandleMismatch = errors.New("first.UserHandle differs from user.Handle")
 
-// Option configures a Store.
-type Option func(*config)
+// Option configures New. The options of the three backends (memstore,
+// sqlstore, redisstore) have the same shape: With* functions over an
+// unexported options struct.
+type Option func(*options)
 
-type config struct {
+type options struct {
 	sweepInterval time.Duration
 	now           func() time.Time
 	maxCeremonies int
@@ -73,36 +86,51 @@ const DefaultMaxCeremonies = 100_000
 // without a cap a flood of begin requests would grow memory without bound.
 // When the cap is reached PutCeremony first drops expired ceremonies (at
 // most once a second), then fails with an error wrapping
-// webauthnkit.ErrStoreUnavailable (the HTTP adapter answers 503). A value of zero
-// or less keeps the default.
+// webauthnkit.ErrStoreUnavailable (the HTTP adapter answers 503). Zero keeps
+// the default; New refuses a negative value.
 func WithMaxCeremonies(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.maxCeremonies = n
-		}
-	}
+	return func(o *options) { o.maxCeremonies = n }
 }
 
 // WithSweepInterval sets how often the background sweeper removes expired
-// ceremonies (default DefaultSweepInterval). A value of zero or less keeps the
-// default. Expired ceremonies are never returned whatever the interval: the
-// sweeper only bounds memory.
+// ceremonies (default DefaultSweepInterval). Zero keeps the default; New
+// refuses a negative value. Expired ceremonies are never returned whatever
+// the interval: the sweeper only bounds memory.
 func WithSweepInterval(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.sweepInterval = d
-		}
-	}
+	return func(o *options) { o.sweepInterval = d }
 }
 
 // WithClock sets the clock used to decide whether a ceremony has expired
-// (default time.Now). Meant for tests. A nil function keeps the default.
+// (default time.Now). If you give webauthnkit.Config.Now a clock, give the
+// store the same one. A nil function keeps the default.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) {
-		if now != nil {
-			c.now = now
+	return func(o *options) { o.now = now }
+}
+
+// newOptions applies opts over the defaults and checks the result.
+func newOptions(opts []Option) (options, error) {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
 	}
+	switch {
+	case o.maxCeremonies < 0:
+		return o, fmt.Errorf("memstore: New: WithMaxCeremonies(%d): the cap must not be negative", o.maxCeremonies)
+	case o.sweepInterval < 0:
+		return o, fmt.Errorf("memstore: New: WithSweepInterval(%v): the interval must not be negative", o.sweepInterval)
+	}
+	if o.maxCeremonies == 0 {
+		o.maxCeremonies = DefaultMaxCeremonies
+	}
+	if o.sweepInterval == 0 {
+		o.sweepInterval = DefaultSweepInterval
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	return o, nil
 }
 
 // Store is an in-memory credential and ceremony store. Build it with New and
@@ -145,11 +173,13 @@ type ceremony struct {
 }
 
 // New returns an empty Store and starts its sweeper goroutine. Call Close
-// when done with it.
-func New(opts ...Option) *Store {
-	cfg := config{sweepInterval: DefaultSweepInterval, now: time.Now, maxCeremonies: DefaultMaxCeremonies}
-	for _, o := range opts {
-		o(&cfg)
+// when done with it. It fails only on an invalid option (a negative cap or
+// interval): it returns an error, like sqlstore.New and redisstore.New, so
+// that the three backends are built the same way.
+func New(opts ...Option) (*Store, error) {
+	cfg, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	st := &state{
 		now:           cfg.now,
@@ -165,12 +195,13 @@ func New(opts ...Option) *Store {
 	s := &Store{st: st}
 	// Stop the sweeper of a Store that was never closed once it is garbage.
 	runtime.AddCleanup(s, func(st *state) { st.signalStop() }, st)
-	return s
+	return s, nil
 }
 
-// Close stops the sweeper goroutine and waits for it to exit. The data stays
-// readable and writable; only the background removal of expired ceremonies
-// stops. Close is idempotent and always returns nil.
+// Close stops the sweeper goroutine, waits for it to exit and returns nil.
+// The data stays readable and writable; only the background removal of
+// expired ceremonies stops. Close may be called more than once: the same
+// contract as sqlstore's and redisstore's Close.
 func (s *Store) Close() error {
 	s.st.close()
 	return nil
@@ -233,8 +264,9 @@ func (st *state) ceremonyCount() int {
 // webauthnkit.ErrDuplicate if id is held and not expired. A ceremony that is
 // already expired is not stored (a later TakeCeremony returns ErrNotFound).
 func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
+	const op = "PutCeremony"
 	if err := ctx.Err(); err != nil {
-		return err
+		return fail(op, err)
 	}
 	st := s.st
 	st.cmu.Lock()
@@ -242,7 +274,7 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 	now := st.now()
 	if old, ok := st.ceremonies[id]; ok {
 		if now.Before(old.expiresAt) {
-			return webauthnkit.ErrDuplicate
+			return fail(op, webauthnkit.ErrDuplicate)
 		}
 		delete(st.ceremonies, id)
 	}
@@ -255,7 +287,7 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 			st.sweepLocked(now)
 		}
 		if len(st.ceremonies) >= st.maxCeremonies {
-			return fmt.Errorf("memstore: %w: %d ceremonies in flight (WithMaxCeremonies)", webauthnkit.ErrStoreUnavailable, len(st.ceremonies))
+			return fail(op, fmt.Errorf("%w: %d ceremonies in flight (WithMaxCeremonies)", webauthnkit.ErrStoreUnavailable, len(st.ceremonies)))
 		}
 	}
 	st.ceremonies[id] = ceremony{data: bytes.Clone(data), expiresAt: expiresAt}
@@ -266,8 +298,9 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 // It returns webauthnkit.ErrNotFound if id is unknown, already taken or
 // expired.
 func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
+	const op = "TakeCeremony"
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fail(op, err)
 	}
 	st := s.st
 	st.cmu.Lock()
@@ -277,7 +310,7 @@ func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 	}
 	st.cmu.Unlock()
 	if !ok || !st.now().Before(c.expiresAt) {
-		return nil, webauthnkit.ErrNotFound
+		return nil, fail(op, webauthnkit.ErrNotFound)
 	}
 	// The store no longer references c.data (it was copied in by
 	// PutCeremony), so the caller can own it without another copy.
@@ -291,23 +324,24 @@ func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 // webauthnkit.ErrCredentialExists if the credential ID is. first.UserHandle
 // must equal user.Handle.
 func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first webauthnkit.Credential) error {
+	const op = "CreateUser"
 	if err := ctx.Err(); err != nil {
-		return err
+		return fail(op, err)
 	}
 	if !bytes.Equal(u.Handle, first.UserHandle) {
-		return errHandleMismatch
+		return fail(op, errHandleMismatch)
 	}
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.users[string(u.Handle)]; ok {
-		return webauthnkit.ErrUserExists
+		return fail(op, webauthnkit.ErrUserExists)
 	}
 	if _, ok := st.names[u.Name]; ok {
-		return webauthnkit.ErrUserExists
+		return fail(op, webauthnkit.ErrUserExists)
 	}
 	if _, ok := st.creds[string(first.ID)]; ok {
-		return webauthnkit.ErrCredentialExists
+		return fail(op, webauthnkit.ErrCredentialExists)
 	}
 	nu := &user{u: webauthnkit.User{
 		Handle:       bytes.Clone(u.Handle),
@@ -324,15 +358,16 @@ func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first webaut
 
 // GetUserByHandle returns the user with this handle or webauthnkit.ErrNotFound.
 func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit.User, error) {
+	const op = "GetUserByHandle"
 	if err := ctx.Err(); err != nil {
-		return webauthnkit.User{}, err
+		return webauthnkit.User{}, fail(op, err)
 	}
 	st := s.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	u, ok := st.users[string(handle)]
 	if !ok {
-		return webauthnkit.User{}, webauthnkit.ErrNotFound
+		return webauthnkit.User{}, fail(op, webauthnkit.ErrNotFound)
 	}
 	return u.export(), nil
 }
@@ -340,15 +375,16 @@ func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit
 // GetUserByName returns the user with this exact name (compared byte for
 // byte) or webauthnkit.ErrNotFound.
 func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
+	const op = "GetUserByName"
 	if err := ctx.Err(); err != nil {
-		return webauthnkit.User{}, err
+		return webauthnkit.User{}, fail(op, err)
 	}
 	st := s.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	u, ok := st.names[name]
 	if !ok {
-		return webauthnkit.User{}, webauthnkit.ErrNotFound
+		return webauthnkit.User{}, fail(op, webauthnkit.ErrNotFound)
 	}
 	return u.export(), nil
 }
@@ -356,15 +392,16 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 // DeleteUser removes the user and all its credentials, or returns
 // webauthnkit.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
+	const op = "DeleteUser"
 	if err := ctx.Err(); err != nil {
-		return err
+		return fail(op, err)
 	}
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	u, ok := st.users[string(handle)]
 	if !ok {
-		return webauthnkit.ErrNotFound
+		return fail(op, webauthnkit.ErrNotFound)
 	}
 	for _, c := range u.creds {
 		delete(st.creds, string(c.ID))
@@ -378,18 +415,19 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 // webauthnkit.ErrNotFound if cred.UserHandle names no user and
 // webauthnkit.ErrCredentialExists if the ID is taken.
 func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) error {
+	const op = "AddCredential"
 	if err := ctx.Err(); err != nil {
-		return err
+		return fail(op, err)
 	}
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	u, ok := st.users[string(cred.UserHandle)]
 	if !ok {
-		return webauthnkit.ErrNotFound
+		return fail(op, webauthnkit.ErrNotFound)
 	}
 	if _, ok := st.creds[string(cred.ID)]; ok {
-		return webauthnkit.ErrCredentialExists
+		return fail(op, webauthnkit.ErrCredentialExists)
 	}
 	st.insertCredential(u, cred)
 	return nil
@@ -397,15 +435,16 @@ func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) 
 
 // GetCredential returns the credential with this ID or webauthnkit.ErrNotFound.
 func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
+	const op = "GetCredential"
 	if err := ctx.Err(); err != nil {
-		return webauthnkit.Credential{}, err
+		return webauthnkit.Credential{}, fail(op, err)
 	}
 	st := s.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	c, ok := st.creds[string(id)]
 	if !ok {
-		return webauthnkit.Credential{}, webauthnkit.ErrNotFound
+		return webauthnkit.Credential{}, fail(op, webauthnkit.ErrNotFound)
 	}
 	return exportCredential(c), nil
 }
@@ -414,20 +453,21 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 // read under one lock, or webauthnkit.ErrNotFound
 // (webauthnkit.CredentialUserGetter).
 func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
+	const op = "GetCredentialWithUser"
 	if err := ctx.Err(); err != nil {
-		return webauthnkit.Credential{}, webauthnkit.User{}, err
+		return webauthnkit.Credential{}, webauthnkit.User{}, fail(op, err)
 	}
 	st := s.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	c, ok := st.creds[string(id)]
 	if !ok {
-		return webauthnkit.Credential{}, webauthnkit.User{}, webauthnkit.ErrNotFound
+		return webauthnkit.Credential{}, webauthnkit.User{}, fail(op, webauthnkit.ErrNotFound)
 	}
 	cred := exportCredential(c)
 	u, ok := st.users[string(cred.UserHandle)]
 	if !ok {
-		return webauthnkit.Credential{}, webauthnkit.User{}, webauthnkit.ErrNotFound
+		return webauthnkit.Credential{}, webauthnkit.User{}, fail(op, webauthnkit.ErrNotFound)
 	}
 	return cred, u.export(), nil
 }
@@ -435,8 +475,9 @@ func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnk
 // ListCredentials returns the user's credentials ordered by CreatedAt, then
 // ID; nil when the user has none or does not exist.
 func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webauthnkit.Credential, error) {
+	const op = "ListCredentials"
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fail(op, err)
 	}
 	st := s.st
 	st.mu.RLock()
@@ -456,18 +497,19 @@ func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webau
 // expectedSignCount. It returns webauthnkit.ErrConflict if it does not and
 // webauthnkit.ErrNotFound if the credential does not exist.
 func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSignCount uint32, use webauthnkit.CredentialUse) error {
+	const op = "UpdateCredentialUse"
 	if err := ctx.Err(); err != nil {
-		return err
+		return fail(op, err)
 	}
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	c, ok := st.creds[string(id)]
 	if !ok {
-		return webauthnkit.ErrNotFound
+		return fail(op, webauthnkit.ErrNotFound)
 	}
 	if c.SignCount != expectedSignCount {
-		return webauthnkit.ErrConflict
+		return fail(op, webauthnkit.ErrConflict)
 	}
 	c.SignCount = use.SignCount
 	c.BackupState = use.BackupState
@@ -480,15 +522,16 @@ func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSign
 // RenameCredential sets the name of a credential owned by userHandle, or
 // returns webauthnkit.ErrNotFound.
 func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, name string) error {
+	const op = "RenameCredential"
 	if err := ctx.Err(); err != nil {
-		return err
+		return fail(op, err)
 	}
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	c, ok := st.creds[string(id)]
 	if !ok || !bytes.Equal(c.UserHandle, userHandle) {
-		return webauthnkit.ErrNotFound
+		return fail(op, webauthnkit.ErrNotFound)
 	}
 	c.Name = name
 	return nil
@@ -500,19 +543,20 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 // check and the delete happen under one lock, so of concurrent deletes of a
 // user's last two credentials exactly one succeeds.
 func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, allowLast bool) error {
+	const op = "DeleteCredential"
 	if err := ctx.Err(); err != nil {
-		return err
+		return fail(op, err)
 	}
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	c, ok := st.creds[string(id)]
 	if !ok || !bytes.Equal(c.UserHandle, userHandle) {
-		return webauthnkit.ErrNotFound
+		return fail(op, webauthnkit.ErrNotFound)
 	}
 	u := st.users[string(userHandle)]
 	if !allowLast && len(u.creds) <= 1 {
-		return webauthnkit.ErrLastCredential
+		return fail(op, webauthnkit.ErrLastCredential)
 	}
 	u.creds = slices.DeleteFunc(u.creds, func(x *webauthnkit.Credential) bool { return x == c })
 	delete(st.creds, string(id))
@@ -522,15 +566,16 @@ func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, all
 // EndSessions increments the user's SessionEpoch and returns the new value,
 // or returns webauthnkit.ErrNotFound.
 func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
+	const op = "EndSessions"
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, fail(op, err)
 	}
 	st := s.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	u, ok := st.users[string(userHandle)]
 	if !ok {
-		return 0, webauthnkit.ErrNotFound
+		return 0, fail(op, webauthnkit.ErrNotFound)
 	}
 	u.u.SessionEpoch++
 	return u.u.SessionEpoch, nil
@@ -599,3 +644,19 @@ func carve(buf, src []byte) (part, rest []byte) {
 	buf = append(buf, src...)
 	return buf[n:len(buf):len(buf)], buf
 }
+
+// fail returns err prefixed with "memstore: op: ", wrapping it, so that
+// errors.Is finds the webauthnkit sentinel or context error inside.
+func fail(op string, err error) error {
+	return &opError{op: op, err: err}
+}
+
+// opError is fail's error: cheaper than fmt.Errorf on the paths where a
+// miss is routine (an unknown credential at sign-in, a taken ceremony).
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string { return "memstore: " + e.op + ": " + e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }

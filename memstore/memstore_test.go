@@ -16,8 +16,17 @@ import (
 )
 
 func newTestStore(t *testing.T, opts ...Option) *Store {
-	s := New(opts...)
+	s := mustNew(t, opts...)
 	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// mustNew is New for options known to be valid. It registers no cleanup:
+// some tests need the Store to become unreachable.
+func mustNew(tb testing.TB, opts ...Option) *Store {
+	tb.Helper()
+	s, err := New(opts...)
+	require.NoError(tb, err)
 	return s
 }
 
@@ -133,7 +142,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 		"sweepers of earlier tests still running")
 	stores := make([]*Store, 20)
 	for i := range stores {
-		stores[i] = New(WithSweepInterval(time.Millisecond))
+		stores[i] = mustNew(t, WithSweepInterval(time.Millisecond))
 	}
 	require.Eventually(t, func() bool { return sweepers() == len(stores) }, 5*time.Second, time.Millisecond)
 	for _, s := range stores {
@@ -159,7 +168,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 }
 
 func TestConcurrentClose(t *testing.T) {
-	s := New(WithSweepInterval(time.Millisecond))
+	s := mustNew(t, WithSweepInterval(time.Millisecond))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() { _ = s.Close() })
@@ -171,7 +180,7 @@ func TestConcurrentClose(t *testing.T) {
 // TestUnclosedStoreStopsSweeper: a Store dropped without Close does not leak
 // its sweeper goroutine forever.
 func TestUnclosedStoreStopsSweeper(t *testing.T) {
-	s := New(WithSweepInterval(time.Millisecond))
+	s := mustNew(t, WithSweepInterval(time.Millisecond))
 	done := s.st.done
 	s = nil
 	_ = s
@@ -229,7 +238,7 @@ func TestHotPathAllocations(t *testing.T) {
 }
 
 func BenchmarkTakeCeremony(b *testing.B) {
-	s := New()
+	s := mustNew(b)
 	defer s.Close()
 	ctx := context.Background()
 	data := make([]byte, 256)
@@ -265,7 +274,7 @@ func BenchmarkTakeCeremony(b *testing.B) {
 }
 
 func BenchmarkGetCredential(b *testing.B) {
-	s := New()
+	s := mustNew(b)
 	defer s.Close()
 	ctx := context.Background()
 	var ids [][]byte
@@ -289,7 +298,7 @@ func BenchmarkGetCredential(b *testing.B) {
 }
 
 func BenchmarkUpdateCredentialUse(b *testing.B) {
-	s := New()
+	s := mustNew(b)
 	defer s.Close()
 	ctx := context.Background()
 	u := storetest.RandomUser()
@@ -311,7 +320,7 @@ func BenchmarkUpdateCredentialUse(b *testing.B) {
 }
 
 func BenchmarkGetCredentialParallel(b *testing.B) {
-	s := New()
+	s := mustNew(b)
 	defer s.Close()
 	ctx := context.Background()
 	u := storetest.RandomUser()
@@ -335,7 +344,7 @@ func TestMaxCeremonies(t *testing.T) {
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := New(WithMaxCeremonies(100), WithClock(clock))
+	s := mustNew(t, WithMaxCeremonies(100), WithClock(clock))
 	defer s.Close()
 	ctx := context.Background()
 	for i := range 100 {
@@ -357,4 +366,65 @@ func TestMaxCeremonies(t *testing.T) {
 	mu.Unlock()
 	require.NoError(t, s.PutCeremony(ctx, "after-expiry", []byte("x"), now.Add(time.Minute)))
 	require.Equal(t, 1, s.st.ceremonyCount())
+}
+
+// TestNewRejectsNegativeOptions: New fails, like the other backends' New,
+// on an option it cannot honour, and names the option; zero keeps the
+// default.
+func TestNewRejectsNegativeOptions(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"WithMaxCeremonies": WithMaxCeremonies(-1),
+		"WithSweepInterval": WithSweepInterval(-time.Second),
+	} {
+		s, err := New(opt)
+		require.Nil(t, s, name)
+		require.ErrorContains(t, err, "memstore: New: "+name, name)
+	}
+	s := mustNew(t, WithMaxCeremonies(0), WithSweepInterval(0), WithClock(nil))
+	defer s.Close()
+	require.Equal(t, DefaultMaxCeremonies, s.st.maxCeremonies)
+	require.NotNil(t, s.st.now)
+}
+
+// TestErrorsPrefixed: every error names the package and the method, and
+// still matches its sentinel (or the context's error) with errors.Is.
+func TestErrorsPrefixed(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	u := storetest.RandomUser()
+	c := storetest.RandomCredential(u.Handle)
+	require.NoError(t, s.CreateUser(ctx, u, c))
+	require.NoError(t, s.PutCeremony(ctx, "c1", []byte("x"), time.Now().Add(time.Minute)))
+	ghost := storetest.RandomHandle()
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+
+	check := func(method string, err error, want error) {
+		t.Helper()
+		require.ErrorIs(t, err, want, method)
+		require.True(t, strings.HasPrefix(err.Error(), "memstore: "+method+": "), "%s: %q", method, err)
+	}
+	_, err := s.GetCredential(ctx, ghost)
+	check("GetCredential", err, webauthnkit.ErrNotFound)
+	_, _, err = s.GetCredentialWithUser(ctx, ghost)
+	check("GetCredentialWithUser", err, webauthnkit.ErrNotFound)
+	_, err = s.GetUserByHandle(ctx, ghost)
+	check("GetUserByHandle", err, webauthnkit.ErrNotFound)
+	_, err = s.GetUserByName(ctx, "nobody-"+u.Name)
+	check("GetUserByName", err, webauthnkit.ErrNotFound)
+	check("CreateUser", s.CreateUser(ctx, u, c), webauthnkit.ErrUserExists)
+	check("AddCredential", s.AddCredential(ctx, c), webauthnkit.ErrCredentialExists)
+	check("UpdateCredentialUse", s.UpdateCredentialUse(ctx, c.ID, 7, webauthnkit.CredentialUse{SignCount: 8}), webauthnkit.ErrConflict)
+	check("RenameCredential", s.RenameCredential(ctx, ghost, c.ID, "x"), webauthnkit.ErrNotFound)
+	check("DeleteCredential", s.DeleteCredential(ctx, u.Handle, c.ID, false), webauthnkit.ErrLastCredential)
+	check("DeleteUser", s.DeleteUser(ctx, ghost), webauthnkit.ErrNotFound)
+	_, err = s.EndSessions(ctx, ghost)
+	check("EndSessions", err, webauthnkit.ErrNotFound)
+	check("PutCeremony", s.PutCeremony(ctx, "c1", []byte("y"), time.Now().Add(time.Minute)), webauthnkit.ErrDuplicate)
+	_, err = s.TakeCeremony(ctx, "c2")
+	check("TakeCeremony", err, webauthnkit.ErrNotFound)
+	_, err = s.GetCredential(canceled, c.ID)
+	check("GetCredential", err, context.Canceled)
+	_, err = s.ListCredentials(canceled, u.Handle)
+	check("ListCredentials", err, context.Canceled)
 }

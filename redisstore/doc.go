@@ -10,8 +10,10 @@
 //		DialerRetries:         1,    // fail fast when Redis is down (default: 5 dials per attempt)
 //		ContextTimeoutEnabled: true, // honour the caller's context deadline on reads and writes
 //	})
-//	store, err := redisstore.New(ctx, rdb) // checks the server version
+//	defer rdb.Close()                 // the store never closes the client
+//	store, err := redisstore.New(rdb) // checks the server version
 //	if err != nil { ... }
+//	defer store.Close()
 //	rp, err := webauthnkit.New(webauthnkit.Config{
 //		RPID:        "example.com",
 //		Origins:     []string{"https://example.com"},

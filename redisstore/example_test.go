@@ -24,7 +24,7 @@ func Example() {
 	})
 	defer rdb.Close()
 
-	store, err := redisstore.New(ctx, rdb, redisstore.WithKeyPrefix("myapp:passkeys:"))
+	store, err := redisstore.New(rdb, redisstore.WithKeyPrefix("myapp:passkeys:"))
 	if err != nil {
 		// Redis unreachable (errors.Is(err, webauthnkit.ErrStoreUnavailable)) or
 		// older than 6.2.
@@ -52,7 +52,6 @@ func Example() {
 }
 
 func Example_cluster() {
-	ctx := context.Background()
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:                 []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"},
 		DialerRetries:         1,
@@ -60,7 +59,7 @@ func Example_cluster() {
 	})
 	defer rdb.Close()
 	// New checks the version of every master.
-	store, err := redisstore.New(ctx, rdb)
+	store, err := redisstore.New(rdb)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +67,6 @@ func Example_cluster() {
 }
 
 func Example_sentinel() {
-	ctx := context.Background()
 	rdb := redis.NewFailoverClient(&redis.FailoverOptions{
 		MasterName:            "mymaster",
 		SentinelAddrs:         []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
@@ -76,7 +74,7 @@ func Example_sentinel() {
 		ContextTimeoutEnabled: true,
 	})
 	defer rdb.Close()
-	store, err := redisstore.New(ctx, rdb)
+	store, err := redisstore.New(rdb)
 	if err != nil {
 		log.Fatal(err)
 	}

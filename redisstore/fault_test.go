@@ -243,7 +243,7 @@ func TestFaultConnectionsKilled(t *testing.T) {
 			opts.Addr = srv.addr()
 			c := redis.NewClient(&opts)
 			defer c.Close()
-			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			s, err := New(c, WithKeyPrefix(runPrefix))
 			require.NoError(t, err)
 			var killed int64
 			failures := 0
@@ -286,7 +286,7 @@ func TestFaultConnectionsKilled(t *testing.T) {
 			opts.Addr = srv.addr()
 			c := redis.NewClient(&opts)
 			defer c.Close()
-			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			s, err := New(c, WithKeyPrefix(runPrefix))
 			require.NoError(t, err)
 
 			var kills atomic.Int64
@@ -370,7 +370,7 @@ func TestFaultServerDown(t *testing.T) {
 			opts.Addr = srv.addr()
 			c := redis.NewClient(&opts)
 			defer c.Close()
-			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			s, err := New(c, WithKeyPrefix(runPrefix))
 			require.NoError(t, err)
 			require.Empty(t, workload(t.Context(), s))
 			u, cr := createTestUser(t, s) // to read during and after the outage
@@ -451,7 +451,7 @@ func TestFaultServerHung(t *testing.T) {
 	srv := startRedisServer(t, 0)
 	c := redis.NewClient(&redis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true})
 	defer c.Close()
-	s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+	s, err := New(c, WithKeyPrefix(runPrefix))
 	require.NoError(t, err)
 	_, cr := createTestUser(t, s)
 
@@ -489,7 +489,7 @@ func TestFaultServerDiesMidWrite(t *testing.T) {
 			srv := startRedisServer(t, 0)
 			c := redis.NewClient(&redis.Options{Addr: srv.addr()})
 			defer c.Close()
-			s, err := New(t.Context(), c, WithKeyPrefix(runPrefix))
+			s, err := New(c, WithKeyPrefix(runPrefix))
 			require.NoError(t, err)
 			s.failpoint = func(got string) error {
 				if got == step {

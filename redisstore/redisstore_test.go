@@ -138,7 +138,7 @@ var redisReachable = sync.OnceValue(func() error {
 // testStore returns a Store on c under this run's key prefix.
 func testStore(t testing.TB, c redis.UniversalClient, opts ...Option) *Store {
 	t.Helper()
-	s, err := New(t.Context(), c, append([]Option{WithKeyPrefix(runPrefix)}, opts...)...)
+	s, err := New(c, append([]Option{WithKeyPrefix(runPrefix)}, opts...)...)
 	require.NoError(t, err)
 	return s
 }
@@ -175,10 +175,23 @@ func TestUnavailable(t *testing.T) {
 	storetest.TestChallengeStoreUnavailable(t, func(t *testing.T) webauthnkit.ChallengeStore { return newStore(t) })
 }
 
+// TestCloseKeepsClient: Close may be called twice, leaves the caller's
+// client open and the Store usable, as memstore's and sqlstore's Close do.
+func TestCloseKeepsClient(t *testing.T) {
+	c := testClient(t)
+	s := testStore(t, c)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "second Close")
+	require.NoError(t, c.Ping(t.Context()).Err(), "Close closed the caller's client")
+	_, err := s.GetCredential(t.Context(), []byte("no such credential"))
+	require.ErrorIs(t, err, webauthnkit.ErrNotFound, "the Store works after Close")
+	require.True(t, strings.HasPrefix(err.Error(), "redisstore: "), err.Error())
+}
+
 func TestNewUnreachable(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: time.Second, DialerRetries: 1})
 	defer c.Close()
-	_, err := New(t.Context(), c)
+	_, err := New(c)
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.True(t, strings.HasPrefix(err.Error(), "redisstore: "), err.Error())
@@ -204,26 +217,26 @@ func (fakeInfo) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 func TestNewChecksVersion(t *testing.T) {
 	c := testClient(t)
 	// The real server passes.
-	_, err := New(t.Context(), c)
+	_, err := New(c)
 	require.NoError(t, err)
 
 	old := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer old.Close()
 	old.AddHook(fakeInfo{"# Server\r\nredis_version:6.0.16\r\nredis_mode:standalone\r\n"})
-	_, err = New(t.Context(), old)
+	_, err = New(old)
 	require.EqualError(t, err, "redisstore: Redis 6.2 or newer required, server is 6.0.16")
 
 	noVersion := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer noVersion.Close()
 	noVersion.AddHook(fakeInfo{"# Server\r\nredis_mode:standalone\r\n"})
-	_, err = New(t.Context(), noVersion)
+	_, err = New(noVersion)
 	require.ErrorContains(t, err, "did not report redis_version")
 }
 
 func TestNewRefusesRing(t *testing.T) {
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": redisAddr}})
 	defer ring.Close()
-	_, err := New(t.Context(), ring)
+	_, err := New(ring)
 	require.ErrorContains(t, err, "redis.Ring is not supported")
 }
 
@@ -239,11 +252,11 @@ func TestVersionAtLeast(t *testing.T) {
 func TestKeyPrefix(t *testing.T) {
 	c := testClient(t)
 	for _, p := range []string{"a{b", "}", "{x}:"} {
-		_, err := New(t.Context(), c, WithKeyPrefix(p))
+		_, err := New(c, WithKeyPrefix(p))
 		require.ErrorContains(t, err, "must not contain", p)
 	}
 	// Default prefix.
-	s, err := New(t.Context(), c)
+	s, err := New(c)
 	require.NoError(t, err)
 	require.Equal(t, "webauthnkit:cred:{AQI}", s.credKey([]byte{1, 2}))
 

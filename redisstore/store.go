@@ -51,15 +51,23 @@ type Store struct {
 	failpoint func(step string) error
 }
 
-// Option configures a Store.
-type Option func(*Store)
+// Option configures New. The options of the three backends (memstore,
+// sqlstore, redisstore) have the same shape: With* functions over an
+// unexported options struct.
+type Option func(*options)
+
+type options struct {
+	prefix string
+	now    func() time.Time
+}
 
 // WithKeyPrefix sets the prefix of every key the store uses (default
 // DefaultKeyPrefix, "webauthnkit:"). Use distinct prefixes to keep several
 // applications, or environments, apart in one Redis. The prefix must not
-// contain '{' or '}', which Redis Cluster reads as a hash tag.
+// contain '{' or '}', which Redis Cluster reads as a hash tag: New refuses
+// it.
 func WithKeyPrefix(prefix string) Option {
-	return func(s *Store) { s.prefix = prefix }
+	return func(o *options) { o.prefix = prefix }
 }
 
 // WithClock sets the clock used for ceremonies (default time.Now): it turns
@@ -67,20 +75,26 @@ func WithKeyPrefix(prefix string) Option {
 // you give webauthnkit.Config.Now a clock, give the store the same one. A
 // nil function keeps the default.
 func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
+	return func(o *options) { o.now = now }
 }
 
+// startupTimeout bounds the checks New makes against the servers (as in
+// sqlstore).
+const startupTimeout = 10 * time.Second
+
 // New returns a Store using client, which may be a single-server client
-// (redis.NewClient), a Sentinel failover client (redis.NewFailoverClient) or
-// a Cluster client (redis.NewClusterClient), but not a redis.Ring. It checks that every server is
-// Redis MinRedisVersion or newer (on a Cluster, every master), so it needs
-// the servers to be reachable: when they are not, the error wraps
-// webauthnkit.ErrStoreUnavailable.
-func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*Store, error) {
+// (redis.NewClient), a Sentinel failover client (redis.NewFailoverClient)
+// or a Cluster client (redis.NewClusterClient), but not a redis.Ring.
+//
+// New checks that every server is Redis MinRedisVersion or newer (on a
+// Cluster, every master), so the servers must be reachable: when they are
+// not, the error wraps webauthnkit.ErrStoreUnavailable. Like sqlstore.New it
+// takes no context: these are a few round trips made once at start-up,
+// bounded by 10 seconds (and by the client's own dial and read
+// timeouts), so the three backends are built the same way.
+//
+// client stays owned by the caller: Close does not close it.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: New: nil client")
 	}
@@ -89,17 +103,24 @@ func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*St
 		// would vanish. It is meant for caches.
 		return nil, errors.New("redisstore: New: redis.Ring is not supported (it loses keys when shards change); use a single server, Sentinel or Cluster")
 	}
-	s := &Store{c: client, prefix: DefaultKeyPrefix, lease: defaultLease, now: time.Now}
-	for _, o := range opts {
-		o(s)
+	o := options{prefix: DefaultKeyPrefix, now: time.Now}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
 	}
-	if strings.ContainsAny(s.prefix, "{}") {
-		return nil, fmt.Errorf("redisstore: key prefix %q must not contain '{' or '}' (Redis Cluster hash tags)", s.prefix)
+	if o.now == nil {
+		o.now = time.Now
 	}
+	if strings.ContainsAny(o.prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: New: key prefix %q must not contain '{' or '}' (Redis Cluster hash tags)", o.prefix)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
 	if err := checkVersion(ctx, client); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &Store{c: client, prefix: o.prefix, lease: defaultLease, now: o.now}, nil
 }
 
 // Features declares what the store offers beyond the required interfaces:
@@ -111,12 +132,13 @@ func (s *Store) Features() webauthnkit.Features {
 	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false}
 }
 
-// Close releases what the store owns, which is nothing beyond the client
-// reference: it has no goroutines, connections or caches of its own. It
-// does not close the client (the caller made it and may share it; close it
-// yourself), and it always returns nil. It exists so that the three backends
-// have the same shape; calling it is optional, and calls after it still
-// reach the client.
+// Close releases what the Store owns and returns nil. A redisstore Store
+// owns no goroutine, connection or cache, so there is nothing to release;
+// Close never closes the client, which the caller made and may share
+// (close it yourself, after Close). Calling it is optional, the Store keeps
+// working after it, and it may be called more than once: the same contract
+// as memstore's and sqlstore's Close, so code that builds any of the three
+// can defer Close.
 func (s *Store) Close() error { return nil }
 
 // checkVersion runs INFO server on every server behind client.

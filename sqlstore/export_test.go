@@ -5,7 +5,7 @@ package sqlstore
 // WithoutDeleteReturning makes TakeCeremony use the transactional take of
 // MySQL proper, so that it can be tested against MariaDB.
 func WithoutDeleteReturning() Option {
-	return func(c *config) { c.noDeleteReturning = true }
+	return func(c *options) { c.noDeleteReturning = true }
 }
 
 // UsesDeleteReturning reports whether s takes ceremonies with DELETE ...

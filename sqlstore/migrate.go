@@ -107,7 +107,7 @@ func Migrations(dialect Dialect, opts ...Option) (fs.FS, error) {
 	if err := dialect.valid(); err != nil {
 		return nil, err
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -212,14 +212,14 @@ func MigrateDown(ctx context.Context, db *sql.DB, dialect Dialect, opts ...Optio
 	})
 }
 
-func prepareMigrate(db *sql.DB, dialect Dialect, opts []Option) ([]migration, config, error) {
+func prepareMigrate(db *sql.DB, dialect Dialect, opts []Option) ([]migration, options, error) {
 	if db == nil {
-		return nil, config{}, errors.New("sqlstore: migrate: nil *sql.DB")
+		return nil, options{}, errors.New("sqlstore: migrate: nil *sql.DB")
 	}
 	if err := dialect.valid(); err != nil {
-		return nil, config{}, err
+		return nil, options{}, err
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newOptions(opts)
 	if err != nil {
 		return nil, cfg, err
 	}

@@ -16,10 +16,12 @@ const DefaultTablePrefix = "webauthnkit_"
 const maxTablePrefixLen = 40
 
 // Option configures New, Migrate, MigrateDown and Migrations. Options that
-// do not apply to a function (WithJanitor for Migrate, say) are ignored by it.
-type Option func(*config)
+// do not apply to a function (WithJanitor for Migrate, say) are ignored by
+// it. The options of the three backends (memstore, sqlstore, redisstore)
+// have the same shape: With* functions over an unexported options struct.
+type Option func(*options)
 
-type config struct {
+type options struct {
 	prefix          string
 	janitorInterval time.Duration
 	now             func() time.Time
@@ -37,7 +39,7 @@ type config struct {
 // does not: one spelling keeps the names identical everywhere.) Pass the
 // same prefix to Migrate and New.
 func WithTablePrefix(prefix string) Option {
-	return func(c *config) { c.prefix = prefix }
+	return func(c *options) { c.prefix = prefix }
 }
 
 // WithJanitor makes New start a goroutine that calls DeleteExpired every
@@ -45,24 +47,25 @@ func WithTablePrefix(prefix string) Option {
 // cron job, say) or expired ceremonies accumulate; they are never returned
 // either way. An interval of zero or less disables the janitor.
 func WithJanitor(interval time.Duration) Option {
-	return func(c *config) { c.janitorInterval = interval }
+	return func(c *options) { c.janitorInterval = interval }
 }
 
 // WithClock sets the clock used to decide whether a ceremony has expired
 // (default time.Now). Use the clock given to webauthnkit.Config.Now, if any,
-// since the library computes the expiry times with it.
+// since the library computes the expiry times with it. A nil function keeps
+// the default.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) { c.now = now }
+	return func(c *options) { c.now = now }
 }
 
 // WithLogger sets where the janitor reports failed clean-ups (default:
 // discarded). No other method logs: they return their errors.
 func WithLogger(logger *slog.Logger) Option {
-	return func(c *config) { c.logger = logger }
+	return func(c *options) { c.logger = logger }
 }
 
-func newConfig(opts []Option) (config, error) {
-	c := config{prefix: DefaultTablePrefix}
+func newOptions(opts []Option) (options, error) {
+	c := options{prefix: DefaultTablePrefix}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&c)

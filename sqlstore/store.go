@@ -57,6 +57,10 @@ const (
 	maxUserNameLen     = 1024 // bytes; the library allows far fewer
 )
 
+// startupTimeout bounds the checks New makes against the database (as in
+// redisstore).
+const startupTimeout = 10 * time.Second
+
 // New returns a Store over db, whose schema must have been created by
 // Migrate (or by a migration tool from Migrations) with the same table
 // prefix. db stays owned by the caller: Close does not close it.
@@ -66,6 +70,9 @@ const (
 // RETURNING, MySQL with a transaction) and, on SQLite, checks the connection
 // settings that correctness depends on (see the package documentation). An
 // unreachable database gives an error wrapping webauthnkit.ErrStoreUnavailable.
+// Like redisstore.New it takes no context: these are a few round trips made
+// once at start-up, bounded by 10 seconds, so the three backends are built
+// the same way.
 func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil *sql.DB")
@@ -73,7 +80,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	if err := dialect.valid(); err != nil {
 		return nil, err
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +94,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 		deleteReturning: dialect != MySQL,
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	defer cancel()
 	if err := s.checkSchema(ctx); err != nil {
 		if dialect.classify(err) == kindUnavailable {
@@ -180,8 +187,11 @@ func checkSQLiteSettings(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Close stops the janitor, if any, and waits for it to finish. It does not
-// close the *sql.DB. The Store's methods keep working after Close.
+// Close stops the janitor, if any, waits for it to finish and returns nil.
+// It never closes the *sql.DB, which the caller opened and may share (close
+// it yourself, after Close). The Store's methods keep working after Close,
+// and Close may be called more than once: the same contract as memstore's
+// and redisstore's Close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.stopJanitor != nil {

@@ -164,7 +164,8 @@ func TestBrokenStore(t *testing.T) {
 	}
 	m := mutations[name]
 	newMem := func(t *testing.T) *memstore.Store {
-		s := memstore.New()
+		s, err := memstore.New()
+		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}

@@ -178,7 +178,7 @@ func openStores(ctx context.Context, name string, cfg backendConfig) (st *stores
 			st.versions["redis"] = infoField(info, "redis_version")
 		}
 		var err error
-		redisStore, err = redisstore.New(ctx, c, redisstore.WithKeyPrefix(prefix))
+		redisStore, err = redisstore.New(c, redisstore.WithKeyPrefix(prefix))
 		if err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
@@ -187,7 +187,10 @@ func openStores(ctx context.Context, name string, cfg backendConfig) (st *stores
 
 	switch credsBackend {
 	case storeMemstore:
-		m := memstore.New()
+		m, err := memstore.New()
+		if err != nil {
+			return nil, err
+		}
 		st.cleanups = append(st.cleanups, func(context.Context) error { return m.Close() })
 		st.creds = m
 		if cersBackend == storeMemstore {

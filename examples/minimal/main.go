@@ -35,7 +35,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ceremonies := memstore.New() // one process: in-memory ceremonies are enough
+	ceremonies, err := memstore.New() // one process: in-memory ceremonies are enough
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// 64 random bytes kept in a 0600 file (in production: your secret
 	// store). A database may be shared by several processes, so webauthnkit

@@ -124,7 +124,11 @@ func main() {
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		log.Error(err.Error())
+		os.Exit(1)
+	}
 	defer store.Close()
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        "localhost",

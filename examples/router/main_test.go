@@ -23,7 +23,10 @@ func server(t *testing.T) (string, *bytes.Buffer) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	store := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: "localhost", Origins: []string{base}, Credentials: store, Ceremonies: store})
 	if err != nil {

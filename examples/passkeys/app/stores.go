@@ -87,7 +87,10 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 		st.closers = append(st.closers, s.Close)
 		st.creds = s
 	} else {
-		m := memstore.New(memstore.WithClock(cfg.Now))
+		m, err := memstore.New(memstore.WithClock(cfg.Now))
+		if err != nil {
+			return nil, err
+		}
 		st.closers = append(st.closers, m.Close)
 		st.creds, st.credsName = m, "memory"
 	}
@@ -108,13 +111,16 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 		if ropts.TLSConfig != nil {
 			st.ceremoniesName += " (TLS)"
 		}
-		r, err := redisstore.New(ctx, client, opts...)
+		r, err := redisstore.New(client, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("app: %s: %w", st.ceremoniesName, err)
 		}
 		st.ceremonies = r
 	} else {
-		m := memstore.New(memstore.WithClock(cfg.Now))
+		m, err := memstore.New(memstore.WithClock(cfg.Now))
+		if err != nil {
+			return nil, err
+		}
 		st.closers = append(st.closers, m.Close)
 		st.ceremonies, st.ceremoniesName = m, "memory"
 	}
