@@ -59,7 +59,10 @@ func main() {
 }
 
 func newApp(origin string, logger *slog.Logger) (http.Handler, error) {
-	store := memstore.New() // your sqlstore or redisstore in production
+	store, err := memstore.New() // your sqlstore or redisstore in production
+	if err != nil {
+		return nil, err
+	}
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID: "localhost", Origins: []string{origin},
 		Credentials: store, Ceremonies: store, Logger: logger,
