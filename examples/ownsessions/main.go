@@ -46,7 +46,6 @@ type app struct {
 	sessions map[string]string // session token -> user ID (your existing sessions)
 	handles  map[string][]byte // passkey_users: user ID -> webauthnkit user handle
 	owners   map[string]string // passkey_users, the other way: handle -> user ID
-	rp       *webauthnkit.RelyingParty
 }
 
 func main() {
@@ -73,7 +72,6 @@ func newApp(origin string, logger *slog.Logger) (http.Handler, error) {
 	a := &app{
 		users:    map[string]user{"alice@example.com": {ID: "42", Email: "alice@example.com", Password: "password"}},
 		sessions: map[string]string{}, handles: map[string][]byte{}, owners: map[string]string{},
-		rp: rp,
 	}
 	passkeys, err := httpadapter.New(rp, httpadapter.Options{
 		// Your session says who is signed in: the adapter's own session is off.
