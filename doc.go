@@ -46,6 +46,18 @@
 // [ErrStoreUnavailable]; the ceremonies then fail with [ErrStoreUnavailable] and
 // work again when the store is back.
 //
+// # Errors
+//
+// Every RelyingParty method returns a *[Error] with a stable [Code] and a
+// client-safe message; match it with errors.Is against the Err* sentinels,
+// or read [ErrorCode]. Store errors stay in the chain: a store's
+// [ErrNotFound] under [ErrUserNotFound], its [ErrUserExists] under
+// [ErrUsernameTaken], so errors.Is(err, ErrUserExists) holds too. Any
+// method that reads a store can also fail with [ErrStoreUnavailable] (the
+// store is down or a deadline passed; retry later) or [ErrCanceled] (the
+// caller's context was canceled). docs/errors.md tables every sentinel with
+// its code, HTTP status and what the application should do.
+//
 // # Security
 //
 //   - Challenges are 32 random bytes, stored server-side, single use (the

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -105,4 +107,45 @@ func (rp *RelyingParty) fakeCredentialFailure(st *ceremonyState, parsed *protoco
 		err = fmt.Errorf("dummy credential verified")
 	}
 	return invalidResponse(err)
+}
+
+// fakeAllowList derives, for an unknown user name, a stable list of
+// credential descriptors shaped like real ones (one or two passkeys, ID
+// lengths and transports as real authenticators report them), so that
+// BeginLogin answers for unknown names look like answers for real accounts.
+// The shape of a real account's list cannot be hidden completely: an account
+// with three security keys still stands out.
+func (rp *RelyingParty) fakeAllowList(name string) []protocol.CredentialDescriptor {
+	stream := func(i byte) []byte {
+		m := hmac.New(sha256.New, rp.cfg.Secret)
+		m.Write([]byte("webauthnkit fake credential\x00"))
+		m.Write([]byte(name))
+		m.Write([]byte{0, i})
+		return m.Sum(nil)
+	}
+	head := stream(0)
+	count := 1
+	if head[0]%4 == 0 { // a quarter of accounts show two passkeys
+		count = 2
+	}
+	// Real credential IDs are 16 (many platforms), 20 (Apple), 32 or 64
+	// bytes (security keys).
+	lengths := [...]int{16, 20, 32, 64}
+	transports := [...][]string{{"hybrid", "internal"}, {"hybrid", "internal"}, {"internal"}, {"usb"}, {"nfc", "usb"}, {"hybrid", "internal"}}
+	out := make([]protocol.CredentialDescriptor, 0, count)
+	for i := range count {
+		a, b := stream(byte(2*i+1)), stream(byte(2*i+2))
+		id := append(a, b...)[:lengths[head[1+i]%4]]
+		out = append(out, descriptor(id, transports[int(head[3+i])%len(transports)]))
+	}
+	return out
+}
+
+// fakeUserHandle is looked up for an unknown name so that both paths of
+// BeginLogin make the same store calls.
+func (rp *RelyingParty) fakeUserHandle(name string) []byte {
+	m := hmac.New(sha256.New, rp.cfg.Secret)
+	m.Write([]byte("webauthnkit fake user\x00"))
+	m.Write([]byte(name))
+	return m.Sum(nil)
 }

@@ -1,10 +1,16 @@
 package webauthnkit_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -108,5 +114,200 @@ func BenchmarkFinishLoginByName(b *testing.B) {
 				f.finish(b, id, body)
 			}
 		})
+	}
+}
+
+func TestNoUsernameEnumeration(t *testing.T) {
+	e := newEnv(t)
+	_, _ = e.signUp(t, "alice")
+	// bob exists but has no passkeys left.
+	bob, _ := e.signUp(t, "bob")
+	require.NoError(t, e.rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
+
+	type allow struct {
+		ID         string   `json:"id"`
+		Type       string   `json:"type"`
+		Transports []string `json:"transports"`
+	}
+	shape := func(name string) (keys []string, list []allow, begin *webauthnkit.Begin) {
+		begin, err := e.rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
+		require.NoError(t, err)
+		var m map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(begin.Options, &m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		require.NoError(t, json.Unmarshal(m["allowCredentials"], &list))
+		return keys, list, begin
+	}
+	realKeys, realList, _ := shape("alice")
+	for _, name := range []string{"nobody", "bob"} {
+		keys, list, begin := shape(name)
+		assert.ElementsMatch(t, realKeys, keys, "same fields for %s", name)
+		require.NotEmpty(t, list)
+		assert.LessOrEqual(t, len(list), 2)
+		id, err := base64.RawURLEncoding.DecodeString(list[0].ID)
+		require.NoError(t, err)
+		realID, _ := base64.RawURLEncoding.DecodeString(realList[0].ID)
+		assert.Contains(t, []int{16, 20, 32, 64}, len(id), "fake credential ID has a realistic length")
+		assert.NotEmpty(t, realID)
+		assert.Equal(t, "public-key", list[0].Type)
+		assert.NotEmpty(t, list[0].Transports)
+
+		// Stable: asking again gives the same fake list.
+		_, again, _ := shape(name)
+		assert.Equal(t, list, again)
+
+		// Finishing fails exactly like a wrong passkey for a real user.
+		other := webauthntest.New(webauthntest.WithOrigin(testOrigin))
+		rb, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "x" + name})
+		require.NoError(t, err)
+		rbody, err := other.Register(rb.Options)
+		require.NoError(t, err)
+		_, err = e.rp.FinishRegistration(ctx, rb.CeremonyID, rbody)
+		require.NoError(t, err)
+		body, err := other.Login(withoutAllowList(t, begin.Options))
+		require.NoError(t, err)
+		_, err = e.rp.FinishLogin(ctx, begin.CeremonyID, body)
+		require.ErrorIs(t, err, webauthnkit.ErrUnknownCredential)
+	}
+	// Different unknown names get different fake IDs.
+	_, a, _ := shape("nobody1")
+	_, b, _ := shape("nobody2")
+	assert.NotEqual(t, a[0].ID, b[0].ID)
+}
+
+// The fake allow lists vary like real ones: one or two passkeys, several ID
+// lengths and transport sets.
+func TestFakeAllowListsVary(t *testing.T) {
+	e := newEnv(t)
+	counts, lengths, transports := map[int]bool{}, map[int]bool{}, map[string]bool{}
+	for i := range 200 {
+		begin, err := e.rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: fmt.Sprint("ghost", i)})
+		require.NoError(t, err)
+		var opts struct {
+			AllowCredentials []struct {
+				ID         string   `json:"id"`
+				Transports []string `json:"transports"`
+			} `json:"allowCredentials"`
+		}
+		require.NoError(t, json.Unmarshal(begin.Options, &opts))
+		counts[len(opts.AllowCredentials)] = true
+		for _, c := range opts.AllowCredentials {
+			id, err := base64.RawURLEncoding.DecodeString(c.ID)
+			require.NoError(t, err)
+			lengths[len(id)] = true
+			transports[strings.Join(c.Transports, ",")] = true
+		}
+	}
+	assert.Equal(t, map[int]bool{1: true, 2: true}, counts)
+	assert.Len(t, lengths, 4)
+	assert.GreaterOrEqual(t, len(transports), 3)
+}
+
+// FinishLogin for an unknown name does what it does for a real one: the
+// same store calls and the same error, so neither the answer nor its
+// timing tells which names exist.
+//
+// Also with a store implementing webauthnkit.CredentialUserGetter, which a
+// login by name (known or not) must not use.
+func TestUnknownNameFinishLooksReal(t *testing.T) {
+	for _, joining := range []bool{false, true} {
+		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
+			store := &countingStore{Store: newMemStore(t)}
+			defer store.Close()
+			var creds webauthnkit.CredentialStore = store
+			if joining {
+				creds = joiningStore{store}
+			}
+			testUnknownNameFinishLooksReal(t, creds, store)
+		})
+	}
+}
+
+func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore) {
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
+	require.NoError(t, err)
+	register := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
+		device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
+		begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+		require.NoError(t, err)
+		body, err := device.Register(begin.Options)
+		require.NoError(t, err)
+		reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, body)
+		require.NoError(t, err)
+		return reg, device
+	}
+	register("alice")
+	_, carol := register("carol") // another account's passkey
+	bob, _ := register("bob")     // an account whose passkeys are all gone
+	require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
+
+	stranger := webauthntest.New(webauthntest.WithOrigin(testOrigin)) // a passkey nobody registered
+	reg, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "unused"})
+	require.NoError(t, err)
+	_, err = stranger.Register(reg.Options)
+	require.NoError(t, err)
+
+	type outcome struct {
+		code  webauthnkit.Code
+		named bool
+		calls []string
+	}
+	// Each probe answers the ceremony begun for a name, as an attacker who
+	// controls the client can; allow holds the options' allowCredentials.
+	probes := map[string]func(options []byte, allow [][]byte) []byte{
+		"unregistered passkey": func(options []byte, _ [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return body
+		},
+		"another account's passkey": func(options []byte, _ [][]byte) []byte {
+			body, err := carol.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return body
+		},
+		// The trick of issue 11 (item 2): a response naming the ceremony's
+		// own allowCredentials[0], signed by anything, without userHandle.
+		"allowCredentials[0], no userHandle": func(options []byte, allow [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return setCredentialID(t, body, allow[0], nil)
+		},
+		"allowCredentials[0], a userHandle": func(options []byte, allow [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return setCredentialID(t, body, allow[0], bytes.Repeat([]byte{9}, 32))
+		},
+		"random ID": func(options []byte, _ [][]byte) []byte {
+			body, err := stranger.Login(withoutAllowList(t, options))
+			require.NoError(t, err)
+			return setCredentialID(t, body, bytes.Repeat([]byte{7}, 20), nil)
+		},
+	}
+	try := func(name string, probe func([]byte, [][]byte) []byte) outcome {
+		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
+		require.NoError(t, err)
+		body := probe(begin.Options, allowedIDs(t, begin.Options))
+		store.take()
+		_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
+		var ke *webauthnkit.Error
+		require.ErrorAs(t, err, &ke)
+		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.take()}
+	}
+	want := map[string]webauthnkit.Code{
+		"unregistered passkey":               webauthnkit.CodeUnknownCredential,
+		"another account's passkey":          webauthnkit.CodeUnknownCredential,
+		"allowCredentials[0], no userHandle": webauthnkit.CodeInvalidResponse,
+		"allowCredentials[0], a userHandle":  webauthnkit.CodeUnknownCredential,
+		"random ID":                          webauthnkit.CodeUnknownCredential,
+	}
+	for what, probe := range probes {
+		alice := try("alice", probe)
+		assert.Equal(t, want[what], alice.code, what)
+		assert.Equal(t, []string{"TakeCeremony", "GetCredential"}, alice.calls, what)
+		for _, name := range []string{"nobody", "bob"} {
+			assert.Equal(t, alice, try(name, probe), "%s, %s", what, name)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package webauthnkit
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Code is a stable, client-safe error code.
 type Code string
@@ -23,16 +26,18 @@ const (
 	CodeDuplicate                Code = "duplicate"                  // store: a unique key exists (parent of the two above)
 	CodeUserNotFound             Code = "user_not_found"             // management call for an unknown user
 	CodeLastCredential           Code = "last_credential"            // removing the only passkey without allowing it
-	CodeNotFound                 Code = "not_found"                  // no such credential (for this user), user or ceremony
+	CodeNotFound                 Code = "not_found"                  // RelyingParty: no such passkey in the account; store: no such user, credential or ceremony
 	CodeConflict                 Code = "conflict"                   // store: a compare-and-set lost to a concurrent update
 	CodeStoreUnavailable         Code = "store_unavailable"          // a store could not be reached or timed out
 	CodeCanceled                 Code = "canceled"                   // the caller's context was canceled
 	CodeInternal                 Code = "internal"                   // anything else; details in the log
 )
 
-// Error is the error type returned by RelyingParty methods. Code and Message
-// are safe to show to clients; the wrapped cause (Err) may hold developer
-// detail and belongs in logs only.
+// Error is the error type returned by RelyingParty methods, and the type of
+// every Err* sentinel. Code and Message are safe to show to clients; the
+// wrapped cause (Err: a store's error, go-webauthn's detail) may hold
+// developer detail and belongs in logs only. Error() reads
+// "webauthnkit: <code>: <message>[: <cause>]".
 type Error struct {
 	Code    Code
 	Message string
@@ -50,18 +55,69 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
-	if e.Err != nil && e.Code != CodeInvalidResponse {
+	if e.Err == nil || e.Code == CodeInvalidResponse {
 		// Verification causes stay out of Error() (they may echo client
 		// input); store causes help operators.
-		s += ": " + e.Err.Error()
+		return s
 	}
-	return s
+	if c, ok := e.Err.(*Error); ok && c.isSentinel() {
+		// A bare sentinel cause (ErrUserExists's ErrDuplicate, a store's
+		// plain ErrNotFound) adds nothing to the text; errors.Is still
+		// finds it.
+		return s
+	}
+	cause := e.Err.Error()
+	// A store's error usually wraps the sentinel with this very code
+	// ("sqlstore: GetUserByName: webauthnkit: store_unavailable: storage is
+	// temporarily unavailable: dial tcp ..."): say code and message once.
+	if leaf := sameCodeSentinel(e.Err, e.Code); leaf != nil {
+		text := leaf.Error()
+		cause = strings.Replace(cause, text+": ", "", 1)
+		cause = strings.TrimSuffix(strings.TrimSuffix(cause, text), ": ")
+	}
+	return s + ": " + cause
+}
+
+// isSentinel reports whether e carries no cause other than *Error values
+// (a sentinel, possibly linked to its parent like ErrUserExists).
+func (e *Error) isSentinel() bool {
+	for e.Err != nil {
+		next, ok := e.Err.(*Error)
+		if !ok {
+			return false
+		}
+		e = next
+	}
+	return true
+}
+
+// sameCodeSentinel finds, in err's chain, a sentinel with code.
+func sameCodeSentinel(err error, code Code) *Error {
+	for err != nil {
+		if e, ok := err.(*Error); ok && e.Code == code && e.isSentinel() {
+			return e
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				if e := sameCodeSentinel(inner, code); e != nil {
+					return e
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is reports whether target is an *Error with the same Code, so the
-// sentinels below work with errors.Is.
+// Is reports whether target is an *Error with the same Code, so the Err*
+// sentinels work with errors.Is whatever the Message or cause.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code
@@ -107,8 +163,9 @@ var (
 	// is true.
 	ErrCredentialExists = &Error{Code: CodeCredentialExists, Message: "credential already exists", Err: ErrDuplicate}
 	// ErrConflict: a compare-and-set found a value other than the expected
-	// one (another login updated the credential first). The RelyingParty
-	// retries; callers do not see it.
+	// one (another login updated the credential first). FinishLogin retries;
+	// only after four lost attempts in a row does it fail, with ErrInternal
+	// wrapping it.
 	ErrConflict = &Error{Code: CodeConflict, Message: "concurrent update conflict"}
 	// ErrLastCredential: removing the account's only passkey was not
 	// allowed (DeleteCredential with allowLast false, RevokeCredential
@@ -125,8 +182,8 @@ var (
 	ErrCanceled = &Error{Code: CodeCanceled, Message: "request canceled"}
 )
 
-// ErrorCode returns the Code of err if it is (or wraps) an *Error, else
-// CodeInternal.
+// ErrorCode returns the Code of the outermost *Error in err's chain (the
+// code the HTTP adapter sends), else CodeInternal.
 func ErrorCode(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {

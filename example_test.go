@@ -113,3 +113,49 @@ func ExampleRelyingParty_BeginLogin() {
 	// Output:
 	// true 43
 }
+
+// One name reaches an error at every layer: the store's sentinel, the
+// RelyingParty's *Error that wraps it, and its code (the HTTP adapter's
+// "error" field). docs/errors.md has the whole table.
+func Example_errorsAcrossLayers() {
+	ctx := context.Background()
+	store, _ := memstore.New()
+	defer store.Close()
+	rp, _ := webauthnkit.New(webauthnkit.Config{
+		RPID: "example.com", Origins: []string{"https://example.com"},
+		Credentials: store, Ceremonies: store,
+	})
+	device := webauthntest.New(webauthntest.WithOrigin("https://example.com"))
+
+	// Two sign-ups for one name; the second finishes after the first.
+	first, _ := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
+	second, _ := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
+	body, _ := device.Register(first.Options)
+	alice, _ := rp.FinishRegistration(ctx, first.CeremonyID, body)
+	body, _ = webauthntest.New(webauthntest.WithOrigin("https://example.com")).Register(second.Options)
+	_, err := rp.FinishRegistration(ctx, second.CeremonyID, body)
+	fmt.Println(webauthnkit.ErrorCode(err), errors.Is(err, webauthnkit.ErrUsernameTaken),
+		errors.Is(err, webauthnkit.ErrUserExists), errors.Is(err, webauthnkit.ErrDuplicate))
+
+	// The store's ErrNotFound, and the RelyingParty's error wrapping it.
+	_, err = store.GetCredential(ctx, []byte("no such passkey"))
+	fmt.Println(errors.Is(err, webauthnkit.ErrNotFound))
+	err = rp.RenameCredential(ctx, alice.User.Handle, []byte("no such passkey"), "laptop")
+	fmt.Println(webauthnkit.ErrorCode(err), errors.Is(err, webauthnkit.ErrNotFound))
+
+	// The only passkey is kept unless forced.
+	err = rp.RevokeCredential(ctx, alice.User.Handle, alice.Credential.ID, false)
+	fmt.Println(webauthnkit.ErrorCode(err), errors.Is(err, webauthnkit.ErrLastCredential))
+
+	// A client that went away is not a store outage.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = rp.BeginLogin(gone, webauthnkit.LoginRequest{Username: "alice"})
+	fmt.Println(webauthnkit.ErrorCode(err), errors.Is(err, context.Canceled), errors.Is(err, webauthnkit.ErrStoreUnavailable))
+	// Output:
+	// username_taken true true true
+	// true
+	// not_found true
+	// last_credential true
+	// canceled true false
+}

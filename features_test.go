@@ -57,7 +57,7 @@ func TestNewRequiresSecretWithSharedStore(t *testing.T) {
 			cfg.Secret = secret
 			rp, err := webauthnkit.New(cfg)
 			require.NoError(t, err)
-			assert.Equal(t, secret, rp.Config().Secret)
+			assert.Equal(t, secret, webauthnkit.EffectiveConfig(rp).Secret)
 
 			cfg.Secret = secret[:31]
 			_, err = webauthnkit.New(cfg)
@@ -68,7 +68,7 @@ func TestNewRequiresSecretWithSharedStore(t *testing.T) {
 	t.Run("process-local stores", func(t *testing.T) {
 		rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: local, Ceremonies: local})
 		require.NoError(t, err)
-		assert.Len(t, rp.Config().Secret, 32, "a random secret is made")
+		assert.Len(t, webauthnkit.EffectiveConfig(rp).Secret, 32, "a random secret is made")
 	})
 }
 

@@ -222,7 +222,7 @@ func TestAlgorithmsConfig(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		e := newEnv(t)
 		assert.Equal(t, []int{-7, -8, -257}, offered(t, e))
-		assert.Equal(t, []webauthnkit.Algorithm{webauthnkit.AlgES256, webauthnkit.AlgEdDSA, webauthnkit.AlgRS256}, e.rp.Config().Algorithms)
+		assert.Equal(t, []webauthnkit.Algorithm{webauthnkit.AlgES256, webauthnkit.AlgEdDSA, webauthnkit.AlgRS256}, webauthnkit.EffectiveConfig(e.rp).Algorithms)
 		for _, alg := range []webauthntest.Alg{webauthntest.ES256, webauthntest.EdDSA, webauthntest.RS256} {
 			_, device := e.signUp(t, "user-"+alg.String(), webauthntest.WithAlgorithm(alg))
 			_, err := e.login(t, device, "user-"+alg.String())
@@ -262,7 +262,7 @@ func TestAlgorithmsConfig(t *testing.T) {
 			c.Algorithms = []webauthnkit.Algorithm{webauthnkit.AlgES256, webauthnkit.AlgES384}
 		})
 		_, device := e.signUp(t, "carol", webauthntest.WithAlgorithm(webauthntest.ES384))
-		cfg := e.rp.Config()
+		cfg := webauthnkit.EffectiveConfig(e.rp)
 		cfg.Algorithms = nil // back to the default list, without ES384
 		rp2, err := webauthnkit.New(cfg)
 		require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
 )
 
 // NormalizeUsername returns the canonical form of a sign-in name as stored,
@@ -22,7 +23,7 @@ import (
 // folding them. The result must have at most MaxNameLength characters.
 //
 // On top of PRECIS, a name must be "highly restrictive" in the sense of
-// UTS #39 (section 5.2), see checkScripts: its letters come from one script,
+// UTS #39 (section 5.2): its letters come from one script,
 // or from Latin with Han+Hiragana+Katakana, Han+Bopomofo or Han+Hangul.
 // ASCII digits and punctuation and combining marks (Common and Inherited)
 // go with any script; other digits count as their script's. So "аlice" with a Cyrillic "а" is refused, while
@@ -169,4 +170,44 @@ func scriptOf(r rune) string {
 		return ranges[i-1].script
 	}
 	return ""
+}
+
+// Limits on user-supplied text, in characters (runes) after trimming.
+const (
+	MaxNameLength = 64
+)
+
+func checkText(field, s string, required bool) error {
+	if !utf8.ValidString(s) {
+		return &Error{Code: CodeInvalidRequest, Message: field + " is not valid UTF-8"}
+	}
+	if required && s == "" {
+		return &Error{Code: CodeInvalidRequest, Message: field + " is required"}
+	}
+	if utf8.RuneCountInString(s) > MaxNameLength {
+		return &Error{Code: CodeInvalidRequest, Message: field + " is too long"}
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError || isBidiControl(r) || r == '\u2028' || r == '\u2029' {
+			return &Error{Code: CodeInvalidRequest, Message: field + " contains control characters"}
+		}
+		// Invisible format characters (zero-width space, soft hyphen, ...)
+		// would let "alice\u200b" pass for "alice". Display names keep the
+		// zero-width joiner of emoji sequences.
+		if required && unicode.Is(unicode.Cf, r) {
+			return &Error{Code: CodeInvalidRequest, Message: field + " contains invisible characters"}
+		}
+	}
+	return nil
+}
+
+// isBidiControl reports the explicit bidirectional formatting characters,
+// which can make a name display as another ("\u202eecila").
+func isBidiControl(r rune) bool {
+	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c'
+}
+
+func cleanText(field, s string) (string, error) {
+	s = norm.NFC.String(strings.TrimSpace(s))
+	return s, checkText(field, s, false)
 }

@@ -133,3 +133,35 @@ func FuzzNormalizeUsername(f *testing.F) {
 		require.Equal(t, n, again, "%q", name)
 	})
 }
+
+func TestInvalidNames(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"", "   ", strings.Repeat("a", 65), "bad\x00name", "tab\tname", string([]byte{0xff, 0xfe})} {
+		_, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+		assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest, "%q", name)
+	}
+	_, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "ok", DisplayName: strings.Repeat("d", 65)})
+	assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
+	_, err = e.rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: strings.Repeat("a", 65)})
+	assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
+
+	n, err := webauthnkit.NormalizeUsername("  Ｊöhn ")
+	require.NoError(t, err)
+	assert.Equal(t, "jöhn", n, "NFKC folds the full-width J; case is folded")
+}
+
+func TestInvisibleCharactersInNames(t *testing.T) {
+	for _, name := range []string{"alice\u200b", "\u202eecila", "ad\u00admin", "a\u2028b", "\u2066x"} {
+		_, err := webauthnkit.NormalizeUsername(name)
+		assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest, "%q", name)
+	}
+	e := newEnv(t)
+	// The default display name goes through the same checks as a given one.
+	_, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: strings.Repeat("e\u0301", 64)})
+	require.NoError(t, err, "64 characters after NFKC")
+	// Emoji sequences with a zero-width joiner stay allowed in display names.
+	_, err = e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "family", DisplayName: "\U0001F468\u200D\U0001F469\u200D\U0001F467"})
+	require.NoError(t, err)
+	_, err = e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "bidi", DisplayName: "\u202eevil"})
+	require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
+}

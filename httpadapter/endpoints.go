@@ -210,7 +210,7 @@ func (h *Handler) hookFailed(w http.ResponseWriter, r *http.Request, hook string
 		withdrawCookie(w, cookie)
 	}
 	h.log.ErrorContext(r.Context(), "httpadapter: "+hook+" failed", "err", err)
-	writeError(w, http.StatusInternalServerError, string(webauthnkit.CodeInternal), "internal error")
+	writeError(w, http.StatusInternalServerError, webauthnkit.CodeInternal, "internal error")
 }
 
 // respond writes a 200 JSON response.
@@ -259,7 +259,7 @@ func credentialID(r *http.Request) ([]byte, error) {
 		p := strings.TrimSuffix(r.URL.Path, "/")
 		s = p[strings.LastIndexByte(p, '/')+1:]
 	}
-	notFound := &httpError{http.StatusNotFound, codeNotFound, "no such passkey"}
+	notFound := &httpError{http.StatusNotFound, webauthnkit.CodeNotFound, "no such passkey"}
 	if s == "" || len(s) > 1400 {
 		return nil, notFound
 	}

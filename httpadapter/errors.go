@@ -12,15 +12,17 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 )
 
-// HTTP-level error codes, next to the webauthnkit.Code values the core
-// returns.
+// Error codes of the adapter's own refusals, in the "error" field of a JSON
+// error response beside the webauthnkit.Code values of the core (an unknown
+// endpoint or passkey ID is webauthnkit.CodeNotFound, 404). docs/errors.md
+// lists them all with their HTTP status and what a client should do.
 const (
-	codeNotSignedIn      = "not_signed_in"          // 401: no valid session
-	codeForbiddenOrigin  = "forbidden_origin"       // 403: cross-origin request
-	codeNotFound         = "not_found"              // 404
-	codeMethodNotAllowed = "method_not_allowed"     // 405
-	codeTooLarge         = "request_too_large"      // 413
-	codeUnsupportedType  = "unsupported_media_type" // 415
+	CodeNotSignedIn          webauthnkit.Code = "not_signed_in"          // 401: no valid session
+	CodeForbiddenOrigin      webauthnkit.Code = "forbidden_origin"       // 403: Origin not allowed, or a cross-site request
+	CodeMethodNotAllowed     webauthnkit.Code = "method_not_allowed"     // 405
+	CodeRequestTooLarge      webauthnkit.Code = "request_too_large"      // 413: body above Options.MaxBodyBytes
+	CodeUnsupportedMediaType webauthnkit.Code = "unsupported_media_type" // 415: not Content-Type: application/json
+	CodeRateLimited          webauthnkit.Code = "rate_limited"           // 429: see RateLimit
 )
 
 // RetryAfterSeconds is the Retry-After sent with 503 store_unavailable.
@@ -42,12 +44,13 @@ type unknownCredentialSignal struct {
 	CredentialID string `json:"credentialId"`
 }
 
-// statusOf maps a core error code to an HTTP status.
 // StatusClientClosedRequest is the status logged for a request whose client
 // went away before it finished (webauthnkit.CodeCanceled), as nginx does: a
 // 4xx, not an outage. The client no longer reads it.
 const StatusClientClosedRequest = 499
 
+// statusOf maps a core error code to an HTTP status (the table in
+// docs/errors.md).
 func statusOf(code webauthnkit.Code) int {
 	switch code {
 	case webauthnkit.CodeInvalidRequest:
@@ -92,13 +95,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error, sig *signal) {
 	var he *httpError
 	if errors.As(err, &he) {
-		writeJSONError(w, he.status, errorBody{Error: he.code, Message: he.msg})
+		writeJSONError(w, he.status, errorBody{Error: string(he.code), Message: he.msg})
 		return
 	}
 	var e *webauthnkit.Error
 	if !errors.As(err, &e) {
 		h.log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, string(webauthnkit.CodeInternal), "internal error")
+		writeError(w, http.StatusInternalServerError, webauthnkit.CodeInternal, "internal error")
 		return
 	}
 	status := statusOf(e.Code)
@@ -123,22 +126,22 @@ func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error, si
 // httpError is an HTTP-level failure detected by the adapter itself.
 type httpError struct {
 	status int
-	code   string
+	code   webauthnkit.Code
 	msg    string
 }
 
-func (e *httpError) Error() string { return "httpadapter: " + e.code + ": " + e.msg }
+func (e *httpError) Error() string { return "httpadapter: " + string(e.code) + ": " + e.msg }
 
 func errNotSignedIn() error {
-	return &httpError{http.StatusUnauthorized, codeNotSignedIn, "sign in first"}
+	return &httpError{http.StatusUnauthorized, CodeNotSignedIn, "sign in first"}
 }
 
 func badRequest(msg string) error {
-	return &httpError{http.StatusBadRequest, string(webauthnkit.CodeInvalidRequest), msg}
+	return &httpError{http.StatusBadRequest, webauthnkit.CodeInvalidRequest, msg}
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSONError(w, status, errorBody{Error: code, Message: msg})
+func writeError(w http.ResponseWriter, status int, code webauthnkit.Code, msg string) {
+	writeJSONError(w, status, errorBody{Error: string(code), Message: msg})
 }
 
 func writeJSONError(w http.ResponseWriter, status int, body errorBody) {
@@ -152,7 +155,7 @@ func writeJSONError(w http.ResponseWriter, status int, body errorBody) {
 
 func methodNotAllowed(w http.ResponseWriter, allowed ...string) {
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use "+strings.Join(allowed, " or "))
+	writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use "+strings.Join(allowed, " or "))
 }
 
 // writeJSON writes v with status. API responses are never cached.
@@ -203,7 +206,7 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 			h.log.ErrorContext(r.Context(), "httpadapter: panic serving request",
 				"method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 			if !rw.wrote {
-				writeError(rw, http.StatusInternalServerError, string(webauthnkit.CodeInternal), "internal error")
+				writeError(rw, http.StatusInternalServerError, webauthnkit.CodeInternal, "internal error")
 			}
 		}()
 		next(rw, r)

@@ -367,7 +367,7 @@ func TestVerificationFailures(t *testing.T) {
 	begin := b.post("/login/begin", map[string]any{})
 	resp, err := b.dev.Login(b.publicKey(begin))
 	require.NoError(t, err)
-	e.clock.Advance(e.rp.Config().ChallengeTTL + 1)
+	e.clock.Advance(e.rp.ChallengeTTL() + 1)
 	r = b.post("/login/finish", resp)
 	require.Equal(t, http.StatusUnauthorized, r.status)
 	require.Equal(t, "ceremony_not_found", r.code(), "expired in the store")

@@ -133,8 +133,7 @@ type Options struct {
 // mounted without StripPrefix.
 type Handler struct {
 	rp          *webauthnkit.RelyingParty
-	now         func() time.Time            // the RelyingParty's clock
-	creds       webauthnkit.CredentialStore // for the unknown-credential signal only
+	now         func() time.Time // the RelyingParty's clock
 	opts        Options
 	log         *slog.Logger
 	origins     map[string]bool
@@ -194,28 +193,27 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	// Copy what the caller could mutate later.
 	opts.SessionSecret = append([]byte(nil), opts.SessionSecret...)
 
-	cfg := rp.Config()
+	origins := rp.Origins()
 	h := &Handler{
 		rp:          rp,
-		now:         cfg.Now,
-		creds:       cfg.Credentials,
+		now:         rp.Now,
 		opts:        opts,
 		log:         opts.Logger,
-		origins:     make(map[string]bool, len(cfg.Origins)),
-		rpID:        cfg.RPID,
-		ceremonyTTL: cfg.ChallengeTTL,
+		origins:     make(map[string]bool, len(origins)),
+		rpID:        rp.RPID(),
+		ceremonyTTL: rp.ChallengeTTL(),
 		maxBody:     opts.MaxBodyBytes,
 		sessionTTL:  opts.SessionTTL,
 		idleTimeout: opts.SessionIdleTimeout,
 	}
-	h.originList = strings.Join(cfg.Origins, " ")
-	for _, o := range cfg.Origins {
+	h.originList = strings.Join(origins, " ")
+	for _, o := range origins {
 		h.origins[strings.ToLower(o)] = true
 		if u, err := url.Parse(o); err == nil && u.Scheme == "http" && isLoopback(u.Hostname()) {
 			h.devOrigins = true
 		}
 	}
-	lim, err := newRateLimiter(opts.RateLimit, cfg.ChallengeTTL, cfg.Now)
+	lim, err := newRateLimiter(opts.RateLimit, h.ceremonyTTL, h.now)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +259,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.dispatch(w, r, rt)
 			return
 		}
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint")
+		writeError(w, http.StatusNotFound, webauthnkit.CodeNotFound, "no such endpoint")
 	})(w, r)
 }
 
@@ -364,7 +362,7 @@ func (h *Handler) WellKnown() http.Handler {
 			return
 		}
 		if h.wellKnown == nil {
-			writeError(w, http.StatusNotFound, codeNotFound, "no related origins are configured")
+			writeError(w, http.StatusNotFound, webauthnkit.CodeNotFound, "no related origins are configured")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -36,7 +36,7 @@ func TestCookieAttributes(t *testing.T) {
 	assert.Equal(t, http.SameSiteStrictMode, c.SameSite)
 	assert.Equal(t, "/passkeys", c.Path)
 	assert.False(t, c.Secure, "http://127.0.0.1 cannot have Secure cookies")
-	assert.Equal(t, int(e.rp.Config().ChallengeTTL/time.Second)+1, c.MaxAge)
+	assert.Equal(t, int(e.rp.ChallengeTTL()/time.Second)+1, c.MaxAge)
 	assert.Empty(t, c.Domain)
 
 	resp, err := b.dev.Register(b.publicKey(begin))

@@ -106,7 +106,6 @@ const (
 	// takes a bucket to refill (a forgotten client only gets a full bucket).
 	DefaultMaxClients = 50_000
 
-	codeRateLimited = "rate_limited" // 429
 	// globalBurstWindow: the global begin bucket holds this many seconds of
 	// its rate, so a sudden crowd is admitted at once.
 	globalBurstWindow = 10 * time.Second
@@ -246,7 +245,7 @@ func writeRateLimited(w http.ResponseWriter, wait time.Duration) {
 	secs := int64(math.Ceil(wait.Seconds()))
 	secs = min(max(secs, 1), 3600)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many requests; try again in a moment")
+	writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many requests; try again in a moment")
 }
 
 // limiterTable holds one token bucket per client, at most max of them,

@@ -28,8 +28,8 @@ func (h *Handler) checkOrigin(r *http.Request) error {
 			return nil
 		}
 		h.log.InfoContext(r.Context(), "httpadapter: request refused: its Origin is not one of the RelyingParty's origins (open the pages at one of them)",
-			"code", codeForbiddenOrigin, "path", r.URL.Path, "origin", clip(origin, maxLoggedOrigin), "expected", h.originList)
-		return &httpError{http.StatusForbidden, codeForbiddenOrigin, "requests from this origin are not allowed"}
+			"code", string(CodeForbiddenOrigin), "path", r.URL.Path, "origin", clip(origin, maxLoggedOrigin), "expected", h.originList)
+		return &httpError{http.StatusForbidden, CodeForbiddenOrigin, "requests from this origin are not allowed"}
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil
@@ -37,8 +37,8 @@ func (h *Handler) checkOrigin(r *http.Request) error {
 	switch site := r.Header.Get("Sec-Fetch-Site"); site {
 	case "cross-site", "same-site":
 		h.log.InfoContext(r.Context(), "httpadapter: request refused: sent by another site (Sec-Fetch-Site) without an Origin header",
-			"code", codeForbiddenOrigin, "path", r.URL.Path, "secFetchSite", site, "expected", h.originList)
-		return &httpError{http.StatusForbidden, codeForbiddenOrigin, "cross-site requests are not allowed"}
+			"code", string(CodeForbiddenOrigin), "path", r.URL.Path, "secFetchSite", site, "expected", h.originList)
+		return &httpError{http.StatusForbidden, CodeForbiddenOrigin, "cross-site requests are not allowed"}
 	}
 	return nil
 }
@@ -66,12 +66,12 @@ func checkJSONType(r *http.Request) error {
 			return nil
 		}
 	}
-	return &httpError{http.StatusUnsupportedMediaType, codeUnsupportedType, "send Content-Type: application/json"}
+	return &httpError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "send Content-Type: application/json"}
 }
 
 // readBody reads the capped request body.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooLarge := &httpError{http.StatusRequestEntityTooLarge, codeTooLarge, "request body too large"}
+	tooLarge := &httpError{http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "request body too large"}
 	if r.ContentLength > h.maxBody {
 		return nil, tooLarge
 	}

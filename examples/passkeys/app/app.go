@@ -197,7 +197,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, o := range rp.Config().Origins {
+	for _, o := range rp.Origins() {
 		s.origins[strings.ToLower(o)] = true
 	}
 	log.Info("passkeys: ready", "rpID", cfg.RPID, "origins", strings.Join(cfg.Origins, " "), "credentials", st.credsName, "ceremonies", st.ceremoniesName, "rateLimit", describeRateLimit(cfg.RateLimit))

@@ -1,0 +1,45 @@
+package webauthnkit
+
+import (
+	"context"
+	"time"
+)
+
+// EventType names an outcome reported to Config.OnEvent.
+type EventType string
+
+const (
+	EventRegistrationSucceeded EventType = "registration.succeeded"
+	EventRegistrationFailed    EventType = "registration.failed"
+	EventLoginSucceeded        EventType = "login.succeeded"
+	EventLoginFailed           EventType = "login.failed"
+	EventCounterRegression     EventType = "credential.counter_regression"
+	EventCredentialRenamed     EventType = "credential.renamed"
+	EventCredentialRevoked     EventType = "credential.revoked"
+	EventUserDeleted           EventType = "user.deleted"
+	// EventSessionsEnded: every session of the account was ended
+	// (EndSessions, or RevokeCredential, which ends them before the delete).
+	EventSessionsEnded EventType = "sessions.ended"
+)
+
+// Event describes one outcome. Fields that do not apply are zero. It never
+// carries challenges, signatures or keys.
+type Event struct {
+	Type         EventType
+	Time         time.Time
+	UserHandle   []byte
+	Username     string
+	CredentialID []byte
+	// Code is set on failures.
+	Code Code
+	// Err is the full error on failures (for logging; not client-safe).
+	Err error
+}
+
+func (rp *RelyingParty) emit(ctx context.Context, ev Event) {
+	if rp.cfg.OnEvent == nil {
+		return
+	}
+	ev.Time = rp.cfg.Now()
+	rp.cfg.OnEvent(ctx, ev)
+}
