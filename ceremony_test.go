@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -318,8 +319,8 @@ func TestGarbageResponses(t *testing.T) {
 }
 
 func TestStoreOutage(t *testing.T) {
-	store := &faultyStore{Store: newMemStore(t)}
-	defer store.Close()
+	mem := newMemStore(t)
+	store := storewrap.New(mem, mem)
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
 	auth := webauthntest.New(webauthntest.WithOrigin(testOrigin))
@@ -330,22 +331,22 @@ func TestStoreOutage(t *testing.T) {
 	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	require.NoError(t, err)
 
-	store.down.Store(true)
+	store.Fail(storewrap.ErrDown)
 	_, err = rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: "alice"})
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, "the store's cause stays in the chain")
 	_, err = rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 
-	store.down.Store(false)
+	store.Fail(nil)
 	lb, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: "alice"})
 	require.NoError(t, err)
 	lbody, err := auth.Login(lb.Options)
 	require.NoError(t, err)
-	store.down.Store(true)
+	store.Fail(storewrap.ErrDown)
 	_, err = rp.FinishLogin(ctx, lb.CeremonyID, lbody)
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
-	store.down.Store(false)
+	store.Fail(nil)
 	_, err = rp.FinishLogin(ctx, lb.CeremonyID, lbody)
 	// The take failed, so the ceremony is still there: the retry succeeds.
 	require.NoError(t, err)

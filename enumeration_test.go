@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -214,19 +215,17 @@ func TestFakeAllowListsVary(t *testing.T) {
 func TestUnknownNameFinishLooksReal(t *testing.T) {
 	for _, joining := range []bool{false, true} {
 		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
-			store := &countingStore{Store: newMemStore(t)}
-			defer store.Close()
-			var creds webauthnkit.CredentialStore = store
-			if joining {
-				creds = joiningStore{store}
+			var opts []storewrap.Option
+			if !joining {
+				opts = append(opts, storewrap.WithoutCredentialWithUser())
 			}
-			testUnknownNameFinishLooksReal(t, creds, store)
+			testUnknownNameFinishLooksReal(t, newCountingStore(t, opts...))
 		})
 	}
 }
 
-func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialStore, store *countingStore) {
-	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: creds, Ceremonies: store})
+func testUnknownNameFinishLooksReal(t *testing.T, store *storewrap.Store) {
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
 	register := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
 		device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
@@ -289,11 +288,11 @@ func testUnknownNameFinishLooksReal(t *testing.T, creds webauthnkit.CredentialSt
 		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
 		require.NoError(t, err)
 		body := probe(begin.Options, allowedIDs(t, begin.Options))
-		store.take()
+		store.TakeCalls()
 		_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
 		var ke *webauthnkit.Error
 		require.ErrorAs(t, err, &ke)
-		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.take()}
+		return outcome{ke.Code, ke.UnknownCredentialID != nil, store.TakeCalls()}
 	}
 	want := map[string]webauthnkit.Code{
 		"unregistered passkey":               webauthnkit.CodeUnknownCredential,

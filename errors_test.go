@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 )
 
 // Error texts say code and message once, even when a store wrapped the
@@ -59,11 +60,11 @@ func TestErrorText(t *testing.T) {
 // A canceled request is ErrCanceled and wraps context.Canceled even when the
 // store answered with something else (it did not look at the context).
 func TestCanceledWrapsContextCanceled(t *testing.T) {
-	store := &faultyStore{Store: newMemStore(t)}
-	t.Cleanup(func() { store.Close() })
+	mem := newMemStore(t)
+	store := storewrap.New(mem, mem)
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
-	store.down.Store(true)
+	store.Fail(storewrap.ErrDown)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err = rp.BeginLogin(cctx, webauthnkit.LoginRequest{Username: "alice"})

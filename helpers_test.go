@@ -1,7 +1,6 @@
 package webauthnkit_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -68,27 +68,14 @@ type env struct {
 	store  *memstore.Store
 	clock  *fakeClock
 	events *eventLog
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newEnv(t testing.TB, mutate ...func(*webauthnkit.Config)) *env {
 	t.Helper()
 	store := newMemStore(t)
 	t.Cleanup(func() { store.Close() })
-	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &syncBuffer{}}
+	e := &env{store: store, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}, events: &eventLog{}, logs: &testenv.SyncBuffer{}}
 	cfg := webauthnkit.Config{
 		RPID:        testRPID,
 		RPName:      "Example",

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,30 +32,11 @@ import (
 // go test deadline.
 const stepTimeout = 20 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers (the server's
-// log, the pages' console).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one example app, served in-process at http://localhost:<port>, and
 // one Chromium process shared by every tab of the test.
 type env struct {
 	base    string // http://localhost:<port>, the origin the app is configured for
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 	browser context.Context
 }
 
@@ -64,7 +44,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	path := chromiumPath(t)
-	e := &env{logs: &syncBuffer{}}
+	e := &env{logs: &testenv.SyncBuffer{}}
 	e.startApp(t)
 	e.startBrowser(t, path)
 	return e
@@ -156,7 +136,7 @@ func (e *env) startBrowser(t *testing.T, path string) {
 		// Chromium refuses to run as root with its sandbox.
 		opts = append(opts, chromedp.NoSandbox)
 	}
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	opts = append(opts, chromedp.CombinedOutput(&out))
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, bcancel := chromedp.NewContext(actx)
@@ -230,7 +210,7 @@ type tab struct {
 	name    string
 	env     *env
 	ctx     context.Context
-	console *syncBuffer
+	console *testenv.SyncBuffer
 }
 
 // noAutofill makes a page believe that the browser has no passkey autofill
@@ -259,7 +239,7 @@ const noAutofill = `if (window.PublicKeyCredential) {
 func (e *env) newTab(t *testing.T, name string, autofill bool) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser, chromedp.WithNewBrowserContext())
-	tb := &tab{name: name, env: e, ctx: ctx, console: &syncBuffer{}}
+	tb := &tab{name: name, env: e, ctx: ctx, console: &testenv.SyncBuffer{}}
 	if err := chromedp.Do(ctx); err != nil { // opens the tab
 		cancel()
 		t.Fatalf("%s: opening a tab: %v", name, err)

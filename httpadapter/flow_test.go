@@ -15,6 +15,7 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -413,7 +414,7 @@ func TestStoreUnavailable(t *testing.T) {
 	b.mustSignUp("alice")
 	resp := b.loginResponse(map[string]any{})
 
-	e.store.down.Store(true)
+	e.store.Fail(storewrap.ErrDown)
 	check := func(r *response) {
 		t.Helper()
 		require.Equal(t, http.StatusServiceUnavailable, r.status, r.String())
@@ -435,7 +436,7 @@ func TestStoreUnavailable(t *testing.T) {
 	require.Equal(t, "anonymous", string(b.raw(http.MethodGet, e.srv.URL+"/maybe", nil, nil).body))
 	require.Contains(t, e.logs.String(), "connection refused", "operators see the cause")
 
-	e.store.down.Store(false)
+	e.store.Fail(nil)
 	require.Equal(t, http.StatusOK, b.call(http.MethodGet, "/session", nil).status)
 	require.Equal(t, http.StatusOK, b.login(map[string]any{}).status)
 }

@@ -2,10 +2,8 @@ package httpadapter_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,147 +21,11 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
-
-// logBuffer collects every log record of the adapter and the core.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// faultStore is a fault injector around the real memstore: while down is
-// set, every call fails as an unreachable backend would.
-type faultStore struct {
-	*memstore.Store
-	down atomic.Bool
-}
-
-var errConnRefused = errors.New("dial tcp 10.0.0.1:5432: connection refused")
-
-func (f *faultStore) fault() error {
-	if f.down.Load() {
-		return fmt.Errorf("faultstore: %w: %w", webauthnkit.ErrStoreUnavailable, errConnRefused)
-	}
-	return nil
-}
-
-func (f *faultStore) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
-	if err := f.fault(); err != nil {
-		return err
-	}
-	return f.Store.PutCeremony(ctx, id, data, exp)
-}
-
-func (f *faultStore) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
-	if err := f.fault(); err != nil {
-		return nil, err
-	}
-	return f.Store.TakeCeremony(ctx, id)
-}
-
-func (f *faultStore) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
-	if err := f.fault(); err != nil {
-		return err
-	}
-	return f.Store.CreateUser(ctx, u, c)
-}
-
-func (f *faultStore) GetUserByHandle(ctx context.Context, h []byte) (webauthnkit.User, error) {
-	if err := f.fault(); err != nil {
-		return webauthnkit.User{}, err
-	}
-	return f.Store.GetUserByHandle(ctx, h)
-}
-
-func (f *faultStore) GetUserByName(ctx context.Context, n string) (webauthnkit.User, error) {
-	if err := f.fault(); err != nil {
-		return webauthnkit.User{}, err
-	}
-	return f.Store.GetUserByName(ctx, n)
-}
-
-func (f *faultStore) DeleteUser(ctx context.Context, h []byte) error {
-	if err := f.fault(); err != nil {
-		return err
-	}
-	return f.Store.DeleteUser(ctx, h)
-}
-
-func (f *faultStore) AddCredential(ctx context.Context, c webauthnkit.Credential) error {
-	if err := f.fault(); err != nil {
-		return err
-	}
-	return f.Store.AddCredential(ctx, c)
-}
-
-func (f *faultStore) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
-	if err := f.fault(); err != nil {
-		return webauthnkit.Credential{}, err
-	}
-	return f.Store.GetCredential(ctx, id)
-}
-
-func (f *faultStore) ListCredentials(ctx context.Context, h []byte) ([]webauthnkit.Credential, error) {
-	if err := f.fault(); err != nil {
-		return nil, err
-	}
-	return f.Store.ListCredentials(ctx, h)
-}
-
-func (f *faultStore) UpdateCredentialUse(ctx context.Context, id []byte, n uint32, u webauthnkit.CredentialUse) error {
-	if err := f.fault(); err != nil {
-		return err
-	}
-	return f.Store.UpdateCredentialUse(ctx, id, n, u)
-}
-
-func (f *faultStore) RenameCredential(ctx context.Context, h, id []byte, name string) error {
-	if err := f.fault(); err != nil {
-		return err
-	}
-	return f.Store.RenameCredential(ctx, h, id, name)
-}
-
-func (f *faultStore) DeleteCredential(ctx context.Context, h, id []byte, allowLast bool) error {
-	if err := f.fault(); err != nil {
-		return err
-	}
-	return f.Store.DeleteCredential(ctx, h, id, allowLast)
-}
-
-func (f *faultStore) EndSessions(ctx context.Context, h []byte) (uint64, error) {
-	if err := f.fault(); err != nil {
-		return 0, err
-	}
-	return f.Store.EndSessions(ctx, h)
-}
-
-func (f *faultStore) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
-	if err := f.fault(); err != nil {
-		return webauthnkit.Credential{}, webauthnkit.User{}, err
-	}
-	return f.Store.GetCredentialWithUser(ctx, id)
-}
-
-// Features: every method, GetCredentialWithUser included, goes through the
-// fault above.
-func (f *faultStore) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
-}
 
 // clock is a settable test clock.
 type clock struct {
@@ -206,9 +68,9 @@ type env struct {
 	origin string
 	rp     *webauthnkit.RelyingParty
 	h      *httpadapter.Handler
-	store  *faultStore
+	store  *storewrap.Store // fault injector around the memstore
 	clock  *clock
-	logs   *logBuffer
+	logs   *testenv.SyncBuffer
 }
 
 func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
@@ -219,14 +81,13 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 	}
 	e := &env{
 		t:     t,
-		store: &faultStore{},
 		clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
-		logs:  &logBuffer{},
+		logs:  &testenv.SyncBuffer{},
 	}
-	store, err := memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
+	mem, err := memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
 	require.NoError(t, err)
-	e.store.Store = store
-	t.Cleanup(func() { _ = e.store.Close() })
+	t.Cleanup(func() { _ = mem.Close() })
+	e.store = storewrap.New(mem, mem)
 	var handler atomic.Pointer[http.Handler]
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*handler.Load()).ServeHTTP(w, r)

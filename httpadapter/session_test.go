@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 )
 
 // copySession gives a new browser a copy of b's session cookie, as an
@@ -143,11 +144,11 @@ func TestSessionLogoutStoreDown(t *testing.T) {
 	b := e.browser()
 	b.mustSignUp("alice")
 	thief := b.copySession()
-	e.store.down.Store(true)
+	e.store.Fail(storewrap.ErrDown)
 	r := b.post("/logout", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r)
 	require.Equal(t, -1, setCookies(r.header)[httpadapter.SessionCookieInsecure].MaxAge)
-	e.store.down.Store(false)
+	e.store.Fail(nil)
 	require.Equal(t, http.StatusOK, thief.sessionStatus(), "nothing ended: the client was told so")
 }
 

@@ -29,10 +29,8 @@ import (
 // 127.0.0.1:6379), under a key prefix unique to this run; TestMain deletes
 // the run's keys at the end. Without a server they skip (fail under CI=true).
 
-const howToStartRedis = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`
-
 var (
-	redisAddr = testenv.Getenv("WEBAUTHNKIT_REDIS_ADDR", "127.0.0.1:6379")
+	redisAddr = testenv.RedisAddr()
 	runPrefix = "webauthnkit-test:" + randomHex(6) + ":"
 )
 
@@ -118,7 +116,7 @@ func delEach(ctx context.Context, c redis.Cmdable, keys []string) error {
 func testClient(t testing.TB) *redis.Client {
 	t.Helper()
 	if err := redisReachable(); err != nil {
-		testenv.Unavailable(t, "Redis", redisAddr, err, howToStartRedis)
+		testenv.Unavailable(t, "Redis", redisAddr, err, testenv.HowToStartRedis)
 	}
 	c := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { c.Close() })

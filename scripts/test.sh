@@ -5,5 +5,7 @@
 # server is missing, except under CI=true, where they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/services.sh
+# A server services.sh could not provide is reported there; its tests then
+# skip, or fail under CI=true, which is where that rule lives.
+bash scripts/services.sh || echo "test: some servers are not available (see above)"
 go test -race -count=1 -timeout 20m ./...

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/sqlstore"
 	"github.com/webauthnkit/webauthnkit/storetest"
 )
@@ -169,9 +170,9 @@ func proxiedStore(t *testing.T, b backend) (*sqlstore.Store, *tcpProxy) {
 
 func serverAddr(b backend) string {
 	if b.dialect == sqlstore.Postgres {
-		return postgresAddr(postgresDSN)
+		return testenv.PostgresAddr(postgresDSN)
 	}
-	return mysqlAddr(mysqlDSN)
+	return testenv.MySQLAddr(mysqlDSN)
 }
 
 // newStoreWithMigrationDB is newStore with the tables created and dropped

@@ -5,12 +5,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"github.com/stretchr/testify/require"
 
@@ -23,13 +21,8 @@ import (
 // prefix and drops them at the end, so runs (and packages) sharing a
 // database never see each other's rows.
 var (
-	postgresDSN = testenv.Getenv("WEBAUTHNKIT_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	mysqlDSN    = testenv.Getenv("WEBAUTHNKIT_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true&multiStatements=false")
-)
-
-const (
-	howToStartPostgres = "pg_ctlcluster 15 main start"
-	howToStartMariaDB  = "start-stop-daemon --start --background --exec /usr/sbin/mariadbd"
+	postgresDSN = testenv.PostgresDSN()
+	mysqlDSN    = testenv.MySQLDSN()
 )
 
 // backend is one database the store runs against.
@@ -65,16 +58,9 @@ func openPostgres(t testing.TB, dsn string) *sql.DB {
 	db.SetMaxOpenConns(16)
 	t.Cleanup(func() { db.Close() })
 	if err := ping(db); err != nil {
-		testenv.Unavailable(t, "PostgreSQL", postgresAddr(dsn), err, howToStartPostgres)
+		testenv.Unavailable(t, "PostgreSQL", testenv.PostgresAddr(dsn), err, testenv.HowToStartPostgres)
 	}
 	return db
-}
-
-func postgresAddr(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return dsn
 }
 
 func openMySQL(t testing.TB, dsn string) *sql.DB {
@@ -84,16 +70,9 @@ func openMySQL(t testing.TB, dsn string) *sql.DB {
 	db.SetMaxOpenConns(16)
 	t.Cleanup(func() { db.Close() })
 	if err := ping(db); err != nil {
-		testenv.Unavailable(t, "MariaDB", mysqlAddr(dsn), err, howToStartMariaDB)
+		testenv.Unavailable(t, "MariaDB", testenv.MySQLAddr(dsn), err, testenv.HowToStartMySQL)
 	}
 	return db
-}
-
-func mysqlAddr(dsn string) string {
-	if cfg, err := mysql.ParseDSN(dsn); err == nil {
-		return cfg.Addr
-	}
-	return dsn
 }
 
 func openSQLiteFile(t testing.TB) *sql.DB {

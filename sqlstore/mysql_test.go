@@ -42,6 +42,7 @@ func TestMySQLDSNSettings(t *testing.T) {
 		// must not move (see TestMySQLDaylightSavingGap).
 		{"parseTime=true,loc=America/New_York", func(c *mysql.Config) { c.ParseTime, c.Loc = true, newYork }},
 		{"clientFoundRows=true", func(c *mysql.Config) { c.ClientFoundRows = true }},
+		{"interpolateParams=false", func(c *mysql.Config) { c.InterpolateParams = false }}, // the default DSN has it on
 		{"interpolateParams=true", func(c *mysql.Config) { c.InterpolateParams = true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -411,7 +411,7 @@ func (r *runner) snapshot(ctx context.Context, requests int64) snapshot {
 		}
 	}
 	if r.t.server != nil {
-		s.calls = r.t.server.calls.snapshot()
+		s.calls = r.t.server.calls.Counts()
 	}
 	if r.t.stores != nil {
 		s.wire = r.t.stores.wire.snapshot()

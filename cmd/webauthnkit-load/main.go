@@ -61,6 +61,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 )
 
 // Report is the -json output.
@@ -185,7 +187,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Float64Var(&f.rate, "rate", 0, "pace all users together to this many logins per second (0: closed loop, as fast as the server answers)")
 	fs.DurationVar(&f.quietWait, "quiet-wait", 0, "before each run, wait up to this long for other work on the machine to stop (busy cores are always measured and reported)")
 	fs.IntVar(&f.repeat, "repeat", 1, "run each store up to this many times and keep the run least disturbed by other work on the machine (stops early at a clean run)")
-	fs.BoolVar(&f.countCalls, "count-calls", true, "count the core's store calls (the counting wrapper hides optional store methods: -count-calls=false to measure a store that has them)")
+	fs.BoolVar(&f.countCalls, "count-calls", true, "count the core's store calls (an atomic add per call; the wrapper forwards the optional methods the store declares)")
 	fs.StringVar(&f.loginMode, "login", loginUsername, "login/begin request: username ({\"username\"}: allowCredentials from the store) or discoverable ({}: usernameless)")
 	fs.DurationVar(&f.progress, "progress", time.Second, "interval of progress lines on stderr (0: none)")
 	fs.BoolVar(&f.quiet, "q", false, "no progress lines")
@@ -195,9 +197,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured login phase (per store: the store name is added before the extension when several run)")
 	fs.StringVar(&f.scale, "scale", "", "comma-separated registered-credential counts (e.g. 1000,100000,1000000): seed PostgreSQL in bulk and measure logins at each")
 	fs.StringVar(&f.scaleStore, "scale-store", storePostgresRedis, "store combination of -scale: postgres+redis or postgres")
-	fs.StringVar(&f.backends.PostgresDSN, "pg", envOr("WEBAUTHNKIT_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL DSN (pgx)")
-	fs.StringVar(&f.backends.MySQLDSN, "mysql", envOr("WEBAUTHNKIT_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?interpolateParams=true"), "MariaDB/MySQL DSN (go-sql-driver/mysql)")
-	fs.StringVar(&f.backends.RedisAddr, "redis", envOr("WEBAUTHNKIT_REDIS_ADDR", "127.0.0.1:6379"), "Redis address")
+	fs.StringVar(&f.backends.PostgresDSN, "pg", testenv.PostgresDSN(), "PostgreSQL DSN (pgx; $"+testenv.PostgresDSNEnv+" if set)")
+	fs.StringVar(&f.backends.MySQLDSN, "mysql", testenv.MySQLDSN(), "MariaDB/MySQL DSN (go-sql-driver/mysql; $"+testenv.MySQLDSNEnv+" if set)")
+	fs.StringVar(&f.backends.RedisAddr, "redis", testenv.RedisAddr(), "Redis address ($"+testenv.RedisAddrEnv+" if set)")
 	fs.IntVar(&f.backends.DBConns, "db-conns", 16, "max open connections of the SQL pool (and min Redis pool size)")
 	fs.DurationVar(&f.reqTimeout, "request-timeout", 30*time.Second, "timeout of one HTTP request")
 	fs.DurationVar(&f.flood, "flood", 0, "run a login/begin flood of this length instead of the login load (in-process server over the first -store)")
@@ -277,13 +279,6 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		f.timeout += 2*time.Minute + time.Duration(3*runs)*(f.warmup+f.duration) + time.Duration(runs)*f.quietWait
 	}
 	return f, nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func (f *flags) loadOptions(label string, stderr io.Writer) loadOptions {

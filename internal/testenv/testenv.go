@@ -24,6 +24,7 @@ func Unavailable(t testing.TB, server, addr string, cause error, howToStart stri
 		"\n  start it with: " + howToStart + "\n  or run: bash scripts/services.sh"
 	if InCI() {
 		t.Fatal("CI=true and " + msg)
+		return
 	}
 	t.Skip("skipping: " + msg)
 }

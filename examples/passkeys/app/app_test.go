@@ -21,7 +21,6 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/webauthnkit/webauthnkit/examples/passkeys/app"
 	"github.com/webauthnkit/webauthnkit/internal/testenv"
@@ -30,9 +29,9 @@ import (
 )
 
 var (
-	postgresDSN = testenv.Getenv("WEBAUTHNKIT_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	mysqlDSN    = testenv.Getenv("WEBAUTHNKIT_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test?parseTime=true")
-	redisAddr   = testenv.Getenv("WEBAUTHNKIT_REDIS_ADDR", "127.0.0.1:6379")
+	postgresDSN = testenv.PostgresDSN()
+	mysqlDSN    = testenv.MySQLDSN()
+	redisAddr   = testenv.RedisAddr()
 )
 
 // testApp is the app served by httptest on http://127.0.0.1:<port>.
@@ -279,25 +278,13 @@ func TestJourneyMySQL(t *testing.T) {
 }
 
 func TestJourneyRedisCeremonies(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: redisAddr})
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		testenv.Unavailable(t, "Redis", redisAddr, err, "redis-server --daemonize yes")
-	}
+	testenv.RequireRedis(t)
 	journey(t, start(t, app.Config{RedisAddr: redisAddr, StorePrefix: uniquePrefix(), WebauthnSecret: testWebauthnSecret}))
 }
 
 // A redis:// URL works as well as host:port.
 func TestJourneyRedisURL(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: redisAddr})
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		testenv.Unavailable(t, "Redis", redisAddr, err, "redis-server --daemonize yes")
-	}
+	testenv.RequireRedis(t)
 	journey(t, start(t, app.Config{RedisAddr: "redis://" + redisAddr + "/0", StorePrefix: uniquePrefix(), WebauthnSecret: testWebauthnSecret}))
 }
 

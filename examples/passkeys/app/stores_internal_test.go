@@ -48,7 +48,7 @@ func TestRedisOptions(t *testing.T) {
 // The app's Redis client really sends AUTH: with a password the server
 // does not have, opening the stores fails (and the error shows no password).
 func TestRedisURLAuthIsSent(t *testing.T) {
-	addr := testenv.Getenv("WEBAUTHNKIT_REDIS_ADDR", "127.0.0.1:6379")
+	addr := testenv.RedisAddr()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := openStores(ctx, Config{RedisAddr: "redis://" + addr + "/0", Now: time.Now})
