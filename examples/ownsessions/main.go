@@ -118,7 +118,9 @@ func newApp(origin string, logger *slog.Logger) (http.Handler, error) {
 	mux.HandleFunc("POST /passkeys/registration/begin", func(w http.ResponseWriter, r *http.Request) {
 		u, ok := a.sessionUser(r)
 		if !ok {
-			http.Error(w, `{"error":"not_signed_in","message":"sign in first"}`, http.StatusUnauthorized)
+			w.Header().Set("Content-Type", "application/json") // as the adapter answers
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":"not_signed_in","message":"sign in first"}`)
 			return
 		}
 		body := []byte(`{}`) // signed in to webauthnkit through CurrentUser: add a passkey

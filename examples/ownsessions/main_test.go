@@ -62,6 +62,8 @@ func TestOwnSessions(t *testing.T) {
 	stranger := &client{t: t, h: h, cookies: map[string]*http.Cookie{}}
 	w := stranger.json("/passkeys/registration/begin", `{"username": "mallory"}`)
 	require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+	require.JSONEq(t, `{"error":"not_signed_in","message":"sign in first"}`, w.Body.String())
+	require.Equal(t, "application/json", w.Header().Get("Content-Type"))
 
 	laptop := &client{t: t, h: h, cookies: map[string]*http.Cookie{}}
 	w = laptop.do(http.MethodPost, "/password-login", "application/x-www-form-urlencoded",
