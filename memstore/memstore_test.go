@@ -428,3 +428,16 @@ func TestErrorsPrefixed(t *testing.T) {
 	_, err = s.ListCredentials(canceled, u.Handle)
 	check("ListCredentials", err, context.Canceled)
 }
+
+// BenchmarkGetCredentialNotFound measures the miss path (an unknown
+// credential at sign-in), which now builds a prefixed error.
+func BenchmarkGetCredentialNotFound(b *testing.B) {
+	s := mustNew(b)
+	defer s.Close()
+	ctx := context.Background()
+	id := storetest.RandomBytes(32)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = s.GetCredential(ctx, id)
+	}
+}

@@ -144,9 +144,10 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 
 // errFailpoint wraps errors returned by test failpoints, which simulate a
 // crash: no clean-up runs after them.
-type errFailpoint struct{ error }
+type errFailpoint struct{ err error }
 
-func (e errFailpoint) Unwrap() error { return e.error }
+func (e errFailpoint) Error() string { return e.err.Error() }
+func (e errFailpoint) Unwrap() error { return e.err }
 
 func (s *Store) failpointHit(err error) bool {
 	var fp errFailpoint
@@ -158,13 +159,19 @@ func (s *Store) failpointHit(err error) bool {
 func (s *Store) opErr(ctx context.Context, op string, err error) error {
 	var se sentinelErr
 	if errors.As(err, &se) {
-		return errorf(op, se.error)
+		return errorf(op, se.err)
 	}
 	return wrapErr(ctx, op, err)
 }
 
 // sentinelErr carries a webauthnkit sentinel out of a helper.
-type sentinelErr struct{ error }
+//
+// This and the package's other error wrappers name their field rather than
+// embed error: go/doc counts an embedded error as a type of the package, and
+// then lists New apart from Store.
+type sentinelErr struct{ err error }
+
+func (e sentinelErr) Error() string { return e.err.Error() }
 
 // resolution is the fate of a claim made by another transaction.
 type resolution string
@@ -200,7 +207,7 @@ func (s *Store) claimName(ctx context.Context, name, value string, renew func(co
 		}
 		switch r {
 		case valid:
-			return sentinelErr{webauthnkit.ErrUserExists}
+			return sentinelErr{err: webauthnkit.ErrUserExists}
 		case dead:
 			expected = cur
 		case busy:
@@ -209,7 +216,7 @@ func (s *Store) claimName(ctx context.Context, name, value string, renew func(co
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return sentinelErr{webauthnkit.ErrUserExists}
+				return sentinelErr{err: webauthnkit.ErrUserExists}
 			}
 			if err := renew(ctx); err != nil {
 				return err
@@ -245,13 +252,13 @@ func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []a
 				return err
 			}
 			if live {
-				return sentinelErr{webauthnkit.ErrCredentialExists}
+				return sentinelErr{err: webauthnkit.ErrCredentialExists}
 			}
 			expOwner, expTx = "", ""
 			continue
 		}
 		if state != statePending {
-			return sentinelErr{webauthnkit.ErrCredentialExists}
+			return sentinelErr{err: webauthnkit.ErrCredentialExists}
 		}
 		r, err := s.resolveCred(ctx, []byte(owner), id, tx)
 		if err != nil {
@@ -260,7 +267,7 @@ func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []a
 		switch r {
 		case valid:
 			s.markCommitted(ctx, key, tx)
-			return sentinelErr{webauthnkit.ErrCredentialExists}
+			return sentinelErr{err: webauthnkit.ErrCredentialExists}
 		case dead:
 			expOwner, expTx = owner, tx
 		case busy:
@@ -269,7 +276,7 @@ func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []a
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return sentinelErr{webauthnkit.ErrCredentialExists}
+				return sentinelErr{err: webauthnkit.ErrCredentialExists}
 			}
 			if err := renew(ctx); err != nil {
 				return err

@@ -157,10 +157,10 @@ func (s *Store) markDeleting(ctx context.Context, key string, id, owner []byte, 
 				return "", err
 			}
 			if !live {
-				return "", sentinelErr{webauthnkit.ErrNotFound}
+				return "", sentinelErr{err: webauthnkit.ErrNotFound}
 			}
 		default:
-			return "", sentinelErr{webauthnkit.ErrNotFound}
+			return "", sentinelErr{err: webauthnkit.ErrNotFound}
 		}
 	}
 	return "", errTooMuchContention

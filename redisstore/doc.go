@@ -224,7 +224,7 @@
 // LOADING, READONLY, MASTERDOWN, CLUSTERDOWN, TRYAGAIN, BUSY, OOM, max
 // clients) the error wraps webauthnkit.ErrStoreUnavailable and the cause:
 //
-//	redisstore: GetCredential: webauthnkit: store unavailable: dial tcp 10.0.0.7:6379: connect: connection refused
+//	redisstore: GetCredential: webauthnkit: store_unavailable: storage is temporarily unavailable: dial tcp 10.0.0.7:6379: connect: connection refused
 //
 // The HTTP adapter answers these with 503. A call whose context is already
 // done, or that the caller cancels, returns the context's error without

@@ -43,6 +43,7 @@ func randomHex(n int) string {
 func TestMain(m *testing.M) {
 	// go-redis logs every failed dial; the fault tests make many on purpose.
 	redis.SetLogger(&logging.VoidLogger{})
+	skipExamplesWithoutRedis()
 	code := m.Run()
 	// Delete this run's keys from the shared server, if it is up.
 	c := redis.NewClient(&redis.Options{Addr: redisAddr, MaxRetries: -1, DialerRetries: 1})

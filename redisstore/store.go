@@ -152,7 +152,7 @@ func checkVersion(ctx context.Context, client redis.UniversalClient) error {
 	}
 	perNode := func(ctx context.Context, n *redis.Client) error {
 		if err := check(ctx, n, n.Options().Addr); err != nil {
-			return checked{err}
+			return checked{err: err}
 		}
 		return nil
 	}
@@ -163,7 +163,7 @@ func checkVersion(ctx context.Context, client redis.UniversalClient) error {
 	err := c.ForEachMaster(ctx, perNode)
 	var ce checked
 	if errors.As(err, &ce) {
-		return ce.error
+		return ce.err
 	}
 	if err != nil { // finding the nodes failed
 		return wrapErr(ctx, "New: finding the servers", err)
@@ -172,7 +172,9 @@ func checkVersion(ctx context.Context, client redis.UniversalClient) error {
 }
 
 // checked marks an error already prefixed and classified by checkVersion.
-type checked struct{ error }
+type checked struct{ err error }
+
+func (e checked) Error() string { return e.err.Error() }
 
 // checkInfo checks the redis_version line of an INFO server reply.
 func checkInfo(info, addr string) error {
@@ -314,7 +316,7 @@ func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 func (s *Store) step(name string) error {
 	if s.failpoint != nil {
 		if err := s.failpoint(name); err != nil {
-			return errFailpoint{err}
+			return errFailpoint{err: err}
 		}
 	}
 	return nil

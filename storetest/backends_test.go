@@ -80,3 +80,7 @@ func TestBackendsRejectBadOptions(t *testing.T) {
 	require.ErrorContains(t, err, "redisstore: New: ")
 	require.False(t, errors.Is(err, webauthnkit.ErrStoreUnavailable), "the prefix is checked before the server is reached")
 }
+
+// TestExampleConformance runs the code of Example_conformance, which cannot
+// run as an Example (the suite needs a *testing.T).
+func TestExampleConformance(t *testing.T) { myStoreConformance(t) }
