@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/loginbench"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -50,7 +52,7 @@ func BenchmarkKeySize(b *testing.B) {
 			require.NoError(b, err)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := testenv.ProcessCPU()
 			for range b.N {
 				d := sha256.Sum256(msg)
 				switch pub := k.key.Public().(type) {
@@ -64,7 +66,7 @@ func BenchmarkKeySize(b *testing.B) {
 					}
 				}
 			}
-			reportCPU(b, processCPU()-cpu)
+			reportCPU(b, testenv.ProcessCPU()-cpu)
 		})
 		b.Run("FinishRegistration/"+k.name, func(b *testing.B) {
 			rp, _ := benchRP(b)
@@ -79,42 +81,27 @@ func BenchmarkKeySize(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := testenv.ProcessCPU()
 			for i := range b.N {
 				if _, err := rp.FinishRegistration(ctx, ids[i], bodies[i]); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, processCPU()-cpu)
+			reportCPU(b, testenv.ProcessCPU()-cpu)
 		})
 		b.Run("FinishLogin/"+k.name, func(b *testing.B) {
-			rp, _ := benchRP(b)
-			d := webauthntest.New(append(device, webauthntest.SyncedPasskey())...)
-			begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
-			require.NoError(b, err)
-			body, err := d.Register(begin.Options)
-			require.NoError(b, err)
-			_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-			require.NoError(b, err)
-			lb, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
-			require.NoError(b, err)
-			body, err = d.Login(lb.Options) // counter 0 and a fixed challenge: valid for every ceremony
-			require.NoError(b, err)
-			ids := make([]string, b.N)
-			for i := range ids {
-				begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
-				require.NoError(b, err)
-				ids[i] = begin.CeremonyID
-			}
+			store := newMemStore(b)
+			f := loginbench.New(b, store, store, webauthntest.WithAlgorithm(k.alg), webauthntest.WithKey(k.key))
+			ids, body, rp := f.Begin(b, b.N), f.Body, f.RP
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := testenv.ProcessCPU()
 			for i := range b.N {
 				if _, err := rp.FinishLogin(ctx, ids[i], body); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, processCPU()-cpu)
+			reportCPU(b, testenv.ProcessCPU()-cpu)
 		})
 	}
 }
@@ -137,9 +124,9 @@ func BenchmarkHostileKey(b *testing.B) {
 			require.NoError(b, berr)
 			body = withoutOptionalCopies(b, body)
 			b.StartTimer()
-			start := processCPU()
+			start := testenv.ProcessCPU()
 			_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-			cpu += processCPU() - start
+			cpu += testenv.ProcessCPU() - start
 		}
 		reportCPU(b, cpu)
 		b.Logf("outcome: %v", outcome(err))
@@ -177,9 +164,9 @@ func BenchmarkHostileKey(b *testing.B) {
 			require.NoError(b, err)
 			body = setSignature(b, body, randomBytes(b, len(n46k)))
 			b.StartTimer()
-			start := processCPU()
+			start := testenv.ProcessCPU()
 			_, err = rp.FinishLogin(ctx, lb.CeremonyID, body)
-			cpu += processCPU() - start
+			cpu += testenv.ProcessCPU() - start
 			if b.N == 1 {
 				b.Logf("outcome: %v", outcome(err))
 			}

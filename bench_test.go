@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/loginbench"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -44,33 +45,15 @@ type loginFixture struct {
 func newLoginFixture(b testing.TB) *loginFixture {
 	b.Helper()
 	store := newMemStore(b)
-	b.Cleanup(func() { store.Close() })
-	rp, err := webauthnkit.New(webauthnkit.Config{
-		RPID: testRPID, Origins: []string{testOrigin},
-		Credentials: store, Ceremonies: store,
-		NewChallenge: func() ([]byte, error) { return fixedChallenge, nil },
-	})
-	require.NoError(b, err)
-	device := webauthntest.New(webauthntest.WithOrigin(testOrigin), webauthntest.SyncedPasskey())
-	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
-	require.NoError(b, err)
-	rbody, err := device.Register(begin.Options)
-	require.NoError(b, err)
-	reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, rbody)
-	require.NoError(b, err)
-	lb, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
-	require.NoError(b, err)
-	body, err := device.Login(lb.Options)
-	require.NoError(b, err)
-	_, err = rp.FinishLogin(ctx, lb.CeremonyID, body)
-	require.NoError(b, err)
-	pub, ok := device.Credentials()[0].PublicKey.(*ecdsa.PublicKey)
+	f := loginbench.New(b, store, store)
+	pub, ok := f.Device.Credentials()[0].PublicKey.(*ecdsa.PublicKey)
 	require.True(b, ok)
+	reg := f.Registration
 	return &loginFixture{
-		rp: rp, store: store, body: body, cred: reg.Credential, user: reg.User, pub: pub,
+		rp: f.RP, store: store, body: f.Body, cred: reg.Credential, user: reg.User, pub: pub,
 		session: webauthn.SessionData{
-			Challenge:        protocol.URLEncodedBase64(fixedChallenge).String(),
-			RelyingPartyID:   testRPID,
+			Challenge:        protocol.URLEncodedBase64(loginbench.Challenge).String(),
+			RelyingPartyID:   loginbench.RPID,
 			UserID:           reg.User.Handle,
 			UserVerification: protocol.VerificationPreferred,
 		},

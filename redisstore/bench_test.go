@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/loginbench"
 	"github.com/webauthnkit/webauthnkit/storetest"
-	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
 // Benchmarks against the Redis at WEBAUTHNKIT_REDIS_ADDR:
@@ -262,57 +262,18 @@ func BenchmarkListCredentials(b *testing.B) {
 	done()
 }
 
-// loginBench is a RelyingParty on the store (both interfaces) with one
-// registered synced passkey and one assertion that is valid for every login
-// ceremony (fixed challenge, counter 0), as in the core's BenchmarkFinishLogin.
-type loginBench struct {
-	rp   *webauthnkit.RelyingParty
-	body []byte
-}
-
-func newLoginBench(b *testing.B, s *Store) *loginBench {
-	b.Helper()
-	ctx := context.Background()
-	challenge := bytes.Repeat([]byte{0x42}, 32)
-	rp, err := webauthnkit.New(webauthnkit.Config{
-		RPID: "example.com", Origins: []string{"https://example.com"},
-		Credentials: s, Ceremonies: s,
-		NewChallenge: func() ([]byte, error) { return challenge, nil },
-	})
-	require.NoError(b, err)
-	device := webauthntest.New(webauthntest.WithOrigin("https://example.com"), webauthntest.SyncedPasskey())
-	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: storetest.RandomName()})
-	require.NoError(b, err)
-	body, err := device.Register(begin.Options)
-	require.NoError(b, err)
-	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-	require.NoError(b, err)
-	login, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
-	require.NoError(b, err)
-	body, err = device.Login(login.Options)
-	require.NoError(b, err)
-	_, err = rp.FinishLogin(ctx, login.CeremonyID, body)
-	require.NoError(b, err)
-	return &loginBench{rp: rp, body: body}
-}
-
 // BenchmarkFinishLogin is the library's whole login check with Redis
 // holding the ceremonies and the credentials: take the ceremony, parse,
 // look up the credential and user, verify the ES256 signature,
 // compare-and-set the counter. Ceremonies are begun before the timer starts.
 func BenchmarkFinishLogin(b *testing.B) {
 	s, rt := benchStore(b)
-	lb := newLoginBench(b, s)
+	f := loginbench.New(b, s, s)
 	ctx := context.Background()
-	ids := make([]string, b.N)
-	for i := range ids {
-		begin, err := lb.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
-		require.NoError(b, err)
-		ids[i] = begin.CeremonyID
-	}
+	ids := f.Begin(b, b.N)
 	done := measure(b, rt)
 	for i := range b.N {
-		if _, err := lb.rp.FinishLogin(ctx, ids[i], lb.body); err != nil {
+		if _, err := f.RP.FinishLogin(ctx, ids[i], f.Body); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -323,15 +284,15 @@ func BenchmarkFinishLogin(b *testing.B) {
 // its roundtrips/op is the Redis cost of a sign-in.
 func BenchmarkLoginCeremony(b *testing.B) {
 	s, rt := benchStore(b)
-	lb := newLoginBench(b, s)
+	f := loginbench.New(b, s, s)
 	ctx := context.Background()
 	done := measure(b, rt)
 	for range b.N {
-		begin, err := lb.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
+		begin, err := f.RP.BeginLogin(ctx, webauthnkit.LoginRequest{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := lb.rp.FinishLogin(ctx, begin.CeremonyID, lb.body); err != nil {
+		if _, err := f.RP.FinishLogin(ctx, begin.CeremonyID, f.Body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -18,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/loginbench"
 	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/sqlstore"
 	"github.com/webauthnkit/webauthnkit/storetest"
-	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
 // The per-call benchmarks run against every backend:
@@ -254,35 +253,12 @@ func copyCredentials(b *testing.B, db *sql.DB, prefix string, n int) [][]byte {
 func BenchmarkFinishLogin(b *testing.B) {
 	forEachBackendB(b, func(b *testing.B, s *sqlstore.Store) {
 		ctx := context.Background()
-		challenge := bytes.Repeat([]byte{0x42}, 32)
-		rp, err := webauthnkit.New(webauthnkit.Config{
-			RPID: "example.com", Origins: []string{"https://example.com"},
-			Credentials: s, Ceremonies: s,
-			NewChallenge: func() ([]byte, error) { return challenge, nil },
-		})
-		require.NoError(b, err)
-		device := webauthntest.New(webauthntest.WithOrigin("https://example.com"), webauthntest.SyncedPasskey())
-		begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: storetest.RandomName()})
-		require.NoError(b, err)
-		body, err := device.Register(begin.Options)
-		require.NoError(b, err)
-		_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-		require.NoError(b, err)
-		login, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
-		require.NoError(b, err)
-		body, err = device.Login(login.Options)
-		require.NoError(b, err)
-
-		ids := make([]string, b.N)
-		for i := range ids {
-			begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
-			require.NoError(b, err)
-			ids[i] = begin.CeremonyID
-		}
+		f := loginbench.New(b, s, s)
+		ids := f.Begin(b, b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
-			if _, err := rp.FinishLogin(ctx, ids[i], body); err != nil {
+			if _, err := f.RP.FinishLogin(ctx, ids[i], f.Body); err != nil {
 				b.Fatal(err)
 			}
 		}

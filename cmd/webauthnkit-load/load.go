@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -398,7 +399,7 @@ type snapshot struct {
 }
 
 func (r *runner) snapshot(ctx context.Context, requests int64) snapshot {
-	s := snapshot{at: time.Now(), cpu: processCPU(), requests: requests}
+	s := snapshot{at: time.Now(), cpu: testenv.ProcessCPU(), requests: requests}
 	s.machine, s.machOK = machineCPU()
 	s.procs = processGroupCPU()
 	if r.t.stores != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/internal/storewrap"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 )
 
 // mountPath is where the in-process server mounts the adapter, as an
@@ -107,7 +108,7 @@ func startServerLimited(st *stores, addr string, countCalls bool, rl httpadapter
 	mux.Handle(mountPath+"/", http.StripPrefix(mountPath, h))
 	mux.HandleFunc("GET "+statsPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(serverStats{CPUSeconds: processCPU().Seconds(), Logins: s.logins.Load(), StoreCalls: calls.Counts()})
+		_ = json.NewEncoder(w).Encode(serverStats{CPUSeconds: testenv.ProcessCPU().Seconds(), Logins: s.logins.Load(), StoreCalls: calls.Counts()})
 	})
 	s.srv = &http.Server{
 		Handler:           mux,

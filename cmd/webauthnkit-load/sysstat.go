@@ -8,19 +8,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-)
 
-// processCPU returns the user plus system CPU time used by this process so
-// far (getrusage(RUSAGE_SELF)).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
+)
 
 // clockTicks is USER_HZ, the unit of /proc/stat; 100 on every Linux
 // architecture Go supports.
@@ -107,7 +98,7 @@ var serverProcesses = map[string]bool{"postgres": true, "redis-server": true, "m
 // process as "self". Processes that exit meanwhile drop out of the sums,
 // so pools of long-lived connections (as here) are what it measures well.
 func processGroupCPU() map[string]time.Duration {
-	out := map[string]time.Duration{"self": processCPU()}
+	out := map[string]time.Duration{"self": testenv.ProcessCPU()}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return out
