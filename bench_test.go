@@ -144,7 +144,7 @@ func BenchmarkBeginLogin(b *testing.B) {
 		req  webauthnkit.LoginRequest
 	}{
 		{"usernameless", webauthnkit.LoginRequest{}},
-		{"username", webauthnkit.LoginRequest{Username: "alice"}},
+		{"username", webauthnkit.LoginRequest{Username: f.user.Name}},
 		{"unknown_username", webauthnkit.LoginRequest{Username: "nobody"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -159,14 +159,7 @@ func BenchmarkBeginLogin(b *testing.B) {
 }
 
 func BenchmarkFinishRegistration(b *testing.B) {
-	store := newMemStore(b)
-	b.Cleanup(func() { store.Close() })
-	rp, err := webauthnkit.New(webauthnkit.Config{
-		RPID: testRPID, Origins: []string{testOrigin},
-		Credentials: store, Ceremonies: store,
-		NewChallenge: func() ([]byte, error) { return fixedChallenge, nil },
-	})
-	require.NoError(b, err)
+	rp, _ := benchRP(b)
 	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
 	ids := make([]string, b.N)
 	bodies := make([][]byte, b.N)

@@ -32,15 +32,9 @@ func newEnumerationFixture(t testing.TB) *enumerationFixture {
 	t.Cleanup(func() { store.Close() })
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
-	alice := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
-	require.NoError(t, err)
-	body, err := alice.Register(begin.Options)
-	require.NoError(t, err)
-	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-	require.NoError(t, err)
+	register(t, rp, webauthnkit.RegistrationRequest{Username: "alice"})
 	f := &enumerationFixture{rp: rp, stranger: webauthntest.New(webauthntest.WithOrigin(testOrigin))}
-	begin, err = rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "unused"})
+	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "unused"})
 	require.NoError(t, err)
 	_, err = f.stranger.Register(begin.Options)
 	require.NoError(t, err)
@@ -227,19 +221,12 @@ func TestUnknownNameFinishLooksReal(t *testing.T) {
 func testUnknownNameFinishLooksReal(t *testing.T, store *storewrap.Store) {
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
-	register := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
-		device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-		begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
-		require.NoError(t, err)
-		body, err := device.Register(begin.Options)
-		require.NoError(t, err)
-		reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, body)
-		require.NoError(t, err)
-		return reg, device
+	signUp := func(name string) (*webauthnkit.Registration, *webauthntest.Authenticator) {
+		return register(t, rp, webauthnkit.RegistrationRequest{Username: name})
 	}
-	register("alice")
-	_, carol := register("carol") // another account's passkey
-	bob, _ := register("bob")     // an account whose passkeys are all gone
+	signUp("alice")
+	_, carol := signUp("carol") // another account's passkey
+	bob, _ := signUp("bob")     // an account whose passkeys are all gone
 	require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
 
 	stranger := webauthntest.New(webauthntest.WithOrigin(testOrigin)) // a passkey nobody registered

@@ -119,7 +119,10 @@ func ExampleRelyingParty_BeginLogin() {
 // "error" field). docs/errors.md has the whole table.
 func Example_errorsAcrossLayers() {
 	ctx := context.Background()
-	store, _ := memstore.New()
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	rp, _ := webauthnkit.New(webauthnkit.Config{
 		RPID: "example.com", Origins: []string{"https://example.com"},
@@ -133,7 +136,7 @@ func Example_errorsAcrossLayers() {
 	body, _ := device.Register(first.Options)
 	alice, _ := rp.FinishRegistration(ctx, first.CeremonyID, body)
 	body, _ = webauthntest.New(webauthntest.WithOrigin("https://example.com")).Register(second.Options)
-	_, err := rp.FinishRegistration(ctx, second.CeremonyID, body)
+	_, err = rp.FinishRegistration(ctx, second.CeremonyID, body)
 	fmt.Println(webauthnkit.ErrorCode(err), errors.Is(err, webauthnkit.ErrUsernameTaken),
 		errors.Is(err, webauthnkit.ErrUserExists), errors.Is(err, webauthnkit.ErrDuplicate))
 

@@ -100,12 +100,20 @@ var ctx = context.Background()
 // signUp registers a new account with a fresh authenticator.
 func (e *env) signUp(t testing.TB, name string, opts ...webauthntest.Option) (*webauthnkit.Registration, *webauthntest.Authenticator) {
 	t.Helper()
+	return register(t, e.rp, webauthnkit.RegistrationRequest{Username: name}, opts...)
+}
+
+// register runs a whole registration ceremony on rp (a sign-up, or a
+// passkey added with req.UserHandle) with a fresh authenticator for
+// testOrigin, failing t on any error.
+func register(t testing.TB, rp *webauthnkit.RelyingParty, req webauthnkit.RegistrationRequest, opts ...webauthntest.Option) (*webauthnkit.Registration, *webauthntest.Authenticator) {
+	t.Helper()
 	auth := webauthntest.New(append([]webauthntest.Option{webauthntest.WithOrigin(testOrigin)}, opts...)...)
-	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+	begin, err := rp.BeginRegistration(ctx, req)
 	require.NoError(t, err)
 	body, err := auth.Register(begin.Options)
 	require.NoError(t, err)
-	reg, err := e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	reg, err := rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	require.NoError(t, err)
 	return reg, auth
 }

@@ -206,13 +206,7 @@ func TestLoginStoreCalls(t *testing.T) {
 func testLoginStoreCalls(t *testing.T, store *storewrap.Store, wantDiscoverable []string) {
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
 	require.NoError(t, err)
-	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
-	require.NoError(t, err)
-	body, err := device.Register(begin.Options)
-	require.NoError(t, err)
-	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
-	require.NoError(t, err)
+	_, device := register(t, rp, webauthnkit.RegistrationRequest{Username: "alice"})
 
 	for _, tc := range []struct {
 		username          string

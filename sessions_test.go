@@ -20,14 +20,7 @@ import (
 // account.
 func (e *env) addPasskey(t testing.TB, handle []byte) (*webauthnkit.Registration, *webauthntest.Authenticator) {
 	t.Helper()
-	auth := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{UserHandle: handle})
-	require.NoError(t, err)
-	body, err := auth.Register(begin.Options)
-	require.NoError(t, err)
-	reg, err := e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
-	require.NoError(t, err)
-	return reg, auth
+	return register(t, e.rp, webauthnkit.RegistrationRequest{UserHandle: handle})
 }
 
 func (e *env) epoch(t testing.TB, handle []byte) uint64 {

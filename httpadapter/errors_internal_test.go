@@ -32,21 +32,16 @@ func (l *layers) clock() time.Time { l.mu.Lock(); defer l.mu.Unlock(); return l.
 
 func (l *layers) advance(d time.Duration) { l.mu.Lock(); l.now = l.now.Add(d); l.mu.Unlock() }
 
-func newLayers(t *testing.T, store *memstore.Store, mutate ...func(*webauthnkit.Config)) *layers {
+func newLayers(t *testing.T, storeOpts []memstore.Option, mutate ...func(*webauthnkit.Config)) *layers {
 	t.Helper()
-	if store == nil {
-		var err error
-		if store, err = memstore.New(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store, err := memstore.New(storeOpts...)
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	l := &layers{store: store, now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	cfg := webauthnkit.Config{RPID: "example.com", Origins: []string{"https://example.com"}, Credentials: store, Ceremonies: store, Now: l.clock}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	var err error
 	l.rp, err = webauthnkit.New(cfg)
 	require.NoError(t, err)
 	l.h, err = New(l.rp, Options{SessionSecret: bytes.Repeat([]byte{1}, 32)})
@@ -85,13 +80,13 @@ func (l *layers) login(t *testing.T, auth *webauthntest.Authenticator, opts ...w
 func TestErrorsAcrossLayers(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
-		name   string
-		store  *memstore.Store
-		config func(*webauthnkit.Config)
-		run    func(t *testing.T, l *layers) error
-		want   *webauthnkit.Error
-		causes []error // also matched by errors.Is (store sentinels, context errors)
-		status int
+		name      string
+		storeOpts []memstore.Option
+		config    func(*webauthnkit.Config)
+		run       func(t *testing.T, l *layers) error
+		want      *webauthnkit.Error
+		causes    []error // also matched by errors.Is (store sentinels, context errors)
+		status    int
 	}{
 		{
 			name: "malformed username",
@@ -276,8 +271,8 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			want: webauthnkit.ErrUserNotFound, causes: []error{webauthnkit.ErrNotFound}, status: 401,
 		},
 		{
-			name:  "store refuses more ceremonies",
-			store: mustMemstore(memstore.WithMaxCeremonies(1)),
+			name:      "store refuses more ceremonies",
+			storeOpts: []memstore.Option{memstore.WithMaxCeremonies(1)},
 			run: func(t *testing.T, l *layers) error {
 				_, err := l.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
 				require.NoError(t, err)
@@ -313,7 +308,7 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			if tc.config != nil {
 				mutate = append(mutate, tc.config)
 			}
-			l := newLayers(t, tc.store, mutate...)
+			l := newLayers(t, tc.storeOpts, mutate...)
 			err := tc.run(t, l)
 			require.Error(t, err)
 
@@ -395,13 +390,4 @@ func TestAdapterErrorCodes(t *testing.T) {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 		assert.Equal(t, string(CodeRateLimited), body.Error)
 	})
-}
-
-// mustMemstore is memstore.New for a table of cases built before any test runs.
-func mustMemstore(opts ...memstore.Option) *memstore.Store {
-	s, err := memstore.New(opts...)
-	if err != nil {
-		panic(err)
-	}
-	return s
 }

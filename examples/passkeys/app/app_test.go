@@ -253,7 +253,11 @@ func sqlServer(t *testing.T, name, driver, dsn string, dialect sqlstore.Dialect)
 		if db != nil {
 			db.Close()
 		}
-		testenv.Unavailable(t, name, dsn, err, "bash scripts/services.sh")
+		addr := testenv.PostgresAddr(dsn) // the address, not the DSN: it may hold a password
+		if driver == "mysql" {
+			addr = testenv.MySQLAddr(dsn)
+		}
+		testenv.Unavailable(t, name, addr, err, "bash scripts/services.sh")
 	}
 	prefix = uniquePrefix()
 	t.Cleanup(func() {
