@@ -184,7 +184,7 @@ func TestCloseKeepsClient(t *testing.T) {
 	require.NoError(t, c.Ping(t.Context()).Err(), "Close closed the caller's client")
 	_, err := s.GetCredential(t.Context(), []byte("no such credential"))
 	require.ErrorIs(t, err, webauthnkit.ErrNotFound, "the Store works after Close")
-	require.True(t, strings.HasPrefix(err.Error(), "redisstore: "), err.Error())
+	require.True(t, strings.HasPrefix(err.Error(), "redisstore: GetCredential: "), err.Error())
 }
 
 func TestNewUnreachable(t *testing.T) {

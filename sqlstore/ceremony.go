@@ -12,7 +12,7 @@ import (
 // PutCeremony stores data under id until expiresAt. An id that is stored
 // and not expired gives ErrDuplicate; an expired one is replaced.
 func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
-	const op = "put ceremony"
+	const op = "PutCeremony"
 	if len(id) == 0 || len(id) > maxCeremonyIDLen {
 		return fmt.Errorf("sqlstore: %s: ceremony ID is %d bytes, want 1 to %d", op, len(id), maxCeremonyIDLen)
 	}
@@ -58,7 +58,7 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 // atomic step: of concurrent takes of one id exactly one succeeds. An
 // unknown, already taken or expired id gives ErrNotFound.
 func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
-	const op = "take ceremony"
+	const op = "TakeCeremony"
 	if err := s.writes.lock(ctx); err != nil {
 		return nil, s.fail(ctx, op, err, nil)
 	}
@@ -101,7 +101,7 @@ func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 // ceremony, so this only reclaims space; run it every few minutes, or let
 // WithJanitor do it.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	const op = "delete expired ceremonies"
+	const op = "DeleteExpired"
 	if err := s.writes.lock(ctx); err != nil {
 		return 0, s.fail(ctx, op, err, nil)
 	}

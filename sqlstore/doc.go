@@ -118,7 +118,7 @@
 //
 // # Errors
 //
-// Errors are prefixed "sqlstore:" and wrap the webauthnkit sentinels:
+// Errors are prefixed "sqlstore: <Method>:" and wrap the webauthnkit sentinels:
 // ErrNotFound, ErrUserExists and ErrCredentialExists (from unique
 // violations, recognised by driver error code), ErrDuplicate, ErrConflict,
 // ErrLastCredential.

@@ -111,7 +111,7 @@ func TestWrapError(t *testing.T) {
 	ctx := context.Background()
 	unique := &pgconn.PgError{Code: "23505"}
 
-	err := wrapError(ctx, Postgres, "create user", unique, webauthnkit.ErrUserExists)
+	err := wrapError(ctx, Postgres, "CreateUser", unique, webauthnkit.ErrUserExists)
 	assert.ErrorIs(t, err, webauthnkit.ErrUserExists)
 	assert.ErrorIs(t, err, webauthnkit.ErrDuplicate)
 	var pgErr *pgconn.PgError
@@ -120,30 +120,30 @@ func TestWrapError(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, ServerError{Dialect: Postgres, Code: "23505", Name: "unique_violation"}, *se)
 	// The sentinel's own text is the core's: only what sqlstore adds is pinned.
-	assert.Equal(t, "sqlstore: create user: "+webauthnkit.ErrUserExists.Error()+": postgres error SQLSTATE 23505 (unique_violation)", err.Error())
+	assert.Equal(t, "sqlstore: CreateUser: "+webauthnkit.ErrUserExists.Error()+": postgres error SQLSTATE 23505 (unique_violation)", err.Error())
 
 	// A unique violation where none is expected is not a duplicate.
 	err = wrapError(ctx, Postgres, "op", unique, nil)
 	assert.NotErrorIs(t, err, webauthnkit.ErrDuplicate)
 
-	err = wrapError(ctx, Postgres, "get credential", fmt.Errorf("scan: %w", sql.ErrNoRows), nil)
+	err = wrapError(ctx, Postgres, "GetCredential", fmt.Errorf("scan: %w", sql.ErrNoRows), nil)
 	assert.ErrorIs(t, err, webauthnkit.ErrNotFound)
-	assert.Equal(t, "sqlstore: get credential: "+webauthnkit.ErrNotFound.Error(), err.Error())
+	assert.Equal(t, "sqlstore: GetCredential: "+webauthnkit.ErrNotFound.Error(), err.Error())
 
-	err = wrapError(ctx, MySQL, "add credential", &mysql.MySQLError{Number: 1452}, webauthnkit.ErrCredentialExists)
+	err = wrapError(ctx, MySQL, "AddCredential", &mysql.MySQLError{Number: 1452}, webauthnkit.ErrCredentialExists)
 	assert.ErrorIs(t, err, webauthnkit.ErrNotFound, "foreign key violation: no such user")
 	assert.NotErrorIs(t, err, webauthnkit.ErrDuplicate)
 
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
-	err = wrapError(ctx, Postgres, "get user", refused, nil)
+	err = wrapError(ctx, Postgres, "GetUserByName", refused, nil)
 	assert.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the cause stays reachable")
-	assert.True(t, strings.HasPrefix(err.Error(), "sqlstore: get user: "+webauthnkit.ErrStoreUnavailable.Error()+": dial tcp"), err.Error())
+	assert.True(t, strings.HasPrefix(err.Error(), "sqlstore: GetUserByName: "+webauthnkit.ErrStoreUnavailable.Error()+": dial tcp"), err.Error())
 
 	// The caller gave up: not the database's fault.
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	err = wrapError(canceled, Postgres, "get user", fmt.Errorf("read: %w: %w", context.Canceled, os.ErrDeadlineExceeded), nil)
+	err = wrapError(canceled, Postgres, "GetUserByName", fmt.Errorf("read: %w: %w", context.Canceled, os.ErrDeadlineExceeded), nil)
 	assert.NotErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 	assert.ErrorIs(t, err, context.Canceled)
 

@@ -15,7 +15,7 @@ import (
 // false it deletes only if the user keeps another credential, as one atomic
 // step (see deleteGuarded), and otherwise returns ErrLastCredential.
 func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, allowLast bool) error {
-	const op = "delete credential"
+	const op = "DeleteCredential"
 	if allowLast {
 		res, err := s.execWrite(ctx, s.q.deleteCredential, id, userHandle)
 		return s.expectOneRow(ctx, op, res, err)

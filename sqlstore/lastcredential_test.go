@@ -50,7 +50,7 @@ func TestDeleteCredentialKeepsLast(t *testing.T) {
 		err = s.DeleteCredential(ctx, u.Handle, creds[1].ID, false)
 		require.ErrorIs(t, err, webauthnkit.ErrLastCredential, "the last one")
 		require.NotErrorIs(t, err, webauthnkit.ErrNotFound)
-		require.Regexp(t, `^sqlstore: delete credential: `, err.Error())
+		require.Regexp(t, `^sqlstore: DeleteCredential: `, err.Error())
 		_, err = s.GetCredential(ctx, creds[1].ID)
 		require.NoError(t, err, "the last credential is kept")
 		err = s.DeleteCredential(ctx, u.Handle, creds[0].ID, false)

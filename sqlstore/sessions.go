@@ -5,7 +5,7 @@ import "context"
 // EndSessions increments the user's session epoch in one statement and
 // returns the new value; ErrNotFound for an unknown user.
 func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
-	const op = "end sessions"
+	const op = "EndSessions"
 	if s.dialect == MySQL {
 		res, err := s.db.ExecContext(ctx, s.q.endSessions, userHandle)
 		if err != nil {

@@ -207,7 +207,7 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // CreateUser stores user and its first credential in one transaction.
 func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first webauthnkit.Credential) error {
-	const op = "create user"
+	const op = "CreateUser"
 	if !bytes.Equal(first.UserHandle, user.Handle) {
 		return fmt.Errorf("sqlstore: %s: first.UserHandle differs from user.Handle", op)
 	}
@@ -240,13 +240,13 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first web
 
 // GetUserByHandle returns the user with this handle, or ErrNotFound.
 func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit.User, error) {
-	return s.getUser(ctx, "get user by handle", s.q.userByHandle, handle)
+	return s.getUser(ctx, "GetUserByHandle", s.q.userByHandle, handle)
 }
 
 // GetUserByName returns the user with this name (compared byte for byte), or
 // ErrNotFound.
 func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
-	return s.getUser(ctx, "get user by name", s.q.userByName, name)
+	return s.getUser(ctx, "GetUserByName", s.q.userByName, name)
 }
 
 func (s *Store) getUser(ctx context.Context, op, query string, key any) (webauthnkit.User, error) {
@@ -261,14 +261,14 @@ func (s *Store) getUser(ctx context.Context, op, query string, key any) (webauth
 // DeleteUser removes the user and, through ON DELETE CASCADE, its
 // credentials.
 func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
-	const op = "delete user"
+	const op = "DeleteUser"
 	res, err := s.execWrite(ctx, s.q.deleteUser, handle)
 	return s.expectOneRow(ctx, op, res, err)
 }
 
 // AddCredential stores one more credential for an existing user.
 func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) error {
-	const op = "add credential"
+	const op = "AddCredential"
 	args, err := s.credentialArgs(cred)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
@@ -281,7 +281,7 @@ func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) 
 
 // GetCredential returns the credential with this ID, or ErrNotFound.
 func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
-	const op = "get credential"
+	const op = "GetCredential"
 	c, err := s.scanCredential(s.db.QueryRowContext(ctx, s.q.credentialByID, id))
 	if err != nil {
 		return webauthnkit.Credential{}, s.fail(ctx, op, err, nil)
@@ -292,7 +292,7 @@ func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Crede
 // GetCredentialWithUser returns the credential with this ID and its owner
 // in one query (a JOIN), or ErrNotFound (webauthnkit.CredentialUserGetter).
 func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnkit.Credential, webauthnkit.User, error) {
-	const op = "get credential with user"
+	const op = "GetCredentialWithUser"
 	var (
 		c webauthnkit.Credential
 		u webauthnkit.User
@@ -311,7 +311,7 @@ func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnk
 // ListCredentials returns the user's credentials ordered by CreatedAt, then
 // ID; none (and no error) for an unknown user.
 func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webauthnkit.Credential, error) {
-	const op = "list credentials"
+	const op = "ListCredentials"
 	rows, err := s.db.QueryContext(ctx, s.q.credentialsByUser, userHandle)
 	if err != nil {
 		return nil, s.fail(ctx, op, err, nil)
@@ -336,7 +336,7 @@ func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webau
 // ErrConflict if the count differs, ErrNotFound if there is no such
 // credential.
 func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSignCount uint32, use webauthnkit.CredentialUse) error {
-	const op = "update credential use"
+	const op = "UpdateCredentialUse"
 	res, err := s.execWrite(ctx, s.q.updateUse,
 		int64(use.SignCount), use.BackupState, use.UserVerified,
 		s.dialect.nullTimeArg(use.LastUsedAt), use.CloneSuspected,
@@ -392,7 +392,7 @@ func sameUse(stored, use webauthnkit.CredentialUse) bool {
 
 // RenameCredential sets the name of a credential owned by userHandle.
 func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, name string) error {
-	const op = "rename credential"
+	const op = "RenameCredential"
 	res, err := s.execWrite(ctx, s.q.renameCredential, name, id, userHandle)
 	if err != nil {
 		return s.fail(ctx, op, err, nil)

@@ -38,7 +38,8 @@ type backend interface {
 }
 
 // TestBackendsOneShape builds each backend that needs no server the same
-// way and checks the common contract: errors name the package, Close may
+// way and checks the common contract: errors name the package and the
+// method, Close may
 // be called twice, the Store works after Close, and Close leaves the
 // caller's handle open. (redisstore's Close is checked in its own tests,
 // which find the Redis server.)
@@ -61,7 +62,8 @@ func TestBackendsOneShape(t *testing.T) {
 
 			_, err = s.GetCredential(t.Context(), []byte("no such credential"))
 			require.ErrorIs(t, err, webauthnkit.ErrNotFound, "the Store works after Close")
-			require.True(t, strings.HasPrefix(err.Error(), name+": "), "error %q lacks the %q prefix", err, name+": ")
+			prefix := name + ": GetCredential: " // "<package>: <method>: " in every backend
+			require.True(t, strings.HasPrefix(err.Error(), prefix), "error %q lacks the %q prefix", err, prefix)
 		})
 	}
 	require.NoError(t, db.PingContext(t.Context()), "sqlstore's Close closed the caller's *sql.DB")
