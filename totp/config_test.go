@@ -8,12 +8,11 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/totp"
 )
 
 func TestConfigValidation(t *testing.T) {
-	ms := memstore.New()
+	ms := newMemStore(t)
 	t.Cleanup(func() { ms.Close() })
 	valid := func() totp.Config {
 		return totp.Config{Issuer: "Example", Keys: []totp.Key{testKey(1)}, Replay: ms}
@@ -55,7 +54,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestConfigKeysNotRetained(t *testing.T) {
-	ms := memstore.New()
+	ms := newMemStore(t)
 	t.Cleanup(func() { ms.Close() })
 	k := testKey(1)
 	tp, err := totp.New(totp.Config{Issuer: "Example", Keys: []totp.Key{k}, Replay: ms})

@@ -18,7 +18,10 @@ func Example() {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	store := memstore.New(memstore.WithClock(clock)) // sqlstore or redisstore with several instances
+	store, err := memstore.New(memstore.WithClock(clock)) // sqlstore or redisstore with several instances
+	if err != nil {
+		panic(err)
+	}
 	defer store.Close()
 
 	tp, err := totp.New(totp.Config{

@@ -78,7 +78,7 @@ type fixture struct {
 func newFixture(t testing.TB, edit func(*totp.Config)) *fixture {
 	t.Helper()
 	c := newClock()
-	ms := memstore.New(memstore.WithClock(c.Now))
+	ms := newMemStore(t, memstore.WithClock(c.Now))
 	t.Cleanup(func() { ms.Close() })
 	return newFixtureOn(t, c, ms, edit)
 }

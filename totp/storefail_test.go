@@ -17,7 +17,7 @@ import (
 func TestStoreFailureFailsClosed(t *testing.T) {
 	c := newClock()
 	// Room for two records: Confirm's attempt and its used-code record.
-	ms := memstore.New(memstore.WithClock(c.Now), memstore.WithMaxCeremonies(2))
+	ms := newMemStore(t, memstore.WithClock(c.Now), memstore.WithMaxCeremonies(2))
 	t.Cleanup(func() { ms.Close() })
 	f := newFixtureOn(t, c, ms, nil)
 	sealed, secret := f.enrol(userID(1))

@@ -46,7 +46,7 @@ type storeBackend struct {
 
 var storeBackends = []storeBackend{
 	{"memstore", func(t *testing.T, c *clock) webauthnkit.ChallengeStore {
-		s := memstore.New(memstore.WithClock(c.Now))
+		s := newMemStore(t, memstore.WithClock(c.Now))
 		t.Cleanup(func() { s.Close() })
 		return s
 	}, false},
@@ -104,7 +104,7 @@ func openRedis(t *testing.T, c *clock) webauthnkit.ChallengeStore {
 		testenv.Unavailable(t, "Redis", redisAddr, err, "bash scripts/services.sh")
 	}
 	prefix := randomPrefix()
-	s, err := redisstore.New(ctx, client, redisstore.WithKeyPrefix(prefix), redisstore.WithClock(c.Now))
+	s, err := redisstore.New(client, redisstore.WithKeyPrefix(prefix), redisstore.WithClock(c.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		keys, _ := client.Keys(context.Background(), prefix+"*").Result()

@@ -263,7 +263,7 @@ func raceWrongCodes(t *testing.T, f, g *fixture, storeFlaky bool) {
 
 func TestMalformedCodeDoesNotTouchStore(t *testing.T) {
 	c := newClock()
-	ms := memstore.New(memstore.WithClock(c.Now))
+	ms := newMemStore(t, memstore.WithClock(c.Now))
 	t.Cleanup(func() { ms.Close() })
 	cs := &countingStore{ChallengeStore: ms}
 	f := newFixtureOn(t, c, cs, func(c *totp.Config) { c.MaxAttempts = 1 })
