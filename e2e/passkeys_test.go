@@ -328,12 +328,25 @@ func TestPasskeys(t *testing.T) {
 	})
 
 	run("RevokeLastPasskeyRefused", func(t *testing.T) {
-		alice.do(t, chromedp.Click(chromedp.CSS(".passkey .revoke")))
-		alice.waitFor(t, "the confirmation dialog", `document.querySelector("#confirm-revoke").open`)
-		alice.do(t, chromedp.Click(chromedp.CSS("#confirm-remove")))
-		code, msg := alice.waitError(t)
-		if code != "last_credential" || !strings.Contains(msg, "only passkey") {
-			t.Errorf("error = %s %q, want last_credential explained", code, msg)
+		// The only passkey's Remove is disabled up front, the reason shown
+		// next to it and tied to the button: first by the page's script
+		// (right after the other passkey was removed), then as rendered.
+		for _, reload := range []bool{false, true} {
+			if reload {
+				alice.open(t, "/account", "account")
+			}
+			alice.waitFor(t, "the only passkey's Remove disabled", `document.querySelectorAll(".passkey").length === 1 && document.querySelector(".passkey .revoke").disabled`)
+			if got := alice.text(t, "#only-passkey"); !strings.Contains(got, "only passkey") {
+				t.Errorf("reload %v: reason shown = %q, want it explained", reload, got)
+			}
+			if got := eval[string](t, alice, `document.querySelector(".passkey .revoke").getAttribute("aria-describedby") || ""`); got != "only-passkey" {
+				t.Errorf("reload %v: Remove's aria-describedby = %q, want the reason", reload, got)
+			}
+		}
+		// The server refuses it anyway (atomically, in the store).
+		id := passkeyRows(t, alice)[0].ID
+		if res := alice.fetch(t, "DELETE", "/passkeys/credentials/"+id, "application/json", "{}"); res.Status != http.StatusConflict || res.Error != "last_credential" {
+			t.Errorf("DELETE of the only passkey = %d %s, want 409 last_credential", res.Status, res.Error)
 		}
 		if n := eval[int](t, alice, `document.querySelectorAll(".passkey").length`); n != 1 {
 			t.Errorf("%d rows shown, want the passkey still listed", n)

@@ -137,7 +137,8 @@ type Handler struct {
 	opts        Options
 	log         *slog.Logger
 	origins     map[string]bool
-	devOrigins  bool // some origin is http://localhost or a loopback IP
+	originList  string // the origins, space-separated, for the log of a refused request
+	devOrigins  bool   // some origin is http://localhost or a loopback IP
 	rpID        string
 	ceremonyTTL time.Duration
 	maxBody     int64
@@ -205,6 +206,7 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		sessionTTL:  opts.SessionTTL,
 		idleTimeout: opts.SessionIdleTimeout,
 	}
+	h.originList = strings.Join(origins, " ")
 	for _, o := range origins {
 		h.origins[strings.ToLower(o)] = true
 		if u, err := url.Parse(o); err == nil && u.Scheme == "http" && isLoopback(u.Hostname()) {

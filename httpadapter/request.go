@@ -17,21 +17,42 @@ import (
 // Sec-Fetch-Site says it comes from another site is refused too. Requests
 // from non-browser clients (neither header) pass: they carry no ambient
 // browser credentials to abuse.
+//
+// A refusal is logged at Info with the origin received and the ones
+// expected: the usual cause is a page opened at another address than
+// Config.Origins (http://127.0.0.1:8080 for http://localhost:8080), which
+// the browser only shows as a 403.
 func (h *Handler) checkOrigin(r *http.Request) error {
 	if origin := r.Header.Get("Origin"); origin != "" {
 		if h.origins[strings.ToLower(origin)] {
 			return nil
 		}
+		h.log.InfoContext(r.Context(), "httpadapter: request refused: its Origin is not one of the RelyingParty's origins (open the pages at one of them)",
+			"code", string(CodeForbiddenOrigin), "path", r.URL.Path, "origin", clip(origin, maxLoggedOrigin), "expected", h.originList)
 		return &httpError{http.StatusForbidden, CodeForbiddenOrigin, "requests from this origin are not allowed"}
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil
 	}
-	switch r.Header.Get("Sec-Fetch-Site") {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
 	case "cross-site", "same-site":
+		h.log.InfoContext(r.Context(), "httpadapter: request refused: sent by another site (Sec-Fetch-Site) without an Origin header",
+			"code", string(CodeForbiddenOrigin), "path", r.URL.Path, "secFetchSite", site, "expected", h.originList)
 		return &httpError{http.StatusForbidden, CodeForbiddenOrigin, "cross-site requests are not allowed"}
 	}
 	return nil
+}
+
+// maxLoggedOrigin caps the attacker-chosen Origin in the log: a real origin
+// is far shorter.
+const maxLoggedOrigin = 256
+
+// clip returns s cut to at most n bytes, marked when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // checkJSONType requires Content-Type application/json (charset utf-8 only,

@@ -2,12 +2,17 @@
 // the README. Users and passkeys live in SQLite, ceremonies in memory.
 //
 //	go run ./examples/minimal   # then open http://localhost:8080
+//
+// Open it at http://localhost:8080 exactly: passkeys are bound to the
+// origin, so a page at http://127.0.0.1:8080 is refused (403
+// forbidden_origin, logged with the origin received and the one expected).
 package main
 
 import (
 	"context"
 	"crypto/rand"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
 
@@ -48,11 +53,15 @@ func main() {
 		Credentials: users,
 		Ceremonies:  ceremonies,
 		Secret:      secret[:32],
+		Logger:      slog.Default(), // failed ceremonies, with their reason
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	passkeys, err := httpadapter.New(rp, httpadapter.Options{SessionSecret: secret[32:]}) // rate limiting on by default
+	passkeys, err := httpadapter.New(rp, httpadapter.Options{
+		SessionSecret: secret[32:],
+		Logger:        slog.Default(), // refused requests, with their reason
+	}) // rate limiting on by default
 	if err != nil {
 		log.Fatal(err)
 	}

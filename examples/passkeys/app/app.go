@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -114,6 +113,7 @@ type server struct {
 	h       *httpadapter.Handler
 	pages   map[string]*template.Template
 	origins map[string]bool
+	static  http.Handler
 }
 
 // New builds the application: it opens the stores (creating the SQL schema
@@ -175,16 +175,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		Secret:      webauthnSecret,
 		Logger:      log,
 		Now:         cfg.Now,
-		OnEvent: func(ctx context.Context, ev webauthnkit.Event) {
-			attrs := []any{"event", string(ev.Type)}
-			if ev.Username != "" {
-				attrs = append(attrs, "user", ev.Username)
-			}
-			if ev.Code != "" {
-				attrs = append(attrs, "code", string(ev.Code))
-			}
-			log.InfoContext(ctx, "passkeys", attrs...)
-		},
+		OnEvent:     eventLogger(log, st.creds),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -202,6 +193,10 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		return nil, nil, err
 	}
 	s := &server{cfg: cfg, log: log, rp: rp, h: h, pages: pages, origins: map[string]bool{}}
+	s.static, err = newStaticFiles(staticFS, "static", http.HandlerFunc(s.notFound))
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, o := range rp.Origins() {
 		s.origins[strings.ToLower(o)] = true
 	}
@@ -211,13 +206,14 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 }
 
 func (s *server) routes() http.Handler {
-	static, _ := fs.Sub(staticFS, "static")
-	files := http.FileServerFS(static)
-
 	mux := http.NewServeMux()
 	// The adapter: JSON endpoints and client.js under /passkeys/.
 	mux.Handle("/passkeys/", http.StripPrefix("/passkeys", s.h))
-	mux.Handle("GET /static/", http.StripPrefix("/static", noCache(files)))
+	mux.Handle("GET /static/", http.StripPrefix("/static", s.static))
+	// The adapter answers JSON under /passkeys/; someone typing /passkeys
+	// wants the passkeys page.
+	mux.HandleFunc("GET /passkeys", s.toAccount)
+	mux.HandleFunc("GET /passkeys/{$}", s.toAccount)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
 	})
@@ -244,6 +240,10 @@ type pageData struct {
 	User     *webauthnkit.User
 	Notice   string
 	Passkeys []passkeyView
+	// OnlyPasskey: the account has one passkey, whose Remove is disabled
+	// with the reason shown (the store refuses it anyway, atomically:
+	// ErrLastCredential).
+	OnlyPasskey bool
 }
 
 func (s *server) data(r *http.Request, page, title string) pageData {
@@ -287,6 +287,7 @@ func (s *server) account(w http.ResponseWriter, r *http.Request) {
 	for _, c := range creds {
 		d.Passkeys = append(d.Passkeys, newPasskeyView(c, now))
 	}
+	d.OnlyPasskey = len(d.Passkeys) == 1
 	s.render(w, r, "account", d)
 }
 
@@ -316,6 +317,10 @@ func (s *server) sameOrigin(r *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+func (s *server) toAccount(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
@@ -437,13 +442,6 @@ func securityHeaders(next http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		next.ServeHTTP(w, r)
-	})
-}
-
-func noCache(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
 		next.ServeHTTP(w, r)
 	})
 }

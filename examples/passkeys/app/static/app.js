@@ -54,24 +54,55 @@
 
   var ALERT_ICON = '<svg class="icon" viewBox="0 0 24 24" width="18" height="18" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false"><circle cx="12" cy="12" r="9"/><path d="M12 7.5v5.5M12 16.5h0"/></svg>';
 
-  function showError(err, extra) {
+  // Controls whose aria-describedby names the error box while it shows an
+  // error about them, so that a screen reader reads the error with the
+  // field or button (WCAG 1.3.1, 3.3.1).
+  var described = [];
+
+  function describedBy(el) {
+    return (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+  }
+
+  function tieError(el) {
+    var ids = describedBy(el);
+    if (ids.indexOf("error") < 0) el.setAttribute("aria-describedby", ids.concat("error").join(" "));
+    described.push(el);
+  }
+
+  function untieErrors() {
+    described.forEach(function (el) {
+      var ids = describedBy(el).filter(function (id) { return id !== "error"; });
+      if (ids.length) el.setAttribute("aria-describedby", ids.join(" "));
+      else el.removeAttribute("aria-describedby");
+    });
+    described = [];
+  }
+
+  // showError shows err (a client error or a sentence). opts: fields, the
+  // controls the error is about (tied with aria-describedby); text, a
+  // sentence replacing the code's usual one; extra, a node appended.
+  function showError(err, opts) {
     if (!errorBox) return;
+    opts = opts || {};
+    clearError();
     clearStatus();
-    var text = typeof err === "string" ? err : messageFor(err);
+    var text = opts.text || (typeof err === "string" ? err : messageFor(err));
     errorBox.innerHTML = ALERT_ICON;
     var span = document.createElement("span");
     span.className = "alert-text";
     span.textContent = text;
-    if (extra) {
+    if (opts.extra) {
       span.appendChild(document.createTextNode(" "));
-      span.appendChild(extra);
+      span.appendChild(opts.extra);
     }
     errorBox.appendChild(span);
     if (err && err.code) errorBox.dataset.code = err.code;
+    (opts.fields || []).forEach(function (el) { if (el) tieError(el); });
   }
 
   function clearError() {
     if (!errorBox) return;
+    untieErrors();
     errorBox.textContent = "";
     delete errorBox.dataset.code;
   }
@@ -97,13 +128,16 @@
   }
 
   // busy disables the controls while a ceremony runs and returns a function
-  // that re-enables them.
+  // that re-enables them and gives the focus back to the button that
+  // started it: disabling the focused button dropped the focus to <body>,
+  // so a keyboard or screen reader user lost their place after a failure.
   function busy(button, controls) {
     button.setAttribute("aria-busy", "true");
     controls.forEach(function (c) { c.disabled = true; });
     return function () {
       button.removeAttribute("aria-busy");
       controls.forEach(function (c) { c.disabled = false; });
+      button.focus();
     };
   }
 
@@ -162,7 +196,19 @@
         signedIn();
       } catch (err) {
         done();
-        if (err.code !== "aborted") showError(err);
+        if (err.code !== "aborted") {
+          var about = [button];
+          var text = "";
+          if (opts && opts.username && err.code === "cancelled") {
+            // The browser says the same whether the user closed the prompt
+            // or this device has no passkey for the name (the server never
+            // tells which names exist): say both.
+            text = "No passkey was used. If this device has no passkey for “" + opts.username +
+              "”, check the username or use the device that has one; if you closed the request, try again.";
+            about.push(username);
+          }
+          showError(err, { fields: about, text: text });
+        }
         startAutofill();
       }
     }
@@ -172,7 +218,7 @@
       var name = username.value.trim();
       if (!name) {
         setInvalid(username, true);
-        showError("Enter your username, or choose “Sign in with a passkey”.");
+        showError("Enter your username, or choose “Sign in with a passkey”.", { fields: [username] });
         username.focus();
         return;
       }
@@ -203,7 +249,7 @@
       var name = username.value.trim();
       if (!name) {
         setInvalid(username, true);
-        showError("Choose a username.");
+        showError("Choose a username.", { fields: [username] });
         username.focus();
         return;
       }
@@ -215,11 +261,13 @@
       } catch (err) {
         done();
         if (err.code === "aborted") return;
-        if (err.code === "username_taken") {
+        var about = [create];
+        if (err.code === "username_taken" || err.code === "invalid_request") {
           setInvalid(username, true);
           username.focus();
+          about = [username];
         }
-        showError(err);
+        showError(err, { fields: about });
       }
     });
     username.addEventListener("input", function () { setInvalid(username, false); });
@@ -234,19 +282,38 @@
     var addForm = $("#add-form");
     var addBtn = $("#add-passkey");
     var nameInput = $("#passkey-name");
+    markOnlyPasskey();
 
-    function failed(err) {
+    function failed(err, control) {
       if (err.code === "aborted") return;
       if (err.code === "not_signed_in") {
-        showError(err, signInLink());
+        showError(err, { extra: signInLink(), fields: [control] });
         return;
       }
-      showError(err);
+      showError(err, { fields: [control] });
     }
 
     function updateCount() {
       var n = list.querySelectorAll(".passkey").length;
       count.textContent = n + (n === 1 ? " passkey" : " passkeys");
+      markOnlyPasskey();
+    }
+
+    // The only passkey cannot be removed (the server refuses it too,
+    // atomically): its Remove is disabled up front, with the reason.
+    function markOnlyPasskey() {
+      var items = list.querySelectorAll(".passkey");
+      if (items.length !== 1) return;
+      var btn = $(".revoke", items[0]);
+      if (!$("#only-passkey")) {
+        var note = document.createElement("p");
+        note.className = "passkey-note";
+        note.id = "only-passkey";
+        note.textContent = "This is your only passkey, so it can’t be removed: you’d be locked out. Add another passkey first.";
+        $(".passkey-body", items[0]).appendChild(note);
+      }
+      btn.disabled = true;
+      btn.setAttribute("aria-describedby", "only-passkey");
     }
 
     // Rename, inline.
@@ -287,7 +354,7 @@
       var name = input.value.trim();
       if (!name) {
         setInvalid(input, true);
-        showError("Give the passkey a name.");
+        showError("Give the passkey a name.", { fields: [input] });
         input.focus();
         return;
       }
@@ -308,7 +375,7 @@
         showStatus("Passkey renamed to “" + name + "”.");
       } catch (err) {
         done();
-        failed(err);
+        failed(err, input);
       }
     });
 
@@ -339,11 +406,13 @@
         item.remove();
         updateCount();
         showStatus("“" + name + "” was removed from your account.");
-        if (next) $(".revoke", next).focus();
+        if (next) {
+          var nextRevoke = $(".revoke", next);
+          (nextRevoke.disabled ? $(".rename", next) : nextRevoke).focus();
+        }
       } catch (err) {
         done();
-        failed(err);
-        btn.focus();
+        failed(err, btn);
       }
     });
 
@@ -363,7 +432,7 @@
         window.location.assign("/account?notice=added");
       } catch (err) {
         done();
-        failed(err);
+        failed(err, addBtn);
       }
     });
   }
