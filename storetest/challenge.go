@@ -53,10 +53,12 @@ func TestChallengeStore(t *testing.T, newStore func(t *testing.T) webauthnkit.Ch
 	run(t, "take_twice", testTakeTwice)
 	run(t, "take_unknown", testTakeUnknown)
 	run(t, "put_duplicate_id", testPutDuplicate)
+	run(t, "put_same_data_again", testPutSameDataAgain)
 	run(t, "expired_not_returned", testExpiredNotReturned)
 	run(t, "put_over_expired_id", testPutOverExpired)
 	run(t, "already_expired_put", testAlreadyExpiredPut)
 	run(t, "concurrent_take_exactly_one_winner", testConcurrentTake)
+	run(t, "concurrent_put_same_id_one_winner", testConcurrentPutSameID)
 	run(t, "concurrent_put_take_many_ids", testConcurrentPutTake)
 	run(t, "large_data", testLargeData)
 	run(t, "binary_data", testBinaryData)
@@ -114,6 +116,21 @@ func testPutDuplicate(t *testing.T, s challengeStore) {
 	require.ErrorIs(t, err, errDuplicate)
 	requireTake(t, s, id, first) // not overwritten
 	requireTakeNotFound(t, s, id)
+}
+
+// testPutSameDataAgain: a second put of the very data and expiresAt already
+// stored may succeed (a store may take it for its own write retried after a
+// lost reply, as redisstore does) or give ErrDuplicate, but nothing else, and
+// the ceremony is still stored once.
+func testPutSameDataAgain(t *testing.T, s challengeStore) {
+	id, data := RandomCeremonyID(), RandomBytes(40)
+	expiresAt := time.Now().Add(ceremonyTTL)
+	require.NoError(t, s.PutCeremony(t.Context(), id, data, expiresAt))
+	if err := s.PutCeremony(t.Context(), id, bytes.Clone(data), expiresAt); err != nil {
+		require.ErrorIs(t, err, errDuplicate, "second put of the same data")
+	}
+	requireTake(t, s, id, data)
+	requireTakeNotFound(t, s, id, "take after the only ceremony was taken")
 }
 
 func testExpiredNotReturned(t *testing.T, s challengeStore) {
@@ -200,6 +217,95 @@ func testConcurrentTake(t *testing.T, s challengeStore) {
 		require.Equal(t, takers-1, notFound, "round %d: losers must get ErrNotFound", round)
 		require.Zero(t, wrong, "round %d: the winner got data other than what was stored", round)
 		requireTakeNotFound(t, s, id, "take after the concurrent takes")
+	}
+}
+
+// testConcurrentPutSameID: PutCeremony's duplicate check and write are one
+// atomic step. Of concurrent puts of one id with different data exactly one
+// succeeds, the others get ErrDuplicate (not a deadlock or serialisation
+// error: callers such as package totp take any other error as a store
+// failure), and the id holds the winner's data. The id is new, or was stored
+// and then taken or expired, or is taken while the puts run (as totp gives
+// an attempt back while others claim it): a database that keeps a deleted
+// row for a while (InnoDB's delete-marked records) locks differently then.
+func testConcurrentPutSameID(t *testing.T, s challengeStore) {
+	const (
+		trials  = 16
+		putters = 16
+		timeout = 30 * time.Second
+	)
+	ctx := t.Context()
+	earlier := []byte("earlier")
+	for trial := range trials {
+		id := RandomCeremonyID()
+		history := [...]string{"new", "taken", "taken during the puts", "expired"}[trial%4]
+		switch history {
+		case "taken", "taken during the puts":
+			put(t, s, id, earlier, ceremonyTTL)
+		case "expired":
+			put(t, s, id, earlier, shortTTL)
+			time.Sleep(expiryWait)
+		}
+		if history == "taken" {
+			requireTake(t, s, id, earlier)
+		}
+		datas := make([][]byte, putters)
+		for i := range datas {
+			datas[i] = []byte(fmt.Sprintf("putter %d %x", i, RandomBytes(8)))
+		}
+		errs := make([]error, putters)
+		var (
+			wg      sync.WaitGroup
+			taken   []byte
+			takeErr error
+		)
+		start := make(chan struct{})
+		for i := range putters {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.PutCeremony(ctx, id, datas[i], time.Now().Add(ceremonyTTL))
+			})
+			if i == putters/2 && history == "taken during the puts" {
+				wg.Go(func() {
+					<-start
+					taken, takeErr = s.TakeCeremony(ctx, id)
+				})
+			}
+		}
+		close(start)
+		if !waitTimeout(&wg, timeout) {
+			t.Fatalf("trial %d (%s id): %d concurrent PutCeremony calls did not return within %v", trial, history, putters, timeout)
+		}
+		winner, duplicates := -1, 0
+		var others []error
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if winner < 0 {
+					winner = i
+				} else {
+					others = append(others, fmt.Errorf("putter %d succeeded too (after putter %d)", i, winner))
+				}
+			case errors.Is(err, errDuplicate):
+				duplicates++
+			default:
+				others = append(others, err)
+			}
+		}
+		require.Empty(t, others, "trial %d (%s id): of %d concurrent puts of one id, all but one must get ErrDuplicate", trial, history, putters)
+		if history == "taken during the puts" {
+			// The live earlier ceremony refuses the puts that come before
+			// the take, so there may be no winner.
+			require.NoError(t, takeErr, "trial %d: take of a live ceremony during the puts", trial)
+			require.Equal(t, earlier, taken, "trial %d: the puts overwrote a live ceremony", trial)
+			if winner < 0 {
+				requireTakeNotFound(t, s, id, "trial %d: no put succeeded", trial)
+				continue
+			}
+		}
+		require.GreaterOrEqual(t, winner, 0, "trial %d (%s id): none of %d concurrent puts of one id succeeded", trial, history, putters)
+		requireTake(t, s, id, datas[winner])
+		requireTakeNotFound(t, s, id, "trial %d: take after the winner's ceremony was taken", trial)
 	}
 }
 

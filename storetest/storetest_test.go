@@ -94,6 +94,14 @@ var mutations = map[string]mutation{
 		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return putOverwrites{s} },
 		mustFail: []string{"put_duplicate_id"},
 	},
+	"put_not_atomic": {
+		cers:     func(*memstore.Store) webauthnkit.ChallengeStore { return &racyPut{m: map[string]racyCeremony{}} },
+		mustFail: []string{"concurrent_put_same_id_one_winner"},
+	},
+	"put_race_fails_with_store_error": {
+		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return &putRaceFails{Store: s} },
+		mustFail: []string{"concurrent_put_same_id_one_winner"},
+	},
 	"no_expiry": {
 		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return noExpiry{s} },
 		mustFail: []string{"expired_not_returned"},
@@ -376,6 +384,74 @@ type noExpiry struct{ *memstore.Store }
 
 func (s noExpiry) PutCeremony(ctx context.Context, id string, data []byte, _ time.Time) error {
 	return s.Store.PutCeremony(ctx, id, data, time.Now().Add(time.Hour))
+}
+
+// racyPut checks for a live ceremony, then writes: concurrent puts of one id
+// all find it free and all succeed, each overwriting the last. The pause
+// stands for the round trip between the two statements.
+type racyPut struct {
+	mu sync.Mutex
+	m  map[string]racyCeremony
+}
+
+type racyCeremony struct {
+	data      []byte
+	expiresAt time.Time
+}
+
+func (s *racyPut) live(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.m[id]
+	return ok && time.Now().Before(c.expiresAt)
+}
+
+func (s *racyPut) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.live(id) {
+		return webauthnkit.ErrDuplicate
+	}
+	time.Sleep(time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[id] = racyCeremony{bytes.Clone(data), exp}
+	return nil
+}
+
+func (s *racyPut) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.m[id]
+	delete(s.m, id)
+	if !ok || !time.Now().Before(c.expiresAt) {
+		return nil, webauthnkit.ErrNotFound
+	}
+	return c.data, nil
+}
+
+func (s *racyPut) Features() webauthnkit.Features { return webauthnkit.Features{ProcessLocal: true} }
+
+// putRaceFails fails a put that runs while another put of the same id is in
+// flight with a store error, as MariaDB did with a deadlock (1213) when
+// concurrent INSERTs met a deleted row: atomic, but the losers do not get
+// ErrDuplicate. The pause stands for the time the statement holds its lock.
+type putRaceFails struct {
+	*memstore.Store
+	inFlight sync.Map // id -> struct{}
+}
+
+func (s *putRaceFails) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	if _, busy := s.inFlight.LoadOrStore(id, struct{}{}); busy {
+		return fmt.Errorf("%w: deadlock found when trying to get lock", webauthnkit.ErrStoreUnavailable)
+	}
+	defer s.inFlight.Delete(id)
+	time.Sleep(time.Millisecond)
+	return s.Store.PutCeremony(ctx, id, data, exp)
 }
 
 // racyLastCheck counts, then deletes: two concurrent deletes of the last
