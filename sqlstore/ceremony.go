@@ -10,7 +10,9 @@ import (
 )
 
 // PutCeremony stores data under id until expiresAt. An id that is stored
-// and not expired gives ErrDuplicate; an expired one is replaced.
+// and not expired gives ErrDuplicate; an expired one is replaced. One
+// statement checks and writes, so of concurrent puts of one id exactly one
+// succeeds and the others get ErrDuplicate.
 func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
 	const op = "PutCeremony"
 	if len(id) == 0 || len(id) > maxCeremonyIDLen {
@@ -27,17 +29,18 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 	expires := s.dialect.timeArg(expiresAt)
 
 	if s.dialect == MySQL {
-		// MySQL's upsert (ON DUPLICATE KEY UPDATE) reports "inserted",
-		// "updated" and "unchanged" as row counts that depend on the DSN's
-		// clientFoundRows, so it cannot tell a live duplicate apart. Instead:
-		// drop the row if it has expired, then insert; a live row makes the
-		// insert fail with a duplicate key. Two concurrent puts of one id
-		// still give exactly one success.
-		if _, err := s.db.ExecContext(ctx, s.q.deleteExpiredCeremonyByID, id, now); err != nil {
+		res, err := s.db.ExecContext(ctx, s.q.upsertCeremony, id, nonNil(data), expires, now, now)
+		if err != nil {
+			return s.fail(ctx, op, err, webauthnkit.ErrDuplicate)
+		}
+		live, err := res.LastInsertId() // 1 marks a live row (see upsertCeremonyQuery)
+		if err != nil {
 			return s.fail(ctx, op, err, nil)
 		}
-		_, err := s.db.ExecContext(ctx, s.q.insertCeremony, id, nonNil(data), expires)
-		return s.fail(ctx, op, err, webauthnkit.ErrDuplicate)
+		if live != 0 {
+			return fmt.Errorf("sqlstore: %s: %w", op, webauthnkit.ErrDuplicate)
+		}
+		return nil
 	}
 
 	res, err := s.db.ExecContext(ctx, s.q.upsertCeremony, id, nonNil(data), expires, now)

@@ -31,11 +31,8 @@ type queries struct {
 	// new value out through LAST_INSERT_ID(expr).
 	endSessions string
 
-	// PutCeremony: upsertCeremony on PostgreSQL and SQLite;
-	// deleteExpiredCeremonyByID then insertCeremony on MySQL.
-	upsertCeremony            string
-	deleteExpiredCeremonyByID string
-	insertCeremony            string
+	// PutCeremony: one upsert that replaces only an expired row.
+	upsertCeremony string
 	// TakeCeremony: takeCeremony (DELETE ... RETURNING) where supported;
 	// lockCeremony then deleteCeremony in a transaction otherwise.
 	takeCeremony   string
@@ -107,13 +104,7 @@ func buildQueries(d Dialect, prefix string) queries {
 
 		endSessions: endSessionsQuery(d, users),
 
-		// A live ceremony is kept (no row changes: ErrDuplicate); an expired
-		// one is replaced.
-		upsertCeremony: "INSERT INTO " + cers + " (id, data, expires_at) VALUES (?, ?, ?) " +
-			"ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at " +
-			"WHERE " + cers + ".expires_at <= ?",
-		deleteExpiredCeremonyByID: "DELETE FROM " + cers + " WHERE id = ? AND expires_at <= ?",
-		insertCeremony:            "INSERT INTO " + cers + " (id, data, expires_at) VALUES (?, ?, ?)",
+		upsertCeremony: upsertCeremonyQuery(d, cers),
 
 		takeCeremony:   "DELETE FROM " + cers + " WHERE id = ? AND expires_at > ? RETURNING data",
 		lockCeremony:   "SELECT data FROM " + cers + " WHERE id = ? AND expires_at > ? FOR UPDATE",
@@ -125,12 +116,42 @@ func buildQueries(d Dialect, prefix string) queries {
 		&q.insertCredential, &q.credentialByID, &q.credentialWithUser, &q.credentialsByUser, &q.updateUse,
 		&q.useState, &q.renameCredential, &q.ownedCredentialName, &q.deleteCredential,
 		&q.lockUser, &q.deleteGuardedCredential, &q.lockUserCredentials, &q.endSessions,
-		&q.upsertCeremony, &q.deleteExpiredCeremonyByID, &q.insertCeremony,
+		&q.upsertCeremony,
 		&q.takeCeremony, &q.lockCeremony, &q.deleteCeremony, &q.deleteExpired,
 	} {
 		*p = d.rebind(*p)
 	}
 	return q
+}
+
+// upsertCeremonyQuery stores a ceremony unless a live one holds its ID, in
+// one statement: a live row is kept, an expired one is replaced.
+//
+// PostgreSQL and SQLite (arguments ID, data, expiry, now): a live row fails
+// the DO UPDATE's WHERE, so no row changes (ErrDuplicate).
+//
+// MySQL (ID, data, expiry, now, now): ON DUPLICATE KEY UPDATE, because
+// InnoDB takes an exclusive lock on the conflicting row for it. A plain
+// INSERT that meets a conflicting row takes a shared lock to report the
+// duplicate; when that row is a deleted one not yet purged (a ceremony just
+// taken or expired), several concurrent INSERTs hold the shared lock, each
+// then waits for the others to write it, and all but one fail with
+// ER_LOCK_DEADLOCK (1213). Affected rows cannot tell a live duplicate from
+// an insert (with clientFoundRows an unchanged row counts 1, like an
+// insert), so the live branch marks itself with LAST_INSERT_ID(1), which
+// the server returns as the statement's insert ID; otherwise it is 0, since
+// the table has no AUTO_INCREMENT column. MySQL applies the assignments
+// left to right, each seeing the ones before, so data is set before
+// expires_at changes.
+func upsertCeremonyQuery(d Dialect, cers string) string {
+	if d == MySQL {
+		return "INSERT INTO " + cers + " (id, data, expires_at) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE " +
+			"data = IF(expires_at > ?, IF(LAST_INSERT_ID(1), data, data), VALUES(data)), " +
+			"expires_at = IF(expires_at > ?, expires_at, VALUES(expires_at))"
+	}
+	return "INSERT INTO " + cers + " (id, data, expires_at) VALUES (?, ?, ?) " +
+		"ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at " +
+		"WHERE " + cers + ".expires_at <= ?"
 }
 
 // qualify prefixes each column of a comma-separated list with alias.

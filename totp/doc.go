@@ -24,9 +24,12 @@
 // # Each code once, attempts limited, across instances
 //
 // Both use PutCeremony's atomic "ErrDuplicate if the ID is live", which
-// every ChallengeStore backend provides (storetest checks sequential
-// duplicates; this package's TestReplayAcrossStores checks concurrent puts
-// on memstore, PostgreSQL, MariaDB, SQLite and Redis):
+// the ChallengeStore contract requires of every backend (storetest's
+// concurrent_put_same_id_one_winner checks concurrent puts of one ID; this
+// package's TestReplayAcrossStores checks Verify itself on memstore,
+// PostgreSQL, MariaDB, SQLite and Redis). Each put carries random data, as
+// the contract asks of a claim: a put of the very bytes already stored may
+// succeed as the store's own retry.
 //
 //   - After a code matches time step s, Verify puts the record (user, s),
 //     kept until the code leaves the skew window. A second put fails:
