@@ -163,14 +163,14 @@ type CredentialStore interface {
 //   - The duplicate check and the write are one atomic step: of any number
 //     of concurrent puts of one id with different data, at most one
 //     succeeds (exactly one if no live ceremony holds the id) and the
-//     others get ErrDuplicate, never another error (a deadlock or
-//     serialisation failure between them is the store's to avoid or
-//     retry); the id then holds the winner's data. A put of the same data
-//     and expiresAt as the live ceremony may succeed instead: a store may
-//     take it for its own write retried after a lost reply (redisstore
-//     does). A caller that uses PutCeremony as a claim or a "mark used"
-//     must therefore put data unique to each call, such as a random nonce,
-//     as package totp does.
+//     others get ErrDuplicate, never an error caused by their contention
+//     (a deadlock or serialisation failure between them is the store's to
+//     avoid or retry); the id then holds the winner's data.
+//   - A put of the same data and expiresAt as the live ceremony may succeed
+//     instead of giving ErrDuplicate: a store may take it for its own write
+//     retried after a lost reply (redisstore does). A caller that uses
+//     PutCeremony as a claim or a "mark used" must therefore put data
+//     unique to each call, such as a random nonce, as package totp does.
 //   - TakeCeremony returns the data and removes it in one atomic step: of
 //     any number of concurrent takes of one id, exactly one succeeds; the
 //     others, and every later take, get ErrNotFound.
