@@ -32,6 +32,12 @@ import (
 //   - Another account's registered credential: found and not owned for both
 //     (an unknown name owns nothing): unknown_credential, no signal.
 //
+// A login bound by user handle (LoginRequest.UserHandle) follows the same
+// scheme, with fake lists keyed by the handle (apart from names' lists), for
+// unknown handles and accounts without passkeys. A login by name lists no
+// second-factor-only passkey, so an account that has only those answers a
+// name like an unknown one.
+//
 // Each pair makes the same store calls (TakeCeremony, GetCredential). Not
 // hidden: a real account whose passkey is RSA or Ed25519 verifies slower or
 // faster than the ES256 dummy, and a store may answer a miss faster than a
