@@ -32,6 +32,12 @@ import (
 //   - Another account's registered credential: found and not owned for both
 //     (an unknown name owns nothing): unknown_credential, no signal.
 //
+// A login bound by user handle (LoginRequest.UserHandle) follows the same
+// scheme, with fake lists keyed by the handle (apart from names' lists), for
+// unknown handles and accounts without passkeys. A login by name lists no
+// second-factor-only passkey, so an account that has only those answers a
+// name like an unknown one.
+//
 // Each pair makes the same store calls (TakeCeremony, GetCredential). Not
 // hidden: a real account whose passkey is RSA or Ed25519 verifies slower or
 // faster than the ES256 dummy, and a store may answer a miss faster than a
@@ -116,10 +122,20 @@ func (rp *RelyingParty) fakeCredentialFailure(st *ceremonyState, parsed *protoco
 // The shape of a real account's list cannot be hidden completely: an account
 // with three security keys still stands out.
 func (rp *RelyingParty) fakeAllowList(name string) []protocol.CredentialDescriptor {
+	return rp.fakeAllowListFor("webauthnkit fake credential\x00", []byte(name))
+}
+
+// fakeAllowListByHandle is fakeAllowList for a login bound by an unknown
+// user handle (LoginRequest.UserHandle), keyed apart from names.
+func (rp *RelyingParty) fakeAllowListByHandle(handle []byte) []protocol.CredentialDescriptor {
+	return rp.fakeAllowListFor("webauthnkit fake credential by handle\x00", handle)
+}
+
+func (rp *RelyingParty) fakeAllowListFor(label string, key []byte) []protocol.CredentialDescriptor {
 	stream := func(i byte) []byte {
 		m := hmac.New(sha256.New, rp.cfg.Secret)
-		m.Write([]byte("webauthnkit fake credential\x00"))
-		m.Write([]byte(name))
+		m.Write([]byte(label))
+		m.Write(key)
 		m.Write([]byte{0, i})
 		return m.Sum(nil)
 	}

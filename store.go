@@ -7,11 +7,15 @@ import (
 
 // User is an account as stored by a CredentialStore.
 type User struct {
-	// Handle is the WebAuthn user handle (user.id): 32 random bytes made by
-	// the library, never derived from the name. Primary key. Immutable.
+	// Handle is the WebAuthn user handle (user.id), 1 to 64 bytes: 32
+	// random bytes made by the library, or an identifier the application
+	// chose (RelyingParty.CreateUser), never derived from the name (it is
+	// stored by authenticators and must not reveal personal data). Primary
+	// key. Immutable.
 	Handle []byte
 	// Name is the unique sign-in name, already normalised by the library
-	// (trimmed, case-folded). Stores compare it byte for byte.
+	// (trimmed, case-folded), up to 254 characters (an email address).
+	// Stores compare it byte for byte. UpdateUser may change it.
 	Name string
 	// DisplayName is shown by authenticators in account pickers.
 	DisplayName string
@@ -65,6 +69,12 @@ type Credential struct {
 	// CloneSuspected is set when a sign counter went backwards and the
 	// configured CounterPolicy accepted the login anyway.
 	CloneSuspected bool
+	// SecondFactorOnly marks a credential registered as a second factor
+	// (e.g. a security key without user verification, added after a
+	// password sign-in): it is never accepted for a usernameless
+	// (discoverable) sign-in, only for a login bound to its user.
+	// Immutable after registration.
+	SecondFactorOnly bool
 }
 
 // CredentialUse is what a successful login writes back to a credential.
@@ -85,12 +95,20 @@ type CredentialUse struct {
 //   - Names are compared byte for byte (no case folding, no collation, no
 //     trailing-space padding): the library normalises names before storing.
 //   - Times come back in UTC and within one microsecond of what was stored.
-//   - CreateUser stores the user and its first credential atomically: either
-//     both are stored or neither. It returns ErrUserExists if a user with the
-//     same Name or Handle exists, ErrCredentialExists if the credential ID is
-//     already stored (for any user); nothing is stored in either case. When
-//     both are taken either error may be returned. first.UserHandle must equal
+//   - CreateUser stores the user and, when first is not nil, its first
+//     credential atomically: either both are stored or neither. A user may
+//     have no credential (an application's existing user who has not added
+//     a passkey yet). It returns ErrUserExists if a user with the same Name
+//     or Handle exists, ErrCredentialExists if the credential ID is already
+//     stored (for any user); nothing is stored in either case. When both
+//     are taken either error may be returned. first.UserHandle must equal
 //     user.Handle (any error otherwise).
+//   - UpdateUser sets the Name and DisplayName of the user with this handle
+//     (Handle, CreatedAt and SessionEpoch are unchanged). It returns
+//     ErrNotFound for an unknown user and ErrUserExists if another user has
+//     the new name (nothing changes then); renaming a user to its own name
+//     succeeds. The old name is free for others afterwards. Of concurrent
+//     renames of two users to the same free name exactly one succeeds.
 //   - GetUserByHandle and GetUserByName return ErrNotFound for an unknown
 //     user.
 //   - DeleteUser removes the user and all its credentials; ErrNotFound if the
@@ -132,7 +150,8 @@ type CredentialUse struct {
 //   - Byte slices passed in may be reused by the caller after the call
 //     returns; returned values are owned by the caller.
 type CredentialStore interface {
-	CreateUser(ctx context.Context, user User, first Credential) error
+	CreateUser(ctx context.Context, user User, first *Credential) error
+	UpdateUser(ctx context.Context, handle []byte, name, displayName string) error
 	GetUserByHandle(ctx context.Context, handle []byte) (User, error)
 	GetUserByName(ctx context.Context, name string) (User, error)
 	DeleteUser(ctx context.Context, handle []byte) error
