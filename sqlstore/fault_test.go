@@ -395,7 +395,7 @@ func TestServerKillsConnections(t *testing.T) {
 			ctx := t.Context()
 			u := storetest.RandomUser()
 			c := storetest.RandomCredential(u.Handle)
-			require.NoError(t, s.CreateUser(ctx, u, c))
+			require.NoError(t, s.CreateUser(ctx, u, &c))
 
 			// Workers run a login-like mix of calls until stopped.
 			var (

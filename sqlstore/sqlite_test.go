@@ -67,7 +67,7 @@ func TestSQLiteBusyIsUnavailable(t *testing.T) {
 	s := newStore(t, db, sqlstore.SQLite)
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 
 	// Another process takes the write lock and keeps it.
 	other := openSQLiteDSN(t, "file:"+path)
@@ -124,7 +124,7 @@ func TestSQLiteConcurrentWrites(t *testing.T) {
 			s := stores[w%len(stores)]
 			u := storetest.RandomUser()
 			c := storetest.RandomCredential(u.Handle)
-			if err := s.CreateUser(ctx, u, c); err != nil {
+			if err := s.CreateUser(ctx, u, &c); err != nil {
 				failed(fmt.Errorf("create user: %w", err))
 				return
 			}
@@ -190,7 +190,7 @@ func TestSQLiteWriteLockWait(t *testing.T) {
 	sameDB := newStore(t, db, sqlstore.SQLite)
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 
 	// Another process takes SQLite's write lock and keeps it; a write of s
 	// then holds the Go lock while it waits in the busy handler.
