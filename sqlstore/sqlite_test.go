@@ -234,6 +234,20 @@ func TestSQLiteWriteLockWait(t *testing.T) {
 	require.ErrorContains(t, err, "waiting for the SQLite write lock")
 	require.Less(t, time.Since(start), 2*time.Second)
 
+	// The user writes of issue 13 queue the same way.
+	for name, write := range map[string]func(context.Context) error{
+		"UpdateUser": func(ctx context.Context) error { return s.UpdateUser(ctx, u.Handle, u.Name, "renamed") },
+		"CreateUser without a credential": func(ctx context.Context) error {
+			return s.CreateUser(ctx, storetest.RandomUser(), nil)
+		},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		err = write(ctx)
+		cancel()
+		require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, name)
+		require.ErrorContains(t, err, "waiting for the SQLite write lock", name)
+	}
+
 	// A Store over another *sql.DB has its own lock: its write reaches
 	// SQLite (and waits in the busy handler, bounded here by the context).
 	otherStore, err := sqlstore.New(openSQLiteDSN(t, sqlitedb.DSN(path)), sqlstore.SQLite,
