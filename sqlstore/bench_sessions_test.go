@@ -20,7 +20,7 @@ func BenchmarkGetUserByHandle(b *testing.B) {
 	forEachBackendB(b, func(b *testing.B, s *sqlstore.Store) {
 		ctx := context.Background()
 		u := storetest.RandomUser()
-		require.NoError(b, s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle)))
+		require.NoError(b, s.CreateUser(ctx, u, new(storetest.RandomCredential(u.Handle))))
 		for b.Loop() {
 			if _, err := s.GetUserByHandle(ctx, u.Handle); err != nil {
 				b.Fatal(err)
@@ -33,7 +33,7 @@ func BenchmarkEndSessions(b *testing.B) {
 	forEachBackendB(b, func(b *testing.B, s *sqlstore.Store) {
 		ctx := context.Background()
 		u := storetest.RandomUser()
-		require.NoError(b, s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle)))
+		require.NoError(b, s.CreateUser(ctx, u, new(storetest.RandomCredential(u.Handle))))
 		for b.Loop() {
 			if _, err := s.EndSessions(ctx, u.Handle); err != nil {
 				b.Fatal(err)
@@ -49,7 +49,7 @@ func BenchmarkDeleteCredential(b *testing.B) {
 	forEachBackendB(b, func(b *testing.B, s *sqlstore.Store) {
 		ctx := context.Background()
 		u := storetest.RandomUser()
-		require.NoError(b, s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle)))
+		require.NoError(b, s.CreateUser(ctx, u, new(storetest.RandomCredential(u.Handle))))
 		for _, allowLast := range []bool{true, false} {
 			name := "guarded"
 			if allowLast {

@@ -40,7 +40,7 @@ func BenchmarkGetCredential(b *testing.B) {
 		for range 128 {
 			u := storetest.RandomUser()
 			c := storetest.RandomCredential(u.Handle)
-			require.NoError(b, s.CreateUser(ctx, u, c))
+			require.NoError(b, s.CreateUser(ctx, u, &c))
 			c2 := storetest.RandomCredential(u.Handle)
 			require.NoError(b, s.AddCredential(ctx, c2))
 			ids = append(ids, c.ID, c2.ID)
@@ -80,7 +80,7 @@ func BenchmarkUpdateCredentialUse(b *testing.B) {
 		u := storetest.RandomUser()
 		c := storetest.RandomCredential(u.Handle)
 		c.SignCount = 0
-		require.NoError(b, s.CreateUser(ctx, u, c))
+		require.NoError(b, s.CreateUser(ctx, u, &c))
 		count := uint32(0)
 		for b.Loop() {
 			use := webauthnkit.CredentialUse{SignCount: count + 1, UserVerified: true, BackupState: true, LastUsedAt: time.Now()}

@@ -63,16 +63,19 @@
 // # Schema and migrations
 //
 // Three tables, named with a prefix (default "webauthnkit_", see
-// WithTablePrefix): users (handle primary key, unique name, session epoch),
-// credentials (ID primary key, indexed user handle referencing users with
-// ON DELETE CASCADE) and ceremonies (ID primary key, indexed expiry).
+// WithTablePrefix): users (handle primary key of 1 to 64 bytes, unique name
+// of up to 1024 bytes, which holds the library's 254 characters in every
+// dialect, session epoch), credentials (ID primary key, indexed user handle
+// referencing users with ON DELETE CASCADE, second-factor-only flag) and
+// ceremonies (ID primary key, indexed expiry).
 // Migrate applies the embedded, versioned migrations and records them in
 // <prefix>schema_migrations; it is idempotent and safe to run from several
 // processes at once. MigrateDown reverts them all (tests, tools).
 // Migrations returns the SQL files, prefix filled in, for migration tools.
 //
 // Migrations: 001_init creates the tables; 002_session_epoch adds
-// users.session_epoch (existing users start at 0). New refuses tables that
+// users.session_epoch (existing users start at 0); 003_second_factor_only
+// adds credentials.second_factor_only (existing credentials get false). New refuses tables that
 // lack a migration, so run Migrate before deploying a release that adds
 // one; the previous release keeps working on the migrated tables (its
 // queries name their columns). On MySQL, whose DDL is not transactional, a
@@ -91,8 +94,12 @@
 // # Concurrency
 //
 // UpdateCredentialUse is a compare-and-set on the sign count in one UPDATE
-// statement; CreateUser writes the user and its first credential in one
-// transaction. A Store is safe for concurrent use, also by several
+// statement; CreateUser writes the user and its first credential, if any,
+// in one transaction. UpdateUser is one UPDATE: the unique index on the
+// name makes exactly one of concurrent renames to a free name succeed (the
+// others get ErrUserExists), and on MySQL, which counts changed rather than
+// matched rows, an UPDATE that changed nothing is repeated under a lock on
+// the user's row to tell "already so" from "no such user". A Store is safe for concurrent use, also by several
 // processes sharing the database. On SQLite a process's writes queue in Go
 // (see SQLite above).
 //

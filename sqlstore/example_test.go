@@ -38,11 +38,11 @@ func Example() {
 	// Ceremonies. Here it is called directly, as the library would.
 	alice := webauthnkit.User{Handle: []byte("handle-of-alice-32-random-bytes."), Name: "alice", DisplayName: "Alice", CreatedAt: time.Now()}
 	passkey := webauthnkit.Credential{ID: []byte{0xC0, 0xFF, 0xEE}, UserHandle: alice.Handle, PublicKey: []byte("cose key"), CreatedAt: time.Now()}
-	if err := store.CreateUser(ctx, alice, passkey); err != nil {
+	if err := store.CreateUser(ctx, alice, &passkey); err != nil {
 		log.Fatal(err)
 	}
 	err = store.CreateUser(ctx, webauthnkit.User{Handle: []byte("another handle"), Name: "alice", CreatedAt: time.Now()},
-		webauthnkit.Credential{ID: []byte{1}, UserHandle: []byte("another handle"), CreatedAt: time.Now()})
+		&webauthnkit.Credential{ID: []byte{1}, UserHandle: []byte("another handle"), CreatedAt: time.Now()})
 	fmt.Println("second alice:", errors.Is(err, webauthnkit.ErrUserExists))
 
 	// A login: compare-and-set on the signature counter.
@@ -89,7 +89,7 @@ func ExampleMigrations() {
 	}
 	fmt.Println(names)
 	// Output:
-	// [001_init.down.sql 001_init.up.sql 002_session_epoch.down.sql 002_session_epoch.up.sql]
+	// [001_init.down.sql 001_init.up.sql 002_session_epoch.down.sql 002_session_epoch.up.sql 003_second_factor_only.down.sql 003_second_factor_only.up.sql]
 }
 
 // Setup with PostgreSQL through pgx (import _ "github.com/jackc/pgx/v5/stdlib").

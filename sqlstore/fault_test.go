@@ -395,7 +395,7 @@ func TestServerKillsConnections(t *testing.T) {
 			ctx := t.Context()
 			u := storetest.RandomUser()
 			c := storetest.RandomCredential(u.Handle)
-			require.NoError(t, s.CreateUser(ctx, u, c))
+			require.NoError(t, s.CreateUser(ctx, u, &c))
 
 			// Workers run a login-like mix of calls until stopped.
 			var (
@@ -466,6 +466,9 @@ func TestServerKillsConnections(t *testing.T) {
 					return s.PutCeremony(ctx, storetest.RandomCeremonyID(), []byte("x"), time.Now().Add(time.Minute))
 				},
 				"AddCredential": func() error { return s.AddCredential(ctx, storetest.RandomCredential(u.Handle)) },
+				// Unchanged values: on MySQL the locked second UPDATE runs too.
+				"UpdateUser": func() error { return s.UpdateUser(ctx, u.Handle, u.Name, u.DisplayName) },
+				"CreateUser": func() error { return s.CreateUser(ctx, storetest.RandomUser(), nil) },
 			}
 			for name, call := range afterKill {
 				err := call()

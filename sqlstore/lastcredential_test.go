@@ -23,7 +23,7 @@ func newUserWithCredentials(t *testing.T, s *sqlstore.Store, n int) (webauthnkit
 	for i := range creds {
 		creds[i] = storetest.RandomCredential(u.Handle)
 	}
-	require.NoError(t, s.CreateUser(t.Context(), u, creds[0]))
+	require.NoError(t, s.CreateUser(t.Context(), u, &creds[0]))
 	for _, c := range creds[1:] {
 		require.NoError(t, s.AddCredential(t.Context(), c))
 	}
@@ -156,7 +156,7 @@ func TestEndSessions(t *testing.T) {
 		u := storetest.RandomUser()
 		u.SessionEpoch = 41
 		c := storetest.RandomCredential(u.Handle)
-		require.NoError(t, s.CreateUser(ctx, u, c))
+		require.NoError(t, s.CreateUser(ctx, u, &c))
 
 		got, err := s.GetUserByHandle(ctx, u.Handle)
 		require.NoError(t, err)
@@ -203,10 +203,10 @@ func TestEndSessions(t *testing.T) {
 		// epoch that old sessions may carry.
 		huge := storetest.RandomUser()
 		huge.SessionEpoch = 1 << 63
-		require.Error(t, s.CreateUser(ctx, huge, storetest.RandomCredential(huge.Handle)), "an epoch the column cannot hold")
+		require.Error(t, s.CreateUser(ctx, huge, new(storetest.RandomCredential(huge.Handle))), "an epoch the column cannot hold")
 		top := storetest.RandomUser()
 		top.SessionEpoch = math.MaxInt64
-		require.NoError(t, s.CreateUser(ctx, top, storetest.RandomCredential(top.Handle)))
+		require.NoError(t, s.CreateUser(ctx, top, new(storetest.RandomCredential(top.Handle))))
 		_, err = s.EndSessions(ctx, top.Handle)
 		require.Error(t, err, "EndSessions past 2^63-1")
 		got, err = s.GetUserByHandle(ctx, top.Handle)

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,20 +32,32 @@ func columnExists(t *testing.T, db *sql.DB, d sqlstore.Dialect, table, column st
 	return n == 1
 }
 
-// revertToVersion1 runs migration 002's down file by hand and forgets the
-// version: the database is as a release with only 001 left it.
-func revertToVersion1(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) {
+// revertToVersion runs the down files of the migrations after keep, newest
+// first, by hand and forgets their versions: the database is as a release
+// with only migrations 1 to keep left it.
+func revertToVersion(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string, keep int) {
 	t.Helper()
 	fsys, err := sqlstore.Migrations(d, sqlstore.WithTablePrefix(prefix))
 	require.NoError(t, err)
-	down, err := fs.ReadFile(fsys, "002_session_epoch.down.sql")
+	downs, err := fs.Glob(fsys, "*.down.sql")
 	require.NoError(t, err)
-	for _, stmt := range sqlStatements(string(down)) {
-		_, err := db.ExecContext(t.Context(), stmt)
-		require.NoError(t, err, stmt)
+	slices.Sort(downs)
+	for _, name := range slices.Backward(downs) {
+		var version int
+		_, err := fmt.Sscanf(name, "%d_", &version)
+		require.NoError(t, err, name)
+		if version <= keep {
+			continue
+		}
+		down, err := fs.ReadFile(fsys, name)
+		require.NoError(t, err)
+		for _, stmt := range sqlStatements(string(down)) {
+			_, err := db.ExecContext(t.Context(), stmt)
+			require.NoError(t, err, stmt)
+		}
+		_, err = db.ExecContext(t.Context(), rebindAll(d, "DELETE FROM "+prefix+"schema_migrations WHERE version = ?"), version)
+		require.NoError(t, err)
 	}
-	_, err = db.ExecContext(t.Context(), "DELETE FROM "+prefix+"schema_migrations WHERE version = 2")
-	require.NoError(t, err)
 }
 
 // TestMigrateSessionEpoch: migration 002 adds users.session_epoch to a
@@ -60,7 +73,7 @@ func TestMigrateSessionEpoch(t *testing.T) {
 
 		require.NoError(t, sqlstore.Migrate(ctx, db, b.dialect, opt))
 		require.True(t, columnExists(t, db, b.dialect, prefix+"users", "session_epoch"))
-		revertToVersion1(t, db, b.dialect, prefix)
+		revertToVersion(t, db, b.dialect, prefix, 1)
 		require.False(t, columnExists(t, db, b.dialect, prefix+"users", "session_epoch"), "002 down drops the column")
 		_, err := sqlstore.New(db, b.dialect, opt)
 		require.ErrorContains(t, err, "run sqlstore.Migrate", "New on a schema without session_epoch")
@@ -91,25 +104,38 @@ func TestMigrateSessionEpoch(t *testing.T) {
 // TestMySQLMigrationRerun: MySQL DDL commits on its own, so a migration
 // can have run without its version being recorded (a crash in between).
 // Migrate then runs it again, and the ALTER TABLE that finds its column
-// already added (or already dropped, going down) counts as done.
+// already added (or already dropped, going down) counts as done. Each
+// migration that adds a column: 002 (users.session_epoch) and 003
+// (credentials.second_factor_only).
 func TestMySQLMigrationRerun(t *testing.T) {
-	db := openMySQL(t, mysqlDSN)
-	ctx := t.Context()
-	prefix := uniquePrefix()
-	opt := sqlstore.WithTablePrefix(prefix)
-	dropTablesAtEnd(t, db, prefix)
+	for _, m := range []struct {
+		version       int
+		table, column string
+	}{
+		{2, "users", "session_epoch"},
+		{3, "credentials", "second_factor_only"},
+	} {
+		t.Run(fmt.Sprintf("%03d", m.version), func(t *testing.T) {
+			db := openMySQL(t, mysqlDSN)
+			ctx := t.Context()
+			prefix := uniquePrefix()
+			opt := sqlstore.WithTablePrefix(prefix)
+			dropTablesAtEnd(t, db, prefix)
 
-	require.NoError(t, sqlstore.Migrate(ctx, db, sqlstore.MySQL, opt))
-	_, err := db.ExecContext(ctx, "DELETE FROM "+prefix+"schema_migrations WHERE version = 2")
-	require.NoError(t, err)
-	require.NoError(t, sqlstore.Migrate(ctx, db, sqlstore.MySQL, opt), "re-running 002 over its column")
-	require.Equal(t, allVersions, versionRows(t, db, prefix))
+			require.NoError(t, sqlstore.Migrate(ctx, db, sqlstore.MySQL, opt))
+			_, err := db.ExecContext(ctx, "DELETE FROM "+prefix+"schema_migrations WHERE version = ?", m.version)
+			require.NoError(t, err)
+			require.NoError(t, sqlstore.Migrate(ctx, db, sqlstore.MySQL, opt), "re-running the migration over its column")
+			require.Equal(t, allVersions, versionRows(t, db, prefix))
+			require.True(t, columnExists(t, db, sqlstore.MySQL, prefix+m.table, m.column))
 
-	// Down: the column is gone but version 2 is still recorded.
-	_, err = db.ExecContext(ctx, "ALTER TABLE "+prefix+"users DROP COLUMN session_epoch")
-	require.NoError(t, err)
-	require.NoError(t, sqlstore.MigrateDown(ctx, db, sqlstore.MySQL, opt), "re-running 002 down without its column")
-	requireTables(t, db, sqlstore.MySQL, prefix, false)
+			// Down: the column is gone but the version is still recorded.
+			_, err = db.ExecContext(ctx, "ALTER TABLE "+prefix+m.table+" DROP COLUMN "+m.column)
+			require.NoError(t, err)
+			require.NoError(t, sqlstore.MigrateDown(ctx, db, sqlstore.MySQL, opt), "re-running the down file without its column")
+			requireTables(t, db, sqlstore.MySQL, prefix, false)
+		})
+	}
 }
 
 // sqlStatements splits a migration file like Migrate does (whole-line

@@ -44,7 +44,7 @@ func requireTables(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string, 
 }
 
 // allVersions is what Migrate records on a new database.
-var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}}
+var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}, {3, "second_factor_only"}}
 
 type versionRow struct {
 	version int64
@@ -227,6 +227,7 @@ func TestMigrationsFS(t *testing.T) {
 			require.Equal(t, []string{
 				"001_init.down.sql", "001_init.up.sql",
 				"002_session_epoch.down.sql", "002_session_epoch.up.sql",
+				"003_second_factor_only.down.sql", "003_second_factor_only.up.sql",
 			}, names)
 
 			up, err := fs.ReadFile(fsys, "001_init.up.sql")

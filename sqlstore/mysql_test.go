@@ -60,7 +60,7 @@ func TestMySQLDSNSettings(t *testing.T) {
 			require.NoError(t, err)
 			u := storetest.RandomUser()
 			c := storetest.RandomCredential(u.Handle)
-			require.NoError(t, s.CreateUser(t.Context(), u, c))
+			require.NoError(t, s.CreateUser(t.Context(), u, &c))
 			got, err := plain.GetCredential(t.Context(), c.ID)
 			require.NoError(t, err)
 			storetest.AssertCredentialEqual(t, c, got)
@@ -78,7 +78,7 @@ func TestMySQLUpdatesThatChangeNothing(t *testing.T) {
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
 	c.SignCount = 0
-	require.NoError(t, s.CreateUser(ctx, u, c))
+	require.NoError(t, s.CreateUser(ctx, u, &c))
 
 	use := webauthnkit.CredentialUse{SignCount: 0, BackupState: true, UserVerified: true, LastUsedAt: time.Now()}
 	require.NoError(t, s.UpdateCredentialUse(ctx, c.ID, 0, use))
@@ -89,6 +89,15 @@ func TestMySQLUpdatesThatChangeNothing(t *testing.T) {
 	require.NoError(t, s.RenameCredential(ctx, u.Handle, c.ID, "same"))
 	require.NoError(t, s.RenameCredential(ctx, u.Handle, c.ID, "same"), "renaming to the current name")
 	require.ErrorIs(t, s.RenameCredential(ctx, storetest.RandomHandle(), c.ID, "same"), webauthnkit.ErrNotFound)
+
+	// UpdateUser to the values already stored matches the row but changes
+	// nothing: success, not ErrNotFound.
+	require.NoError(t, s.UpdateUser(ctx, u.Handle, u.Name, u.DisplayName), "the same name and display name")
+	require.NoError(t, s.UpdateUser(ctx, u.Handle, u.Name, u.DisplayName), "again")
+	require.ErrorIs(t, s.UpdateUser(ctx, storetest.RandomHandle(), u.Name+"-x", "x"), webauthnkit.ErrNotFound)
+	got, err := s.GetUserByHandle(ctx, u.Handle)
+	require.NoError(t, err)
+	storetest.AssertUserEqual(t, u, got)
 }
 
 func TestMariaDBUsesDeleteReturning(t *testing.T) {
@@ -118,7 +127,7 @@ func TestMySQLDaylightSavingGap(t *testing.T) {
 	u.CreatedAt = gap
 	c := storetest.RandomCredential(u.Handle)
 	c.CreatedAt, c.LastUsedAt = gap, gap.Add(15*time.Minute)
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 	gotUser, err := s.GetUserByHandle(t.Context(), u.Handle)
 	require.NoError(t, err)
 	assert.True(t, gap.Equal(gotUser.CreatedAt), "user created at %v, want %v", gotUser.CreatedAt, gap)

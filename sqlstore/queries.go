@@ -10,6 +10,7 @@ type queries struct {
 	insertUser   string
 	userByHandle string
 	userByName   string
+	updateUser   string
 	deleteUser   string
 
 	insertCredential    string
@@ -22,7 +23,8 @@ type queries struct {
 	ownedCredentialName string
 	deleteCredential    string
 
-	// DeleteCredential with allowLast false; see Store.deleteGuarded.
+	// DeleteCredential with allowLast false; see Store.deleteGuarded. (MySQL's
+	// UpdateUser also uses lockUser.)
 	lockUser                string // PostgreSQL, MySQL: the user row, FOR (NO KEY) UPDATE
 	deleteGuardedCredential string // PostgreSQL: delete and diagnose; SQLite: conditional delete
 	lockUserCredentials     string // MySQL: the user's credential IDs, FOR UPDATE
@@ -49,7 +51,7 @@ const userColumns = "handle, name, display_name, created_at, session_epoch"
 const credentialColumns = "id, user_handle, public_key, sign_count, aaguid, " +
 	"attestation_format, transports, " +
 	"user_present, user_verified, backup_eligible, backup_state, " +
-	"attachment, name, created_at, last_used_at, clone_suspected"
+	"attachment, name, created_at, last_used_at, clone_suspected, second_factor_only"
 
 // selectColumns is the SELECT list for columns: on MySQL the DATETIME
 // columns are read as text, because with parseTime=true the driver builds a
@@ -80,7 +82,10 @@ func buildQueries(d Dialect, prefix string) queries {
 		insertUser:   "INSERT INTO " + users + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?)",
 		userByHandle: "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE handle = ?",
 		userByName:   "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE name = ?",
-		deleteUser:   "DELETE FROM " + users + " WHERE handle = ?",
+		// UpdateUser: the unique index on name decides between concurrent
+		// renames to one name.
+		updateUser: "UPDATE " + users + " SET name = ?, display_name = ? WHERE handle = ?",
+		deleteUser: "DELETE FROM " + users + " WHERE handle = ?",
 
 		insertCredential: "INSERT INTO " + creds + " (" + credentialColumns + ") VALUES (" +
 			strings.Repeat("?, ", strings.Count(credentialColumns, ",")) + "?)",
@@ -112,7 +117,7 @@ func buildQueries(d Dialect, prefix string) queries {
 		deleteExpired:  "DELETE FROM " + cers + " WHERE expires_at <= ?",
 	}
 	for _, p := range []*string{
-		&q.schemaCheck, &q.insertUser, &q.userByHandle, &q.userByName, &q.deleteUser,
+		&q.schemaCheck, &q.insertUser, &q.userByHandle, &q.userByName, &q.updateUser, &q.deleteUser,
 		&q.insertCredential, &q.credentialByID, &q.credentialWithUser, &q.credentialsByUser, &q.updateUse,
 		&q.useState, &q.renameCredential, &q.ownedCredentialName, &q.deleteCredential,
 		&q.lockUser, &q.deleteGuardedCredential, &q.lockUserCredentials, &q.endSessions,

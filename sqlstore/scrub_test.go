@@ -78,11 +78,11 @@ func TestErrorsQuoteNoStoredValues(t *testing.T) {
 		c := storetest.RandomCredential(u.Handle)
 		// Printable, so that a message quoting the raw bytes shows them.
 		c.ID = []byte("secret-credential-id-" + hex.EncodeToString(storetest.RandomBytes(6)))
-		require.NoError(t, s.CreateUser(ctx, u, c))
+		require.NoError(t, s.CreateUser(ctx, u, &c))
 
 		same := storetest.RandomUser()
 		same.Name = u.Name
-		err := s.CreateUser(ctx, same, storetest.RandomCredential(same.Handle))
+		err := s.CreateUser(ctx, same, new(storetest.RandomCredential(same.Handle)))
 		require.ErrorIs(t, err, webauthnkit.ErrUserExists)
 		requireNoValue(t, err, []byte(u.Name), "user name")
 		requireServerError(t, b.dialect, err, "name")
@@ -96,7 +96,7 @@ func TestErrorsQuoteNoStoredValues(t *testing.T) {
 
 		other := storetest.RandomUser()
 		dup.UserHandle = other.Handle
-		err = s.CreateUser(ctx, other, dup)
+		err = s.CreateUser(ctx, other, &dup)
 		require.ErrorIs(t, err, webauthnkit.ErrCredentialExists, "CreateUser with a taken credential ID")
 		requireNoValue(t, err, c.ID, "credential ID")
 

@@ -67,7 +67,7 @@ func TestSQLiteBusyIsUnavailable(t *testing.T) {
 	s := newStore(t, db, sqlstore.SQLite)
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 
 	// Another process takes the write lock and keeps it.
 	other := openSQLiteDSN(t, "file:"+path)
@@ -124,7 +124,7 @@ func TestSQLiteConcurrentWrites(t *testing.T) {
 			s := stores[w%len(stores)]
 			u := storetest.RandomUser()
 			c := storetest.RandomCredential(u.Handle)
-			if err := s.CreateUser(ctx, u, c); err != nil {
+			if err := s.CreateUser(ctx, u, &c); err != nil {
 				failed(fmt.Errorf("create user: %w", err))
 				return
 			}
@@ -190,7 +190,7 @@ func TestSQLiteWriteLockWait(t *testing.T) {
 	sameDB := newStore(t, db, sqlstore.SQLite)
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 
 	// Another process takes SQLite's write lock and keeps it; a write of s
 	// then holds the Go lock while it waits in the busy handler.
@@ -233,6 +233,20 @@ func TestSQLiteWriteLockWait(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "waiting for the SQLite write lock")
 	require.Less(t, time.Since(start), 2*time.Second)
+
+	// The user writes of issue 13 queue the same way.
+	for name, write := range map[string]func(context.Context) error{
+		"UpdateUser": func(ctx context.Context) error { return s.UpdateUser(ctx, u.Handle, u.Name, "renamed") },
+		"CreateUser without a credential": func(ctx context.Context) error {
+			return s.CreateUser(ctx, storetest.RandomUser(), nil)
+		},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		err = write(ctx)
+		cancel()
+		require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, name)
+		require.ErrorContains(t, err, "waiting for the SQLite write lock", name)
+	}
 
 	// A Store over another *sql.DB has its own lock: its write reaches
 	// SQLite (and waits in the busy handler, bounded here by the context).

@@ -205,16 +205,22 @@ func (s *Store) Close() error {
 // Dialect returns the dialect the Store was created with.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// CreateUser stores user and its first credential in one transaction.
-func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first webauthnkit.Credential) error {
+// CreateUser stores user and, if first is not nil, its first credential, in
+// one transaction. Without a credential it is a single INSERT.
+func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *webauthnkit.Credential) error {
 	const op = "CreateUser"
-	if !bytes.Equal(first.UserHandle, user.Handle) {
-		return fmt.Errorf("sqlstore: %s: first.UserHandle differs from user.Handle", op)
-	}
 	if err := checkUser(user); err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
-	credArgs, err := s.credentialArgs(first)
+	userArgs := []any{user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt), int64(user.SessionEpoch)}
+	if first == nil {
+		_, err := s.execWrite(ctx, s.q.insertUser, userArgs...)
+		return s.fail(ctx, op, err, webauthnkit.ErrUserExists)
+	}
+	if !bytes.Equal(first.UserHandle, user.Handle) {
+		return fmt.Errorf("sqlstore: %s: first.UserHandle differs from user.Handle", op)
+	}
+	credArgs, err := s.credentialArgs(*first)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
@@ -228,8 +234,7 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first web
 		return s.fail(ctx, op, err, nil)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, s.q.insertUser,
-		user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt), int64(user.SessionEpoch)); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q.insertUser, userArgs...); err != nil {
 		return s.fail(ctx, op, err, webauthnkit.ErrUserExists)
 	}
 	if _, err := tx.ExecContext(ctx, s.q.insertCredential, credArgs...); err != nil {
@@ -458,11 +463,21 @@ func checkUser(u webauthnkit.User) error {
 	if len(u.Handle) == 0 || len(u.Handle) > maxUserHandleLen {
 		return fmt.Errorf("user handle is %d bytes, want 1 to %d", len(u.Handle), maxUserHandleLen)
 	}
-	if len(u.Name) > maxUserNameLen {
-		return fmt.Errorf("user name is %d bytes, want at most %d", len(u.Name), maxUserNameLen)
+	if err := checkUserName(u.Name); err != nil {
+		return err
 	}
 	if u.SessionEpoch > math.MaxInt64 { // the columns are signed 64-bit
 		return errors.New("user session epoch is above 2^63-1")
+	}
+	return nil
+}
+
+// checkUserName refuses a name longer than the column holds (MySQL's
+// VARBINARY(1024); the library allows 254 characters, at most 1016 bytes of
+// UTF-8), so that no dialect truncates or refuses it differently.
+func checkUserName(name string) error {
+	if len(name) > maxUserNameLen {
+		return fmt.Errorf("user name is %d bytes, want at most %d", len(name), maxUserNameLen)
 	}
 	return nil
 }
@@ -487,7 +502,7 @@ func (s *Store) credentialArgs(c webauthnkit.Credential) ([]any, error) {
 		c.UserPresent, c.UserVerified, c.BackupEligible, c.BackupState,
 		c.Attachment, c.Name,
 		s.dialect.timeArg(c.CreatedAt), s.dialect.nullTimeArg(c.LastUsedAt),
-		c.CloneSuspected,
+		c.CloneSuspected, c.SecondFactorOnly,
 	}, nil
 }
 
@@ -526,7 +541,7 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 		&c.UserPresent, &c.UserVerified, &c.BackupEligible, &c.BackupState,
 		&c.Attachment, &c.Name,
 		s.dialect.scanTime(&c.CreatedAt), s.dialect.scanTime(&c.LastUsedAt),
-		&c.CloneSuspected,
+		&c.CloneSuspected, &c.SecondFactorOnly,
 	}
 	return dest, func() error {
 		c.SignCount = uint32(signCount)
