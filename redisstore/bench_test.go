@@ -81,7 +81,7 @@ func createBenchUser(b *testing.B, s *Store, creds int) (webauthnkit.User, webau
 	ctx := context.Background()
 	u := storetest.RandomUser()
 	first := storetest.RandomCredential(u.Handle)
-	require.NoError(b, s.CreateUser(ctx, u, first))
+	require.NoError(b, s.CreateUser(ctx, u, &first))
 	for range creds - 1 {
 		require.NoError(b, s.AddCredential(ctx, storetest.RandomCredential(u.Handle)))
 	}
@@ -195,7 +195,7 @@ func BenchmarkCreateUser(b *testing.B) {
 	}
 	done := measure(b, rt)
 	for i := range b.N {
-		if err := s.CreateUser(ctx, users[i], creds[i]); err != nil {
+		if err := s.CreateUser(ctx, users[i], &creds[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
