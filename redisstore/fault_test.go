@@ -70,12 +70,14 @@ func TestScriptsReplayed(t *testing.T) {
 	s := testStore(t, c)
 	u, cr := createTestUser(t, s)
 	require.NoError(t, s.UpdateCredentialUse(t.Context(), cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount}))
+	require.NoError(t, s.UpdateUser(t.Context(), u.Handle, storetest.RandomName(), "x"))
 	require.NoError(t, s.DeleteUser(t.Context(), u.Handle))
 	require.NoError(t, s.PutCeremony(t.Context(), "x", nil, time.Now().Add(-time.Second)))
 	require.NoError(t, s.PutCeremony(t.Context(), "replay-"+randomHex(8), nil, time.Now().Add(time.Second)))
 	c.AddHook(newReplayHook(scriptPutCeremony, scriptBegin, scriptCommit, scriptClaimName, scriptClaimCred,
 		scriptMarkCommitted, scriptReleaseName, scriptDeleteCredIf, scriptRename, scriptDeleteUser,
-		scriptBeginDelete, scriptMarkDeleting, scriptCommitDelete, scriptUnmarkDeleting))
+		scriptBeginDelete, scriptMarkDeleting, scriptCommitDelete, scriptUnmarkDeleting,
+		scriptBeginRename, scriptCommitRename))
 	storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return testStore(t, c) })
 	storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, c) })
 
