@@ -218,6 +218,25 @@ func testRenameCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		requireNoKeys(t, c, s.nameKey(final))
 	})
 
+	t.Run("renamed_during_delete", func(t *testing.T) {
+		// A rename commits after DeleteUser read the user: DeleteUser
+		// starts over, so it releases the new name's claim, not only the
+		// old one's (which the rename released).
+		ctx := t.Context()
+		s := testStore(t, c)
+		u, _ := createTestUser(t, s)
+		newName := storetest.RandomName()
+		once := sync.Once{}
+		s.failpoint = func(step string) error {
+			if step == "DeleteUser:credentialsDeleted" {
+				once.Do(func() { require.NoError(t, testStore(t, c).UpdateUser(ctx, u.Handle, newName, "New")) })
+			}
+			return nil
+		}
+		require.NoError(t, s.DeleteUser(ctx, u.Handle))
+		requireNoKeys(t, c, s.nameKey(u.Name), s.nameKey(newName), s.userKey(tag(u.Handle)))
+	})
+
 	t.Run("deleted_after_rename_releases_the_current_name", func(t *testing.T) {
 		// DeleteUser releases the claim of the name the user has now (the
 		// rename's), not the one it was created with.
