@@ -66,6 +66,9 @@
 // a credential and its owner live in different slots, so it would still be
 // two round trips.
 //
+// Credential records carry SecondFactorOnly as field "sf" ("0" or "1");
+// records written before it existed lack it and read as false.
+//
 // # Consistency across slots
 //
 // Names and credential IDs are unique across all users, so they cannot live
@@ -177,9 +180,6 @@
 // UpdateCredentialUse and RenameCredential apply to it once found live.
 //
 // # Session epochs
-//
-// Credential records carry SecondFactorOnly as field "sf" ("0" or "1");
-// records written before it existed lack it and read as false.
 //
 // The user record carries the session epoch (field "e", a decimal uint64;
 // absent in records written before it existed, read as 0). CreateUser
