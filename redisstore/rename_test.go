@@ -260,6 +260,8 @@ func testRenameRace(t *testing.T, c redis.UniversalClient) {
 	const trials = 30
 	t.Run("two_users_one_name", func(t *testing.T) {
 		stores := []*Store{testStore(t, newClientLike(t, c)), testStore(t, newClientLike(t, c)), testStore(t, newClientLike(t, c))}
+		var wins [3]int
+		defer func() { t.Logf("wins (rename 1, rename 2, CreateUser): %v", wins) }()
 		for trial := range trials {
 			u1, _ := createTestUser(t, stores[0])
 			u2, _ := createTestUser(t, stores[0])
@@ -283,6 +285,11 @@ func testRenameRace(t *testing.T, c redis.UniversalClient) {
 				}
 			}
 			require.Equal(t, 1, winners, "trial %d: %v", trial, errs)
+			for i, err := range errs {
+				if err == nil {
+					wins[i]++
+				}
+			}
 			got, err := stores[1].GetUserByName(ctx, name)
 			require.NoError(t, err, "trial %d", trial)
 			switch {
