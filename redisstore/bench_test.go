@@ -59,6 +59,7 @@ func benchStore(b *testing.B) (*Store, *roundTrips) {
 	require.NoError(b, s.AddCredential(ctx, second))
 	require.NoError(b, s.DeleteCredential(ctx, u.Handle, second.ID, false))
 	require.ErrorIs(b, s.DeleteCredential(ctx, u.Handle, cr.ID, false), webauthnkit.ErrLastCredential)
+	require.NoError(b, s.UpdateUser(ctx, u.Handle, storetest.RandomName(), "x"))
 	require.NoError(b, s.DeleteUser(ctx, u.Handle))
 	rt := &roundTrips{}
 	c.AddHook(rt)
@@ -81,7 +82,7 @@ func createBenchUser(b *testing.B, s *Store, creds int) (webauthnkit.User, webau
 	ctx := context.Background()
 	u := storetest.RandomUser()
 	first := storetest.RandomCredential(u.Handle)
-	require.NoError(b, s.CreateUser(ctx, u, first))
+	require.NoError(b, s.CreateUser(ctx, u, &first))
 	for range creds - 1 {
 		require.NoError(b, s.AddCredential(ctx, storetest.RandomCredential(u.Handle)))
 	}
@@ -195,11 +196,62 @@ func BenchmarkCreateUser(b *testing.B) {
 	}
 	done := measure(b, rt)
 	for i := range b.N {
-		if err := s.CreateUser(ctx, users[i], creds[i]); err != nil {
+		if err := s.CreateUser(ctx, users[i], &creds[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
 	done()
+}
+
+// BenchmarkCreateUserWithoutCredential: a user of an existing app, with no
+// passkey yet.
+func BenchmarkCreateUserWithoutCredential(b *testing.B) {
+	s, rt := benchStore(b)
+	ctx := context.Background()
+	users := make([]webauthnkit.User, b.N)
+	for i := range users {
+		users[i] = storetest.RandomUser()
+	}
+	done := measure(b, rt)
+	for i := range b.N {
+		if err := s.CreateUser(ctx, users[i], nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+// BenchmarkUpdateUser: a rename to a new free name each iteration, and
+// a display-name change that keeps the name.
+func BenchmarkUpdateUser(b *testing.B) {
+	b.Run("rename", func(b *testing.B) {
+		s, rt := benchStore(b)
+		u, _ := createBenchUser(b, s, 1)
+		ctx := context.Background()
+		names := make([]string, b.N)
+		for i := range names {
+			names[i] = storetest.RandomName()
+		}
+		done := measure(b, rt)
+		for i := range b.N {
+			if err := s.UpdateUser(ctx, u.Handle, names[i], "Display"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done()
+	})
+	b.Run("same_name", func(b *testing.B) {
+		s, rt := benchStore(b)
+		u, _ := createBenchUser(b, s, 1)
+		ctx := context.Background()
+		done := measure(b, rt)
+		for i := range b.N {
+			if err := s.UpdateUser(ctx, u.Handle, u.Name, "Display "+strconv.Itoa(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done()
+	})
 }
 
 // BenchmarkDeleteCredential: a user with two passkeys loses one and gets

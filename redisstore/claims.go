@@ -25,19 +25,24 @@ var errLeaseExpired = fmt.Errorf("%w: the write took longer than its lease", web
 var errTooMuchContention = fmt.Errorf("gave up after %d attempts because of concurrent changes: %w", maxAttempts, webauthnkit.ErrConflict)
 
 // write runs the claim/commit transaction of CreateUser (user != nil) and
-// AddCredential (user == nil).
-func (s *Store) write(ctx context.Context, op string, handle []byte, user *webauthnkit.User, cred webauthnkit.Credential) (err error) {
+// AddCredential (user == nil). cred is nil for a user created without a
+// credential: then only the name is claimed.
+func (s *Store) write(ctx context.Context, op string, handle []byte, user *webauthnkit.User, cred *webauthnkit.Credential) (err error) {
 	htag := tag(handle)
 	tx := newTx()
 	userKey, credsKey, leaseKey := s.userKey(htag), s.userCredsKey(htag), s.leaseKey(htag, tx)
-	credKey := s.credKey(cred.ID)
 	mode := "add"
 	if user != nil {
 		mode = "create"
 	}
-	fields, err := credentialFields(cred, tx)
-	if err != nil {
-		return fmt.Errorf("redisstore: %s: encoding transports: %w", op, err)
+	var credKey string
+	var credID []byte // empty: no credential, the commit adds no index entry
+	var fields []any
+	if cred != nil {
+		credKey, credID = s.credKey(cred.ID), cred.ID
+		if fields, err = credentialFields(*cred, tx); err != nil {
+			return fmt.Errorf("redisstore: %s: encoding transports: %w", op, err)
+		}
 	}
 
 	// 1. Begin: check the user and take the lease that the commit needs.
@@ -100,16 +105,18 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	}
 
 	// 3. Claim the credential ID.
-	credClaimed = true // even on error: the claim may have been made
-	if err := s.claimCred(ctx, credKey, cred.ID, fields, renew); err != nil {
-		return s.opErr(ctx, op, err)
-	}
-	if err := s.step(op + ":claimedCredential"); err != nil {
-		return err
+	if cred != nil {
+		credClaimed = true // even on error: the claim may have been made
+		if err := s.claimCred(ctx, credKey, cred.ID, fields, renew); err != nil {
+			return s.opErr(ctx, op, err)
+		}
+		if err := s.step(op + ":claimedCredential"); err != nil {
+			return err
+		}
 	}
 
 	// 4. Commit, in the user's slot.
-	args := []any{mode, tx, cred.ID}
+	args := []any{mode, tx, credID}
 	if user != nil {
 		args = append(args, userFields(*user, tx)...)
 	}
@@ -136,6 +143,9 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	// 5. Mark the credential record committed, so that GetCredential needs
 	// one round trip. Best effort: readers resolve a pending record against
 	// the user's credential index and finish this step themselves.
+	if cred == nil {
+		return nil
+	}
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	scriptMarkCommitted.Run(cctx, s.c, []string{credKey}, tx)

@@ -21,7 +21,8 @@ import (
 )
 
 // TestCluster runs the conformance suites, the crash-recovery tests, the
-// last-passkey race and the session-epoch tests on a
+// last-passkey race, the session-epoch tests, the rename crash and race
+// tests and the tests of users without credentials on a
 // three-master Redis Cluster: the one at WEBAUTHNKIT_REDIS_CLUSTER_ADDRS
 // (comma-separated) if set, else one the test starts itself with
 // scripts/redis-cluster.sh in a temporary directory and stops at the end.
@@ -71,6 +72,9 @@ func TestCluster(t *testing.T) {
 	t.Run("CrashRecovery", func(t *testing.T) { testCrashRecovery(t, cc) })
 	t.Run("LastCredentialRace", func(t *testing.T) { testLastCredentialRace(t, cc) })
 	t.Run("EndSessions", func(t *testing.T) { testEndSessions(t, cc) })
+	t.Run("RenameCrashRecovery", func(t *testing.T) { testRenameCrashRecovery(t, cc) })
+	t.Run("RenameRace", func(t *testing.T) { testRenameRace(t, cc) })
+	t.Run("UserWithoutCredentials", func(t *testing.T) { testUserWithoutCredentials(t, cc) })
 }
 
 // clusterClient returns a client for the test cluster, skipping (failing in

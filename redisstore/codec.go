@@ -25,7 +25,19 @@ const (
 	fUserCreated = "c"
 	fUserEpoch   = "e" // session epoch (decimal uint64; absent: 0)
 	fTx          = "t" // also in credentials
+	// fUserNameTx is the transaction whose name claim backs the current
+	// name: set by UpdateUser; absent until the first rename, when the
+	// claim is the CreateUser's (fTx).
+	fUserNameTx = "nt"
 )
+
+// nameTx returns the transaction of a user record's name claim.
+func nameTx(m map[string]string) string {
+	if nt, ok := m[fUserNameTx]; ok {
+		return nt
+	}
+	return m[fTx]
+}
 
 // Credential hash fields.
 const (
@@ -47,6 +59,7 @@ const (
 	fCloneSuspec = "cs"
 	fUpdateNonce = "un" // nonce of the last UpdateCredentialUse (scriptUpdateUse)
 	fDeletingTx  = "dx" // DeleteCredential transaction that marked the record (scriptMarkDeleting)
+	fSecondOnly  = "sf" // SecondFactorOnly ("0"/"1"; absent in older records: false)
 )
 
 const (
@@ -118,7 +131,7 @@ func decodeUser(handle []byte, m map[string]string) (webauthnkit.User, error) {
 // credentialFields returns the field/value pairs of a new, pending
 // credential record created by transaction tx.
 func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
-	f := make([]any, 0, 34)
+	f := make([]any, 0, 36)
 	// State, owner and transaction come first, in this order:
 	// scriptClaimCred reads them at fixed positions.
 	f = append(f,
@@ -136,6 +149,7 @@ func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
 		fCreatedAt, encTime(c.CreatedAt),
 		fLastUsedAt, encTime(c.LastUsedAt),
 		fCloneSuspec, encBool(c.CloneSuspected),
+		fSecondOnly, encBool(c.SecondFactorOnly),
 	)
 	// Absent fields decode as nil, "" as empty: nil and empty survive.
 	if c.PublicKey != nil {
@@ -159,7 +173,7 @@ func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
 var credFields = []string{
 	fState, fOwner, fTx, fPublicKey, fSignCount, fAAGUID, fAttFormat, fTransports,
 	fUP, fUV, fBE, fBS, fAttachment, fCredName, fCreatedAt, fLastUsedAt, fCloneSuspec,
-	fDeletingTx,
+	fDeletingTx, fSecondOnly,
 }
 
 const (
@@ -181,6 +195,7 @@ const (
 	crLastUsedAt
 	crCloneSuspec
 	crDeletingTx
+	crSecondOnly
 )
 
 // credFieldArgs is credFields as command arguments, boxed once.
@@ -244,6 +259,7 @@ func decodeCredential(id []byte, r credRecord) (webauthnkit.Credential, error) {
 		Attachment:        r.str(crAttachment),
 		Name:              r.str(crName),
 		CloneSuspected:    r.str(crCloneSuspec) == "1",
+		SecondFactorOnly:  r.str(crSecondOnly) == "1",
 	}
 	if v, ok := r[crTransports].(string); ok {
 		if err := json.Unmarshal([]byte(v), &c.Transports); err != nil {

@@ -62,7 +62,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 			ctx := t.Context()
 			u := storetest.RandomUser()
 			cr := storetest.RandomCredential(u.Handle)
-			err := crashStore(t, c, step).CreateUser(ctx, u, cr)
+			err := crashStore(t, c, step).CreateUser(ctx, u, &cr)
 			require.ErrorIs(t, err, errCrash)
 			s := newStore(t)
 			notFound(t, s, u, cr) // nothing visible
@@ -75,7 +75,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 			cr2 := storetest.RandomCredential(u2.Handle)
 			cr2.ID = cr.ID
 			start := time.Now()
-			require.NoError(t, s.CreateUser(ctx, u2, cr2))
+			require.NoError(t, s.CreateUser(ctx, u2, &cr2))
 			assert.Less(t, time.Since(start), testLease+time.Second, "waited longer than the lease")
 			got, err := s.GetUserByName(ctx, u.Name)
 			require.NoError(t, err)
@@ -87,7 +87,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 			require.ErrorIs(t, err, webauthnkit.ErrNotFound)
 			// The crashed user's handle is usable again.
 			u.Name = storetest.RandomName()
-			require.NoError(t, s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle)))
+			require.NoError(t, s.CreateUser(ctx, u, new(storetest.RandomCredential(u.Handle))))
 		})
 	}
 
@@ -97,7 +97,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		ctx := t.Context()
 		u := storetest.RandomUser()
 		cr := storetest.RandomCredential(u.Handle)
-		require.ErrorIs(t, crashStore(t, c, "CreateUser:committed").CreateUser(ctx, u, cr), errCrash)
+		require.ErrorIs(t, crashStore(t, c, "CreateUser:committed").CreateUser(ctx, u, &cr), errCrash)
 		s := newStore(t)
 		state, err := c.HGet(ctx, s.credKey(cr.ID), fState).Result()
 		require.NoError(t, err)
@@ -106,11 +106,11 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		// Creating the same name or credential again fails: they exist.
 		u2 := storetest.RandomUser()
 		u2.Name = u.Name
-		require.ErrorIs(t, s.CreateUser(ctx, u2, storetest.RandomCredential(u2.Handle)), webauthnkit.ErrUserExists)
+		require.ErrorIs(t, s.CreateUser(ctx, u2, new(storetest.RandomCredential(u2.Handle))), webauthnkit.ErrUserExists)
 		u3 := storetest.RandomUser()
 		cr3 := storetest.RandomCredential(u3.Handle)
 		cr3.ID = cr.ID
-		require.ErrorIs(t, s.CreateUser(ctx, u3, cr3), webauthnkit.ErrCredentialExists)
+		require.ErrorIs(t, s.CreateUser(ctx, u3, &cr3), webauthnkit.ErrCredentialExists)
 
 		got, err := s.GetUserByName(ctx, u.Name)
 		require.NoError(t, err)
@@ -127,7 +127,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		ctx := t.Context()
 		u := storetest.RandomUser()
 		cr := storetest.RandomCredential(u.Handle)
-		require.ErrorIs(t, crashStore(t, c, "CreateUser:committed").CreateUser(ctx, u, cr), errCrash)
+		require.ErrorIs(t, crashStore(t, c, "CreateUser:committed").CreateUser(ctx, u, &cr), errCrash)
 		s := newStore(t)
 		use := webauthnkit.CredentialUse{SignCount: cr.SignCount + 1, LastUsedAt: time.Now()}
 		require.NoError(t, s.UpdateCredentialUse(ctx, cr.ID, cr.SignCount, use))
@@ -144,7 +144,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		s := newStore(t)
 		u := storetest.RandomUser()
 		first := storetest.RandomCredential(u.Handle)
-		require.NoError(t, s.CreateUser(ctx, u, first))
+		require.NoError(t, s.CreateUser(ctx, u, &first))
 		cr := storetest.RandomCredential(u.Handle)
 		require.ErrorIs(t, crashStore(t, c, "AddCredential:claimedCredential").AddCredential(ctx, cr), errCrash)
 		_, err := s.GetCredential(ctx, cr.ID)
@@ -206,7 +206,7 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		u2 := storetest.RandomUser()
 		u2.Name = u.Name
 		start := time.Now()
-		require.NoError(t, s.CreateUser(ctx, u2, storetest.RandomCredential(u2.Handle)))
+		require.NoError(t, s.CreateUser(ctx, u2, new(storetest.RandomCredential(u2.Handle))))
 		assert.Less(t, time.Since(start), testLease/2)
 		got, err := s.GetUserByName(ctx, u.Name)
 		require.NoError(t, err)
@@ -337,21 +337,21 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		c1 := storetest.RandomCredential(u1.Handle)
 		c1.ID = taken.ID
 		done := make(chan error)
-		go func() { done <- slow.CreateUser(ctx, u1, c1) }()
+		go func() { done <- slow.CreateUser(ctx, u1, &c1) }()
 		<-claimed
 		u2 := storetest.RandomUser()
 		u2.Name = u1.Name
-		require.NoError(t, s.CreateUser(ctx, u2, storetest.RandomCredential(u2.Handle)))
+		require.NoError(t, s.CreateUser(ctx, u2, new(storetest.RandomCredential(u2.Handle))))
 		require.ErrorIs(t, <-done, webauthnkit.ErrCredentialExists)
 
 		// Same, but the slow one succeeds: the waiter gets ErrUserExists.
 		claimed = make(chan struct{})
 		u3 := storetest.RandomUser()
-		go func() { done <- slow.CreateUser(ctx, u3, storetest.RandomCredential(u3.Handle)) }()
+		go func() { done <- slow.CreateUser(ctx, u3, new(storetest.RandomCredential(u3.Handle))) }()
 		<-claimed
 		u4 := storetest.RandomUser()
 		u4.Name = u3.Name
-		require.ErrorIs(t, s.CreateUser(ctx, u4, storetest.RandomCredential(u4.Handle)), webauthnkit.ErrUserExists)
+		require.ErrorIs(t, s.CreateUser(ctx, u4, new(storetest.RandomCredential(u4.Handle))), webauthnkit.ErrUserExists)
 		require.NoError(t, <-done)
 	})
 
@@ -367,12 +367,12 @@ func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
 		}
 		u := storetest.RandomUser()
 		cr := storetest.RandomCredential(u.Handle)
-		err := s.CreateUser(ctx, u, cr)
+		err := s.CreateUser(ctx, u, &cr)
 		require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
 		s.failpoint = nil
 		notFound(t, s, u, cr)
 		requireNoKeys(t, c, s.nameKey(u.Name), s.credKey(cr.ID)) // released
-		require.NoError(t, s.CreateUser(ctx, u, cr))
+		require.NoError(t, s.CreateUser(ctx, u, &cr))
 	})
 }
 
@@ -380,7 +380,7 @@ func createTestUser(t *testing.T, s *Store) (webauthnkit.User, webauthnkit.Crede
 	t.Helper()
 	u := storetest.RandomUser()
 	cr := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, cr))
+	require.NoError(t, s.CreateUser(t.Context(), u, &cr))
 	return u, cr
 }
 

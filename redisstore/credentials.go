@@ -17,17 +17,17 @@ import (
 // the claim protocol in claims.go; see the package documentation ("Data
 // model" and "Consistency across slots").
 
-// CreateUser stores user and its first credential. The credential must
-// belong to the user (first.UserHandle equal to user.Handle).
+// CreateUser stores user and, when first is not nil, its first credential,
+// which must belong to the user (first.UserHandle equal to user.Handle).
 //
 // The write spans the slots of the name, the credential ID and the user
-// handle: it claims the name, then the credential ID, then commits the user
-// record and its credential index in one script. Readers see nothing until
-// that commit; on failure the claims are released. It returns an error
-// wrapping webauthnkit.ErrUserExists if the name or handle is taken, and
-// webauthnkit.ErrCredentialExists if the credential ID is; nothing is stored
-// then.
-func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first webauthnkit.Credential) error {
+// handle: it claims the name, then the credential ID (if any), then commits
+// the user record and its credential index in one script. Readers see
+// nothing until that commit; on failure the claims are released. It returns
+// an error wrapping webauthnkit.ErrUserExists if the name or handle is
+// taken, and webauthnkit.ErrCredentialExists if the credential ID is;
+// nothing is stored then.
+func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *webauthnkit.Credential) error {
 	const op = "CreateUser"
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -35,11 +35,13 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first web
 	if len(user.Handle) == 0 {
 		return errors.New("redisstore: CreateUser: empty user handle")
 	}
-	if len(first.ID) == 0 {
-		return errors.New("redisstore: CreateUser: empty credential ID")
-	}
-	if !bytes.Equal(first.UserHandle, user.Handle) {
-		return errors.New("redisstore: CreateUser: first.UserHandle differs from user.Handle")
+	if first != nil {
+		if len(first.ID) == 0 {
+			return errors.New("redisstore: CreateUser: empty credential ID")
+		}
+		if !bytes.Equal(first.UserHandle, user.Handle) {
+			return errors.New("redisstore: CreateUser: first.UserHandle differs from user.Handle")
+		}
 	}
 	return s.write(ctx, op, user.Handle, &user, first)
 }
@@ -58,7 +60,7 @@ func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) 
 	if len(cred.ID) == 0 {
 		return errors.New("redisstore: AddCredential: empty credential ID")
 	}
-	return s.write(ctx, op, cred.UserHandle, nil, cred)
+	return s.write(ctx, op, cred.UserHandle, nil, &cred)
 }
 
 // GetUserByHandle returns the user with the given handle: one HGETALL.
@@ -86,7 +88,8 @@ func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit
 
 // GetUserByName returns the user with the given name: a GET of the name
 // claim, then an HGETALL of the user it names, which must carry the same name
-// and transaction (a claim left by a crashed or deleted writer is ignored).
+// and name transaction (a claim left by a crashed writer, a deleted user or
+// a rename is ignored).
 func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
 	const op = "GetUserByName"
 	if err := ctx.Err(); err != nil {
@@ -107,7 +110,7 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 	if err != nil {
 		return webauthnkit.User{}, wrapErr(ctx, op, err)
 	}
-	if m[fTx] != tx || m[fUserName] != name {
+	if nameTx(m) != tx || m[fUserName] != name {
 		return webauthnkit.User{}, errorf(op, webauthnkit.ErrNotFound)
 	}
 	u, err := decodeUser(handle, m)
@@ -138,21 +141,22 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	}
 	htag := tag(handle)
 	userKey, credsKey := s.userKey(htag), s.userCredsKey(htag)
-	var userTx, name string
+	var userTx, nameTx, name string
 	deleted := false
 	for range maxAttempts {
 		res, err := scriptReadUser.Run(ctx, s.c, []string{userKey, credsKey}).Slice()
 		if err != nil {
 			return wrapErr(ctx, op, err)
 		}
-		if len(res) < 3 {
+		if len(res) < 4 {
 			return errorf(op, webauthnkit.ErrNotFound)
 		}
 		userTx, _ = res[0].(string)
 		name, _ = res[1].(string)
 		index, _ := res[2].([]any)
-		args := make([]any, 0, 1+len(index))
-		args = append(args, userTx)
+		nameTx, _ = res[3].(string)
+		args := make([]any, 0, 2+len(index))
+		args = append(args, userTx, nameTx)
 		for i := 0; i+1 < len(index); i += 2 {
 			id, _ := index[i].(string)
 			tx, _ := index[i+1].(string)
@@ -180,7 +184,8 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 			deleted = true
 			break
 		}
-		// "retry": a credential was added or removed meanwhile.
+		// "retry": a credential was added or removed, or the user
+		// renamed, meanwhile.
 	}
 	if !deleted {
 		return fmt.Errorf("redisstore: %s: %w", op, errTooMuchContention)
@@ -190,7 +195,7 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	}
 	// The user is gone: a name claim left behind (if this fails) is stale,
 	// ignored by readers and taken over by the next claimant.
-	s.releaseName(ctx, name, userTx+string(handle))
+	s.releaseName(ctx, name, nameTx+string(handle))
 	return nil
 }
 

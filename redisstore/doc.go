@@ -47,7 +47,7 @@
 // and being in braces they are the key's Cluster hash tag:
 //
 //	user:{H}          hash   user with handle H: name, display name, created,
-//	                         session epoch, tx
+//	                         session epoch, tx, name tx (after a rename)
 //	usercreds:{H}     hash   H's credential index: credential ID (raw) -> tx
 //	lease:{H}:TX      string lease of write or deletion TX for user H (PX)
 //	name:{N}          string name claim: TX followed by the owner's handle
@@ -57,13 +57,17 @@
 // A user's own keys share one slot (tag H); each credential and each name
 // has its own slot. GetCredential, the login's hot path, is one HMGET;
 // UpdateCredentialUse is one script on the credential's key; GetUserByHandle
-// is one HGETALL; GetUserByName two reads; ListCredentials an HGETALL of the
+// is one HGETALL; GetUserByName two reads; UpdateUser four round trips
+// (one when the name is unchanged); ListCredentials an HGETALL of the
 // index and one pipelined HMGET per credential (one round trip per node).
 // EndSessions is one script on the user record; DeleteCredential takes four
 // round trips, five when guarded (see below). The store does not implement
 // webauthnkit.CredentialUserGetter (Features().CredentialWithUser is false):
 // a credential and its owner live in different slots, so it would still be
 // two round trips.
+//
+// Credential records carry SecondFactorOnly as field "sf" ("0" or "1");
+// records written before it existed lack it and read as false.
 //
 // # Consistency across slots
 //
@@ -79,7 +83,8 @@
 //     native TTL (10 s).
 //  2. Claim the name (CreateUser): set name:{N} to TX+H, if absent.
 //  3. Claim the credential ID: create cred:{I} in state "pending" (owner H,
-//     TX), if absent.
+//     TX), if absent. CreateUser without a first credential (a user who
+//     has no passkey yet) skips this step and step 5.
 //  4. Commit (user's slot): only if the lease still exists, and consuming it
 //     in the same script, write the user record (CreateUser) and add I to
 //     the credential index. This is the commit point: from here on the user
@@ -88,7 +93,8 @@
 //
 // Readers never trust a claim on its own. GetUserByName reads the claim, then
 // the user record, and answers only if the record carries the same name and
-// TX. GetCredential returns a committed record directly; a pending one is
+// TX as its name transaction (field "nt", set by UpdateUser; until the
+// first rename, the creating transaction "t"). GetCredential returns a committed record directly; a pending one is
 // resolved in its owner's slot: the lease still exists (in progress: not
 // found yet), or I is in the index with TX (committed: the reader finishes
 // step 5), or neither (the write failed: the record is deleted). Once the
@@ -111,6 +117,31 @@
 // and its index, then the name claim. UpdateCredentialUse is a
 // compare-and-set on the sign count in one script; RenameCredential checks
 // the owner in its script.
+//
+// # Renaming a user
+//
+// UpdateUser moves a user from name N to N'. The claim of N' is in its own
+// slot, so the rename is a transaction of the same kind, whose commit point
+// is the switch of the user record:
+//
+//  1. Begin (user's slot): check the user, read N and the transaction of
+//     its claim, take a lease lease:{H}:RX. A user that already has N'
+//     only gets its display name set, in this same script.
+//  2. Claim N': set name:{N'} to RX+H, as CreateUser claims a name (a claim
+//     in progress is waited for, a valid one means ErrUserExists and
+//     nothing changes, a dead one is taken over).
+//  3. Commit (user's slot), only while the lease holds and consuming it,
+//     and only if the record still has N and its claim's transaction: set
+//     the name N', the display name and the name transaction RX. From here
+//     the claim of N' is valid and the claim of N stale.
+//  4. Release the claim of N, if it still holds its old value.
+//
+// Renames of two users to one free name meet at step 2, so exactly one
+// succeeds. Renames of one user meet at step 3: the later one finds the
+// record changed, releases its claim and starts over, so both succeed in
+// turn and only the last name stays claimed. DeleteUser's final script
+// checks the name transaction it read, and starts over if a rename
+// committed meanwhile, so it releases the claim of the user's current name.
 //
 // # Deleting a credential: the last-passkey guard
 //
@@ -169,6 +200,16 @@
 //     credential record that nobody claims again stays in Redis (a few
 //     hundred bytes) until someone reads it.
 //   - a commit without step 5: readers finish it.
+//   - an UpdateUser stopped after claiming the new name: a claim readers
+//     ignore (the record does not carry that name: the user is found under
+//     its old name only); it blocks the new name until the lease expires
+//     (10 s), then the next claimant, or a retry of the rename, takes it
+//     over. Stopped after its commit: the user is renamed for every
+//     reader, and the old name's claim is stale: ignored by readers and
+//     taken over at once by the next claimant (another user, or this one
+//     renamed back); a retry of the rename finds the name set and
+//     succeeds. Unclaimed, the stale key stays in Redis (a few dozen
+//     bytes). A user is never visible under two names, nor under none.
 //   - a DeleteUser stopped after deleting some credentials: a user with fewer
 //     (possibly no) passkeys, a valid state; calling DeleteUser again
 //     finishes. Its index keeps entries without records: ListCredentials
@@ -236,7 +277,7 @@
 // go-redis resends a command whose connection broke before the reply came
 // (Options.MaxRetries, 3 by default), so a command may run twice. Every
 // write script of the store recognises its own earlier run and answers as
-// the first run did: claims and commits, PutCeremony (a put that finds its
+// the first run did: claims and commits (of UpdateUser too), PutCeremony (a put that finds its
 // own value), UpdateCredentialUse (each call carries a nonce stored with the
 // update; without it a resent compare-and-set would report ErrConflict and
 // the library a counter regression), DeleteUser, and the steps of

@@ -51,8 +51,8 @@ func Example() {
 		Name:       "Work laptop",
 		CreatedAt:  alice.CreatedAt,
 	}
-	fmt.Println("create:", store.CreateUser(ctx, alice, laptop))
-	err = store.CreateUser(ctx, alice, laptop)
+	fmt.Println("create:", store.CreateUser(ctx, alice, &laptop))
+	err = store.CreateUser(ctx, alice, &laptop)
 	fmt.Println("create again:", errors.Is(err, webauthnkit.ErrUserExists))
 
 	// ...this on each login (a compare-and-set on the signature counter)...

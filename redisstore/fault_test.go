@@ -70,12 +70,14 @@ func TestScriptsReplayed(t *testing.T) {
 	s := testStore(t, c)
 	u, cr := createTestUser(t, s)
 	require.NoError(t, s.UpdateCredentialUse(t.Context(), cr.ID, cr.SignCount, webauthnkit.CredentialUse{SignCount: cr.SignCount}))
+	require.NoError(t, s.UpdateUser(t.Context(), u.Handle, storetest.RandomName(), "x"))
 	require.NoError(t, s.DeleteUser(t.Context(), u.Handle))
 	require.NoError(t, s.PutCeremony(t.Context(), "x", nil, time.Now().Add(-time.Second)))
 	require.NoError(t, s.PutCeremony(t.Context(), "replay-"+randomHex(8), nil, time.Now().Add(time.Second)))
 	c.AddHook(newReplayHook(scriptPutCeremony, scriptBegin, scriptCommit, scriptClaimName, scriptClaimCred,
 		scriptMarkCommitted, scriptReleaseName, scriptDeleteCredIf, scriptRename, scriptDeleteUser,
-		scriptBeginDelete, scriptMarkDeleting, scriptCommitDelete, scriptUnmarkDeleting))
+		scriptBeginDelete, scriptMarkDeleting, scriptCommitDelete, scriptUnmarkDeleting,
+		scriptBeginRename, scriptCommitRename))
 	storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return testStore(t, c) })
 	storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, c) })
 
@@ -209,7 +211,7 @@ func workloadEach(parent context.Context, s *Store, perCall time.Duration) []err
 	}
 	u := storetest.RandomUser()
 	cr := storetest.RandomCredential(u.Handle)
-	if call(func(ctx context.Context) error { return s.CreateUser(ctx, u, cr) }) != nil {
+	if call(func(ctx context.Context) error { return s.CreateUser(ctx, u, &cr) }) != nil {
 		return errs
 	}
 	call(func(ctx context.Context) error { _, err := s.GetCredential(ctx, cr.ID); return err })
@@ -436,7 +438,7 @@ func TestFaultServerDown(t *testing.T) {
 			// gone and can be created again.
 			_, err = s.GetUserByHandle(t.Context(), u.Handle)
 			require.ErrorIs(t, err, webauthnkit.ErrNotFound)
-			require.NoError(t, s.CreateUser(t.Context(), u, cr))
+			require.NoError(t, s.CreateUser(t.Context(), u, &cr))
 			got, err := s.GetCredential(t.Context(), cr.ID)
 			require.NoError(t, err)
 			storetest.AssertCredentialEqual(t, cr, got)
@@ -502,7 +504,7 @@ func TestFaultServerDiesMidWrite(t *testing.T) {
 			defer cancel()
 			u := storetest.RandomUser()
 			start := time.Now()
-			err = s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle))
+			err = s.CreateUser(ctx, u, new(storetest.RandomCredential(u.Handle)))
 			elapsed := time.Since(start)
 			if step == "CreateUser:committed" {
 				require.NoError(t, err, "the commit happened; finishing it is best effort")

@@ -141,7 +141,7 @@ func testEndSessions(t *testing.T, c redis.UniversalClient) {
 		for _, start := range []uint64{0, 5, 9, 99, 1<<53 - 1, 1<<53 + 1, math.MaxInt64, math.MaxUint64 - 1} {
 			u := storetest.RandomUser()
 			u.SessionEpoch = start
-			require.NoError(t, s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle)))
+			require.NoError(t, s.CreateUser(ctx, u, new(storetest.RandomCredential(u.Handle))))
 			requireEpoch(t, s, u, start)
 			got, err := s.EndSessions(ctx, u.Handle)
 			require.NoError(t, err, "from %d", start)
@@ -154,7 +154,7 @@ func testEndSessions(t *testing.T, c redis.UniversalClient) {
 	t.Run("overflow_is_an_error", func(t *testing.T) {
 		u := storetest.RandomUser()
 		u.SessionEpoch = math.MaxUint64
-		require.NoError(t, s.CreateUser(ctx, u, storetest.RandomCredential(u.Handle)))
+		require.NoError(t, s.CreateUser(ctx, u, new(storetest.RandomCredential(u.Handle))))
 		_, err := s.EndSessions(ctx, u.Handle)
 		require.Error(t, err)
 		require.NotErrorIs(t, err, webauthnkit.ErrNotFound)
@@ -263,7 +263,7 @@ func TestErrorTextsCarryNoStoredValues(t *testing.T) {
 	// A damaged name claim: the error must not name its key.
 	u2 := storetest.RandomUser()
 	require.NoError(t, c.Set(ctx, s.nameKey(u2.Name), "short", 0).Err())
-	err := s.CreateUser(ctx, u2, storetest.RandomCredential(u2.Handle))
+	err := s.CreateUser(ctx, u2, new(storetest.RandomCredential(u2.Handle)))
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), tag([]byte(u2.Name)))
 	require.NotContains(t, err.Error(), u2.Name)

@@ -264,7 +264,7 @@ func TestKeyPrefix(t *testing.T) {
 	s = testStore(t, c, WithKeyPrefix(prefix))
 	u := storetest.RandomUser()
 	cr := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, cr))
+	require.NoError(t, s.CreateUser(t.Context(), u, &cr))
 	require.NoError(t, s.PutCeremony(t.Context(), "id", []byte("x"), time.Now().Add(time.Minute)))
 	keys, err := c.Keys(t.Context(), prefix+"*").Result()
 	require.NoError(t, err)

@@ -54,8 +54,8 @@ return 'ok'
 // "ok" again rather than "expired".
 //
 // KEYS: user, user's credential index, lease. ARGV: mode ("create"/"add"),
-// transaction ID, credential ID, then (create) the user hash field/value
-// pairs.
+// transaction ID, credential ID ("" for a user created without one), then
+// (create) the user hash field/value pairs.
 var scriptCommit = redis.NewScript(`
 if redis.call('DEL', KEYS[3]) == 0 then
   if ARGV[1] == 'create' then
@@ -73,7 +73,7 @@ if ARGV[1] == 'create' then
 elseif e == 0 then
   return 'notfound'
 end
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[2]) end
 return 'ok'
 `)
 
@@ -103,15 +103,63 @@ return 0
 
 // scriptResolveName decides the fate of a name claim made by transaction tx
 // of user handle h, in h's slot: "busy" while the lease lives, "valid" if the
-// user record was committed by tx with this name, "dead" otherwise (the
-// transaction failed, or the user was deleted since: the claim is stale).
+// user record carries this name under tx (its name transaction: field "nt",
+// set by UpdateUser, or else "t", the CreateUser that made it), "dead"
+// otherwise (the transaction failed, or the user was renamed or deleted
+// since: the claim is stale).
 //
 // KEYS: lease of (h, tx), user h. ARGV: name, tx.
 var scriptResolveName = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'busy' end
-local u = redis.call('HMGET', KEYS[2], 'n', 't')
-if u[1] == ARGV[1] and u[2] == ARGV[2] then return 'valid' end
+local u = redis.call('HMGET', KEYS[2], 'n', 't', 'nt')
+if u[1] == ARGV[1] and (u[3] or u[2]) == ARGV[2] then return 'valid' end
 return 'dead'
+`)
+
+// UpdateUser (rename.go) is a transaction like CreateUser, with the user
+// record's switch to the new name as its commit point:
+// scriptBeginRename takes a lease, the new name is claimed with
+// scriptClaimName, scriptCommitRename switches the record, and the old
+// claim is released last (scriptReleaseName).
+
+// scriptBeginRename starts an UpdateUser. It returns {"notfound"} for an
+// unknown user; {"same"} when the user already has the new name, after
+// setting the display name (no claim is needed, so this is the whole
+// update); else it sets the lease that the commit requires and returns
+// {"ok", current name, its name transaction}.
+//
+// KEYS: user, lease. ARGV: new name, display name, lease in milliseconds.
+var scriptBeginRename = redis.NewScript(`
+local u = redis.call('HMGET', KEYS[1], 't', 'n', 'nt')
+if not u[1] then return {'notfound'} end
+if u[2] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'd', ARGV[2])
+  return {'same'}
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+return {'ok', u[2] or '', u[3] or u[1]}
+`)
+
+// scriptCommitRename is the commit point of UpdateUser: while the lease
+// lives, and consuming it, it sets the user's name, display name and name
+// transaction, provided the user still has the name and name transaction
+// that the rename began with ("changed" otherwise: a concurrent rename of
+// the same user committed first; "notfound" if the user was deleted).
+// From here on the new claim is valid and the old one stale. Run again after
+// it succeeded (lost reply), it answers "ok" rather than "expired".
+//
+// KEYS: user, lease. ARGV: new name, display name, rename tx, old name, old
+// name tx.
+var scriptCommitRename = redis.NewScript(`
+local u = redis.call('HMGET', KEYS[1], 't', 'n', 'nt')
+if redis.call('DEL', KEYS[2]) == 0 then
+  if u[2] == ARGV[1] and u[3] == ARGV[3] then return 'ok' end
+  return 'expired'
+end
+if not u[1] then return 'notfound' end
+if u[2] ~= ARGV[4] or (u[3] or u[1]) ~= ARGV[5] then return 'changed' end
+redis.call('HSET', KEYS[1], 'n', ARGV[1], 'd', ARGV[2], 'nt', ARGV[3])
+return 'ok'
 `)
 
 // scriptClaimCred creates a pending credential record, if the key is absent
@@ -350,29 +398,33 @@ return n
 `)
 
 // scriptReadUser returns a consistent snapshot of a user for DeleteUser:
-// {tx, name, {credential ID, tx, ...}}, or {} if the user does not exist.
+// {tx, name, {credential ID, tx, ...}, name tx}, or {} if the user does not
+// exist.
 //
 // KEYS: user, user's credential index.
 var scriptReadUser = redis.NewScript(`
-local u = redis.call('HMGET', KEYS[1], 't', 'n')
+local u = redis.call('HMGET', KEYS[1], 't', 'n', 'nt')
 if not u[1] then return {} end
-return {u[1], u[2] or '', redis.call('HGETALL', KEYS[2])}
+return {u[1], u[2] or '', redis.call('HGETALL', KEYS[2]), u[3] or u[1]}
 `)
 
 // scriptDeleteUser deletes a user record and its credential index, provided
-// the user is still the one created by tx and its index still holds exactly
-// the given entries (whose credential records the caller has deleted).
-// Returns "ok", "notfound", or "retry" when a credential was added or
-// removed in the meantime.
+// the user is still the one created by tx, still has the name transaction
+// read (so the name claim the caller releases next is the current one) and
+// its index still holds exactly the given entries (whose credential records
+// the caller has deleted). Returns "ok", "notfound", or "retry" when a
+// credential was added or removed, or the user renamed, in the meantime.
 //
-// KEYS: user, user's credential index. ARGV: user tx, then credential ID,
-// tx pairs.
+// KEYS: user, user's credential index. ARGV: user tx, name tx, then
+// credential ID, tx pairs.
 var scriptDeleteUser = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 'notfound' end
+local u = redis.call('HMGET', KEYS[1], 't', 'nt')
+if u[1] ~= ARGV[1] then return 'notfound' end
+if (u[2] or u[1]) ~= ARGV[2] then return 'retry' end
 local cur = redis.call('HGETALL', KEYS[2])
-if #cur ~= #ARGV - 1 then return 'retry' end
+if #cur ~= #ARGV - 2 then return 'retry' end
 local want = {}
-for i = 2, #ARGV, 2 do want[ARGV[i]] = ARGV[i + 1] end
+for i = 3, #ARGV, 2 do want[ARGV[i]] = ARGV[i + 1] end
 for i = 1, #cur, 2 do
   if want[cur[i]] ~= cur[i + 1] then return 'retry' end
 end
