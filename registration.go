@@ -20,6 +20,11 @@ type RegistrationRequest struct {
 	UserHandle  []byte
 	// CredentialName labels the new passkey (e.g. "Work laptop"). Optional.
 	CredentialName string
+	// Conditional asks for conditional create (automatic passkey upgrade
+	// after a password sign-in): the browser call must pass the returned
+	// Begin.Mediation, and the response may lack user presence (UP=false),
+	// which is accepted for this ceremony only. Needs UserHandle.
+	Conditional bool
 }
 
 // Registration is the outcome of a successful FinishRegistration.
@@ -41,6 +46,13 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 		return nil, err
 	}
 	st := &ceremonyState{Kind: kindRegistration, CredName: credName}
+	mediation := protocol.MediationDefault
+	if req.Conditional {
+		if len(req.UserHandle) == 0 {
+			return nil, &Error{Code: CodeInvalidRequest, Message: "conditional registration is for an existing account (UserHandle)"}
+		}
+		mediation = protocol.MediationConditional
+	}
 	var user waUser
 	var exclusions []protocol.CredentialDescriptor
 	if len(req.UserHandle) > 0 {
@@ -94,7 +106,9 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 	if err != nil {
 		return nil, err
 	}
-	creation, session, err := rp.wa.BeginRegistration(&user,
+	// go-webauthn records the mediation in the session and relaxes the
+	// user presence check of FinishRegistration for a conditional one only.
+	creation, session, err := rp.wa.BeginMediatedRegistration(&user, mediation,
 		webauthn.WithExclusions(exclusions),
 		webauthn.WithExtensions(webauthn.WithExtensionCredProps()),
 		webauthn.WithCredentialParameters(rp.credParams),
@@ -106,7 +120,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 	st.Session = *session
 	st.UserHandle = user.handle
 	st.Expires = rp.cfg.Now().Add(rp.cfg.ChallengeTTL)
-	return rp.finishBegin(ctx, st, creation.Response, "")
+	return rp.finishBegin(ctx, st, creation.Response, string(creation.Mediation))
 }
 
 func withRegistrationChallenge(c []byte) webauthn.RegistrationOption {
