@@ -154,7 +154,7 @@ func BenchmarkHostileKey(b *testing.B) {
 		hostile := reg.Credential
 		hostile.PublicKey = rsaCOSE(b, -257, n46k, e2p31m1)
 		require.NoError(b, store.DeleteUser(ctx, reg.User.Handle))
-		require.NoError(b, store.CreateUser(ctx, reg.User, hostile))
+		require.NoError(b, store.CreateUser(ctx, reg.User, &hostile))
 		var cpu time.Duration
 		for range b.N {
 			b.StopTimer()

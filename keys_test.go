@@ -177,7 +177,7 @@ func TestHostileStoredKey(t *testing.T) {
 	hostile := reg.Credential
 	hostile.PublicKey = rsaCOSE(t, -257, n, e2p31m1)
 	require.NoError(t, e.store.DeleteUser(ctx, reg.User.Handle))
-	require.NoError(t, e.store.CreateUser(ctx, reg.User, hostile))
+	require.NoError(t, e.store.CreateUser(ctx, reg.User, &hostile))
 
 	requireFastKeyRejection(t, func() (time.Duration, error) {
 		begin, err := e.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})

@@ -203,7 +203,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	var u User
 	if st.NewUser {
 		u = User{Handle: st.UserHandle, Name: st.NewName, DisplayName: st.NewDisplay, CreatedAt: now}
-		err = rp.creds.CreateUser(ctx, u, rec)
+		err = rp.creds.CreateUser(ctx, u, &rec)
 	} else {
 		u, err = rp.creds.GetUserByHandle(ctx, st.UserHandle)
 		if err == nil {

@@ -259,7 +259,7 @@ func (r *rig) prepare(t *testing.T, v *vectorFile, byName map[string]*vectorFile
 			require.Equal(t, b64(t, v.Credential.PublicKey), created.Credential.PublicKey,
 				"registration %q must yield the vector's public key", v.Registration)
 		}
-		require.NoError(t, r.store.CreateUser(ctx, created.User, created.Credential))
+		require.NoError(t, r.store.CreateUser(ctx, created.User, &created.Credential))
 		return
 	}
 	handle := make([]byte, 32)
@@ -273,7 +273,7 @@ func (r *rig) prepare(t *testing.T, v *vectorFile, byName map[string]*vectorFile
 	now := time.Now().UTC()
 	err := r.store.CreateUser(ctx,
 		webauthnkit.User{Handle: handle, Name: vectorUser, DisplayName: "Vector User", CreatedAt: now},
-		webauthnkit.Credential{
+		&webauthnkit.Credential{
 			ID:             b64(t, c.ID),
 			UserHandle:     handle,
 			PublicKey:      b64(t, c.PublicKey),

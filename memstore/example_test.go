@@ -33,11 +33,11 @@ func Example() {
 		Name:       "Work laptop",
 		CreatedAt:  alice.CreatedAt,
 	}
-	if err := store.CreateUser(ctx, alice, laptop); err != nil {
+	if err := store.CreateUser(ctx, alice, &laptop); err != nil {
 		fmt.Println(err)
 		return
 	}
-	err = store.CreateUser(ctx, alice, laptop)
+	err = store.CreateUser(ctx, alice, &laptop)
 	fmt.Println("again:", errors.Is(err, webauthnkit.ErrUserExists))
 
 	// ...and this on each login.

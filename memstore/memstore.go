@@ -319,16 +319,16 @@ func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 
 // ---- CredentialStore ----
 
-// CreateUser stores user and its first credential, or neither. It returns
-// webauthnkit.ErrUserExists if the handle or name is taken and
-// webauthnkit.ErrCredentialExists if the credential ID is. first.UserHandle
-// must equal user.Handle.
-func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first webauthnkit.Credential) error {
+// CreateUser stores user and, when first is not nil, its first credential,
+// or neither. It returns webauthnkit.ErrUserExists if the handle or name is
+// taken and webauthnkit.ErrCredentialExists if the credential ID is.
+// first.UserHandle must equal user.Handle.
+func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first *webauthnkit.Credential) error {
 	const op = "CreateUser"
 	if err := ctx.Err(); err != nil {
 		return fail(op, err)
 	}
-	if !bytes.Equal(u.Handle, first.UserHandle) {
+	if first != nil && !bytes.Equal(u.Handle, first.UserHandle) {
 		return fail(op, errHandleMismatch)
 	}
 	st := s.st
@@ -340,8 +340,10 @@ func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first webaut
 	if _, ok := st.names[u.Name]; ok {
 		return fail(op, webauthnkit.ErrUserExists)
 	}
-	if _, ok := st.creds[string(first.ID)]; ok {
-		return fail(op, webauthnkit.ErrCredentialExists)
+	if first != nil {
+		if _, ok := st.creds[string(first.ID)]; ok {
+			return fail(op, webauthnkit.ErrCredentialExists)
+		}
 	}
 	nu := &user{u: webauthnkit.User{
 		Handle:       bytes.Clone(u.Handle),
@@ -352,7 +354,35 @@ func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first webaut
 	}}
 	st.users[string(nu.u.Handle)] = nu
 	st.names[nu.u.Name] = nu
-	st.insertCredential(nu, first)
+	if first != nil {
+		st.insertCredential(nu, *first)
+	}
+	return nil
+}
+
+// UpdateUser sets the name and display name of the user with this handle.
+// It returns webauthnkit.ErrNotFound for an unknown user and
+// webauthnkit.ErrUserExists if another user has the name; the check and the
+// rename happen under one lock, so of concurrent renames to one free name
+// exactly one succeeds.
+func (s *Store) UpdateUser(ctx context.Context, handle []byte, name, displayName string) error {
+	const op = "UpdateUser"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u, ok := st.users[string(handle)]
+	if !ok {
+		return fail(op, webauthnkit.ErrNotFound)
+	}
+	if other, ok := st.names[name]; ok && other != u {
+		return fail(op, webauthnkit.ErrUserExists)
+	}
+	delete(st.names, u.u.Name)
+	u.u.Name, u.u.DisplayName = name, displayName
+	st.names[name] = u
 	return nil
 }
 

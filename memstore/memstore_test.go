@@ -199,7 +199,7 @@ func TestCreateUserHandleMismatch(t *testing.T) {
 	s := newTestStore(t)
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(storetest.RandomHandle())
-	require.ErrorIs(t, s.CreateUser(context.Background(), u, c), errHandleMismatch)
+	require.ErrorIs(t, s.CreateUser(context.Background(), u, &c), errHandleMismatch)
 	_, err := s.GetUserByHandle(context.Background(), u.Handle)
 	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
 }
@@ -213,7 +213,7 @@ func TestHotPathAllocations(t *testing.T) {
 	ctx := context.Background()
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(ctx, u, c))
+	require.NoError(t, s.CreateUser(ctx, u, &c))
 
 	allocs := testing.AllocsPerRun(100, func() { _, _ = s.GetCredential(ctx, c.ID) })
 	require.LessOrEqual(t, allocs, 2.0, "GetCredential: one buffer for the byte slices, one for Transports")
@@ -281,7 +281,7 @@ func BenchmarkGetCredential(b *testing.B) {
 	for range 1000 {
 		u := storetest.RandomUser()
 		c := storetest.RandomCredential(u.Handle)
-		if err := s.CreateUser(ctx, u, c); err != nil {
+		if err := s.CreateUser(ctx, u, &c); err != nil {
 			b.Fatal(err)
 		}
 		ids = append(ids, c.ID)
@@ -304,7 +304,7 @@ func BenchmarkUpdateCredentialUse(b *testing.B) {
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
 	c.SignCount = 0
-	if err := s.CreateUser(ctx, u, c); err != nil {
+	if err := s.CreateUser(ctx, u, &c); err != nil {
 		b.Fatal(err)
 	}
 	now := time.Now()
@@ -325,7 +325,7 @@ func BenchmarkGetCredentialParallel(b *testing.B) {
 	ctx := context.Background()
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	if err := s.CreateUser(ctx, u, c); err != nil {
+	if err := s.CreateUser(ctx, u, &c); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -393,7 +393,7 @@ func TestErrorsPrefixed(t *testing.T) {
 	ctx := t.Context()
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(ctx, u, c))
+	require.NoError(t, s.CreateUser(ctx, u, &c))
 	require.NoError(t, s.PutCeremony(ctx, "c1", []byte("x"), time.Now().Add(time.Minute)))
 	ghost := storetest.RandomHandle()
 	canceled, cancel := context.WithCancel(ctx)
@@ -412,7 +412,7 @@ func TestErrorsPrefixed(t *testing.T) {
 	check("GetUserByHandle", err, webauthnkit.ErrNotFound)
 	_, err = s.GetUserByName(ctx, "nobody-"+u.Name)
 	check("GetUserByName", err, webauthnkit.ErrNotFound)
-	check("CreateUser", s.CreateUser(ctx, u, c), webauthnkit.ErrUserExists)
+	check("CreateUser", s.CreateUser(ctx, u, &c), webauthnkit.ErrUserExists)
 	check("AddCredential", s.AddCredential(ctx, c), webauthnkit.ErrCredentialExists)
 	check("UpdateCredentialUse", s.UpdateCredentialUse(ctx, c.ID, 7, webauthnkit.CredentialUse{SignCount: 8}), webauthnkit.ErrConflict)
 	check("RenameCredential", s.RenameCredential(ctx, ghost, c.ID, "x"), webauthnkit.ErrNotFound)

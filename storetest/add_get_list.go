@@ -116,7 +116,7 @@ func testGetCredentialRoundtrip(t *testing.T, s credStore) {
 	c3.CreatedAt = c2.CreatedAt.Add(time.Hour)
 	c3.LastUsedAt = time.Time{}
 
-	require.NoError(t, s.CreateUser(t.Context(), u, c1))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c1))
 	require.NoError(t, s.AddCredential(t.Context(), c2))
 	require.NoError(t, s.AddCredential(t.Context(), c3))
 	requireCredential(t, s, c1)
@@ -138,7 +138,7 @@ func testGetCredentialZeroValues(t *testing.T, s credStore) {
 		// Everything else zero: SignCount 0, no transports, all flags
 		// false, no attachment, no name, never used.
 	}
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 	got, err := s.GetCredential(t.Context(), c.ID)
 	require.NoError(t, err)
 	AssertCredentialEqual(t, c, got)
@@ -164,7 +164,7 @@ func testGetCredentialWithUserMatches(t *testing.T, s credStore) {
 	u2 := RandomUser()
 	u2.DisplayName = ""
 	c3 := RandomCredential(u2.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u2, c3), "CreateUser")
+	require.NoError(t, s.CreateUser(t.Context(), u2, &c3), "CreateUser")
 
 	for _, tc := range []struct {
 		owner user
@@ -236,10 +236,10 @@ func testListCredentialsOrder(t *testing.T, s credStore) {
 	other := RandomUser()
 	oc := RandomCredential(other.Handle)
 	oc.CreatedAt = at(2*time.Second, 0)
-	require.NoError(t, s.CreateUser(t.Context(), other, oc))
+	require.NoError(t, s.CreateUser(t.Context(), other, &oc))
 
 	// Stored in a scrambled order; the first is not the oldest.
-	require.NoError(t, s.CreateUser(t.Context(), u, last))
+	require.NoError(t, s.CreateUser(t.Context(), u, &last))
 	for _, c := range []cred{tieC, early, micro, tieD, tieA, second, tieB} {
 		require.NoError(t, s.AddCredential(t.Context(), c))
 	}

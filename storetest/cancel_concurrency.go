@@ -26,7 +26,7 @@ func testCredentialContextCanceled(t *testing.T, s credStore) {
 		name string
 		call func() error
 	}{
-		{"CreateUser", func() error { return s.CreateUser(ctx, nu, nc) }},
+		{"CreateUser", func() error { return s.CreateUser(ctx, nu, &nc) }},
 		{"GetUserByHandle", func() error { _, err := s.GetUserByHandle(ctx, u.Handle); return err }},
 		{"GetUserByName", func() error { _, err := s.GetUserByName(ctx, u.Name); return err }},
 		{"AddCredential", func() error { return s.AddCredential(ctx, ac) }},
@@ -66,7 +66,7 @@ func testCredentialConcurrentUse(t *testing.T, s credStore) {
 			ctx := t.Context()
 			u := RandomUser()
 			c1 := RandomCredential(u.Handle)
-			if !assert.NoError(t, s.CreateUser(ctx, u, c1)) {
+			if !assert.NoError(t, s.CreateUser(ctx, u, &c1)) {
 				return
 			}
 			c2 := RandomCredential(u.Handle)

@@ -148,7 +148,7 @@ func createUser(t *testing.T, s credStore) (user, cred) {
 	t.Helper()
 	u := RandomUser()
 	c := RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, c), "CreateUser")
+	require.NoError(t, s.CreateUser(t.Context(), u, &c), "CreateUser")
 	return u, c
 }
 

@@ -84,27 +84,27 @@ func testErrorTextsCreateUser(t *testing.T, s credStore) {
 			u := RandomUser()
 			c := RandomCredential(u.Handle)
 			c.ID = kind.make()
-			require.NoError(t, s.CreateUser(t.Context(), u, c))
+			require.NoError(t, s.CreateUser(t.Context(), u, &c))
 			values := userValues(u)
 			values["credential ID"] = c.ID
 
 			// The same name, the same handle, the same credential ID.
 			sameName := RandomUser()
 			sameName.Name = u.Name
-			err := s.CreateUser(t.Context(), sameName, RandomCredential(sameName.Handle))
+			err := s.CreateUser(t.Context(), sameName, new(RandomCredential(sameName.Handle)))
 			require.ErrorIs(t, err, errUserExists, "CreateUser with a name in use")
 			assertNoValues(t, "CreateUser with a name in use", err, values)
 
 			sameHandle := RandomUser()
 			sameHandle.Handle = u.Handle
-			err = s.CreateUser(t.Context(), sameHandle, RandomCredential(u.Handle))
+			err = s.CreateUser(t.Context(), sameHandle, new(RandomCredential(u.Handle)))
 			require.ErrorIs(t, err, errUserExists, "CreateUser with a handle in use")
 			assertNoValues(t, "CreateUser with a handle in use", err, values)
 
 			sameID := RandomUser()
 			sc := RandomCredential(sameID.Handle)
 			sc.ID = c.ID
-			err = s.CreateUser(t.Context(), sameID, sc)
+			err = s.CreateUser(t.Context(), sameID, &sc)
 			require.ErrorIs(t, err, errCredentialExists, "CreateUser with a credential ID in use")
 			assertNoValues(t, "CreateUser with a credential ID in use", err, values)
 		})

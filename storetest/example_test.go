@@ -30,7 +30,7 @@ func ExampleRandomCredential() {
 	}
 	defer store.Close()
 	ctx := context.Background()
-	if err := store.CreateUser(ctx, alice, laptop); err != nil {
+	if err := store.CreateUser(ctx, alice, &laptop); err != nil {
 		fmt.Println(err)
 		return
 	}

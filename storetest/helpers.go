@@ -51,7 +51,7 @@ func RandomUser() webauthnkit.User {
 // RandomCredential returns a credential owned by userHandle (copied) with a
 // random 32-byte ID and every field set to a non-zero value: a public key,
 // a sign count, an AAGUID, two transports, all four flags, an attachment, a
-// name, and CreatedAt and LastUsedAt times in the recent past, with
+// name, SecondFactorOnly and CloneSuspected, and CreatedAt and LastUsedAt times in the recent past, with
 // nanoseconds and in a zone other than UTC.
 func RandomCredential(userHandle []byte) webauthnkit.Credential {
 	created := randomTime()
@@ -72,6 +72,7 @@ func RandomCredential(userHandle []byte) webauthnkit.Credential {
 		CreatedAt:         created,
 		LastUsedAt:        created.Add(time.Duration(mrand.Int64N(int64(time.Hour)))),
 		CloneSuspected:    true,
+		SecondFactorOnly:  true,
 	}
 }
 

@@ -48,7 +48,7 @@ func testEndSessionsStartsAtCreated(t *testing.T, s credStore) {
 	v := RandomUser()
 	v.SessionEpoch = bigEpoch
 	vc := RandomCredential(v.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), v, vc), "CreateUser with SessionEpoch %d", uint64(bigEpoch))
+	require.NoError(t, s.CreateUser(t.Context(), v, &vc), "CreateUser with SessionEpoch %d", uint64(bigEpoch))
 	requireEpoch(t, s, v, bigEpoch, vc)
 	requireUser(t, s, v)
 }
@@ -59,7 +59,7 @@ func testEndSessionsIncrements(t *testing.T, s credStore) {
 	v := RandomUser()
 	v.SessionEpoch = bigEpoch
 	vc := RandomCredential(v.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), v, vc))
+	require.NoError(t, s.CreateUser(t.Context(), v, &vc))
 	bystander, bc := createUser(t, s)
 
 	for i := uint64(1); i <= 3; i++ {
@@ -99,7 +99,7 @@ func testEndSessionsNotFound(t *testing.T, s credStore) {
 	_, err = s.EndSessions(t.Context(), u.Handle)
 	require.ErrorIs(t, err, errNotFound, "EndSessions of a deleted user")
 	c.ID = RandomBytes(32)
-	require.NoError(t, s.CreateUser(t.Context(), u, c), "CreateUser again with the handle of a deleted user")
+	require.NoError(t, s.CreateUser(t.Context(), u, &c), "CreateUser again with the handle of a deleted user")
 	requireEpoch(t, s, u, 0, c)
 }
 
@@ -116,7 +116,7 @@ func testEndSessionsConcurrent(t *testing.T, s credStore) {
 		u := RandomUser()
 		u.SessionEpoch = uint64(trial) * 1000
 		c := RandomCredential(u.Handle)
-		require.NoError(t, s.CreateUser(t.Context(), u, c))
+		require.NoError(t, s.CreateUser(t.Context(), u, &c))
 		var (
 			wg     sync.WaitGroup
 			mu     sync.Mutex

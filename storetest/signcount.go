@@ -21,7 +21,7 @@ func testUpdateUseApplies(t *testing.T, s credStore) {
 	c.SignCount = math.MaxUint32 - 7
 	c.BackupEligible, c.BackupState, c.UserVerified, c.CloneSuspected = true, true, false, false
 	c.LastUsedAt = time.Time{}
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 	sibling := addCredential(t, s, u)
 
 	// Every field changes.
@@ -65,7 +65,7 @@ func testUpdateUseZeroCounter(t *testing.T, s credStore) {
 	u := RandomUser()
 	c := RandomCredential(u.Handle)
 	c.SignCount = 0
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 	last := time.Now().Add(-time.Minute)
 	for i := range 3 {
 		use := webauthnkit.CredentialUse{SignCount: 0, BackupState: true, UserVerified: true, LastUsedAt: last.Add(time.Duration(i) * time.Second)}
@@ -78,7 +78,7 @@ func testUpdateUseConflict(t *testing.T, s credStore) {
 	u := RandomUser()
 	c := RandomCredential(u.Handle)
 	c.SignCount = 10
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 	use := webauthnkit.CredentialUse{SignCount: 12, BackupState: !c.BackupState, UserVerified: !c.UserVerified, LastUsedAt: time.Now(), CloneSuspected: !c.CloneSuspected}
 	for _, expected := range []uint32{9, 11, 0, 12, 10 + 1<<16} {
 		err := s.UpdateCredentialUse(t.Context(), c.ID, expected, use)
@@ -109,7 +109,7 @@ func testUpdateUseConcurrent(t *testing.T, s credStore) {
 	u := RandomUser()
 	c := RandomCredential(u.Handle)
 	c.SignCount = start
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 
 	var (
 		wg       sync.WaitGroup

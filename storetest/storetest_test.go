@@ -225,12 +225,12 @@ func (s casIgnoresExpected) UpdateCredentialUse(ctx context.Context, id []byte, 
 
 type createNotAtomic struct{ *memstore.Store }
 
-func (s createNotAtomic) CreateUser(ctx context.Context, u webauthnkit.User, first webauthnkit.Credential) error {
+func (s createNotAtomic) CreateUser(ctx context.Context, u webauthnkit.User, first *webauthnkit.Credential) error {
 	err := s.Store.CreateUser(ctx, u, first)
 	if errors.Is(err, webauthnkit.ErrCredentialExists) {
 		// Stores the user, then fails on the credential.
 		tmp := storetest.RandomCredential(u.Handle)
-		if s.Store.CreateUser(ctx, u, tmp) == nil {
+		if s.Store.CreateUser(ctx, u, &tmp) == nil {
 			_ = s.DeleteCredential(ctx, u.Handle, tmp.ID, true)
 		}
 	}
@@ -315,8 +315,12 @@ func (s localTimes) GetCredential(ctx context.Context, id []byte) (webauthnkit.C
 
 type truncatesTimes struct{ *memstore.Store }
 
-func (s truncatesTimes) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
-	c.CreatedAt = c.CreatedAt.Truncate(time.Millisecond)
+func (s truncatesTimes) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
+	if c != nil {
+		truncated := *c
+		truncated.CreatedAt = truncated.CreatedAt.Truncate(time.Millisecond)
+		c = &truncated
+	}
 	return s.Store.CreateUser(ctx, u, c)
 }
 
@@ -331,7 +335,7 @@ type foldsNames struct {
 	names map[string]bool
 }
 
-func (s *foldsNames) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+func (s *foldsNames) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := strings.ToLower(strings.TrimSpace(u.Name))
@@ -409,7 +413,7 @@ type countsEveryUser struct {
 	total int
 }
 
-func (s *countsEveryUser) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+func (s *countsEveryUser) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.Store.CreateUser(ctx, u, c)
@@ -501,7 +505,7 @@ func (s *racyEpoch) DeleteUser(ctx context.Context, h []byte) error {
 // dropsCreatedEpoch stores every new user with epoch 0.
 type dropsCreatedEpoch struct{ *memstore.Store }
 
-func (s dropsCreatedEpoch) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+func (s dropsCreatedEpoch) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
 	u.SessionEpoch = 0
 	return s.Store.CreateUser(ctx, u, c)
 }
@@ -519,7 +523,7 @@ func (s staleEpochWithUser) GetCredentialWithUser(ctx context.Context, id []byte
 // echoesName passes on a driver-style duplicate message quoting the name.
 type echoesName struct{ *memstore.Store }
 
-func (s echoesName) CreateUser(ctx context.Context, u webauthnkit.User, c webauthnkit.Credential) error {
+func (s echoesName) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
 	err := s.Store.CreateUser(ctx, u, c)
 	if errors.Is(err, webauthnkit.ErrUserExists) {
 		return fmt.Errorf("%w: Duplicate entry '%s' for key 'name'", err, u.Name)
@@ -723,9 +727,10 @@ type downStore struct{}
 
 var errDown = fmt.Errorf("downstore: dial tcp 127.0.0.1:1: %w: %w", webauthnkit.ErrStoreUnavailable, errors.New("connection refused"))
 
-func (downStore) CreateUser(context.Context, webauthnkit.User, webauthnkit.Credential) error {
+func (downStore) CreateUser(context.Context, webauthnkit.User, *webauthnkit.Credential) error {
 	return errDown
 }
+func (downStore) UpdateUser(context.Context, []byte, string, string) error { return errDown }
 func (downStore) GetUserByHandle(context.Context, []byte) (webauthnkit.User, error) {
 	return webauthnkit.User{}, errDown
 }

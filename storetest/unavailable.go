@@ -34,7 +34,7 @@ func TestCredentialStoreUnavailable(t *testing.T, newStore func(t *testing.T) we
 		name string
 		call func(ctx context.Context, s webauthnkit.CredentialStore) error
 	}{
-		{"CreateUser", func(ctx context.Context, s credStore) error { return s.CreateUser(ctx, u, c) }},
+		{"CreateUser", func(ctx context.Context, s credStore) error { return s.CreateUser(ctx, u, &c) }},
 		{"GetUserByHandle", func(ctx context.Context, s credStore) error { _, err := s.GetUserByHandle(ctx, u.Handle); return err }},
 		{"GetUserByName", func(ctx context.Context, s credStore) error { _, err := s.GetUserByName(ctx, u.Name); return err }},
 		{"DeleteUser", func(ctx context.Context, s credStore) error { return s.DeleteUser(ctx, u.Handle) }},

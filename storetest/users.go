@@ -14,7 +14,7 @@ import (
 func testCreateUserStores(t *testing.T, s credStore) {
 	u := RandomUser()
 	c := RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 	requireUser(t, s, u)
 	requireCredential(t, s, c)
 	requireList(t, s, u.Handle, c)
@@ -25,7 +25,7 @@ func testCreateUserDuplicateName(t *testing.T, s credStore) {
 	u2 := RandomUser()
 	u2.Name = u1.Name
 	c2 := RandomCredential(u2.Handle)
-	err := s.CreateUser(t.Context(), u2, c2)
+	err := s.CreateUser(t.Context(), u2, &c2)
 	require.ErrorIs(t, err, errUserExists)
 	require.ErrorIs(t, err, errDuplicate)
 	require.NotErrorIs(t, err, errCredentialExists)
@@ -42,7 +42,7 @@ func testCreateUserDuplicateHandle(t *testing.T, s credStore) {
 	u2 := RandomUser()
 	u2.Handle = bytes.Clone(u1.Handle)
 	c2 := RandomCredential(u2.Handle)
-	err := s.CreateUser(t.Context(), u2, c2)
+	err := s.CreateUser(t.Context(), u2, &c2)
 	require.ErrorIs(t, err, errUserExists)
 	require.ErrorIs(t, err, errDuplicate)
 	require.NotErrorIs(t, err, errCredentialExists)
@@ -59,7 +59,7 @@ func testCreateUserCredentialOwnedByAnother(t *testing.T, s credStore) {
 	u2 := RandomUser()
 	c2 := RandomCredential(u2.Handle)
 	c2.ID = bytes.Clone(c1.ID)
-	err := s.CreateUser(t.Context(), u2, c2)
+	err := s.CreateUser(t.Context(), u2, &c2)
 	require.ErrorIs(t, err, errCredentialExists)
 	require.ErrorIs(t, err, errDuplicate)
 	require.NotErrorIs(t, err, errUserExists)
@@ -76,7 +76,7 @@ func testCreateUserDuplicateNameAndCredential(t *testing.T, s credStore) {
 	u2.Name = u1.Name
 	c2 := RandomCredential(u2.Handle)
 	c2.ID = bytes.Clone(c1.ID)
-	err := s.CreateUser(t.Context(), u2, c2)
+	err := s.CreateUser(t.Context(), u2, &c2)
 	// Either precise error is acceptable when both keys are taken.
 	require.ErrorIs(t, err, errDuplicate)
 	_, err = s.GetUserByHandle(t.Context(), u2.Handle)
@@ -104,7 +104,7 @@ func testCreateUserNamesByteForByte(t *testing.T, s credStore) {
 		users[i] = RandomUser()
 		users[i].Name = name
 		c := RandomCredential(users[i].Handle)
-		require.NoError(t, s.CreateUser(t.Context(), users[i], c), "CreateUser(%q) with %q already stored", name, names[0])
+		require.NoError(t, s.CreateUser(t.Context(), users[i], &c), "CreateUser(%q) with %q already stored", name, names[0])
 	}
 	for _, u := range users {
 		requireUser(t, s, u)
@@ -131,7 +131,7 @@ func testCreateUserConcurrentSameName(t *testing.T, s credStore) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.CreateUser(t.Context(), users[i], creds[i])
+			errs[i] = s.CreateUser(t.Context(), users[i], &creds[i])
 		})
 	}
 	close(start)
@@ -199,7 +199,7 @@ func testDeleteUserFrees(t *testing.T, s credStore) {
 	u2.Name = u.Name
 	n1 := RandomCredential(u2.Handle)
 	n1.ID = bytes.Clone(c1.ID)
-	require.NoError(t, s.CreateUser(t.Context(), u2, n1), "CreateUser with the name and credential ID of a deleted user")
+	require.NoError(t, s.CreateUser(t.Context(), u2, &n1), "CreateUser with the name and credential ID of a deleted user")
 	n2 := RandomCredential(u2.Handle)
 	n2.ID = bytes.Clone(c2.ID)
 	require.NoError(t, s.AddCredential(t.Context(), n2), "AddCredential with the ID of a deleted user's credential")

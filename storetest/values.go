@@ -24,7 +24,7 @@ func testLargeCredential(t *testing.T, s credStore) {
 	c1.Transports = slices.Clone(allTransports)
 	c1.AttestationFormat = "android-safetynet"
 	c1.SignCount = math.MaxUint32 - 1
-	require.NoError(t, s.CreateUser(t.Context(), u, c1))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c1))
 
 	c2 := RandomCredential(u.Handle)
 	c2.ID = RandomBytes(1023)
@@ -86,7 +86,7 @@ func testUnicodeNames(t *testing.T, s credStore) {
 	c := RandomCredential(u.Handle)
 	c.Name = fourByteRunes(64)
 	c.Transports = slices.Clone(allTransports)
-	require.NoError(t, s.CreateUser(t.Context(), u, c))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c))
 	requireUser(t, s, u)
 	requireCredential(t, s, c)
 
@@ -110,14 +110,14 @@ func testNormalizationDistinct(t *testing.T, s credStore) {
 	u1.DisplayName = nfd
 	c1 := RandomCredential(u1.Handle)
 	c1.Name = nfd
-	require.NoError(t, s.CreateUser(t.Context(), u1, c1))
+	require.NoError(t, s.CreateUser(t.Context(), u1, &c1))
 
 	u2 := RandomUser()
 	u2.Name = nfd
 	u2.DisplayName = nfc
 	c2 := RandomCredential(u2.Handle)
 	c2.Name = nfc
-	require.NoError(t, s.CreateUser(t.Context(), u2, c2), "CreateUser with the NFD spelling of a stored NFC name")
+	require.NoError(t, s.CreateUser(t.Context(), u2, &c2), "CreateUser with the NFD spelling of a stored NFC name")
 
 	requireUser(t, s, u1)
 	requireUser(t, s, u2)
@@ -132,7 +132,7 @@ func testIDsTrailingZeros(t *testing.T, s credStore) {
 	r := RandomBytes(24)
 	c1 := RandomCredential(u.Handle)
 	c1.ID = bytes.Clone(r)
-	require.NoError(t, s.CreateUser(t.Context(), u, c1))
+	require.NoError(t, s.CreateUser(t.Context(), u, &c1))
 	c2 := RandomCredential(u.Handle)
 	c2.ID = append(bytes.Clone(r), 0)
 	c2.CreatedAt = c1.CreatedAt
@@ -162,7 +162,7 @@ func testInputSlicesNotRetained(t *testing.T, s credStore) {
 	c1 := RandomCredential(u.Handle)
 	c1.Transports = slices.Clone(allTransports)
 	wantU, want1 := cloneUser(u), cloneCred(c1)
-	require.NoError(t, s.CreateUser(ctx, u, c1))
+	require.NoError(t, s.CreateUser(ctx, u, &c1))
 	scribble(u.Handle)
 	scribbleCred(c1)
 
@@ -208,7 +208,7 @@ func testReturnedValuesOwned(t *testing.T, s credStore) {
 	u := RandomUser()
 	c1 := RandomCredential(u.Handle)
 	c1.Transports = slices.Clone(allTransports)
-	require.NoError(t, s.CreateUser(ctx, u, c1))
+	require.NoError(t, s.CreateUser(ctx, u, &c1))
 	c2 := addCredential(t, s, u)
 
 	got, err := s.GetCredential(ctx, c1.ID)

@@ -28,6 +28,7 @@ type Method int
 // The store methods, CredentialStore's then ChallengeStore's.
 const (
 	CreateUser Method = iota
+	UpdateUser
 	GetUserByHandle
 	GetUserByName
 	DeleteUser
@@ -45,7 +46,7 @@ const (
 )
 
 var methodNames = [numMethods]string{
-	"CreateUser", "GetUserByHandle", "GetUserByName", "DeleteUser",
+	"CreateUser", "UpdateUser", "GetUserByHandle", "GetUserByName", "DeleteUser",
 	"AddCredential", "GetCredential", "ListCredentials", "UpdateCredentialUse",
 	"RenameCredential", "DeleteCredential", "EndSessions", "GetCredentialWithUser",
 	"PutCeremony", "TakeCeremony",
@@ -207,11 +208,18 @@ func (s *Store) enter(ctx context.Context, m Method) error {
 // The store methods: each records the call, waits out the delay, returns
 // the injected fault if any, and otherwise forwards to the wrapped store.
 
-func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first webauthnkit.Credential) error {
+func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *webauthnkit.Credential) error {
 	if err := s.enter(ctx, CreateUser); err != nil {
 		return err
 	}
 	return s.creds.CreateUser(ctx, user, first)
+}
+
+func (s *Store) UpdateUser(ctx context.Context, handle []byte, name, displayName string) error {
+	if err := s.enter(ctx, UpdateUser); err != nil {
+		return err
+	}
+	return s.creds.UpdateUser(ctx, handle, name, displayName)
 }
 
 func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit.User, error) {

@@ -70,7 +70,7 @@ func TestFaults(t *testing.T) {
 	s := storewrap.New(m, m)
 	u := storetest.RandomUser()
 	c := storetest.RandomCredential(u.Handle)
-	require.NoError(t, s.CreateUser(ctx, u, c))
+	require.NoError(t, s.CreateUser(ctx, u, &c))
 
 	s.Fail(storewrap.ErrDown)
 	_, err := s.GetCredential(ctx, c.ID)
