@@ -71,3 +71,7 @@ func lastSegment(r *http.Request) string {
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	return p[strings.LastIndexByte(p, '/')+1:]
 }
+
+// RelyingParty returns the RelyingParty h serves, for the app's own
+// endpoints beside it.
+func (h *Handler) RelyingParty() *webauthnkit.RelyingParty { return h.rp }
