@@ -145,3 +145,22 @@ func (h *Handler) undoRegistration(r *http.Request, reg *webauthnkit.Registratio
 	}
 	return nil
 }
+
+// keepSessionAfterUndo re-issues the built-in session of the browser that
+// added a refused passkey: removing it ended the account's sessions (as
+// any removal does), but this browser's session was valid before and stays.
+func (h *Handler) keepSessionAfterUndo(w http.ResponseWriter, r *http.Request, before webauthnkit.User) {
+	if h.opts.CurrentUser != nil {
+		return
+	}
+	s, ok := h.currentSession(r)
+	if !ok || !bytes.Equal(s.handle, before.Handle) || s.epoch != before.SessionEpoch {
+		return
+	}
+	fresh, err := h.rp.UserByHandle(r.Context(), before.Handle)
+	if err != nil {
+		return
+	}
+	s.epoch, s.refreshed = fresh.SessionEpoch, h.now()
+	h.issueSession(w, r, s)
+}

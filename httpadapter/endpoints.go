@@ -152,6 +152,8 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 			// may stay, and its passkey manager should forget the passkey.
 			if uerr := h.undoRegistration(r, reg); uerr != nil {
 				h.log.ErrorContext(r.Context(), "httpadapter: could not undo a refused registration", "err", uerr)
+			} else if !reg.NewUser {
+				h.keepSessionAfterUndo(w, r, reg.User)
 			}
 			sig := &signal{UnknownCredential: &unknownCredentialSignal{RPID: h.rpID, CredentialID: b64(reg.Credential.ID)}}
 			h.hookFailed(w, r, "OnRegister", err, cookie, sig)
