@@ -307,7 +307,7 @@ func TestConditionalRegistrationAcceptsNoUserPresence(t *testing.T) {
 
 	begin := b.post("/registration/begin", map[string]any{"conditional": true})
 	require.Equal(t, "conditional", begin.json["mediation"])
-	resp, err := b.dev.Register(b.publicKey(begin), webauthntest.WithoutUserPresence())
+	resp, err := b.dev.Register(b.publicKey(begin), webauthntest.WithoutUserPresence(), webauthntest.WithoutUserVerification())
 	require.NoError(t, err)
 	r = b.post("/registration/finish", resp)
 	require.Equal(t, http.StatusOK, r.status, r.String())
