@@ -71,7 +71,14 @@ type ceremonyState struct {
 	NewDisplay string `json:"d,omitempty"`
 	NewUser    bool   `json:"nu,omitempty"`
 	CredName   string `json:"cn,omitempty"`
-	ByUsername bool   `json:"bu,omitempty"`
+	// SecondFactorOnly: registration of a second-factor passkey.
+	SecondFactorOnly bool `json:"sf,omitempty"`
+	// ByUsername: a login bound to one account, by username or (with
+	// ByHandle) by user handle: the credential must be that account's.
+	ByUsername bool `json:"bu,omitempty"`
+	// ByHandle: a login bound by user handle (LoginRequest.UserHandle),
+	// the only kind that accepts second-factor-only passkeys.
+	ByHandle bool `json:"bh,omitempty"`
 	// FakeIDs: login by an unknown username: the fake allow list shown, so
 	// FinishLogin answers them as a real account would (enumeration.go).
 	FakeIDs [][]byte `json:"f,omitempty"`

@@ -27,6 +27,27 @@
 // verifies it, refuses a credential ID already registered to anyone, and
 // stores the passkey.
 //
+// # Accounts the application already has
+//
+// [RelyingParty.CreateUser] creates an account without a passkey, under a
+// user handle the application chooses (its own stable, non-personal user ID,
+// 1 to 64 bytes) or 32 random bytes; BeginRegistration with that handle then
+// adds its first passkey. [RelyingParty.UpdateUser] changes the name (up to
+// [MaxNameLength] characters: an email address fits) and display name and
+// returns what the browser passes to signalCurrentUserDetails.
+//
+// # Passkeys as a second factor
+//
+// After the application's own password check, [RelyingParty.BeginLogin] with
+// LoginRequest.UserHandle runs a login bound to that account: its passkeys
+// only, second-factor-only ones included (RegistrationRequest.SecondFactorOnly,
+// e.g. a security key without PIN), which no usernameless or username-first
+// login accepts. [Login].Factors says how many factors a login proves (2 when
+// the authenticator verified the user), so an application may skip its own
+// second step after a passkey sign-in with Factors == 2. User verification
+// can be set per ceremony (RegistrationRequest.UserVerification,
+// LoginRequest.UserVerification).
+//
 // # Login
 //
 // [RelyingParty.BeginLogin] with a username lists that account's passkeys;
@@ -66,10 +87,11 @@
 //     HMAC keyed by Config.Secret and stored under a keyed hash of their ID.
 //   - Origins must be https, except http://localhost during development, and
 //     must belong to the RP ID.
-//   - User handles are 32 random bytes; names and emails never reach
-//     authenticators as handles.
-//   - BeginLogin answers for unknown usernames with stable fake allow lists
-//     and the same store calls as for real ones; FinishLogin answers their
+//   - User handles are 32 random bytes, or an identifier the application
+//     chose (CreateUser), never derived from names: names and emails never
+//     reach authenticators as handles.
+//   - BeginLogin answers for unknown usernames and user handles with stable
+//     fake allow lists and the same store calls as for real ones; FinishLogin answers their
 //     fake IDs like a real account's, after a dummy verification.
 //   - Usernames are enforced with the PRECIS UsernameCaseMapped profile and
 //     must not mix scripts (UTS #39 highly restrictive): see NormalizeUsername.

@@ -116,10 +116,20 @@ func (rp *RelyingParty) fakeCredentialFailure(st *ceremonyState, parsed *protoco
 // The shape of a real account's list cannot be hidden completely: an account
 // with three security keys still stands out.
 func (rp *RelyingParty) fakeAllowList(name string) []protocol.CredentialDescriptor {
+	return rp.fakeAllowListFor("webauthnkit fake credential\x00", []byte(name))
+}
+
+// fakeAllowListByHandle is fakeAllowList for a login bound by an unknown
+// user handle (LoginRequest.UserHandle), keyed apart from names.
+func (rp *RelyingParty) fakeAllowListByHandle(handle []byte) []protocol.CredentialDescriptor {
+	return rp.fakeAllowListFor("webauthnkit fake credential by handle\x00", handle)
+}
+
+func (rp *RelyingParty) fakeAllowListFor(label string, key []byte) []protocol.CredentialDescriptor {
 	stream := func(i byte) []byte {
 		m := hmac.New(sha256.New, rp.cfg.Secret)
-		m.Write([]byte("webauthnkit fake credential\x00"))
-		m.Write([]byte(name))
+		m.Write([]byte(label))
+		m.Write(key)
 		m.Write([]byte{0, i})
 		return m.Sum(nil)
 	}

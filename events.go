@@ -17,6 +17,13 @@ const (
 	EventCredentialRenamed     EventType = "credential.renamed"
 	EventCredentialRevoked     EventType = "credential.revoked"
 	EventUserDeleted           EventType = "user.deleted"
+	// EventUserCreated: an account was created without a passkey
+	// (RelyingParty.CreateUser). A sign-up with a passkey reports
+	// EventRegistrationSucceeded instead.
+	EventUserCreated EventType = "user.created"
+	// EventUserUpdated: an account's name or display name changed
+	// (RelyingParty.UpdateUser); Username is the new name.
+	EventUserUpdated EventType = "user.updated"
 	// EventSessionsEnded: every session of the account was ended
 	// (EndSessions, or RevokeCredential, which ends them before the delete).
 	EventSessionsEnded EventType = "sessions.ended"

@@ -16,6 +16,18 @@ import (
 // RP and the user is found from the response.
 type LoginRequest struct {
 	Username string
+	// UserHandle binds the login to one account, for a passkey as a second
+	// factor after the application's own first factor (a password check):
+	// the options list all of the account's passkeys, whatever their
+	// attachment, second-factor-only ones (RegistrationRequest.
+	// SecondFactorOnly) included, and only those are accepted. An unknown
+	// handle, or an account without passkeys, gets a fake list as an
+	// unknown Username does. Not with Username (ErrInvalidRequest).
+	UserHandle []byte
+	// UserVerification overrides Config.UserVerification for this ceremony
+	// (empty: the Config's). With UserVerificationRequired a response
+	// without the UV flag fails with ErrUserVerificationRequired.
+	UserVerification UserVerification
 	// Conditional asks for conditional mediation (passkey autofill on a
 	// username field). The browser call must pass the returned Mediation.
 	Conditional bool
@@ -28,6 +40,18 @@ type Login struct {
 	// UserVerified: the authenticator verified the user (PIN, biometrics) in
 	// this ceremony.
 	UserVerified bool
+	// Factors is how many authentication factors this login proves: 2 when
+	// the authenticator verified the user (UserVerified: the passkey is
+	// something the user has, the PIN or biometric something they know or
+	// are), else 1 (possession only). An application that requires two
+	// factors may skip its own second step (an OTP) after a passkey sign-in
+	// with Factors == 2, and must check it (or UserVerified) before doing
+	// so: with the default UserVerificationPreferred a security key without
+	// a PIN signs in with UserVerified false, one factor only. After the
+	// application's own password check (a login bound by
+	// LoginRequest.UserHandle) the passkey is the second factor whatever
+	// Factors says.
+	Factors int
 	// BackedUp: the credential is synced or backed up (BS flag).
 	BackedUp bool
 	// CloneSuspected: the sign counter went backwards and CounterFlag
@@ -35,32 +59,65 @@ type Login struct {
 	CloneSuspected bool
 }
 
-// BeginLogin starts a login ceremony. For an unknown username, or one
-// without passkeys, it answers exactly like for a real account (stable fake
-// credential IDs), so usernames cannot be enumerated; the Finish fails as it
-// does for a real account: ErrInvalidResponse for a response naming one of
-// the listed IDs, ErrUnknownCredential for any other passkey.
+// BeginLogin starts a login ceremony. For an unknown username or user
+// handle, or one without passkeys, it answers exactly like for a real
+// account (stable fake credential IDs), so accounts cannot be enumerated;
+// the Finish fails as it does for a real account: ErrInvalidResponse for a
+// response naming one of the listed IDs, ErrUnknownCredential for any other
+// passkey.
 //
-// Errors: ErrInvalidRequest (malformed username), ErrStoreUnavailable.
+// Second-factor-only passkeys are listed, and accepted, only by a login
+// bound by UserHandle: a username is a first factor, so a username-first
+// login neither lists nor accepts them, like a usernameless one.
+//
+// Errors: ErrInvalidRequest (malformed username, Username and UserHandle
+// together, a UserHandle longer than 64 bytes, unknown UserVerification
+// value), ErrStoreUnavailable.
 func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begin, error) {
+	uv, err := rp.ceremonyUV(req.UserVerification)
+	if err != nil {
+		return nil, err
+	}
+	byName := strings.TrimSpace(req.Username) != ""
+	if byName && len(req.UserHandle) > 0 {
+		return nil, &Error{Code: CodeInvalidRequest, Message: "set either Username or UserHandle, not both"}
+	}
+	if len(req.UserHandle) > MaxUserHandleLength {
+		return nil, &Error{Code: CodeInvalidRequest, Message: "a user handle must have 1 to 64 bytes"}
+	}
 	challenge, err := rp.newChallenge()
 	if err != nil {
 		return nil, err
 	}
 	st := &ceremonyState{Kind: kindLogin}
-	opts := []webauthn.LoginOption{webauthn.WithChallenge(challenge)}
+	opts := []webauthn.LoginOption{
+		webauthn.WithChallenge(challenge),
+		webauthn.WithUserVerification(protocol.UserVerificationRequirement(uv)),
+	}
 	mediation := protocol.MediationDefault
 	if req.Conditional {
 		mediation = protocol.MediationConditional
 	}
-	if strings.TrimSpace(req.Username) != "" {
-		name, err := NormalizeUsername(req.Username)
-		if err != nil {
-			return nil, err
-		}
-		allow, user, err := rp.allowList(ctx, name)
-		if err != nil {
-			return nil, err
+	if byName || len(req.UserHandle) > 0 {
+		var (
+			allow []protocol.CredentialDescriptor
+			user  *User
+		)
+		if byName {
+			name, err := NormalizeUsername(req.Username)
+			if err != nil {
+				return nil, err
+			}
+			allow, user, err = rp.allowList(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			allow, user, err = rp.allowListByHandle(ctx, req.UserHandle)
+			if err != nil {
+				return nil, err
+			}
+			st.ByHandle = true
 		}
 		st.ByUsername = true
 		if user != nil {
@@ -70,8 +127,8 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 		}
 		opts = append(opts, webauthn.WithAllowedCredentials(allow))
 	}
-	// Username-first logins are begun as discoverable ones with an allow
-	// list: FinishLogin checks ownership against st.UserHandle itself.
+	// Bound logins are begun as discoverable ones with an allow list:
+	// FinishLogin checks ownership against st.UserHandle itself.
 	assertion, session, err := rp.wa.BeginDiscoverableMediatedLogin(mediation, opts...)
 	if err != nil {
 		return nil, &Error{Code: CodeInternal, Message: "internal error", Err: err}
@@ -84,7 +141,8 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, req LoginRequest) (*Begi
 
 // allowList returns the credential descriptors for name and the account,
 // or a fake descriptor and nil for an unknown name or an account without
-// passkeys. Both paths make the same store calls.
+// passkeys usable after a username (second-factor-only ones are not). Both
+// paths make the same store calls.
 func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.CredentialDescriptor, *User, error) {
 	// Both fakes are made for every name, so a real name costs as much CPU
 	// as an unknown one.
@@ -99,6 +157,37 @@ func (rp *RelyingParty) allowList(ctx context.Context, name string) ([]protocol.
 		return nil, nil, rp.storeErr(ctx, "GetUserByName", err)
 	}
 	creds, err := rp.creds.ListCredentials(ctx, lookup)
+	if err != nil {
+		return nil, nil, rp.storeErr(ctx, "ListCredentials", err)
+	}
+	allow := make([]protocol.CredentialDescriptor, 0, len(creds))
+	for _, c := range creds {
+		if !c.SecondFactorOnly {
+			allow = append(allow, descriptor(c.ID, c.Transports))
+		}
+	}
+	if u.Handle == nil || len(allow) == 0 {
+		return fakeList, nil, nil
+	}
+	return allow, &u, nil
+}
+
+// allowListByHandle is allowList for a login bound by user handle: every
+// passkey of the account, second-factor-only ones included; for an unknown
+// handle or an account without passkeys a fake list keyed by the handle.
+// Both paths make the same store calls (GetUserByHandle, ListCredentials).
+func (rp *RelyingParty) allowListByHandle(ctx context.Context, handle []byte) ([]protocol.CredentialDescriptor, *User, error) {
+	fakeList := rp.fakeAllowListByHandle(handle)
+	u, err := rp.creds.GetUserByHandle(ctx, handle)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		u = User{}
+	default:
+		return nil, nil, rp.storeErr(ctx, "GetUserByHandle", err)
+	}
+	// The unknown handle itself is looked up: it has no credentials.
+	creds, err := rp.creds.ListCredentials(ctx, handle)
 	if err != nil {
 		return nil, nil, rp.storeErr(ctx, "ListCredentials", err)
 	}
@@ -190,6 +279,14 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	if uh := parsed.Response.UserHandle; len(uh) > 0 && !bytes.Equal(uh, stored.UserHandle) {
 		return nil, parsed.RawID, unknown
 	}
+	// A second-factor-only passkey proves nothing without the first factor
+	// the application checked before a login bound by handle. Refused as
+	// unknown_credential, without UnknownCredentialID (the passkey is
+	// registered: a client must not ask the provider to hide it), and
+	// before the signature check (no verification work for a refusal).
+	if stored.SecondFactorOnly && !st.ByHandle {
+		return nil, parsed.RawID, &Error{Code: CodeUnknownCredential, Message: "this passkey is a second factor: sign in with your password first"}
+	}
 	if err := rp.checkStoredKey(ctx, &stored); err != nil {
 		return nil, parsed.RawID, err
 	}
@@ -264,9 +361,19 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		User:           user,
 		Credential:     stored,
 		UserVerified:   authData.Flags.HasUserVerified(),
+		Factors:        factors(authData.Flags),
 		BackedUp:       use.BackupState,
 		CloneSuspected: regressed,
 	}, parsed.RawID, nil
+}
+
+// factors is Login.Factors: possession, plus the user verification the
+// authenticator performed.
+func factors(flags protocol.AuthenticatorFlags) int {
+	if flags.HasUserVerified() {
+		return 2
+	}
+	return 1
 }
 
 // counterRegressed applies WebAuthn §6.1.1: a counter that does not increase

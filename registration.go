@@ -13,10 +13,11 @@ import (
 //
 // For a new account set Username (and optionally DisplayName); the library
 // makes a random user handle. To add a passkey to an existing account set
-// UserHandle instead (the app must have authenticated that user).
+// UserHandle instead (the app must have authenticated that user); the
+// account may have no passkey yet (CreateUser).
 type RegistrationRequest struct {
 	Username    string
-	DisplayName string // default: Username
+	DisplayName string // default: Username, cut to MaxDisplayNameLength
 	UserHandle  []byte
 	// CredentialName labels the new passkey (e.g. "Work laptop"). Optional.
 	CredentialName string
@@ -25,6 +26,21 @@ type RegistrationRequest struct {
 	// Begin.Mediation, and the response may lack user presence (UP=false),
 	// which is accepted for this ceremony only. Needs UserHandle.
 	Conditional bool
+	// SecondFactorOnly registers the passkey as a second factor (e.g. a
+	// security key without PIN, after the application's password check):
+	// Credential.SecondFactorOnly is stored, and the passkey is then
+	// accepted only by a login bound to its account (LoginRequest.UserHandle),
+	// never by a usernameless or username-first login. Only with UserHandle.
+	// The ceremony asks for a non-discoverable credential (residentKey
+	// "discouraged") and, unless UserVerification or
+	// Config.UserVerification says "required", for no user verification
+	// ("discouraged": no PIN prompt for a second factor).
+	SecondFactorOnly bool
+	// UserVerification overrides Config.UserVerification for this ceremony
+	// (empty: the Config's; see SecondFactorOnly). With
+	// UserVerificationRequired a response without the UV flag fails with
+	// ErrUserVerificationRequired.
+	UserVerification UserVerification
 }
 
 // Registration is the outcome of a successful FinishRegistration.
@@ -38,14 +54,34 @@ type Registration struct {
 // BeginRegistration starts registering a passkey, for a new account
 // (req.Username) or an existing one (req.UserHandle).
 //
-// Errors: ErrInvalidRequest (bad name), ErrUsernameTaken (new account with
+// Errors: ErrInvalidRequest (bad name, unknown UserVerification value,
+// SecondFactorOnly without UserHandle), ErrUsernameTaken (new account with
 // a name in use), ErrUserNotFound (unknown UserHandle), ErrStoreUnavailable.
 func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationRequest) (*Begin, error) {
 	credName, err := cleanText("credential name", req.CredentialName)
 	if err != nil {
 		return nil, err
 	}
-	st := &ceremonyState{Kind: kindRegistration, CredName: credName}
+	uv, err := rp.ceremonyUV(req.UserVerification)
+	if err != nil {
+		return nil, err
+	}
+	selection := rp.wa.Config.AuthenticatorSelection
+	selection.UserVerification = protocol.UserVerificationRequirement(uv)
+	if req.SecondFactorOnly {
+		if len(req.UserHandle) == 0 {
+			return nil, &Error{Code: CodeInvalidRequest, Message: "a second-factor passkey is added to an existing account: set UserHandle"}
+		}
+		// A second factor is looked up by the allow list of a bound login:
+		// it need not take a resident-key slot on a security key.
+		notRequired := false
+		selection.RequireResidentKey = &notRequired
+		selection.ResidentKey = protocol.ResidentKeyRequirementDiscouraged
+		if req.UserVerification == "" && uv != UserVerificationRequired {
+			selection.UserVerification = protocol.VerificationDiscouraged
+		}
+	}
+	st := &ceremonyState{Kind: kindRegistration, CredName: credName, SecondFactorOnly: req.SecondFactorOnly}
 	mediation := protocol.MediationDefault
 	if req.Conditional {
 		if len(req.UserHandle) == 0 {
@@ -84,7 +120,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 			return nil, err
 		}
 		if display == "" {
-			if display, err = cleanText("display name", req.Username); err != nil {
+			if display, err = defaultDisplayName(req.Username); err != nil {
 				return nil, err
 			}
 		}
@@ -112,6 +148,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 		webauthn.WithExclusions(exclusions),
 		webauthn.WithExtensions(webauthn.WithExtensionCredProps()),
 		webauthn.WithCredentialParameters(rp.credParams),
+		webauthn.WithAuthenticatorSelection(selection),
 		withRegistrationChallenge(challenge),
 	)
 	if err != nil {
@@ -121,6 +158,18 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 	st.UserHandle = user.handle
 	st.Expires = rp.cfg.Now().Add(rp.cfg.ChallengeTTL)
 	return rp.finishBegin(ctx, st, creation.Response, string(creation.Mediation))
+}
+
+// ceremonyUV returns the user verification of one ceremony: override if
+// set (validated), else Config.UserVerification.
+func (rp *RelyingParty) ceremonyUV(override UserVerification) (UserVerification, error) {
+	switch override {
+	case "":
+		return rp.cfg.UserVerification, nil
+	case UserVerificationRequired, UserVerificationPreferred, UserVerificationDiscouraged:
+		return override, nil
+	}
+	return "", &Error{Code: CodeInvalidRequest, Message: "unknown user verification requirement (required, preferred or discouraged)"}
 }
 
 func withRegistrationChallenge(c []byte) webauthn.RegistrationOption {
@@ -195,6 +244,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		Attachment:        string(cred.Authenticator.Attachment),
 		Name:              st.CredName,
 		CreatedAt:         now,
+		SecondFactorOnly:  st.SecondFactorOnly,
 	}
 	rec.Transports = knownTransports(cred.Transport)
 	if rec.Name == "" {

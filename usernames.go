@@ -2,6 +2,7 @@ package webauthnkit
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -45,7 +46,7 @@ func NormalizeUsername(name string) (string, error) {
 	if err != nil {
 		return "", &Error{Code: CodeInvalidRequest, Message: "username may only contain letters, digits and punctuation (no spaces, symbols or invisible characters)", Err: err}
 	}
-	if err := checkText("username", n, true); err != nil {
+	if err := checkText("username", n, true, MaxNameLength); err != nil {
 		return "", err
 	}
 	if err := checkScripts(n); err != nil {
@@ -174,18 +175,32 @@ func scriptOf(r rune) string {
 
 // Limits on user-supplied text, in characters (runes) after trimming.
 const (
-	MaxNameLength = 64
+	// MaxNameLength bounds sign-in names (User.Name): 254 characters, the
+	// longest email address that can be delivered (RFC 5321's 256-octet
+	// path minus its angle brackets), so that an application can use its
+	// users' email addresses as names.
+	MaxNameLength = 254
+	// MaxDisplayNameLength bounds display names (User.DisplayName) and
+	// passkey names (Credential.Name): 64 characters, the length the
+	// WebAuthn specification lets authenticators truncate user.displayName
+	// to (§5.4.3, in bytes there; longer labels are cut in account
+	// pickers anyway).
+	MaxDisplayNameLength = 64
 )
 
-func checkText(field, s string, required bool) error {
+// MaxUserHandleLength is the longest user handle (User.Handle) WebAuthn
+// allows: 64 bytes (§5.4.3).
+const MaxUserHandleLength = 64
+
+func checkText(field, s string, required bool, maxLen int) error {
 	if !utf8.ValidString(s) {
 		return &Error{Code: CodeInvalidRequest, Message: field + " is not valid UTF-8"}
 	}
 	if required && s == "" {
 		return &Error{Code: CodeInvalidRequest, Message: field + " is required"}
 	}
-	if utf8.RuneCountInString(s) > MaxNameLength {
-		return &Error{Code: CodeInvalidRequest, Message: field + " is too long"}
+	if utf8.RuneCountInString(s) > maxLen {
+		return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("%s is too long (at most %d characters)", field, maxLen)}
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || r == utf8.RuneError || isBidiControl(r) || r == '\u2028' || r == '\u2029' {
@@ -207,7 +222,25 @@ func isBidiControl(r rune) bool {
 	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c'
 }
 
+// cleanText trims and NFC-normalises a display name or passkey name and
+// checks it (at most MaxDisplayNameLength characters, no control or
+// bidirectional formatting characters).
 func cleanText(field, s string) (string, error) {
+	// Bound the work before NFC on hostile input, as NormalizeUsername does.
+	if utf8.RuneCountInString(s) > 4*MaxNameLength {
+		return "", &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("%s is too long (at most %d characters)", field, MaxDisplayNameLength)}
+	}
 	s = norm.NFC.String(strings.TrimSpace(s))
-	return s, checkText(field, s, false)
+	return s, checkText(field, s, false, MaxDisplayNameLength)
+}
+
+// defaultDisplayName is the display name of an account created without
+// one: the name as typed (trimmed, NFC), cut to MaxDisplayNameLength
+// characters, since a name may be longer than a display name.
+func defaultDisplayName(typed string) (string, error) {
+	s := norm.NFC.String(strings.TrimSpace(typed))
+	if r := []rune(s); len(r) > MaxDisplayNameLength {
+		s = strings.TrimSpace(string(r[:MaxDisplayNameLength]))
+	}
+	return s, checkText("display name", s, false, MaxDisplayNameLength)
 }

@@ -214,7 +214,12 @@ func TestSecondFactorLoginReturnsFactors(t *testing.T) {
 	b.header.Set("X-App-User", handle)
 	r := b.post("/registration/finish", b.registerResponse(map[string]any{"secondFactor": true}))
 	require.Equal(t, http.StatusOK, r.status, r.String())
+	require.Equal(t, true, field(r.json, "credential", "secondFactorOnly"))
 	b.header.Del("X-App-User")
+	keyID := field(r.json, "credential", "id").(string)
+	// Never a sign-in on its own: a username-first login does not list it.
+	_, err := b.dev.Login(b.publicKey(b.post("/login/begin", map[string]any{"username": "alice@example.com"})))
+	require.ErrorIs(t, err, webauthntest.ErrNotAllowed)
 
 	// Without a pending first factor: 401.
 	r = b.post("/login/begin", map[string]any{"secondFactor": true})
@@ -230,6 +235,7 @@ func TestSecondFactorLoginReturnsFactors(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(b.publicKey(begin), &opts))
 	require.Len(t, opts.AllowCredentials, 1, "bound to the pending user's keys")
+	require.Equal(t, keyID, opts.AllowCredentials[0]["id"])
 	resp, err := b.dev.Login(b.publicKey(begin))
 	require.NoError(t, err)
 	r = b.post("/login/finish", resp)

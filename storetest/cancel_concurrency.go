@@ -27,6 +27,8 @@ func testCredentialContextCanceled(t *testing.T, s credStore) {
 		call func() error
 	}{
 		{"CreateUser", func() error { return s.CreateUser(ctx, nu, &nc) }},
+		{"CreateUser without credential", func() error { return s.CreateUser(ctx, nu, nil) }},
+		{"UpdateUser", func() error { return s.UpdateUser(ctx, u.Handle, nu.Name, "canceled") }},
 		{"GetUserByHandle", func() error { _, err := s.GetUserByHandle(ctx, u.Handle); return err }},
 		{"GetUserByName", func() error { _, err := s.GetUserByName(ctx, u.Name); return err }},
 		{"AddCredential", func() error { return s.AddCredential(ctx, ac) }},

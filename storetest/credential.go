@@ -52,6 +52,17 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 		run(t, "duplicate_name_and_credential_id", testCreateUserDuplicateNameAndCredential)
 		run(t, "names_compared_byte_for_byte", testCreateUserNamesByteForByte)
 		run(t, "concurrent_same_name_one_winner", testCreateUserConcurrentSameName)
+		run(t, "without_credential", testCreateUserWithoutCredential)
+		run(t, "app_chosen_handles_1_and_64_bytes", testCreateUserAppChosenHandles)
+		run(t, "name_254_characters", testCreateUserLongName)
+	})
+	t.Run("UpdateUser", func(t *testing.T) {
+		run(t, "renames", testUpdateUserRenames)
+		run(t, "old_name_free", testUpdateUserOldNameFree)
+		run(t, "name_of_another_user", testUpdateUserNameOfAnother)
+		run(t, "own_name", testUpdateUserOwnName)
+		run(t, "not_found", testUpdateUserNotFound)
+		run(t, "concurrent_same_free_name_one_winner", testUpdateUserConcurrentSameName)
 	})
 	t.Run("GetUserByHandle", func(t *testing.T) {
 		run(t, "not_found", testGetUserByHandleNotFound)
@@ -75,6 +86,7 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 		run(t, "roundtrip_all_fields", testGetCredentialRoundtrip)
 		run(t, "roundtrip_zero_values", testGetCredentialZeroValues)
 		run(t, "not_found", testGetCredentialNotFound)
+		run(t, "second_factor_only_roundtrip", testSecondFactorOnlyRoundtrip)
 	})
 	t.Run("GetCredentialWithUser", func(t *testing.T) {
 		probe := newStore(t)
@@ -123,6 +135,7 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 	t.Run("ErrorTexts", func(t *testing.T) {
 		run(t, "duplicate_CreateUser", testErrorTextsCreateUser)
 		run(t, "duplicate_AddCredential", testErrorTextsAddCredential)
+		run(t, "UpdateUser", testErrorTextsUpdateUser)
 		run(t, "other_refusals", testErrorTextsOtherRefusals)
 	})
 	t.Run("Features", func(t *testing.T) {

@@ -87,6 +87,20 @@
 //     plain or \x-escaped) or in base64 (either alphabet), nor a prefix of
 //     these long enough not to match by chance. Credential IDs are tried
 //     both printable (drivers quote them verbatim) and binary.
+//   - Users without credentials, handles and names: CreateUser with a nil
+//     first credential stores a user that later gets one by AddCredential;
+//     handles of 1 and 64 bytes and names of 254 characters of four bytes
+//     each in UTF-8 (1016 bytes; CJK Extension B, so a three-byte-only
+//     charset such as MySQL's utf8mb3 fails), with display names of 64
+//     such characters, come back exactly. The 1-byte handle is taken among
+//     the free ones and deleted at the end, since only 256 exist.
+//   - UpdateUser keeps Handle, CreatedAt, SessionEpoch and the credentials;
+//     a refused rename changes nothing (the display name included). Its
+//     concurrency subtest renames two users to one free name at once, 10
+//     times: exactly one rename wins, the other gets ErrUserExists and the
+//     name then maps to the winner.
+//   - SecondFactorOnly comes back as stored (true and false) from every read
+//     and survives UpdateCredentialUse and RenameCredential.
 //   - Features is a declaration: it answers the same on every call. The
 //     GetCredentialWithUser clauses run when the store declares
 //     Features().CredentialWithUser (as the library decides), and a store

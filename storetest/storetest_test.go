@@ -146,6 +146,50 @@ var mutations = map[string]mutation{
 			"GetCredentialWithUser/matches_GetCredential_and_GetUserByHandle",
 		},
 	},
+	"create_user_requires_credential": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return requiresFirstCredential{s} },
+		mustFail: []string{"CreateUser/without_credential"},
+	},
+	"handles_of_32_bytes_only": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return fixedHandleLength{s} },
+		mustFail: []string{"CreateUser/app_chosen_handles_1_and_64_bytes"},
+	},
+	"names_truncated_to_64_characters": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return truncatesNames{s} },
+		mustFail: []string{"CreateUser/name_254_characters"},
+	},
+	"update_user_recreates_user": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return recreatesOnUpdate{s} },
+		mustFail: []string{"UpdateUser/renames"},
+	},
+	"update_user_keeps_old_name_reserved": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &reservesOldNames{Store: s} },
+		mustFail: []string{"UpdateUser/old_name_free"},
+	},
+	"update_user_changes_display_name_on_refusal": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return partialUpdate{s} },
+		mustFail: []string{"UpdateUser/name_of_another_user"},
+	},
+	"update_user_refuses_own_name": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return refusesOwnName{s} },
+		mustFail: []string{"UpdateUser/own_name"},
+	},
+	"update_user_unknown_handle_ok": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return updateUnknownOK{s} },
+		mustFail: []string{"UpdateUser/not_found"},
+	},
+	"update_user_check_not_atomic": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &racyRename{Store: s} },
+		mustFail: []string{"UpdateUser/concurrent_same_free_name_one_winner"},
+	},
+	"second_factor_only_dropped": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return dropsSecondFactorOnly{s} },
+		mustFail: []string{"GetCredential/second_factor_only_roundtrip"},
+	},
+	"error_text_echoes_name_on_update": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return echoesNameOnUpdate{s} },
+		mustFail: []string{"ErrorTexts/UpdateUser"},
+	},
 	"features_change_between_calls": {
 		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &flipsFeatures{Store: s} },
 		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return &flipsFeatures{Store: s} },
@@ -539,6 +583,256 @@ func (s echoesCredentialID) AddCredential(ctx context.Context, c webauthnkit.Cre
 	err := s.Store.AddCredential(ctx, c)
 	if errors.Is(err, webauthnkit.ErrCredentialExists) {
 		return fmt.Errorf(`%w: Key (id)=(\x%x) already exists`, err, c.ID)
+	}
+	return err
+}
+
+// requiresFirstCredential refuses a user without a credential, as the
+// contract before issue 13 allowed.
+type requiresFirstCredential struct{ *memstore.Store }
+
+func (s requiresFirstCredential) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
+	if c == nil {
+		return errors.New("a first credential is required")
+	}
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+// fixedHandleLength takes only the 32-byte handles the library makes.
+type fixedHandleLength struct{ *memstore.Store }
+
+func (s fixedHandleLength) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
+	if len(u.Handle) != 32 {
+		return errors.New("handle must be 32 bytes")
+	}
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+// truncatesNames keeps the first 64 characters of a name, as a
+// VARCHAR(64) column in a non-strict MySQL mode does.
+type truncatesNames struct{ *memstore.Store }
+
+func truncate64(name string) string {
+	if r := []rune(name); len(r) > 64 {
+		return string(r[:64])
+	}
+	return name
+}
+
+func (s truncatesNames) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
+	u.Name = truncate64(u.Name)
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+func (s truncatesNames) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	return s.Store.UpdateUser(ctx, h, truncate64(name), display)
+}
+
+func (s truncatesNames) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
+	return s.Store.GetUserByName(ctx, truncate64(name))
+}
+
+// recreatesOnUpdate renames by deleting the user and creating it again
+// with its credentials: CreatedAt and SessionEpoch are lost.
+type recreatesOnUpdate struct{ *memstore.Store }
+
+func (s recreatesOnUpdate) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	u, err := s.GetUserByHandle(ctx, h)
+	if err != nil {
+		return err
+	}
+	if other, err := s.GetUserByName(ctx, name); err == nil && !bytes.Equal(other.Handle, h) {
+		return webauthnkit.ErrUserExists
+	}
+	creds, err := s.ListCredentials(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := s.DeleteUser(ctx, h); err != nil {
+		return err
+	}
+	if err := s.Store.CreateUser(ctx, webauthnkit.User{Handle: u.Handle, Name: name, DisplayName: display, CreatedAt: time.Now()}, nil); err != nil {
+		return err
+	}
+	for _, c := range creds {
+		if err := s.AddCredential(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reservesOldNames never frees a name a user was renamed from.
+type reservesOldNames struct {
+	*memstore.Store
+	mu  sync.Mutex
+	old map[string]bool
+}
+
+func (s *reservesOldNames) taken(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.old[name]
+}
+
+func (s *reservesOldNames) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
+	if s.taken(u.Name) {
+		return webauthnkit.ErrUserExists
+	}
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+func (s *reservesOldNames) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	if s.taken(name) {
+		return webauthnkit.ErrUserExists
+	}
+	u, err := s.GetUserByHandle(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.UpdateUser(ctx, h, name, display); err != nil {
+		return err
+	}
+	if u.Name != name {
+		s.mu.Lock()
+		if s.old == nil {
+			s.old = map[string]bool{}
+		}
+		s.old[u.Name] = true
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// partialUpdate writes the display name before finding the name taken.
+type partialUpdate struct{ *memstore.Store }
+
+func (s partialUpdate) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	u, err := s.GetUserByHandle(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.UpdateUser(ctx, h, u.Name, display); err != nil {
+		return err
+	}
+	return s.Store.UpdateUser(ctx, h, name, display)
+}
+
+// refusesOwnName finds the name "taken" by the user being renamed.
+type refusesOwnName struct{ *memstore.Store }
+
+func (s refusesOwnName) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	if _, err := s.GetUserByName(ctx, name); err == nil {
+		return webauthnkit.ErrUserExists
+	}
+	return s.Store.UpdateUser(ctx, h, name, display)
+}
+
+// updateUnknownOK answers an UPDATE that matched no row with success.
+type updateUnknownOK struct{ *memstore.Store }
+
+func (s updateUnknownOK) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	if err := s.Store.UpdateUser(ctx, h, name, display); !errors.Is(err, webauthnkit.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// racyRename checks that the name is free, then renames in a second step
+// (the pause stands for a round trip): two concurrent renames to one free
+// name both pass the check. It keeps the new names itself, on top of the
+// names memstore stored at creation.
+type racyRename struct {
+	*memstore.Store
+	mu      sync.Mutex
+	renamed map[string]string // handle → name
+}
+
+func (s *racyRename) nameOf(h []byte) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.renamed[string(h)]
+	return n, ok
+}
+
+func (s *racyRename) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	if _, err := s.GetUserByHandle(ctx, h); err != nil {
+		return err
+	}
+	if other, err := s.GetUserByName(ctx, name); err == nil && !bytes.Equal(other.Handle, h) {
+		return webauthnkit.ErrUserExists
+	}
+	time.Sleep(time.Millisecond)
+	u, err := s.Store.GetUserByHandle(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.UpdateUser(ctx, h, u.Name, display); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.renamed == nil {
+		s.renamed = map[string]string{}
+	}
+	s.renamed[string(h)] = name
+	return nil
+}
+
+func (s *racyRename) GetUserByHandle(ctx context.Context, h []byte) (webauthnkit.User, error) {
+	u, err := s.Store.GetUserByHandle(ctx, h)
+	if n, ok := s.nameOf(h); ok && err == nil {
+		u.Name = n
+	}
+	return u, err
+}
+
+func (s *racyRename) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
+	s.mu.Lock()
+	var handle []byte
+	for h, n := range s.renamed {
+		if n == name {
+			handle = []byte(h)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if handle != nil {
+		return s.GetUserByHandle(ctx, handle)
+	}
+	u, err := s.Store.GetUserByName(ctx, name)
+	if _, ok := s.nameOf(u.Handle); ok && err == nil {
+		return webauthnkit.User{}, webauthnkit.ErrNotFound // renamed away
+	}
+	return u, err
+}
+
+// dropsSecondFactorOnly forgets the flag, as a store whose INSERT lists
+// the columns known before issue 13 does.
+type dropsSecondFactorOnly struct{ *memstore.Store }
+
+func (s dropsSecondFactorOnly) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
+	if c != nil {
+		dropped := *c
+		dropped.SecondFactorOnly = false
+		c = &dropped
+	}
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+func (s dropsSecondFactorOnly) AddCredential(ctx context.Context, c webauthnkit.Credential) error {
+	c.SecondFactorOnly = false
+	return s.Store.AddCredential(ctx, c)
+}
+
+// echoesNameOnUpdate passes on a driver-style duplicate message quoting the
+// name.
+type echoesNameOnUpdate struct{ *memstore.Store }
+
+func (s echoesNameOnUpdate) UpdateUser(ctx context.Context, h []byte, name, display string) error {
+	err := s.Store.UpdateUser(ctx, h, name, display)
+	if errors.Is(err, webauthnkit.ErrUserExists) {
+		return fmt.Errorf("%w: Duplicate entry '%s' for key 'name'", err, name)
 	}
 	return err
 }

@@ -35,6 +35,10 @@ func TestCredentialStoreUnavailable(t *testing.T, newStore func(t *testing.T) we
 		call func(ctx context.Context, s webauthnkit.CredentialStore) error
 	}{
 		{"CreateUser", func(ctx context.Context, s credStore) error { return s.CreateUser(ctx, u, &c) }},
+		{"CreateUser without credential", func(ctx context.Context, s credStore) error { return s.CreateUser(ctx, u, nil) }},
+		{"UpdateUser", func(ctx context.Context, s credStore) error {
+			return s.UpdateUser(ctx, u.Handle, u.Name, u.DisplayName)
+		}},
 		{"GetUserByHandle", func(ctx context.Context, s credStore) error { _, err := s.GetUserByHandle(ctx, u.Handle); return err }},
 		{"GetUserByName", func(ctx context.Context, s credStore) error { _, err := s.GetUserByName(ctx, u.Name); return err }},
 		{"DeleteUser", func(ctx context.Context, s credStore) error { return s.DeleteUser(ctx, u.Handle) }},

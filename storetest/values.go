@@ -80,7 +80,7 @@ func mixedRunes(n int) string {
 
 func testUnicodeNames(t *testing.T, s credStore) {
 	u := RandomUser()
-	u.Name = fourByteRunes(webauthnkit.MaxNameLength) // 256 bytes
+	u.Name = fourByteRunes(webauthnkit.MaxNameLength) // 4 bytes each
 	u.DisplayName = mixedRunes(255)
 	require.Equal(t, 4*webauthnkit.MaxNameLength, len(u.Name))
 	c := RandomCredential(u.Handle)

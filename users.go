@@ -1,0 +1,155 @@
+package webauthnkit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+)
+
+// NewUser is an account to create without a passkey (CreateUser).
+type NewUser struct {
+	// Handle is the WebAuthn user handle, stored by the passkeys of this
+	// account and returned by each of their logins. Optional: 32 random
+	// bytes by default. An application may give its own stable identifier
+	// for the user instead (1 to MaxUserHandleLength bytes), so that a
+	// Login names its user directly; it must not contain personal data
+	// (no email address or name: authenticators keep it, and WebAuthn
+	// §14.6.1 forbids it) and must never be given to another user.
+	Handle []byte
+	// Name is the unique sign-in name (NormalizeUsername; at most
+	// MaxNameLength characters, an email address fits). Required.
+	Name string
+	// DisplayName is shown in passkey pickers (at most MaxDisplayNameLength
+	// characters). Default: Name as given, cut to MaxDisplayNameLength.
+	DisplayName string
+}
+
+// CreateUser creates an account without any passkey: typically the
+// application's existing user, who adds a first passkey later with
+// BeginRegistration{UserHandle: user.Handle} once signed in by the
+// application's own means (password). It emits EventUserCreated.
+//
+// Errors: ErrInvalidRequest (bad name, display name or handle length),
+// ErrUsernameTaken (the name is another account's), ErrUserExists (an
+// account with this Handle exists), ErrStoreUnavailable.
+func (rp *RelyingParty) CreateUser(ctx context.Context, req NewUser) (User, error) {
+	name, err := NormalizeUsername(req.Name)
+	if err != nil {
+		return User{}, err
+	}
+	display, err := cleanText("display name", req.DisplayName)
+	if err != nil {
+		return User{}, err
+	}
+	if display == "" {
+		if display, err = defaultDisplayName(req.Name); err != nil {
+			return User{}, err
+		}
+	}
+	handle := bytes.Clone(req.Handle)
+	chosen := handle != nil
+	switch {
+	case !chosen:
+		if handle, err = randomBytes(32); err != nil {
+			return User{}, err
+		}
+	case len(handle) == 0 || len(handle) > MaxUserHandleLength:
+		return User{}, &Error{Code: CodeInvalidRequest, Message: "a user handle must have 1 to 64 bytes"}
+	}
+	u := User{Handle: handle, Name: name, DisplayName: display, CreatedAt: rp.cfg.Now().UTC()}
+	err = rp.creds.CreateUser(ctx, u, nil)
+	if errors.Is(err, ErrUserExists) {
+		return User{}, rp.whichUserExists(ctx, handle, chosen, err)
+	}
+	if err != nil {
+		return User{}, rp.storeErr(ctx, "CreateUser", err)
+	}
+	rp.emit(ctx, Event{Type: EventUserCreated, UserHandle: u.Handle, Username: u.Name})
+	return u, nil
+}
+
+// whichUserExists tells a taken handle from a taken name after the store
+// refused a new user with ErrUserExists (cause), which covers both. Only an
+// application-chosen handle can be taken (a random one of 32 bytes never
+// is), so only then does it cost a lookup.
+func (rp *RelyingParty) whichUserExists(ctx context.Context, handle []byte, chosen bool, cause error) error {
+	nameTaken := &Error{Code: CodeUsernameTaken, Message: "this username is taken", Err: cause}
+	if !chosen {
+		return nameTaken
+	}
+	_, err := rp.creds.GetUserByHandle(ctx, handle)
+	switch {
+	case err == nil:
+		return &Error{Code: CodeUserExists, Message: "an account with this user handle exists", Err: cause}
+	case errors.Is(err, ErrNotFound):
+		return nameTaken
+	default:
+		return rp.storeErr(ctx, "GetUserByHandle", err)
+	}
+}
+
+// UserUpdate is the change UpdateUser makes. An empty field is left
+// unchanged.
+type UserUpdate struct {
+	// Name is the new sign-in name (NormalizeUsername). The old name is
+	// free for others afterwards.
+	Name string
+	// DisplayName is the new display name (at most MaxDisplayNameLength
+	// characters).
+	DisplayName string
+}
+
+// UpdateUser changes the sign-in name and/or display name of an account
+// (after an email change, say) and returns the account as stored. The
+// passkeys, the handle and the sessions are kept. It emits EventUserUpdated
+// when something changed.
+//
+// Passkey managers keep their own copy of the name and display name: send
+// the returned User's Handle, Name and DisplayName to the browser, which
+// passes them to PublicKeyCredential.signalCurrentUserDetails (the HTTP
+// adapter does this), so the passkey shows the new name.
+//
+// The two fields are read, then written: of two concurrent updates of one
+// account, the last one written wins for both fields. Of two concurrent
+// renames of two accounts to the same free name exactly one succeeds.
+//
+// Errors: ErrInvalidRequest (bad name or display name), ErrUsernameTaken
+// (the name is another account's; nothing changes), ErrUserNotFound,
+// ErrStoreUnavailable.
+func (rp *RelyingParty) UpdateUser(ctx context.Context, handle []byte, upd UserUpdate) (User, error) {
+	var name, display string
+	var err error
+	if upd.Name != "" {
+		if name, err = NormalizeUsername(upd.Name); err != nil {
+			return User{}, err
+		}
+	}
+	if display, err = cleanText("display name", upd.DisplayName); err != nil {
+		return User{}, err
+	}
+	u, err := rp.UserByHandle(ctx, handle)
+	if err != nil {
+		return User{}, err
+	}
+	if name == "" {
+		name = u.Name
+	}
+	if display == "" {
+		display = u.DisplayName
+	}
+	if name == u.Name && display == u.DisplayName {
+		return u, nil
+	}
+	err = rp.creds.UpdateUser(ctx, u.Handle, name, display)
+	switch {
+	case errors.Is(err, ErrUserExists):
+		return User{}, &Error{Code: CodeUsernameTaken, Message: "this username is taken", Err: err}
+	case errors.Is(err, ErrNotFound): // deleted meanwhile
+		return User{}, &Error{Code: CodeUserNotFound, Message: "unknown user", Err: err}
+	case err != nil:
+		return User{}, rp.storeErr(ctx, "UpdateUser", err)
+	}
+	u.Name, u.DisplayName = name, display
+	rp.emit(ctx, Event{Type: EventUserUpdated, UserHandle: u.Handle, Username: u.Name})
+	return u, nil
+}
