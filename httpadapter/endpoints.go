@@ -199,7 +199,7 @@ func (h *Handler) beginLogin(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, &httpError{http.StatusUnauthorized, CodeNotSignedIn, "sign in with your password first"})
 			return
 		}
-		lr = webauthnkit.LoginRequest{UserHandle: handle}
+		lr = webauthnkit.LoginRequest{UserHandle: handle, UserVerification: h.opts.SecondFactorUserVerification}
 	}
 	b, err := h.rp.BeginLogin(r.Context(), lr)
 	if err != nil {

@@ -260,14 +260,18 @@ func TestSecondFactorLoginReturnsFactors(t *testing.T) {
 }
 
 func TestSecondFactorUserVerifiedIsTwoFactors(t *testing.T) {
-	e := appEnv(t)
+	e := appEnv(t, func(c *envConfig) { c.opts.SecondFactorUserVerification = webauthnkit.UserVerificationRequired })
 	handle := base64.RawURLEncoding.EncodeToString(appUserHandle)
 	b := e.browser()
 	b.header.Set("X-App-User", handle)
 	require.Equal(t, http.StatusOK, b.post("/registration/finish", b.registerResponse(map[string]any{})).status)
 	b.header.Del("X-App-User")
 	b.header.Set("X-Pending", handle)
-	r := b.login(map[string]any{"secondFactor": true})
+	begin := b.post("/login/begin", map[string]any{"secondFactor": true})
+	require.Contains(t, string(b.publicKey(begin)), `"userVerification":"required"`, "Options.SecondFactorUserVerification")
+	resp, err := b.dev.Login(b.publicKey(begin))
+	require.NoError(t, err)
+	r := b.post("/login/finish", resp)
 	require.Equal(t, http.StatusOK, r.status, r.String())
 	require.Equal(t, float64(2), r.json["factors"])
 }

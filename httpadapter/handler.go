@@ -82,6 +82,10 @@ type Options struct {
 	// {"secondFactor": true} starts a login bound to that user. Nil
 	// (default): such a request answers 401 not_signed_in.
 	PendingSecondFactor func(r *http.Request) (userHandle []byte, ok bool)
+	// SecondFactorUserVerification is the user verification asked for in
+	// a second-factor login (webauthnkit.UserVerificationDiscouraged: no
+	// PIN prompt after the password). Default "": Config.UserVerification.
+	SecondFactorUserVerification webauthnkit.UserVerification
 
 	// DisableSignUp refuses registration/begin with a username (new
 	// accounts) with 403 signup_disabled; signed-in users still add
