@@ -336,6 +336,7 @@ func TestBuildingBlocksForOwnEndpoints(t *testing.T) {
 		c.mount = func(mux *http.ServeMux, hh *httpadapter.Handler) {
 			h = hh
 			mux.Handle("/passkeys/", http.StripPrefix("/passkeys", hh))
+			mux.Handle("PATCH /acct/user", hh.UpdateUser())
 			same := httpadapter.SameOrigin(hh.RelyingParty().Origins()...)
 			mux.Handle("POST /own/login/begin", same(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				b, err := hh.RelyingParty().BeginLogin(r.Context(), webauthnkit.LoginRequest{})
@@ -377,6 +378,10 @@ func TestBuildingBlocksForOwnEndpoints(t *testing.T) {
 	r = b.post("/login/finish", resp)
 	require.Equal(t, http.StatusOK, r.status, r.String())
 	require.Equal(t, "alice", r.json["name"])
+	// The per-endpoint PATCH user handler.
+	r = b.raw(http.MethodPatch, e.srv.URL+"/acct/user", []byte(`{"displayName":"Alice A."}`), map[string]string{"Content-Type": "application/json"})
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	require.Equal(t, "Alice A.", field(r.json, "user", "displayName"))
 	// The ceremony is gone: a replay is a typed 401 from WriteError.
 	r = b.post("/login/finish", resp)
 	require.Equal(t, http.StatusUnauthorized, r.status, r.String())
