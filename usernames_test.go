@@ -106,6 +106,12 @@ func BenchmarkNormalizeUsername(b *testing.B) {
 		{"cyrillic_64", strings.Repeat("ж", 64)},
 		{"rare_script_64", strings.Repeat("\U00010480", 64)}, // Osmanya: last in no fast path
 		{"hostile_256", strings.Repeat("\u1100", 256)},
+		// Names may have MaxNameLength (254) characters; hostile input up to
+		// four times that reaches PRECIS, one character more is refused first.
+		{"cyrillic_254", strings.Repeat("ж", 254)},
+		{"rare_script_254", strings.Repeat("\U00010480", 254)},
+		{"hostile_1016", strings.Repeat("\u1100", 4*254)},
+		{"hostile_1017_refused", strings.Repeat("\u1100", 4*254+1)},
 	} {
 		b.Run(tc.what, func(b *testing.B) {
 			b.ReportAllocs()
