@@ -16,7 +16,8 @@ import (
 //
 // A refused registration is undone: a new account is deleted, a passkey
 // added to an existing account is removed again (RevokeCredential with
-// force, which also ends that account's sessions), and the response carries
+// force, which ends that account's other sessions; the refused browser's
+// built-in session is re-issued), and the response carries
 // the unknownCredential signal so the JS client asks the passkey manager to
 // forget it.
 //
