@@ -21,6 +21,11 @@ type RegistrationRequest struct {
 	UserHandle  []byte
 	// CredentialName labels the new passkey (e.g. "Work laptop"). Optional.
 	CredentialName string
+	// Conditional asks for conditional create (automatic passkey upgrade
+	// after a password sign-in): the browser call must pass the returned
+	// Begin.Mediation, and the response may lack user presence (UP=false),
+	// which is accepted for this ceremony only. Needs UserHandle.
+	Conditional bool
 	// SecondFactorOnly registers the passkey as a second factor (e.g. a
 	// security key without PIN, after the application's password check):
 	// Credential.SecondFactorOnly is stored, and the passkey is then
@@ -77,6 +82,13 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 		}
 	}
 	st := &ceremonyState{Kind: kindRegistration, CredName: credName, SecondFactorOnly: req.SecondFactorOnly}
+	mediation := protocol.MediationDefault
+	if req.Conditional {
+		if len(req.UserHandle) == 0 {
+			return nil, &Error{Code: CodeInvalidRequest, Message: "conditional registration is for an existing account (UserHandle)"}
+		}
+		mediation = protocol.MediationConditional
+	}
 	var user waUser
 	var exclusions []protocol.CredentialDescriptor
 	if len(req.UserHandle) > 0 {
@@ -130,7 +142,9 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 	if err != nil {
 		return nil, err
 	}
-	creation, session, err := rp.wa.BeginRegistration(&user,
+	// go-webauthn records the mediation in the session and relaxes the
+	// user presence check of FinishRegistration for a conditional one only.
+	creation, session, err := rp.wa.BeginMediatedRegistration(&user, mediation,
 		webauthn.WithExclusions(exclusions),
 		webauthn.WithExtensions(webauthn.WithExtensionCredProps()),
 		webauthn.WithCredentialParameters(rp.credParams),
@@ -143,7 +157,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 	st.Session = *session
 	st.UserHandle = user.handle
 	st.Expires = rp.cfg.Now().Add(rp.cfg.ChallengeTTL)
-	return rp.finishBegin(ctx, st, creation.Response, "")
+	return rp.finishBegin(ctx, st, creation.Response, string(creation.Mediation))
 }
 
 // ceremonyUV returns the user verification of one ceremony: override if

@@ -5,10 +5,15 @@
  *   const wk = webauthnkit.client({ base: "/passkeys" });
  *   await wk.register({ username, displayName })   // sign-up
  *   await wk.register({ name: "Laptop" })          // signed in: add a passkey
+ *   await wk.register({ secondFactor: true })      // signed in: a second-factor-only key
+ *   await wk.upgrade()                             // after a password sign-in: automatic
+ *                                                  // passkey (conditional create), or null
  *   await wk.login({ username }); await wk.login() // username-first, usernameless
+ *   await wk.login({ secondFactor: true })         // after the app's password check
  *   const stop = wk.autofill({ onLogin(r) {}, onError(e) {} })
  *   await wk.session(); await wk.listCredentials()
  *   await wk.renameCredential(id, name); await wk.revokeCredential(id)
+ *   await wk.updateUser({ name, displayName })     // tells the passkey manager too
  *   await wk.logout()                              // ends the account's sessions
  *   await wk.logout({ everywhere: true })          // the same, stated explicitly
  *
@@ -208,6 +213,18 @@
       typeof nav.credentials.create === "function" && typeof nav.credentials.get === "function";
   }
 
+  // conditionalCreate: the browser can create a passkey without a prompt
+  // (automatic upgrade after a password sign-in).
+  async function isUpgradeSupported() {
+    if (!isSupported() || !hasStatic("getClientCapabilities")) return false;
+    try {
+      var caps = await PKC().getClientCapabilities();
+      return !!caps && caps.conditionalCreate === true;
+    } catch (_) {
+      return false;
+    }
+  }
+
   async function isAutofillSupported() {
     if (!isSupported()) return false;
     try {
@@ -340,6 +357,68 @@
       return result;
     }
 
+    // A registration the server refused (a hook) was undone there: the
+    // passkey manager is asked to forget the passkey it just made.
+    async function finishRegistration(cred) {
+      try {
+        return await request(url("/registration/finish"), "POST", credentialToJSON(cred, "create"));
+      } catch (e) {
+        var s = e && e.details && e.details.signal;
+        if (s && s.unknownCredential) signal("signalUnknownCredential", s.unknownCredential);
+        throw e;
+      }
+    }
+
+    /** Automatic passkey upgrade, after the app signed the user in with a
+     * password: creates a passkey without a prompt where the browser
+     * supports conditional create. Resolves to {user, credential, newUser},
+     * or to null when the browser cannot (getClientCapabilities has no
+     * conditionalCreate) or declines: the app may then offer register(). */
+    async function upgrade(opts) {
+      opts = opts || {};
+      if (!(await isUpgradeSupported())) return null;
+      var ctl = startCeremony(false);
+      try {
+        var body = { conditional: true };
+        if (opts.name !== undefined && opts.name !== null) body.name = String(opts.name);
+        var begin = await request(url("/registration/begin"), "POST", body, ctl.signal);
+        var cred;
+        try {
+          cred = await global.navigator.credentials.create({
+            mediation: begin.mediation || "conditional",
+            publicKey: creationOptionsFromJSON(begin.publicKey),
+            signal: ctl.signal,
+          });
+        } catch (e) {
+          if (e && (e.name === "NotAllowedError" || e.name === "AbortError")) return null;
+          throw e;
+        }
+        if (!cred) return null;
+        endCeremony(ctl);
+        return await finishRegistration(cred);
+      } catch (e) {
+        throw toError(e);
+      } finally {
+        endCeremony(ctl);
+      }
+    }
+
+    /** Changes the signed-in user's name and/or display name ({name?,
+     * displayName?}) and tells the passkey manager
+     * (signalCurrentUserDetails). Resolves to {user, signal}. */
+    async function updateUser(opts) {
+      abortPending(true);
+      opts = opts || {};
+      var body = {};
+      if (opts.name !== undefined && opts.name !== null) body.name = String(opts.name);
+      if (opts.displayName !== undefined && opts.displayName !== null) body.displayName = String(opts.displayName);
+      var data = await request(url("/user"), "PATCH", body);
+      if (data.signal && data.signal.currentUserDetails) {
+        signal("signalCurrentUserDetails", data.signal.currentUserDetails);
+      }
+      return data;
+    }
+
     function rpIdOf(publicKey) {
       return (publicKey && publicKey.rpId) || (global.location && global.location.hostname) || "";
     }
@@ -357,6 +436,7 @@
           if (opts.displayName !== undefined && opts.displayName !== null) body.displayName = String(opts.displayName);
         }
         if (opts.name !== undefined && opts.name !== null) body.name = String(opts.name);
+        if (opts.secondFactor) body.secondFactor = true;
         var begin = await request(url("/registration/begin"), "POST", body, ctl.signal);
         var cred = await global.navigator.credentials.create({
           publicKey: creationOptionsFromJSON(begin.publicKey),
@@ -365,7 +445,7 @@
         if (!cred) throw new WebauthnkitError("cancelled", "no passkey was created");
         // The finish is not abortable: once sent, its outcome must be known.
         endCeremony(ctl);
-        return await request(url("/registration/finish"), "POST", credentialToJSON(cred, "create"));
+        return await finishRegistration(cred);
       } catch (e) {
         throw toError(e);
       } finally {
@@ -373,8 +453,10 @@
       }
     }
 
-    /** Sign in with a passkey: {username} (username-first) or nothing
-     * (usernameless). Resolves to {user, credential, userVerified, backedUp}. */
+    /** Sign in with a passkey: {username} (username-first), nothing
+     * (usernameless), or {secondFactor: true} (bound to the user who passed
+     * the app's password check). Resolves to {user, credential,
+     * userVerified, backedUp, factors}. */
     async function login(opts) {
       opts = opts || {};
       var ctl = startCeremony(false);
@@ -382,6 +464,7 @@
         ensureSupported();
         var body = {};
         if (opts.username) body.username = String(opts.username);
+        if (opts.secondFactor) body.secondFactor = true;
         var begin = await request(url("/login/begin"), "POST", body, ctl.signal);
         var cred = await global.navigator.credentials.get({
           publicKey: requestOptionsFromJSON(begin.publicKey),
@@ -437,7 +520,8 @@
       return stop;
     }
 
-    /** The signed-in user: {user}, or null when signed out. */
+    /** The signed-in user: {user, passkeys} (passkeys 0: signed in, no
+     * passkey yet), or null when signed out. */
     async function session() {
       abortPending(true);
       try {
@@ -481,12 +565,14 @@
     return Object.freeze({
       base: base,
       register: register,
+      upgrade: upgrade,
       login: login,
       autofill: autofill,
       session: session,
       listCredentials: listCredentials,
       renameCredential: renameCredential,
       revokeCredential: revokeCredential,
+      updateUser: updateUser,
       logout: logout,
     });
   }
@@ -497,5 +583,6 @@
     Error: WebauthnkitError,
     isSupported: isSupported,
     isAutofillSupported: isAutofillSupported,
+    isUpgradeSupported: isUpgradeSupported,
   });
 })(typeof window !== "undefined" ? window : globalThis);

@@ -76,28 +76,50 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
 		Username    optString `json:"username"`
 		DisplayName optString `json:"displayName"`
 		Name        string    `json:"name"` // the passkey's label
+		// SecondFactor registers a key usable only as a second factor.
+		SecondFactor bool `json:"secondFactor"`
+		// Conditional: automatic passkey upgrade (conditional create).
+		Conditional bool `json:"conditional"`
 	}
 	if err := decodeObject(body, &req, false); err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if req.SecondFactor && req.Conditional {
+		h.fail(w, r, badRequest("secondFactor and conditional exclude each other"))
 		return
 	}
 	rr := webauthnkit.RegistrationRequest{CredentialName: req.Name}
 	if req.Username.set {
 		// Sign-up. The core refuses a name in use (409 username_taken); it
 		// never adds a passkey to an existing account from a name.
+		if h.opts.DisableSignUp {
+			h.fail(w, r, &httpError{http.StatusForbidden, CodeSignUpDisabled, "sign-up is disabled"})
+			return
+		}
+		if req.SecondFactor || req.Conditional {
+			h.fail(w, r, badRequest("secondFactor and conditional are for a signed-in user, not a sign-up"))
+			return
+		}
 		rr.Username, rr.DisplayName = req.Username.v, req.DisplayName.v
 	} else {
 		if req.DisplayName.set {
 			h.fail(w, r, badRequest("displayName needs a username (sign-up)"))
 			return
 		}
-		// Add a passkey to the signed-in account, and only to it.
-		u, _, err := h.signedInUser(w, r)
+		// Add a passkey to the signed-in account, and only to it. An app
+		// user without a library account gets one now, before the passkey
+		// exists (Options.AccountFor).
+		u, _, found, err := h.signedInAccount(w, r)
+		if err == nil && !found {
+			u, err = h.ensureAccount(r, u)
+		}
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		rr.UserHandle = u.Handle
+		rr.SecondFactorOnly, rr.Conditional = req.SecondFactor, req.Conditional
 	}
 	b, err := h.rp.BeginRegistration(r.Context(), rr)
 	if err != nil {
@@ -105,7 +127,7 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.setCeremony(w, r, "registration/begin", b)
-	h.respond(w, r, beginResponse{PublicKey: b.Options})
+	h.respond(w, r, beginResponse{PublicKey: b.Options, Mediation: b.Mediation})
 }
 
 func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +148,15 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.opts.OnRegister != nil {
 		if err := h.opts.OnRegister(w, r, reg); err != nil {
-			h.hookFailed(w, r, "OnRegister", err, cookie)
+			// The client is told the registration failed: nothing of it
+			// may stay, and its passkey manager should forget the passkey.
+			if uerr := h.undoRegistration(r, reg); uerr != nil {
+				h.log.ErrorContext(r.Context(), "httpadapter: could not undo a refused registration", "err", uerr)
+			} else if !reg.NewUser {
+				h.keepSessionAfterUndo(w, r, reg.User)
+			}
+			sig := &signal{UnknownCredential: &unknownCredentialSignal{RPID: h.rpID, CredentialID: b64(reg.Credential.ID)}}
+			h.hookFailed(w, r, "OnRegister", err, cookie, sig)
 			return
 		}
 	}
@@ -146,12 +176,32 @@ func (h *Handler) beginLogin(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Username    string `json:"username"`
 		Conditional bool   `json:"conditional"`
+		// SecondFactor: a login bound to the user who passed the app's
+		// first factor (Options.PendingSecondFactor).
+		SecondFactor bool `json:"secondFactor"`
 	}
 	if err := decodeObject(body, &req, false); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	b, err := h.rp.BeginLogin(r.Context(), webauthnkit.LoginRequest{Username: req.Username, Conditional: req.Conditional})
+	lr := webauthnkit.LoginRequest{Username: req.Username, Conditional: req.Conditional}
+	if req.SecondFactor {
+		if req.Username != "" || req.Conditional {
+			h.fail(w, r, badRequest("secondFactor takes neither username nor conditional"))
+			return
+		}
+		var handle []byte
+		ok := false
+		if h.opts.PendingSecondFactor != nil {
+			handle, ok = h.opts.PendingSecondFactor(r)
+		}
+		if !ok || len(handle) == 0 {
+			h.fail(w, r, &httpError{http.StatusUnauthorized, CodeNotSignedIn, "sign in with your password first"})
+			return
+		}
+		lr = webauthnkit.LoginRequest{UserHandle: handle, UserVerification: h.opts.SecondFactorUserVerification}
+	}
+	b, err := h.rp.BeginLogin(r.Context(), lr)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -178,7 +228,7 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.opts.OnLogin != nil {
 		if err := h.opts.OnLogin(w, r, login); err != nil {
-			h.hookFailed(w, r, "OnLogin", err, cookie)
+			h.hookFailed(w, r, "OnLogin", err, cookie, nil)
 			return
 		}
 	}
@@ -187,6 +237,7 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
 		Credential:   newCredentialJSON(login.Credential),
 		UserVerified: login.UserVerified,
 		BackedUp:     login.BackedUp,
+		Factors:      login.Factors,
 	})
 }
 
@@ -203,14 +254,21 @@ func (h *Handler) unknownCredentialSignal(err error) *signal {
 	return &signal{UnknownCredential: &unknownCredentialSignal{RPID: h.rpID, CredentialID: b64(ke.UnknownCredentialID)}}
 }
 
-// hookFailed answers 500 after OnLogin / OnRegister failed, withdrawing the
-// built-in session cookie set for this response.
-func (h *Handler) hookFailed(w http.ResponseWriter, r *http.Request, hook string, err error, cookie string) {
+// hookFailed answers after OnLogin / OnRegister failed, withdrawing the
+// built-in session cookie set for this response: a refusal (Refuse) with
+// its status and code, anything else with 500.
+func (h *Handler) hookFailed(w http.ResponseWriter, r *http.Request, hook string, err error, cookie string, sig *signal) {
 	if cookie != "" {
 		withdrawCookie(w, cookie)
 	}
+	var he *httpError
+	if errors.As(err, &he) {
+		h.log.InfoContext(r.Context(), "httpadapter: "+hook+" refused", "status", he.status, "code", string(he.code))
+		writeJSONError(w, he.status, errorBody{Error: string(he.code), Message: he.msg, Signal: sig})
+		return
+	}
 	h.log.ErrorContext(r.Context(), "httpadapter: "+hook+" failed", "err", err)
-	writeError(w, http.StatusInternalServerError, webauthnkit.CodeInternal, "internal error")
+	writeJSONError(w, http.StatusInternalServerError, errorBody{Error: string(webauthnkit.CodeInternal), Message: "internal error", Signal: sig})
 }
 
 // respond writes a 200 JSON response.
@@ -225,9 +283,13 @@ func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	u, _, err := h.signedInUser(w, r)
+	u, _, found, err := h.signedInAccount(w, r)
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !found { // signed in, no library account yet: no passkeys
+		h.respond(w, r, credentialsResponse{RPID: h.rpID, UserHandle: b64(u.Handle), User: newUserJSON(u), Credentials: []credentialJSON{}})
 		return
 	}
 	h.writeCredentials(w, r, u)
@@ -327,7 +389,7 @@ func (h *Handler) revokeCredential(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.rp.RevokeCredential(r.Context(), u.Handle, id, false); err != nil {
+	if err := h.rp.RevokeCredential(r.Context(), u.Handle, id, h.removeLastAllowed(r, u)); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -351,12 +413,21 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	u, _, err := h.signedInUser(w, r)
+	u, _, found, err := h.signedInAccount(w, r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.respond(w, r, sessionResponse{User: newUserJSON(u)})
+	n := 0
+	if found {
+		creds, err := h.rp.ListCredentials(r.Context(), u.Handle)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		n = len(creds)
+	}
+	h.respond(w, r, sessionResponse{User: newUserJSON(u), Passkeys: n})
 }
 
 // logout signs out (SignOut), or with {"everywhere": true} ends every

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -23,6 +24,8 @@ const (
 	CodeRequestTooLarge      webauthnkit.Code = "request_too_large"      // 413: body above Options.MaxBodyBytes
 	CodeUnsupportedMediaType webauthnkit.Code = "unsupported_media_type" // 415: not Content-Type: application/json
 	CodeRateLimited          webauthnkit.Code = "rate_limited"           // 429: see RateLimit
+	CodeSignUpDisabled       webauthnkit.Code = "signup_disabled"        // 403: Options.DisableSignUp
+	CodeNoAccount            webauthnkit.Code = "no_account"             // 403: signed in, no library account, no Options.AccountFor
 )
 
 // RetryAfterSeconds is the Retry-After sent with 503 store_unavailable.
@@ -36,7 +39,17 @@ type errorBody struct {
 }
 
 type signal struct {
-	UnknownCredential *unknownCredentialSignal `json:"unknownCredential,omitempty"`
+	UnknownCredential  *unknownCredentialSignal  `json:"unknownCredential,omitempty"`
+	CurrentUserDetails *currentUserDetailsSignal `json:"currentUserDetails,omitempty"`
+}
+
+// currentUserDetailsSignal is the argument of
+// PublicKeyCredential.signalCurrentUserDetails.
+type currentUserDetailsSignal struct {
+	RPID        string `json:"rpId"`
+	UserID      string `json:"userId"` // base64url user handle
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
 }
 
 type unknownCredentialSignal struct {
@@ -93,14 +106,33 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error, sig *signal) {
+	writeErrorTo(h.log, w, r, err, sig)
+}
+
+// WriteError answers err as the adapter's endpoints do, for apps writing
+// their own: an *webauthnkit.Error gets its status (docs/errors.md) and
+// {"error": code, "message": its client-safe message}; an error made by
+// Refuse its status and code; anything else 500 {"error":"internal"}
+// (logged to slog.Default; the message never reaches the client).
+//
+//	b, err := rp.BeginLogin(r.Context(), webauthnkit.LoginRequest{UserHandle: h})
+//	if err != nil {
+//		httpadapter.WriteError(w, r, err)
+//		return
+//	}
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeErrorTo(slog.Default(), w, r, err, nil)
+}
+
+func writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error, sig *signal) {
 	var he *httpError
 	if errors.As(err, &he) {
-		writeJSONError(w, he.status, errorBody{Error: string(he.code), Message: he.msg})
+		writeJSONError(w, he.status, errorBody{Error: string(he.code), Message: he.msg, Signal: sig})
 		return
 	}
 	var e *webauthnkit.Error
 	if !errors.As(err, &e) {
-		h.log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", err)
+		log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, webauthnkit.CodeInternal, "internal error")
 		return
 	}
@@ -109,13 +141,13 @@ func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error, si
 	switch {
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
-		h.log.WarnContext(r.Context(), "httpadapter: store unavailable", "path", r.URL.Path, "code", string(e.Code))
+		log.WarnContext(r.Context(), "httpadapter: store unavailable", "path", r.URL.Path, "code", string(e.Code))
 	case status >= 500:
 		// e.Error() leaves out verification causes; store causes help operators.
-		h.log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", e.Error())
+		log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", e.Error())
 		msg = "internal error"
 	default:
-		h.log.DebugContext(r.Context(), "httpadapter: request failed", "path", r.URL.Path, "code", string(e.Code))
+		log.DebugContext(r.Context(), "httpadapter: request failed", "path", r.URL.Path, "code", string(e.Code))
 	}
 	if msg == "" {
 		msg = http.StatusText(status)

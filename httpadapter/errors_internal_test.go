@@ -353,6 +353,10 @@ func TestAdapterErrorCodes(t *testing.T) {
 		}
 		return r
 	}
+	noSignUp, err := New(l.rp, Options{SessionSecret: bytes.Repeat([]byte{1}, 32), DisableSignUp: true})
+	require.NoError(t, err)
+	noAccount, err := New(l.rp, Options{CurrentUser: func(*http.Request) ([]byte, bool) { return []byte("app-user"), true }})
+	require.NoError(t, err)
 	const js, site = "application/json", "https://example.com"
 	for _, tc := range []struct {
 		name   string
@@ -369,6 +373,8 @@ func TestAdapterErrorCodes(t *testing.T) {
 		{"body too large", l.h, req(http.MethodPost, "login/begin", js, site, bytes.Repeat([]byte{' '}, DefaultMaxBodyBytes+1)), 413, CodeRequestTooLarge},
 		{"not JSON", l.h, req(http.MethodPost, "login/begin", "text/plain", site, []byte(`{}`)), 415, CodeUnsupportedMediaType},
 		{"malformed JSON", l.h, req(http.MethodPost, "login/begin", js, site, []byte(`{"username":`)), 400, webauthnkit.CodeInvalidRequest},
+		{"sign-up disabled", noSignUp, req(http.MethodPost, "registration/begin", js, site, []byte(`{"username":"bob"}`)), 403, CodeSignUpDisabled},
+		{"signed in without an account, no AccountFor", noAccount, req(http.MethodPost, "registration/begin", js, site, []byte(`{}`)), 403, CodeNoAccount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()

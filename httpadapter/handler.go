@@ -67,11 +67,43 @@ type Options struct {
 	// session cookie is used (then SessionSecret is required).
 	CurrentUser func(r *http.Request) (userHandle []byte, ok bool)
 
+	// AccountFor gives the library account to create for the signed-in app
+	// user (CurrentUser) who has none yet, so that "signed in, no passkey
+	// yet" can add a first passkey with registration/begin {}. It is called
+	// before the ceremony begins, so the passkey is always stored linked to
+	// the app's user. NewUser.Handle empty means the CurrentUser handle;
+	// another handle is refused (500). Nil (default): such a user gets 200
+	// with an empty list from GET credentials but 403 no_account from
+	// registration/begin.
+	AccountFor func(r *http.Request) (webauthnkit.NewUser, bool)
+
+	// PendingSecondFactor names the user who passed the app's first factor
+	// (a password) and now owes a second one: login/begin
+	// {"secondFactor": true} starts a login bound to that user. Nil
+	// (default): such a request answers 401 not_signed_in.
+	PendingSecondFactor func(r *http.Request) (userHandle []byte, ok bool)
+	// SecondFactorUserVerification is the user verification asked for in
+	// a second-factor login (webauthnkit.UserVerificationDiscouraged: no
+	// PIN prompt after the password). Default "": Config.UserVerification.
+	SecondFactorUserVerification webauthnkit.UserVerification
+
+	// DisableSignUp refuses registration/begin with a username (new
+	// accounts) with 403 signup_disabled; signed-in users still add
+	// passkeys. Default false (sign-up open).
+	DisableSignUp bool
+
+	// AllowRemoveLast says whether user may remove their last passkey (an
+	// account with a password can still sign in). Nil (default): never;
+	// the store refuses it atomically (409 last_credential).
+	AllowRemoveLast func(r *http.Request, user webauthnkit.User) bool
+
 	// OnLogin / OnRegister are called after a successful login /
 	// registration, before the JSON response is written, so the app can issue
-	// its own session. An error aborts with 500 {"error":"internal"} (and
-	// withdraws the built-in session cookie, if it was being set). With the
-	// built-in session the adapter has already set its cookie.
+	// its own session. An error made by Refuse is answered with its status
+	// and code; any other error with 500 {"error":"internal"}. Either way the
+	// built-in session cookie is withdrawn if it was being set, and a
+	// refused registration is undone (see Refuse). With the built-in session
+	// the adapter has already set its cookie when the hook runs.
 	OnLogin    func(w http.ResponseWriter, r *http.Request, login *webauthnkit.Login) error
 	OnRegister func(w http.ResponseWriter, r *http.Request, reg *webauthnkit.Registration) error
 
@@ -108,14 +140,17 @@ type Options struct {
 // Relative to where it is mounted
 // (mux.Handle("/passkeys/", http.StripPrefix("/passkeys", h))):
 //
-//	POST   registration/begin   {"username","displayName","name"} sign-up, or {} / {"name"} (signed in: add a passkey)
+//	POST   registration/begin   {"username","displayName","name"} sign-up, or {} / {"name"} (signed in: add a passkey),
+//	                            {"secondFactor": true} (a second-factor-only key), {"conditional": true} (automatic upgrade)
 //	POST   registration/finish  body: credential.toJSON()
-//	POST   login/begin          {"username"} or {} (usernameless); {"conditional": true} for autofill
+//	POST   login/begin          {"username"} or {} (usernameless); {"conditional": true} for autofill;
+//	                            {"secondFactor": true}: bound to Options.PendingSecondFactor's user
 //	POST   login/finish         body: credential.toJSON()
 //	GET    credentials          signed-in user's passkeys
 //	PATCH  credentials/{id}     {"name": "..."} (id = base64url credential ID) -> the updated list
 //	DELETE credentials/{id}     no body or {}, Content-Type application/json -> the updated list
-//	GET    session              {"user": {...}} or 401
+//	GET    session              {"user": {...}, "passkeys": n} or 401
+//	PATCH  user                 {"name","displayName"} -> {"user", "signal"} (signed-in user)
 //	POST   logout               {} or {"everywhere": true} or no body: signs out (204); see below
 //	GET    client.js            the JS client (ETag, Cache-Control)
 //
@@ -233,6 +268,7 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		"credentials":         {classManage, []string{http.MethodGet, http.MethodHead}, h.listCredentials},
 		"session":             {classManage, []string{http.MethodGet, http.MethodHead}, h.session},
 		"logout":              {classManage, []string{http.MethodPost}, h.logout},
+		"user":                {classManage, []string{http.MethodPatch}, h.updateUser},
 		"client.js":           {classNone, []string{http.MethodGet, http.MethodHead}, h.clientJS},
 	}
 	return h, nil
@@ -314,6 +350,9 @@ func (h *Handler) ListCredentials() http.HandlerFunc { return h.endpoint("creden
 
 // Session serves GET session on its own.
 func (h *Handler) Session() http.HandlerFunc { return h.endpoint("session") }
+
+// UpdateUser serves PATCH user on its own.
+func (h *Handler) UpdateUser() http.HandlerFunc { return h.endpoint("user") }
 
 // Logout serves POST logout on its own.
 func (h *Handler) Logout() http.HandlerFunc { return h.endpoint("logout") }

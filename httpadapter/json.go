@@ -30,6 +30,8 @@ type credentialJSON struct {
 	// AAGUID in UUID form ("01234567-89ab-cdef-0123-456789abcdef"); all
 	// zeros for many platforms with attestation "none"; empty if unknown.
 	AAGUID string `json:"aaguid"`
+	// SecondFactorOnly: usable only in a login bound to its user.
+	SecondFactorOnly bool `json:"secondFactorOnly"`
 }
 
 // newUserJSON converts a user for a response.
@@ -53,6 +55,8 @@ func newCredentialJSON(c webauthnkit.Credential) credentialJSON {
 		Attachment:     c.Attachment,
 		Transports:     transports,
 		AAGUID:         uuid(c.AAGUID),
+
+		SecondFactorOnly: c.SecondFactorOnly,
 	}
 }
 
@@ -83,6 +87,9 @@ type loginResponse struct {
 	Credential   credentialJSON `json:"credential"`
 	UserVerified bool           `json:"userVerified"`
 	BackedUp     bool           `json:"backedUp"`
+	// Factors the login proves (webauthnkit.Login.Factors): 2 for a
+	// user-verified passkey, so the app can skip its second step.
+	Factors int `json:"factors"`
 }
 
 // credentialsResponse answers GET credentials, and PATCH / DELETE
@@ -95,6 +102,16 @@ type credentialsResponse struct {
 	Credentials []credentialJSON `json:"credentials"`
 }
 
+// sessionResponse answers GET session: Passkeys 0 is "signed in, no
+// passkey yet" (signed out is 401).
 type sessionResponse struct {
-	User userJSON `json:"user"`
+	User     userJSON `json:"user"`
+	Passkeys int      `json:"passkeys"`
+}
+
+// userUpdateResponse answers PATCH user. Signal.CurrentUserDetails is the
+// argument of PublicKeyCredential.signalCurrentUserDetails.
+type userUpdateResponse struct {
+	User   userJSON `json:"user"`
+	Signal signal   `json:"signal"`
 }
