@@ -563,7 +563,7 @@ func TestPasskeys(t *testing.T) {
 			{"begin: GET", "GET", "/passkeys/login/begin", "", ""},
 			{"finish: no ceremony", "POST", "/passkeys/login/finish", "application/json", `{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{}}`},
 			{"signup: empty username", "POST", "/passkeys/registration/begin", "application/json", `{"username": "  "}`},
-			{"signup: too long", "POST", "/passkeys/registration/begin", "application/json", `{"username": "` + strings.Repeat("x", 65) + `"}`},
+			{"signup: too long (over MaxNameLength, 254)", "POST", "/passkeys/registration/begin", "application/json", `{"username": "` + strings.Repeat("x", 255) + `"}`},
 			{"signup: null username", "POST", "/passkeys/registration/begin", "application/json", `{"username": null}`},
 			{"rename: bad id", "PATCH", "/passkeys/credentials/%25%25", "application/json", `{"name": "x"}`},
 			{"rename: unknown id", "PATCH", "/passkeys/credentials/AAAAAAAAAAAAAAAAAAAAAA", "application/json", `{"name": "x"}`},
