@@ -51,7 +51,39 @@ func NormalizeUsername(name string) (string, error) {
 	if err := checkScripts(n); err != nil {
 		return "", err
 	}
+	if err := checkCombiningMarks(n); err != nil {
+		return "", err
+	}
 	return n, nil
+}
+
+// maxMarksPerLetter bounds the combining marks on one letter (UTS #39
+// section 5.4); real names in any script need fewer.
+const maxMarksPerLetter = 4
+
+// checkCombiningMarks refuses mark sequences that make a name display like
+// another, which PRECIS and the script rule let through (marks are of the
+// Inherited script): a dot above on a soft-dotted letter ("i\u0307" shows
+// as "i", and "İstanbul" lower-cases to "i\u0307stanbul", a twin of
+// "istanbul"; browsers refuse it in domain names for that reason), the same
+// mark twice on one letter (many fonts draw it once), and more than
+// maxMarksPerLetter marks on one letter (UTS #39 section 5.4). It looks at
+// the NFD form, where NFC's precomposed letters show their marks.
+func checkCombiningMarks(name string) error {
+	var base, last rune
+	marks := 0
+	for _, r := range norm.NFD.String(name) {
+		if !unicode.Is(unicode.Mn, r) {
+			base, last, marks = r, 0, 0
+			continue
+		}
+		marks++
+		if r == last || marks > maxMarksPerLetter || (r == '\u0307' && unicode.Is(unicode.Soft_Dotted, base)) {
+			return &Error{Code: CodeInvalidRequest, Message: "username has combining marks that make it look like another name"}
+		}
+		last = r
+	}
+	return nil
 }
 
 // Scripts that UTS #39's highly restrictive level lets mix.

@@ -165,3 +165,27 @@ func TestInvisibleCharactersInNames(t *testing.T) {
 	_, err = e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "bidi", DisplayName: "\u202eevil"})
 	require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
 }
+
+// Combining marks that leave a name looking like another: a dot above on a
+// soft-dotted letter ("i\u0307" displays as "i"; "İstanbul" lower-cases to
+// "i\u0307stanbul", a twin of "istanbul"), the same mark twice on a letter
+// (drawn once by many fonts), more than four marks on one letter (UTS #39
+// section 5.4). PRECIS and the script rule accept all of them.
+func TestLookAlikeCombiningMarksInNames(t *testing.T) {
+	for name, why := range map[string]string{
+		"ali\u0307ce":                      "dot above on i",
+		"\u0130stanbul":                    "capital I with dot above, lower-cased to i + dot above",
+		"\u0135\u0307ohn":                  "dot above on j with circumflex (NFD: j + marks)",
+		"\u0456\u0307\u0432\u0430":         "dot above on Cyrillic і",
+		"a\u0301\u0301lice":                "acute twice (NFC composes the first)",
+		"alice\u0323\u0323":                "dot below twice",
+		"e\u0300\u0301\u0302\u0303\u0304x": "five marks on one letter",
+	} {
+		n, err := webauthnkit.NormalizeUsername(name)
+		assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest, "%s: %q accepted as %q", why, name, n)
+	}
+	for _, name := range []string{"nguyễn", "müller", "ἀλέξανδρος", "crème", "ḭi", "क्षत्रिय", "བསྒྲུབས"} {
+		_, err := webauthnkit.NormalizeUsername(name)
+		assert.NoError(t, err, name)
+	}
+}
