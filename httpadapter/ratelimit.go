@@ -24,7 +24,10 @@ import (
 // together, so that the ceremonies in flight (each begin stores one for the
 // RelyingParty's ChallengeTTL) stay below CeremoniesInFlight: a flood from
 // many addresses gets 429 before the store fills (memstore refuses begins
-// beyond its cap with 503, for everyone). Finishes have their own per-client
+// beyond its cap with 503, for everyone). While that global budget is
+// under half full, a begin costs a client a fifth of its Begin burst, so a
+// few dozen clients each within their budget cannot drain it for everyone
+// (a quiet client still gets five begins at once). Finishes have their own per-client
 // budget and no global one, so ceremonies already begun can always finish.
 //
 // A refused request gets 429 {"error":"rate_limited"} with Retry-After.
@@ -109,9 +112,16 @@ const (
 	// globalBurstWindow: the global begin bucket holds this many seconds of
 	// its rate, so a sudden crowd is admitted at once.
 	globalBurstWindow = 10 * time.Second
-	sweepSlack        = time.Second
-	maxKeyLength      = 64
-	limiterShards     = 16
+	// quietBegins: under pressure (the global begin budget less than half
+	// full) a begin costs a client burst/quietBegins of its own tokens, so a
+	// client that has been quiet still gets this many begins at once, while
+	// one that keeps sending gets PerSecond*quietBegins/Burst a second (0.5/s
+	// with the defaults, instead of 10): draining the global budget then
+	// takes over 500 addresses instead of 26.
+	quietBegins   = 5
+	sweepSlack    = time.Second
+	maxKeyLength  = 64
+	limiterShards = 16
 )
 
 // endpointClass is what a request is counted as.
@@ -142,7 +152,9 @@ type rateLimiter struct {
 	key         func(*http.Request) string
 	perClient   [classManage + 1]*limiterTable
 	globalBegin *rate.Limiter
-	now         func() time.Time
+	// pressureCost is what a begin costs a client under pressure.
+	pressureCost int
+	now          func() time.Time
 }
 
 func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Time) (*rateLimiter, error) {
@@ -183,6 +195,9 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 			r.Burst = c.def.Burst
 		}
 		l.perClient[c.class] = newLimiterTable(r, cfg.MaxClients)
+		if c.class == classBegin {
+			l.pressureCost = max(r.Burst/quietBegins, 1)
+		}
 	}
 	// Every begin stores a ceremony for ceremonyTTL (memstore drops expired
 	// ones at most a second late). A token bucket admits at most
@@ -203,13 +218,23 @@ func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration
 		return 0, true
 	}
 	now := l.now()
-	if wait, ok := l.perClient[class].allow(l.clientKey(r), now); !ok {
+	// A few dozen clients, each within its budget, can together send more
+	// begins than the global rate: while the global budget is under half
+	// full, a begin costs each client more (pressureCost), so the clients
+	// that keep sending slow down to a fraction of their rate before the
+	// global budget runs dry, and a client that has been quiet still finds
+	// tokens there.
+	cost := 1
+	if class == classBegin && l.globalBegin.TokensAt(now) < float64(l.globalBegin.Burst())/2 {
+		cost = l.pressureCost
+	}
+	if wait, ok := l.perClient[class].allow(l.clientKey(r), now, cost); !ok {
 		return wait, false
 	}
 	// The global ceiling is consulted only for requests within their own
 	// budget, so one noisy client cannot spend everyone's.
 	if class == classBegin && !l.globalBegin.AllowN(now, 1) {
-		return tokenWait(l.globalBegin, now), false
+		return tokenWait(l.globalBegin, now, 1), false
 	}
 	return 0, true
 }
@@ -228,9 +253,9 @@ func (l *rateLimiter) clientKey(r *http.Request) string {
 	return addrKey(l.addrs.clientAddr(r))
 }
 
-// tokenWait is how long until lim holds one token.
-func tokenWait(lim *rate.Limiter, now time.Time) time.Duration {
-	missing := 1 - lim.TokensAt(now)
+// tokenWait is how long until lim holds n tokens.
+func tokenWait(lim *rate.Limiter, now time.Time, n int) time.Duration {
+	missing := float64(n) - lim.TokensAt(now)
 	if missing <= 0 {
 		return 0
 	}
@@ -280,7 +305,7 @@ func newLimiterTable(r Rate, maxClients int) *limiterTable {
 	return t
 }
 
-func (t *limiterTable) allow(key string, now time.Time) (time.Duration, bool) {
+func (t *limiterTable) allow(key string, now time.Time, n int) (time.Duration, bool) {
 	s := &t.shards[maphash.String(t.seed, key)%limiterShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -297,10 +322,10 @@ func (t *limiterTable) allow(key string, now time.Time) (time.Duration, bool) {
 		b = &clientBucket{key: key, lim: rate.NewLimiter(t.rate, t.burst)}
 		s.clients[key] = s.lru.PushFront(b)
 	}
-	if b.lim.AllowN(now, 1) {
+	if b.lim.AllowN(now, n) {
 		return 0, true
 	}
-	return tokenWait(b.lim, now), false
+	return tokenWait(b.lim, now, n), false
 }
 
 // len returns the number of clients tracked.

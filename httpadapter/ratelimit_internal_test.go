@@ -112,11 +112,11 @@ func TestRateLimiterMemoryBound(t *testing.T) {
 func TestLimiterTableEvictsLeastRecentlySeen(t *testing.T) {
 	table := newLimiterTable(Rate{PerSecond: 1, Burst: 1}, 2*limiterShards) // two per shard
 	now := time.Now()
-	_, ok := table.allow("active", now)
+	_, ok := table.allow("active", now, 1)
 	require.True(t, ok)
 	for i := range 1000 {
-		table.allow(fmt.Sprint("other", i), now)
-		_, ok := table.allow("active", now) // seen again: stays tracked, stays empty
+		table.allow(fmt.Sprint("other", i), now, 1)
+		_, ok := table.allow("active", now, 1) // seen again: stays tracked, stays empty
 		require.False(t, ok, "round %d: the active client's bucket was evicted", i)
 	}
 }
@@ -159,13 +159,49 @@ func TestLimiterTableConcurrent(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 100 {
-				if _, ok := table.allow("same", now); ok {
+				if _, ok := table.allow("same", now, 1); ok {
 					allowed.Add(1)
 				}
-				table.allow(fmt.Sprint("other", g, i), now) // churn other shards
+				table.allow(fmt.Sprint("other", g, i), now, 1) // churn other shards
 			}
 		})
 	}
 	wg.Wait()
 	require.Equal(t, int64(50), allowed.Load())
+}
+
+// A begin flood from a few dozen addresses, each within its own budget
+// (10/s), together above the global begin rate (about 257/s by default):
+// the global budget must not be drained for everyone. Before, 26 addresses
+// (or one IPv6 /56) at 10 begins a second kept it empty, and every other
+// client got 429 for as long as the flood lasted.
+func TestRateLimitFewAddressesCannotDrainGlobalBegins(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, err := newRateLimiter(RateLimit{TrustedProxies: []string{"127.0.0.1"}}, 5*time.Minute, func() time.Time { return now })
+	require.NoError(t, err)
+	begin := func(addr string) bool {
+		r := httptest.NewRequest("POST", "/login/begin", nil)
+		r.RemoteAddr = "127.0.0.1:1"
+		r.Header.Set("X-Forwarded-For", addr)
+		_, ok := l.allow(r, classBegin)
+		return ok
+	}
+	const attackers = 40
+	flooded := 0
+	for step := range 1200 { // 120 s, every 100 ms one begin per address: 10/s each
+		now = now.Add(100 * time.Millisecond)
+		for a := range attackers {
+			if begin(fmt.Sprintf("198.51.100.%d", a)) {
+				flooded++
+			}
+		}
+		if step%100 == 99 { // a real user now and then
+			require.True(t, begin(fmt.Sprintf("203.0.113.%d", step/100)), "a new client at %d s is refused", step/10)
+		}
+	}
+	t.Logf("%d of %d flood begins admitted", flooded, attackers*1200)
+	// A client that has been quiet can still sign in a few times over.
+	for i := range 3 {
+		require.True(t, begin("192.0.2.200"), "begin %d of a quiet client", i)
+	}
 }
