@@ -62,7 +62,8 @@ type RateLimit struct {
 	MaxClients int
 
 	// TrustedProxies are the reverse proxies (CIDRs like "10.0.0.0/8", or
-	// single IPs) whose ClientIPHeader is believed. Default none: the
+	// single IPs, or TrustUnixSocket for a proxy connecting over a Unix
+	// socket) whose ClientIPHeader is believed. Default none: the
 	// client is the connection's peer address and forwarding headers are
 	// ignored, since any client can send them.
 	TrustedProxies []string

@@ -22,6 +22,8 @@ func TestClientAddr(t *testing.T) {
 	require.NoError(t, err)
 	none, err := newClientAddrs(nil, "")
 	require.NoError(t, err)
+	unix, err := newClientAddrs([]string{TrustUnixSocket}, "")
+	require.NoError(t, err)
 
 	for _, tc := range []struct {
 		name   string
@@ -45,7 +47,13 @@ func TestClientAddr(t *testing.T) {
 		{"port in entry", trusted, "10.0.0.5:443", []string{"203.0.113.5:1234"}, "", "203.0.113.5"},
 		{"forwarded", fwd, "10.0.0.5:443", []string{"9.9.9.9"}, `for=6.6.6.6, for="[2001:db8::1]:80";proto=https, for=10.0.0.9`, "2001:db8::1"},
 		{"forwarded unknown", fwd, "10.0.0.5:443", nil, `for=unknown, for=10.0.0.9`, "10.0.0.9"},
-		{"unix socket peer", trusted, "@", nil, "", "invalid IP"},
+		{"unix socket peer", trusted, "@", []string{"203.0.113.5"}, "", "invalid IP"},
+		// Behind a proxy on a Unix socket every client was "unknown",
+		// one budget for the whole site.
+		{"trusted unix socket peer", unix, "@", []string{"6.6.6.6, 203.0.113.5"}, "", "203.0.113.5"},
+		{"trusted unix socket peer, empty address", unix, "", []string{"203.0.113.6"}, "", "203.0.113.6"},
+		{"trusted unix socket, no header", unix, "@", nil, "", "invalid IP"},
+		{"unix trusted, IP peer not", unix, "198.51.100.1:5555", []string{"203.0.113.5"}, "", "198.51.100.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
