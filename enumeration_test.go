@@ -297,3 +297,67 @@ func testUnknownNameFinishLooksReal(t *testing.T, store *storewrap.Store) {
 		}
 	}
 }
+
+// An ID read from one name's allowCredentials and replayed in another
+// ceremony (a login by another name, or a discoverable login) must not tell
+// whether it is registered: before, a real account's ID was "found, not
+// yours" (unknown_credential without a signal, or invalid_response in a
+// discoverable login) while an unknown name's fake ID was "not found"
+// (unknown_credential with UnknownCredentialID, which the HTTP adapter turns
+// into signalUnknownCredential): an enumeration oracle across ceremonies.
+func TestFakeIDsLookRegisteredInOtherCeremonies(t *testing.T) {
+	for _, joining := range []bool{false, true} {
+		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
+			var opts []storewrap.Option
+			if !joining {
+				opts = append(opts, storewrap.WithoutCredentialWithUser())
+			}
+			store := newCountingStore(t, opts...)
+			rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
+			require.NoError(t, err)
+			register(t, rp, webauthnkit.RegistrationRequest{Username: "alice"})
+			register(t, rp, webauthnkit.RegistrationRequest{Username: "carol"})
+			bob, _ := register(t, rp, webauthnkit.RegistrationRequest{Username: "bob"}) // no passkeys left
+			require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
+			_, stranger := register(t, rp, webauthnkit.RegistrationRequest{Username: "mallory"})
+
+			type outcome struct {
+				code  webauthnkit.Code
+				named bool
+				calls []string
+			}
+			// replay presents id in a ceremony begun for probeName ("" for
+			// a discoverable login), signed by the attacker's own passkey.
+			replay := func(id []byte, probeName string, userHandle []byte) outcome {
+				begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: probeName})
+				require.NoError(t, err)
+				body, err := stranger.Login(withoutAllowList(t, begin.Options))
+				require.NoError(t, err)
+				body = setCredentialID(t, body, id, userHandle)
+				store.TakeCalls()
+				_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
+				var ke *webauthnkit.Error
+				require.ErrorAs(t, err, &ke)
+				return outcome{ke.Code, ke.UnknownCredentialID != nil, store.TakeCalls()}
+			}
+			listed := func(name string) []byte {
+				begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
+				require.NoError(t, err)
+				return allowedIDs(t, begin.Options)[0]
+			}
+			aliceID := listed("alice")
+			for _, probe := range []struct {
+				name       string
+				userHandle []byte
+			}{
+				{"zed", nil}, {"mallory", nil}, {"carol", nil}, {"", nil}, {"", bytes.Repeat([]byte{9}, 32)},
+			} {
+				want := replay(aliceID, probe.name, probe.userHandle)
+				for _, name := range []string{"nobody", "bob"} {
+					assert.Equal(t, want, replay(listed(name), probe.name, probe.userHandle),
+						"the ID listed for %s, replayed in a login for %q (userHandle %v)", name, probe.name, probe.userHandle != nil)
+				}
+			}
+		})
+	}
+}
