@@ -361,3 +361,68 @@ func TestFakeIDsLookRegisteredInOtherCeremonies(t *testing.T) {
 		})
 	}
 }
+
+// registerWithID signs up name with a passkey whose credential ID is id, as
+// an attacker's own authenticator can ("none" attestation signs nothing).
+func registerWithID(t *testing.T, rp *webauthnkit.RelyingParty, name string, id []byte) error {
+	t.Helper()
+	auth := webauthntest.New(webauthntest.WithOrigin(testOrigin), webauthntest.WithCredentialIDLength(len(id)))
+	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+	require.NoError(t, err)
+	body, err := auth.Register(begin.Options)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(body, &m))
+	old, err := base64.RawURLEncoding.DecodeString(m["rawId"].(string))
+	require.NoError(t, err)
+	resp := m["response"].(map[string]any)
+	for _, k := range []string{"attestationObject", "authenticatorData"} {
+		if s, ok := resp[k].(string); ok {
+			raw, err := base64.RawURLEncoding.DecodeString(s)
+			require.NoError(t, err)
+			require.True(t, bytes.Contains(raw, old), k)
+			resp[k] = base64.RawURLEncoding.EncodeToString(bytes.Replace(raw, old, id, 1))
+		}
+	}
+	m["id"] = base64.RawURLEncoding.EncodeToString(id)
+	m["rawId"] = m["id"]
+	body, err = json.Marshal(m)
+	require.NoError(t, err)
+	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	return err
+}
+
+// Registering a passkey under an ID read from a name's allowCredentials
+// must not tell whether the name exists: before, a real account's ID was
+// refused (credential_exists) and an unknown name's fake ID was accepted.
+// Both are now refused, after the same store calls.
+func TestRegisteringListedIDTellsNothing(t *testing.T) {
+	store := newCountingStore(t)
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
+	require.NoError(t, err)
+	register(t, rp, webauthnkit.RegistrationRequest{Username: "alice"})
+	bob, _ := register(t, rp, webauthnkit.RegistrationRequest{Username: "bob"}) // no passkeys left
+	require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
+
+	type outcome struct {
+		code  webauthnkit.Code
+		calls []string
+	}
+	probes := 0
+	try := func(name string) outcome {
+		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
+		require.NoError(t, err)
+		id := allowedIDs(t, begin.Options)[0]
+		probes++
+		store.TakeCalls()
+		err = registerWithID(t, rp, fmt.Sprint("probe", probes), id)
+		calls := store.TakeCalls()
+		require.Error(t, err, "the ID listed for %s was registered", name)
+		return outcome{webauthnkit.ErrorCode(err), calls[slices.Index(calls, "TakeCeremony"):]}
+	}
+	alice := try("alice")
+	assert.Equal(t, webauthnkit.CodeCredentialExists, alice.code)
+	for _, name := range []string{"nobody", "bob"} {
+		assert.Equal(t, alice, try(name), name)
+	}
+}

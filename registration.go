@@ -186,6 +186,17 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	if rec.Name == "" {
 		rec.Name = defaultCredentialName(rec)
 	}
+	// A passkey under an ID already registered is refused (WebAuthn §7.1
+	// step 26; the store's unique index settles races). So is a fake ID of
+	// a login by an unknown name, after the same read: accepting it would
+	// tell that the name has no account (enumeration.go).
+	_, err = rp.creds.GetCredential(ctx, rec.ID)
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound) && rp.isFakeCredentialID(rec.ID):
+		return nil, st, &Error{Code: CodeCredentialExists, Message: "this passkey is already registered", Err: ErrDuplicate}
+	case !errors.Is(err, ErrNotFound):
+		return nil, st, rp.storeErr(ctx, "GetCredential", err)
+	}
 	var u User
 	if st.NewUser {
 		u = User{Handle: st.UserHandle, Name: st.NewName, DisplayName: st.NewDisplay, CreatedAt: now}
