@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -57,8 +58,9 @@ type RateLimit struct {
 	// recently seen client is forgotten first (its next request starts with
 	// a full bucket). Default DefaultMaxClients (50,000). Memory: about 210
 	// bytes per tracked client (TestRateLimiterMemoryBound), so the default
-	// caps the limiter at about 32 MB when all three classes are full, and a
-	// flood of distinct addresses cannot grow it further.
+	// caps the limiter at about 42 MB when all three classes and the IPv6
+	// /48 table of begins under pressure are full, and a flood of distinct
+	// addresses cannot grow it further.
 	MaxClients int
 
 	// TrustedProxies are the reverse proxies (CIDRs like "10.0.0.0/8", or
@@ -155,7 +157,10 @@ type rateLimiter struct {
 	globalBegin *rate.Limiter
 	// pressureCost is what a begin costs a client under pressure.
 	pressureCost int
-	now          func() time.Time
+	// beginBlocks: begins under pressure are also charged to the client's
+	// IPv6 /48 (pressureBlock), which holds 65,536 /64 client keys.
+	beginBlocks *limiterTable
+	now         func() time.Time
 }
 
 func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Time) (*rateLimiter, error) {
@@ -198,6 +203,7 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 		l.perClient[c.class] = newLimiterTable(r, cfg.MaxClients)
 		if c.class == classBegin {
 			l.pressureCost = max(r.Burst/quietBegins, 1)
+			l.beginBlocks = newLimiterTable(r, cfg.MaxClients)
 		}
 	}
 	// Every begin stores a ceremony for ceremonyTTL (memstore drops expired
@@ -229,8 +235,16 @@ func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration
 	if class == classBegin && l.globalBegin.TokensAt(now) < float64(l.globalBegin.Burst())/2 {
 		cost = l.pressureCost
 	}
-	if wait, ok := l.perClient[class].allow(l.clientKey(r), now, cost); !ok {
+	key, addr := l.clientKey(r)
+	if wait, ok := l.perClient[class].allow(key, now, cost); !ok {
 		return wait, false
+	}
+	// One IPv6 /48 (a tunnel broker gives one away) holds more /64 client
+	// keys than MaxClients: under pressure its begins share one budget.
+	if block, ok := pressureBlock(addr); ok && cost > 1 {
+		if wait, ok := l.beginBlocks.allow(block, now, cost); !ok {
+			return wait, false
+		}
 	}
 	// The global ceiling is consulted only for requests within their own
 	// budget, so one noisy client cannot spend everyone's.
@@ -240,18 +254,30 @@ func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration
 	return 0, true
 }
 
-// clientKey is the key r is counted under.
-func (l *rateLimiter) clientKey(r *http.Request) string {
+// clientKey is the key r is counted under, and the client's address when
+// the key is the address.
+func (l *rateLimiter) clientKey(r *http.Request) (string, netip.Addr) {
 	if l.key != nil {
 		if k := l.key(r); k != "" {
 			if len(k) > maxKeyLength {
 				sum := sha256.Sum256([]byte(k))
 				k = "sha256:" + hex.EncodeToString(sum[:16])
 			}
-			return "k:" + k // never equal to an address key
+			return "k:" + k, netip.Addr{} // never equal to an address key
 		}
 	}
-	return addrKey(l.addrs.clientAddr(r))
+	a := l.addrs.clientAddr(r)
+	return addrKey(a), a
+}
+
+// pressureBlock is the IPv6 /48 of a, the block a site or a tunnel broker
+// customer usually gets.
+func pressureBlock(a netip.Addr) (string, bool) {
+	if !a.Is6() {
+		return "", false
+	}
+	p, err := a.Prefix(48)
+	return p.String(), err == nil
 }
 
 // tokenWait is how long until lim holds n tokens.

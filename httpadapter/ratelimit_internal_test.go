@@ -213,3 +213,32 @@ func TestRateLimitFewAddressesCannotDrainGlobalBegins(t *testing.T) {
 		require.True(t, begin("192.0.2.200"), "begin %d of a quiet client", i)
 	}
 }
+
+// One IPv6 /48 (a tunnel broker gives one away) holds 65,536 /64 client
+// keys, more than MaxClients: cycling through them, each comes back with a
+// full bucket, and before they drained the global begin budget for
+// everyone. Under pressure a begin is also charged to its /48.
+func TestRateLimitOneIPv6Slash48CannotDrainGlobalBegins(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, err := newRateLimiter(RateLimit{TrustedProxies: []string{"127.0.0.1"}}, 5*time.Minute, func() time.Time { return now })
+	require.NoError(t, err)
+	begin := func(addr string) bool {
+		r := httptest.NewRequest("POST", "/login/begin", nil)
+		r.RemoteAddr = "127.0.0.1:1"
+		r.Header.Set("X-Forwarded-For", addr)
+		_, ok := l.allow(r, classBegin)
+		return ok
+	}
+	next := 0
+	for step := range 600 { // 60 s, 400 begins every 100 ms from fresh /64s
+		now = now.Add(100 * time.Millisecond)
+		for range 400 {
+			next++
+			begin(fmt.Sprintf("2001:db8:77:%x::1", next%65536))
+		}
+		if step%100 == 99 {
+			require.True(t, begin(fmt.Sprintf("2001:db8:%x::1", step)), "a new client at %d s is refused", step/10)
+			require.True(t, begin(fmt.Sprintf("198.51.100.%d", step/100)), "a new IPv4 client at %d s is refused", step/10)
+		}
+	}
+}
