@@ -62,6 +62,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 			exclusions = append(exclusions, descriptor(c.ID, c.Transports))
 		}
 		user = waUser{handle: u.Handle, name: u.Name, displayName: u.DisplayName}
+		st.SessionEpoch = u.SessionEpoch
 	} else {
 		name, err := NormalizeUsername(req.Username)
 		if err != nil {
@@ -203,6 +204,12 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		err = rp.creds.CreateUser(ctx, u, rec)
 	} else {
 		u, err = rp.creds.GetUserByHandle(ctx, st.UserHandle)
+		if err == nil && u.SessionEpoch != st.SessionEpoch {
+			// The account's sessions were ended since Begin (sign-out
+			// everywhere, a passkey removed): so is a ceremony begun under
+			// one of them, which a copied cookie could have started.
+			return nil, st, &Error{Code: CodeCeremonyNotFound, Message: "the account's sessions ended since this ceremony began; sign in and start again"}
+		}
 		if err == nil {
 			err = rp.creds.AddCredential(ctx, rec)
 		}
