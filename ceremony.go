@@ -82,6 +82,9 @@ type ceremonyState struct {
 	// FakeIDs: login by an unknown username: the fake allow list shown, so
 	// FinishLogin answers them as a real account would (enumeration.go).
 	FakeIDs [][]byte `json:"f,omitempty"`
+	// SessionEpoch: adding a passkey to an existing account: the account's
+	// User.SessionEpoch at Begin. Ending its sessions ends the ceremony too.
+	SessionEpoch uint64 `json:"ep,omitempty"`
 }
 
 // waUser adapts an account to go-webauthn's User interface.

@@ -290,6 +290,10 @@ func New(cfg Config) (*RelyingParty, error) {
 		}
 	case len(cfg.Secret) < 32:
 		return bad("Secret", "must be at least 32 bytes, got %d", len(cfg.Secret))
+	default:
+		// Our own copy: the fake allow lists are computed from it on every
+		// login by name, and a caller may wipe or reuse its buffer.
+		cfg.Secret = slices.Clone(cfg.Secret)
 	}
 
 	residentRequired := cfg.ResidentKey == ResidentKeyRequired

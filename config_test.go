@@ -1,6 +1,7 @@
 package webauthnkit_test
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -145,4 +146,24 @@ func TestRelyingPartyAccessors(t *testing.T) {
 			assert.NotContains(t, forbidden, m.Type.Out(j), "RelyingParty.%s hands out %v", m.Name, m.Type.Out(j))
 		}
 	}
+}
+
+// New keeps its own copy of Config.Secret: an application that wipes its
+// copy after New (good hygiene) must not turn the fake allow lists into
+// HMACs under a key everyone knows (all zeros), which would tell unknown
+// names from real ones to anyone who computes them.
+func TestNewCopiesSecret(t *testing.T) {
+	store := newMemStore(t)
+	t.Cleanup(func() { store.Close() })
+	secret := bytes.Repeat([]byte{0x5a}, 32)
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store, Secret: secret})
+	require.NoError(t, err)
+	fake := func() [][]byte {
+		b, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: "nobody"})
+		require.NoError(t, err)
+		return allowedIDs(t, b.Options)
+	}
+	before := fake()
+	clear(secret)
+	require.Equal(t, before, fake(), "the fake allow list changed with the caller's buffer")
 }

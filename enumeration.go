@@ -27,10 +27,15 @@ import (
 //     (ES256, go-webauthn's ValidateLogin) and the same invalid_response.
 //     With a userHandle in the response (the attacker cannot know the real
 //     account's): unknown_credential without verification, for both.
-//   - A random or unregistered ID (another name's fake ID included): not
-//     found for both: unknown_credential with UnknownCredentialID.
+//   - A random or unregistered ID: not found for both: unknown_credential
+//     with UnknownCredentialID.
 //   - Another account's registered credential: found and not owned for both
 //     (an unknown name owns nothing): unknown_credential, no signal.
+//   - Any name's fake ID, replayed in another ceremony (a login by another
+//     name, or a discoverable one): answered as that name's real passkey
+//     would be there, never as "not registered", or the signal would tell
+//     fake IDs from real ones. Fake IDs carry a tag keyed by the secret
+//     (fakeIDTagSize bytes), so FinishLogin recognises them in any ceremony.
 //
 // A login bound by user handle (LoginRequest.UserHandle) follows the same
 // scheme, with fake lists keyed by the handle (apart from names' lists), for
@@ -81,24 +86,25 @@ func credentialIDs(allow []protocol.CredentialDescriptor) [][]byte {
 	return ids
 }
 
-// fakeCredentialFailure returns, when a login by name for an unknown name
-// presents one of the fake IDs it was shown (and the store knows no such
-// credential), the error a real account gives for a response that does not
-// verify, after work of the same cost. Otherwise it returns nil.
+// fakeCredentialFailure returns, for a response naming a fake ID (which the
+// store does not know), the error FinishLogin gives when the ID is a real
+// account's registered passkey, after work of the same cost: in the
+// ceremony of the name it was made for, that of the name's own passkey
+// (ErrInvalidResponse, after a dummy verification); in a login by another
+// name, that of another account's passkey (ErrUnknownCredential, no
+// signal); in a discoverable login, that of a passkey found by its ID. For
+// any other ID it returns nil (not registered).
 func (rp *RelyingParty) fakeCredentialFailure(st *ceremonyState, parsed *protocol.ParsedCredentialAssertionData) error {
-	if !st.ByUsername || st.User != nil {
+	if !rp.isFakeCredentialID(parsed.RawID) {
 		return nil
 	}
-	fake := false
+	own := false
 	for _, id := range st.FakeIDs {
-		fake = fake || bytes.Equal(id, parsed.RawID)
+		own = own || bytes.Equal(id, parsed.RawID)
 	}
-	if !fake {
-		return nil
-	}
-	// A real account refuses a user handle other than its own before
-	// verifying anything.
-	if len(parsed.Response.UserHandle) > 0 {
+	// A real account's passkey is refused, before any verification, in a
+	// login by another name, and with a user handle other than its owner's.
+	if st.ByUsername && !own || len(parsed.Response.UserHandle) > 0 {
 		return &Error{Code: CodeUnknownCredential, Message: "this passkey is not registered"}
 	}
 	// The same key check as a real credential's, so both paths cost alike.
@@ -151,10 +157,35 @@ func (rp *RelyingParty) fakeAllowListFor(label string, key []byte) []protocol.Cr
 	out := make([]protocol.CredentialDescriptor, 0, count)
 	for i := range count {
 		a, b := stream(byte(2*i+1)), stream(byte(2*i+2))
-		id := append(a, b...)[:lengths[head[1+i]%4]]
+		body := append(a, b...)[:lengths[head[1+i]%4]-fakeIDTagSize]
+		id := append(body, rp.fakeIDTag(body)...)
 		out = append(out, descriptor(id, transports[int(head[3+i])%len(transports)]))
 	}
 	return out
+}
+
+// fakeIDTagSize is the size of the tag that ends every fake credential ID:
+// a real ID passes for a fake one with probability 2^-64.
+const fakeIDTagSize = 8
+
+// fakeIDTag is the tag of a fake credential ID whose other bytes are body.
+func (rp *RelyingParty) fakeIDTag(body []byte) []byte {
+	m := hmac.New(sha256.New, rp.cfg.Secret)
+	m.Write([]byte("webauthnkit fake credential tag\x00"))
+	m.Write(body)
+	return m.Sum(nil)[:fakeIDTagSize]
+}
+
+// isFakeCredentialID reports whether id is a fake credential ID made by
+// fakeAllowList (for any name) under this secret.
+func (rp *RelyingParty) isFakeCredentialID(id []byte) bool {
+	switch len(id) {
+	case 16, 20, 32, 64:
+	default:
+		return false
+	}
+	body, tag := id[:len(id)-fakeIDTagSize], id[len(id)-fakeIDTagSize:]
+	return hmac.Equal(tag, rp.fakeIDTag(body))
 }
 
 // fakeUserHandle is looked up for an unknown name so that both paths of

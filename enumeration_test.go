@@ -297,3 +297,132 @@ func testUnknownNameFinishLooksReal(t *testing.T, store *storewrap.Store) {
 		}
 	}
 }
+
+// An ID read from one name's allowCredentials and replayed in another
+// ceremony (a login by another name, or a discoverable login) must not tell
+// whether it is registered: before, a real account's ID was "found, not
+// yours" (unknown_credential without a signal, or invalid_response in a
+// discoverable login) while an unknown name's fake ID was "not found"
+// (unknown_credential with UnknownCredentialID, which the HTTP adapter turns
+// into signalUnknownCredential): an enumeration oracle across ceremonies.
+func TestFakeIDsLookRegisteredInOtherCeremonies(t *testing.T) {
+	for _, joining := range []bool{false, true} {
+		t.Run(fmt.Sprint("CredentialUserGetter=", joining), func(t *testing.T) {
+			var opts []storewrap.Option
+			if !joining {
+				opts = append(opts, storewrap.WithoutCredentialWithUser())
+			}
+			store := newCountingStore(t, opts...)
+			rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
+			require.NoError(t, err)
+			register(t, rp, webauthnkit.RegistrationRequest{Username: "alice"})
+			register(t, rp, webauthnkit.RegistrationRequest{Username: "carol"})
+			bob, _ := register(t, rp, webauthnkit.RegistrationRequest{Username: "bob"}) // no passkeys left
+			require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
+			_, stranger := register(t, rp, webauthnkit.RegistrationRequest{Username: "mallory"})
+
+			type outcome struct {
+				code  webauthnkit.Code
+				named bool
+				calls []string
+			}
+			// replay presents id in a ceremony begun for probeName ("" for
+			// a discoverable login), signed by the attacker's own passkey.
+			replay := func(id []byte, probeName string, userHandle []byte) outcome {
+				begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: probeName})
+				require.NoError(t, err)
+				body, err := stranger.Login(withoutAllowList(t, begin.Options))
+				require.NoError(t, err)
+				body = setCredentialID(t, body, id, userHandle)
+				store.TakeCalls()
+				_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
+				var ke *webauthnkit.Error
+				require.ErrorAs(t, err, &ke)
+				return outcome{ke.Code, ke.UnknownCredentialID != nil, store.TakeCalls()}
+			}
+			listed := func(name string) []byte {
+				begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
+				require.NoError(t, err)
+				return allowedIDs(t, begin.Options)[0]
+			}
+			aliceID := listed("alice")
+			for _, probe := range []struct {
+				name       string
+				userHandle []byte
+			}{
+				{"zed", nil}, {"mallory", nil}, {"carol", nil}, {"", nil}, {"", bytes.Repeat([]byte{9}, 32)},
+			} {
+				want := replay(aliceID, probe.name, probe.userHandle)
+				for _, name := range []string{"nobody", "bob"} {
+					assert.Equal(t, want, replay(listed(name), probe.name, probe.userHandle),
+						"the ID listed for %s, replayed in a login for %q (userHandle %v)", name, probe.name, probe.userHandle != nil)
+				}
+			}
+		})
+	}
+}
+
+// registerWithID signs up name with a passkey whose credential ID is id, as
+// an attacker's own authenticator can ("none" attestation signs nothing).
+func registerWithID(t *testing.T, rp *webauthnkit.RelyingParty, name string, id []byte) error {
+	t.Helper()
+	auth := webauthntest.New(webauthntest.WithOrigin(testOrigin), webauthntest.WithCredentialIDLength(len(id)))
+	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
+	require.NoError(t, err)
+	body, err := auth.Register(begin.Options)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(body, &m))
+	old, err := base64.RawURLEncoding.DecodeString(m["rawId"].(string))
+	require.NoError(t, err)
+	resp := m["response"].(map[string]any)
+	for _, k := range []string{"attestationObject", "authenticatorData"} {
+		if s, ok := resp[k].(string); ok {
+			raw, err := base64.RawURLEncoding.DecodeString(s)
+			require.NoError(t, err)
+			require.True(t, bytes.Contains(raw, old), k)
+			resp[k] = base64.RawURLEncoding.EncodeToString(bytes.Replace(raw, old, id, 1))
+		}
+	}
+	m["id"] = base64.RawURLEncoding.EncodeToString(id)
+	m["rawId"] = m["id"]
+	body, err = json.Marshal(m)
+	require.NoError(t, err)
+	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	return err
+}
+
+// Registering a passkey under an ID read from a name's allowCredentials
+// must not tell whether the name exists: before, a real account's ID was
+// refused (credential_exists) and an unknown name's fake ID was accepted.
+// Both are now refused, after the same store calls.
+func TestRegisteringListedIDTellsNothing(t *testing.T) {
+	store := newCountingStore(t)
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: store})
+	require.NoError(t, err)
+	register(t, rp, webauthnkit.RegistrationRequest{Username: "alice"})
+	bob, _ := register(t, rp, webauthnkit.RegistrationRequest{Username: "bob"}) // no passkeys left
+	require.NoError(t, rp.RevokeCredential(ctx, bob.User.Handle, bob.Credential.ID, true))
+
+	type outcome struct {
+		code  webauthnkit.Code
+		calls []string
+	}
+	probes := 0
+	try := func(name string) outcome {
+		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{Username: name})
+		require.NoError(t, err)
+		id := allowedIDs(t, begin.Options)[0]
+		probes++
+		store.TakeCalls()
+		err = registerWithID(t, rp, fmt.Sprint("probe", probes), id)
+		calls := store.TakeCalls()
+		require.Error(t, err, "the ID listed for %s was registered", name)
+		return outcome{webauthnkit.ErrorCode(err), calls[slices.Index(calls, "TakeCeremony"):]}
+	}
+	alice := try("alice")
+	assert.Equal(t, webauthnkit.CodeCredentialExists, alice.code)
+	for _, name := range []string{"nobody", "bob"} {
+		assert.Equal(t, alice, try(name), name)
+	}
+}

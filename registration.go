@@ -110,6 +110,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 			exclusions = append(exclusions, descriptor(c.ID, c.Transports))
 		}
 		user = waUser{handle: u.Handle, name: u.Name, displayName: u.DisplayName}
+		st.SessionEpoch = u.SessionEpoch
 	} else {
 		name, err := NormalizeUsername(req.Username)
 		if err != nil {
@@ -250,12 +251,29 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	if rec.Name == "" {
 		rec.Name = defaultCredentialName(rec)
 	}
+	// A passkey under an ID already registered is refused (WebAuthn §7.1
+	// step 26; the store's unique index settles races). So is a fake ID of
+	// a login by an unknown name, after the same read: accepting it would
+	// tell that the name has no account (enumeration.go).
+	_, err = rp.creds.GetCredential(ctx, rec.ID)
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound) && rp.isFakeCredentialID(rec.ID):
+		return nil, st, &Error{Code: CodeCredentialExists, Message: "this passkey is already registered", Err: ErrDuplicate}
+	case !errors.Is(err, ErrNotFound):
+		return nil, st, rp.storeErr(ctx, "GetCredential", err)
+	}
 	var u User
 	if st.NewUser {
 		u = User{Handle: st.UserHandle, Name: st.NewName, DisplayName: st.NewDisplay, CreatedAt: now}
 		err = rp.creds.CreateUser(ctx, u, &rec)
 	} else {
 		u, err = rp.creds.GetUserByHandle(ctx, st.UserHandle)
+		if err == nil && u.SessionEpoch != st.SessionEpoch {
+			// The account's sessions were ended since Begin (sign-out
+			// everywhere, a passkey removed): so is a ceremony begun under
+			// one of them, which a copied cookie could have started.
+			return nil, st, &Error{Code: CodeCeremonyNotFound, Message: "the account's sessions ended since this ceremony began; sign in and start again"}
+		}
 		if err == nil {
 			err = rp.creds.AddCredential(ctx, rec)
 		}

@@ -201,3 +201,29 @@ func TestEndSessions(t *testing.T) {
 	require.ErrorIs(t, err, webauthnkit.ErrUserNotFound)
 	assert.Len(t, e.events.types(), n, "no event for an unknown user")
 }
+
+// Ending the account's sessions also ends the "add a passkey" ceremonies
+// begun under them: whoever held a copied cookie and began one before the
+// user signed out everywhere must not finish it afterwards, within the
+// ceremony's lifetime, and keep a passkey on the account.
+func TestEndSessionsEndsAddPasskeyCeremonies(t *testing.T) {
+	e := newEnv(t)
+	alice, _ := e.signUp(t, "alice")
+	thief := webauthntest.New(webauthntest.WithOrigin(testOrigin))
+	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{UserHandle: alice.User.Handle})
+	require.NoError(t, err)
+	body, err := thief.Register(begin.Options)
+	require.NoError(t, err)
+
+	_, err = e.rp.EndSessions(ctx, alice.User.Handle)
+	require.NoError(t, err)
+
+	_, err = e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	require.ErrorIs(t, err, webauthnkit.ErrCeremonyNotFound)
+	creds, err := e.rp.ListCredentials(ctx, alice.User.Handle)
+	require.NoError(t, err)
+	require.Len(t, creds, 1, "a passkey was added after the sessions ended")
+
+	// Without an EndSessions in between, adding a passkey still works.
+	register(t, e.rp, webauthnkit.RegistrationRequest{UserHandle: alice.User.Handle})
+}

@@ -52,7 +52,62 @@ func NormalizeUsername(name string) (string, error) {
 	if err := checkScripts(n); err != nil {
 		return "", err
 	}
+	n = dropDotAboveSoftDotted(n)
+	if err := checkCombiningMarks(n); err != nil {
+		return "", err
+	}
 	return n, nil
+}
+
+// maxMarksPerLetter bounds the combining marks on one letter (UTS #39
+// section 5.4); real names in any script need fewer.
+const maxMarksPerLetter = 4
+
+// dropDotAboveSoftDotted removes a combining dot above (U+0307) from a
+// soft-dotted letter (i, j, Cyrillic і, ј, ...), which already shows a dot:
+// "i\u0307" displays as "i", and "İstanbul" lower-cases to
+// "i\u0307stanbul", which would otherwise be a twin of "istanbul" (browsers
+// refuse it in domain names for that reason). Dropping it makes both the
+// same name, as Turkish lower-casing would.
+func dropDotAboveSoftDotted(name string) string {
+	if !strings.ContainsRune(name, '\u0307') {
+		return name
+	}
+	var b strings.Builder
+	var base rune
+	for _, r := range norm.NFD.String(name) {
+		if r == '\u0307' && unicode.Is(unicode.Soft_Dotted, base) {
+			continue
+		}
+		if !unicode.Is(unicode.Mn, r) {
+			base = r
+		}
+		b.WriteRune(r)
+	}
+	return norm.NFC.String(b.String())
+}
+
+// checkCombiningMarks refuses mark sequences that make a name display like
+// another, which PRECIS and the script rule let through (marks are of the
+// Inherited script): the same mark twice on one letter (many fonts draw it
+// once) and more than maxMarksPerLetter marks on one letter (UTS #39
+// section 5.4). It looks at the NFD form, where NFC's precomposed letters
+// show their marks.
+func checkCombiningMarks(name string) error {
+	var last rune
+	marks := 0
+	for _, r := range norm.NFD.String(name) {
+		if !unicode.Is(unicode.Mn, r) {
+			last, marks = 0, 0
+			continue
+		}
+		marks++
+		if r == last || marks > maxMarksPerLetter {
+			return &Error{Code: CodeInvalidRequest, Message: "username has combining marks that make it look like another name"}
+		}
+		last = r
+	}
+	return nil
 }
 
 // Scripts that UTS #39's highly restrictive level lets mix.

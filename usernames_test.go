@@ -171,3 +171,41 @@ func TestInvisibleCharactersInNames(t *testing.T) {
 	_, err = e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "bidi", DisplayName: "\u202eevil"})
 	require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
 }
+
+// Combining marks that leave a name looking like another, which PRECIS and
+// the script rule accept. A dot above on a soft-dotted letter ("i\u0307"
+// displays as "i"; "İstanbul" lower-cases to "i\u0307stanbul", a twin of
+// "istanbul") is dropped, so both are one name; the same mark twice on a
+// letter (drawn once by many fonts) and more than four marks on one letter
+// (UTS #39 section 5.4) are refused.
+func TestLookAlikeCombiningMarksInNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"ali\u0307ce":              "alice",
+		"\u0130stanbul":            "istanbul",
+		"\u0135\u0307ohn":          "\u0135ohn", // j with circumflex: the dot goes, the circumflex stays
+		"\u0456\u0307\u0432\u0430": "\u0456\u0432\u0430",
+		"i\u0323\u0307":            "\u1ecb", // dot below and dot above: ị
+	} {
+		n, err := webauthnkit.NormalizeUsername(name)
+		if assert.NoError(t, err, "%q", name) {
+			assert.Equal(t, want, n, "%q", name)
+		}
+	}
+	for name, why := range map[string]string{
+		"a\u0301\u0301lice":                "acute twice (NFC composes the first)",
+		"alice\u0323\u0323":                "dot below twice",
+		"e\u0300\u0301\u0302\u0303\u0304x": "five marks on one letter",
+	} {
+		n, err := webauthnkit.NormalizeUsername(name)
+		assert.ErrorIs(t, err, webauthnkit.ErrInvalidRequest, "%s: %q accepted as %q", why, name, n)
+	}
+	for _, name := range []string{"nguyễn", "müller", "ἀλέξανδρος", "crème", "ḭi", "क्षत्रिय", "བསྒྲུབས"} {
+		_, err := webauthnkit.NormalizeUsername(name)
+		assert.NoError(t, err, name)
+	}
+	// The look-alike signs in to, and cannot sign up next to, the real name.
+	e := newEnv(t)
+	e.signUp(t, "alice")
+	_, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "ali\u0307ce"})
+	assert.ErrorIs(t, err, webauthnkit.ErrUsernameTaken)
+}

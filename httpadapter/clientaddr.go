@@ -7,6 +7,11 @@ import (
 	"strings"
 )
 
+// TrustUnixSocket, as a RateLimit.TrustedProxies entry, trusts a proxy that
+// connects over a Unix socket: such a peer has no IP address, so without it
+// every client would be counted as one ("unknown").
+const TrustUnixSocket = "unix"
+
 // Client address headers that Options.RateLimit.ClientIPHeader may name.
 const (
 	HeaderXForwardedFor = "X-Forwarded-For"
@@ -17,7 +22,10 @@ const (
 // reverse proxies.
 type clientAddrs struct {
 	trusted []netip.Prefix
-	header  string // canonical: HeaderXForwardedFor or HeaderForwarded
+	// trustUnix: a peer without an IP address (a proxy on a Unix socket)
+	// is trusted (TrustedProxies entry "unix").
+	trustUnix bool
+	header    string // canonical: HeaderXForwardedFor or HeaderForwarded
 }
 
 func newClientAddrs(proxies []string, header string) (clientAddrs, error) {
@@ -32,6 +40,10 @@ func newClientAddrs(proxies []string, header string) (clientAddrs, error) {
 	}
 	for _, p := range proxies {
 		p = strings.TrimSpace(p)
+		if p == TrustUnixSocket {
+			ca.trustUnix = true
+			continue
+		}
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {
 			addr, aerr := netip.ParseAddr(p)
@@ -66,7 +78,7 @@ func (ca clientAddrs) isTrusted(a netip.Addr) bool {
 // anything. The zero Addr means unknown (e.g. a Unix socket peer).
 func (ca clientAddrs) clientAddr(r *http.Request) netip.Addr {
 	peer := parseHostAddr(r.RemoteAddr)
-	if !peer.IsValid() || len(ca.trusted) == 0 || !ca.isTrusted(peer) {
+	if peer.IsValid() && !ca.isTrusted(peer) || !peer.IsValid() && !ca.trustUnix {
 		return peer
 	}
 	addr := peer

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -24,7 +25,10 @@ import (
 // together, so that the ceremonies in flight (each begin stores one for the
 // RelyingParty's ChallengeTTL) stay below CeremoniesInFlight: a flood from
 // many addresses gets 429 before the store fills (memstore refuses begins
-// beyond its cap with 503, for everyone). Finishes have their own per-client
+// beyond its cap with 503, for everyone). While that global budget is
+// under half full, a begin costs a client a fifth of its Begin burst, so a
+// few dozen clients each within their budget cannot drain it for everyone
+// (a quiet client still gets five begins at once). Finishes have their own per-client
 // budget and no global one, so ceremonies already begun can always finish.
 //
 // A refused request gets 429 {"error":"rate_limited"} with Retry-After.
@@ -54,12 +58,14 @@ type RateLimit struct {
 	// recently seen client is forgotten first (its next request starts with
 	// a full bucket). Default DefaultMaxClients (50,000). Memory: about 210
 	// bytes per tracked client (TestRateLimiterMemoryBound), so the default
-	// caps the limiter at about 32 MB when all three classes are full, and a
-	// flood of distinct addresses cannot grow it further.
+	// caps the limiter at about 42 MB when all three classes and the IPv6
+	// /48 table of begins under pressure are full, and a flood of distinct
+	// addresses cannot grow it further.
 	MaxClients int
 
 	// TrustedProxies are the reverse proxies (CIDRs like "10.0.0.0/8", or
-	// single IPs) whose ClientIPHeader is believed. Default none: the
+	// single IPs, or TrustUnixSocket for a proxy connecting over a Unix
+	// socket) whose ClientIPHeader is believed. Default none: the
 	// client is the connection's peer address and forwarding headers are
 	// ignored, since any client can send them.
 	TrustedProxies []string
@@ -109,9 +115,16 @@ const (
 	// globalBurstWindow: the global begin bucket holds this many seconds of
 	// its rate, so a sudden crowd is admitted at once.
 	globalBurstWindow = 10 * time.Second
-	sweepSlack        = time.Second
-	maxKeyLength      = 64
-	limiterShards     = 16
+	// quietBegins: under pressure (the global begin budget less than half
+	// full) a begin costs a client burst/quietBegins of its own tokens, so a
+	// client that has been quiet still gets this many begins at once, while
+	// one that keeps sending gets PerSecond*quietBegins/Burst a second (0.5/s
+	// with the defaults, instead of 10): draining the global budget then
+	// takes over 500 addresses instead of 26.
+	quietBegins   = 5
+	sweepSlack    = time.Second
+	maxKeyLength  = 64
+	limiterShards = 16
 )
 
 // endpointClass is what a request is counted as.
@@ -142,6 +155,11 @@ type rateLimiter struct {
 	key         func(*http.Request) string
 	perClient   [classManage + 1]*limiterTable
 	globalBegin *rate.Limiter
+	// pressureCost is what a begin costs a client under pressure.
+	pressureCost int
+	// beginBlocks: begins under pressure are also charged to the client's
+	// IPv6 /48 (pressureBlock), which holds 65,536 /64 client keys.
+	beginBlocks *limiterTable
 	now         func() time.Time
 }
 
@@ -183,6 +201,10 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 			r.Burst = c.def.Burst
 		}
 		l.perClient[c.class] = newLimiterTable(r, cfg.MaxClients)
+		if c.class == classBegin {
+			l.pressureCost = max(r.Burst/quietBegins, 1)
+			l.beginBlocks = newLimiterTable(r, cfg.MaxClients)
+		}
 	}
 	// Every begin stores a ceremony for ceremonyTTL (memstore drops expired
 	// ones at most a second late). A token bucket admits at most
@@ -203,34 +225,64 @@ func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration
 		return 0, true
 	}
 	now := l.now()
-	if wait, ok := l.perClient[class].allow(l.clientKey(r), now); !ok {
+	// A few dozen clients, each within its budget, can together send more
+	// begins than the global rate: while the global budget is under half
+	// full, a begin costs each client more (pressureCost), so the clients
+	// that keep sending slow down to a fraction of their rate before the
+	// global budget runs dry, and a client that has been quiet still finds
+	// tokens there.
+	cost := 1
+	if class == classBegin && l.globalBegin.TokensAt(now) < float64(l.globalBegin.Burst())/2 {
+		cost = l.pressureCost
+	}
+	key, addr := l.clientKey(r)
+	if wait, ok := l.perClient[class].allow(key, now, cost); !ok {
 		return wait, false
+	}
+	// One IPv6 /48 (a tunnel broker gives one away) holds more /64 client
+	// keys than MaxClients: under pressure its begins share one budget.
+	if block, ok := pressureBlock(addr); ok && cost > 1 {
+		if wait, ok := l.beginBlocks.allow(block, now, cost); !ok {
+			return wait, false
+		}
 	}
 	// The global ceiling is consulted only for requests within their own
 	// budget, so one noisy client cannot spend everyone's.
 	if class == classBegin && !l.globalBegin.AllowN(now, 1) {
-		return tokenWait(l.globalBegin, now), false
+		return tokenWait(l.globalBegin, now, 1), false
 	}
 	return 0, true
 }
 
-// clientKey is the key r is counted under.
-func (l *rateLimiter) clientKey(r *http.Request) string {
+// clientKey is the key r is counted under, and the client's address when
+// the key is the address.
+func (l *rateLimiter) clientKey(r *http.Request) (string, netip.Addr) {
 	if l.key != nil {
 		if k := l.key(r); k != "" {
 			if len(k) > maxKeyLength {
 				sum := sha256.Sum256([]byte(k))
 				k = "sha256:" + hex.EncodeToString(sum[:16])
 			}
-			return "k:" + k // never equal to an address key
+			return "k:" + k, netip.Addr{} // never equal to an address key
 		}
 	}
-	return addrKey(l.addrs.clientAddr(r))
+	a := l.addrs.clientAddr(r)
+	return addrKey(a), a
 }
 
-// tokenWait is how long until lim holds one token.
-func tokenWait(lim *rate.Limiter, now time.Time) time.Duration {
-	missing := 1 - lim.TokensAt(now)
+// pressureBlock is the IPv6 /48 of a, the block a site or a tunnel broker
+// customer usually gets.
+func pressureBlock(a netip.Addr) (string, bool) {
+	if !a.Is6() {
+		return "", false
+	}
+	p, err := a.Prefix(48)
+	return p.String(), err == nil
+}
+
+// tokenWait is how long until lim holds n tokens.
+func tokenWait(lim *rate.Limiter, now time.Time, n int) time.Duration {
+	missing := float64(n) - lim.TokensAt(now)
 	if missing <= 0 {
 		return 0
 	}
@@ -280,7 +332,7 @@ func newLimiterTable(r Rate, maxClients int) *limiterTable {
 	return t
 }
 
-func (t *limiterTable) allow(key string, now time.Time) (time.Duration, bool) {
+func (t *limiterTable) allow(key string, now time.Time, n int) (time.Duration, bool) {
 	s := &t.shards[maphash.String(t.seed, key)%limiterShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -297,10 +349,10 @@ func (t *limiterTable) allow(key string, now time.Time) (time.Duration, bool) {
 		b = &clientBucket{key: key, lim: rate.NewLimiter(t.rate, t.burst)}
 		s.clients[key] = s.lru.PushFront(b)
 	}
-	if b.lim.AllowN(now, 1) {
+	if b.lim.AllowN(now, n) {
 		return 0, true
 	}
-	return tokenWait(b.lim, now), false
+	return tokenWait(b.lim, now, n), false
 }
 
 // len returns the number of clients tracked.

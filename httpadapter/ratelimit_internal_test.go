@@ -22,6 +22,8 @@ func TestClientAddr(t *testing.T) {
 	require.NoError(t, err)
 	none, err := newClientAddrs(nil, "")
 	require.NoError(t, err)
+	unix, err := newClientAddrs([]string{TrustUnixSocket}, "")
+	require.NoError(t, err)
 
 	for _, tc := range []struct {
 		name   string
@@ -45,7 +47,13 @@ func TestClientAddr(t *testing.T) {
 		{"port in entry", trusted, "10.0.0.5:443", []string{"203.0.113.5:1234"}, "", "203.0.113.5"},
 		{"forwarded", fwd, "10.0.0.5:443", []string{"9.9.9.9"}, `for=6.6.6.6, for="[2001:db8::1]:80";proto=https, for=10.0.0.9`, "2001:db8::1"},
 		{"forwarded unknown", fwd, "10.0.0.5:443", nil, `for=unknown, for=10.0.0.9`, "10.0.0.9"},
-		{"unix socket peer", trusted, "@", nil, "", "invalid IP"},
+		{"unix socket peer", trusted, "@", []string{"203.0.113.5"}, "", "invalid IP"},
+		// Behind a proxy on a Unix socket every client was "unknown",
+		// one budget for the whole site.
+		{"trusted unix socket peer", unix, "@", []string{"6.6.6.6, 203.0.113.5"}, "", "203.0.113.5"},
+		{"trusted unix socket peer, empty address", unix, "", []string{"203.0.113.6"}, "", "203.0.113.6"},
+		{"trusted unix socket, no header", unix, "@", nil, "", "invalid IP"},
+		{"unix trusted, IP peer not", unix, "198.51.100.1:5555", []string{"203.0.113.5"}, "", "198.51.100.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
@@ -112,11 +120,11 @@ func TestRateLimiterMemoryBound(t *testing.T) {
 func TestLimiterTableEvictsLeastRecentlySeen(t *testing.T) {
 	table := newLimiterTable(Rate{PerSecond: 1, Burst: 1}, 2*limiterShards) // two per shard
 	now := time.Now()
-	_, ok := table.allow("active", now)
+	_, ok := table.allow("active", now, 1)
 	require.True(t, ok)
 	for i := range 1000 {
-		table.allow(fmt.Sprint("other", i), now)
-		_, ok := table.allow("active", now) // seen again: stays tracked, stays empty
+		table.allow(fmt.Sprint("other", i), now, 1)
+		_, ok := table.allow("active", now, 1) // seen again: stays tracked, stays empty
 		require.False(t, ok, "round %d: the active client's bucket was evicted", i)
 	}
 }
@@ -159,13 +167,78 @@ func TestLimiterTableConcurrent(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 100 {
-				if _, ok := table.allow("same", now); ok {
+				if _, ok := table.allow("same", now, 1); ok {
 					allowed.Add(1)
 				}
-				table.allow(fmt.Sprint("other", g, i), now) // churn other shards
+				table.allow(fmt.Sprint("other", g, i), now, 1) // churn other shards
 			}
 		})
 	}
 	wg.Wait()
 	require.Equal(t, int64(50), allowed.Load())
+}
+
+// A begin flood from a few dozen addresses, each within its own budget
+// (10/s), together above the global begin rate (about 257/s by default):
+// the global budget must not be drained for everyone. Before, 26 addresses
+// (or one IPv6 /56) at 10 begins a second kept it empty, and every other
+// client got 429 for as long as the flood lasted.
+func TestRateLimitFewAddressesCannotDrainGlobalBegins(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, err := newRateLimiter(RateLimit{TrustedProxies: []string{"127.0.0.1"}}, 5*time.Minute, func() time.Time { return now })
+	require.NoError(t, err)
+	begin := func(addr string) bool {
+		r := httptest.NewRequest("POST", "/login/begin", nil)
+		r.RemoteAddr = "127.0.0.1:1"
+		r.Header.Set("X-Forwarded-For", addr)
+		_, ok := l.allow(r, classBegin)
+		return ok
+	}
+	const attackers = 40
+	flooded := 0
+	for step := range 1200 { // 120 s, every 100 ms one begin per address: 10/s each
+		now = now.Add(100 * time.Millisecond)
+		for a := range attackers {
+			if begin(fmt.Sprintf("198.51.100.%d", a)) {
+				flooded++
+			}
+		}
+		if step%100 == 99 { // a real user now and then
+			require.True(t, begin(fmt.Sprintf("203.0.113.%d", step/100)), "a new client at %d s is refused", step/10)
+		}
+	}
+	t.Logf("%d of %d flood begins admitted", flooded, attackers*1200)
+	// A client that has been quiet can still sign in a few times over.
+	for i := range 3 {
+		require.True(t, begin("192.0.2.200"), "begin %d of a quiet client", i)
+	}
+}
+
+// One IPv6 /48 (a tunnel broker gives one away) holds 65,536 /64 client
+// keys, more than MaxClients: cycling through them, each comes back with a
+// full bucket, and before they drained the global begin budget for
+// everyone. Under pressure a begin is also charged to its /48.
+func TestRateLimitOneIPv6Slash48CannotDrainGlobalBegins(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, err := newRateLimiter(RateLimit{TrustedProxies: []string{"127.0.0.1"}}, 5*time.Minute, func() time.Time { return now })
+	require.NoError(t, err)
+	begin := func(addr string) bool {
+		r := httptest.NewRequest("POST", "/login/begin", nil)
+		r.RemoteAddr = "127.0.0.1:1"
+		r.Header.Set("X-Forwarded-For", addr)
+		_, ok := l.allow(r, classBegin)
+		return ok
+	}
+	next := 0
+	for step := range 600 { // 60 s, 400 begins every 100 ms from fresh /64s
+		now = now.Add(100 * time.Millisecond)
+		for range 400 {
+			next++
+			begin(fmt.Sprintf("2001:db8:77:%x::1", next%65536))
+		}
+		if step%100 == 99 {
+			require.True(t, begin(fmt.Sprintf("2001:db8:%x::1", step)), "a new client at %d s is refused", step/10)
+			require.True(t, begin(fmt.Sprintf("198.51.100.%d", step/100)), "a new IPv4 client at %d s is refused", step/10)
+		}
+	}
 }
