@@ -264,7 +264,11 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	}
 	var u User
 	if st.NewUser {
-		u = User{Handle: st.UserHandle, Name: st.NewName, DisplayName: st.NewDisplay, CreatedAt: now}
+		var epoch uint64
+		if epoch, err = initialSessionEpoch(); err != nil {
+			return nil, st, err
+		}
+		u = User{Handle: st.UserHandle, Name: st.NewName, DisplayName: st.NewDisplay, CreatedAt: now, SessionEpoch: epoch}
 		err = rp.creds.CreateUser(ctx, u, &rec)
 	} else {
 		u, err = rp.creds.GetUserByHandle(ctx, st.UserHandle)

@@ -110,10 +110,11 @@ func TestRevokeEndsSessions(t *testing.T) {
 	alice, _ := e.signUp(t, "alice")
 	bob, _ := e.signUp(t, "bob")
 	second, _ := e.addPasskey(t, alice.User.Handle)
-	require.Zero(t, e.epoch(t, alice.User.Handle))
+	start, bobStart := alice.User.SessionEpoch, bob.User.SessionEpoch
+	require.Equal(t, start, e.epoch(t, alice.User.Handle))
 
 	require.NoError(t, e.rp.RevokeCredential(ctx, alice.User.Handle, second.Credential.ID, false))
-	assert.Equal(t, uint64(1), e.epoch(t, alice.User.Handle), "revoking a passkey ends the account's sessions")
+	assert.Equal(t, start+1, e.epoch(t, alice.User.Handle), "revoking a passkey ends the account's sessions")
 	types := e.events.types()
 	assert.Equal(t, []webauthnkit.EventType{webauthnkit.EventSessionsEnded, webauthnkit.EventCredentialRevoked}, types[len(types)-2:],
 		"sessions are ended before the passkey is removed")
@@ -127,12 +128,12 @@ func TestRevokeEndsSessions(t *testing.T) {
 	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
 	err = e.rp.RevokeCredential(ctx, bob.User.Handle, second.Credential.ID, true)
 	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
-	assert.Equal(t, uint64(1), e.epoch(t, alice.User.Handle))
-	assert.Zero(t, e.epoch(t, bob.User.Handle))
+	assert.Equal(t, start+1, e.epoch(t, alice.User.Handle))
+	assert.Equal(t, bobStart, e.epoch(t, bob.User.Handle))
 
 	// Forced removal of the last passkey ends them too.
 	require.NoError(t, e.rp.RevokeCredential(ctx, alice.User.Handle, alice.Credential.ID, true))
-	assert.Equal(t, uint64(2), e.epoch(t, alice.User.Handle))
+	assert.Equal(t, start+2, e.epoch(t, alice.User.Handle))
 }
 
 // failingDeleteStore fails DeleteCredential as an unreachable backend
@@ -159,7 +160,7 @@ func TestRevokeEndsSessionsBeforeDelete(t *testing.T) {
 	alice, _ := e.signUp(t, "alice")
 	err := e.rp.RevokeCredential(ctx, alice.User.Handle, alice.Credential.ID, true)
 	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
-	assert.Equal(t, uint64(1), e.epoch(t, alice.User.Handle), "sessions ended although the delete failed")
+	assert.Equal(t, alice.User.SessionEpoch+1, e.epoch(t, alice.User.Handle), "sessions ended although the delete failed")
 	_, err = store.GetCredential(ctx, alice.Credential.ID)
 	require.NoError(t, err, "the passkey is still there")
 }
@@ -170,9 +171,11 @@ func TestEndSessions(t *testing.T) {
 	e := newEnv(t)
 	alice, auth := e.signUp(t, "alice")
 	bob, _ := e.signUp(t, "bob")
-	assert.Zero(t, alice.User.SessionEpoch)
+	start := alice.User.SessionEpoch
+	assert.NotZero(t, start, "a new account's epoch is random, not 0")
+	assert.NotEqual(t, start, bob.User.SessionEpoch)
 
-	for want := uint64(1); want <= 2; want++ {
+	for want := start + 1; want <= start+2; want++ {
 		got, err := e.rp.EndSessions(ctx, alice.User.Handle)
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
@@ -180,21 +183,21 @@ func TestEndSessions(t *testing.T) {
 		assert.Equal(t, webauthnkit.EventSessionsEnded, ev.Type)
 		assert.Equal(t, alice.User.Handle, ev.UserHandle)
 	}
-	assert.Equal(t, uint64(2), e.epoch(t, alice.User.Handle))
-	assert.Zero(t, e.epoch(t, bob.User.Handle), "other accounts keep their sessions")
+	assert.Equal(t, start+2, e.epoch(t, alice.User.Handle))
+	assert.Equal(t, bob.User.SessionEpoch, e.epoch(t, bob.User.Handle), "other accounts keep their sessions")
 
 	// A login reports the current epoch, by username and discoverable
 	// (where the owner comes from GetCredentialWithUser).
 	login, err := e.login(t, auth, "alice")
 	require.NoError(t, err)
-	assert.Equal(t, uint64(2), login.User.SessionEpoch)
+	assert.Equal(t, start+2, login.User.SessionEpoch)
 	begin, err := e.rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
 	require.NoError(t, err)
 	body, err := auth.Login(begin.Options)
 	require.NoError(t, err)
 	login, err = e.rp.FinishLogin(ctx, begin.CeremonyID, body)
 	require.NoError(t, err)
-	assert.Equal(t, uint64(2), login.User.SessionEpoch)
+	assert.Equal(t, start+2, login.User.SessionEpoch)
 
 	n := len(e.events.types())
 	_, err = e.rp.EndSessions(ctx, []byte("no such user"))
@@ -226,4 +229,21 @@ func TestEndSessionsEndsAddPasskeyCeremonies(t *testing.T) {
 
 	// Without an EndSessions in between, adding a passkey still works.
 	register(t, e.rp, webauthnkit.RegistrationRequest{UserHandle: alice.User.Handle})
+}
+
+// An account deleted and created again under the same (application-chosen)
+// handle starts from a fresh random epoch, so the old account's sessions
+// do not match it and stay ended.
+func TestRecreatedAccountDoesNotReviveSessions(t *testing.T) {
+	e := newEnv(t)
+	handle := []byte("app-user-42")
+	seen := map[uint64]bool{}
+	for range 20 {
+		u, err := e.rp.CreateUser(ctx, webauthnkit.NewUser{Handle: handle, Name: "carol"})
+		require.NoError(t, err)
+		require.False(t, seen[u.SessionEpoch], "epoch %d came back for a re-created account", u.SessionEpoch)
+		seen[u.SessionEpoch] = true
+		require.Equal(t, u.SessionEpoch, e.epoch(t, handle), "the store keeps the epoch given")
+		require.NoError(t, e.rp.DeleteUser(ctx, handle))
+	}
 }

@@ -3,6 +3,7 @@ package webauthnkit
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 )
 
@@ -56,7 +57,11 @@ func (rp *RelyingParty) CreateUser(ctx context.Context, req NewUser) (User, erro
 	case len(handle) == 0 || len(handle) > MaxUserHandleLength:
 		return User{}, &Error{Code: CodeInvalidRequest, Message: "a user handle must have 1 to 64 bytes"}
 	}
-	u := User{Handle: handle, Name: name, DisplayName: display, CreatedAt: rp.cfg.Now().UTC()}
+	epoch, err := initialSessionEpoch()
+	if err != nil {
+		return User{}, err
+	}
+	u := User{Handle: handle, Name: name, DisplayName: display, CreatedAt: rp.cfg.Now().UTC(), SessionEpoch: epoch}
 	err = rp.creds.CreateUser(ctx, u, nil)
 	if errors.Is(err, ErrUserExists) {
 		return User{}, rp.whichUserExists(ctx, handle, chosen, err)
@@ -152,4 +157,16 @@ func (rp *RelyingParty) UpdateUser(ctx context.Context, handle []byte, upd UserU
 	u.Name, u.DisplayName = name, display
 	rp.emit(ctx, Event{Type: EventUserUpdated, UserHandle: u.Handle, Username: u.Name})
 	return u, nil
+}
+
+// initialSessionEpoch is a new account's SessionEpoch: random (48 bits), not
+// 0, so that sessions issued to an account that was deleted and created
+// again under the same handle (an application-chosen one) do not match the
+// new account's epoch and come back to life.
+func initialSessionEpoch() (uint64, error) {
+	b, err := randomBytes(8)
+	if err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(b) >> 16, nil
 }
