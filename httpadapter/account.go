@@ -87,6 +87,10 @@ func (h *Handler) ensureAccount(r *http.Request, u webauthnkit.User) (webauthnki
 // answer carries the signal for PublicKeyCredential.signalCurrentUserDetails,
 // so passkey managers show the new name.
 func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) {
+	if allowed := h.opts.AllowUserUpdate; (allowed == nil && h.opts.CurrentUser != nil) || (allowed != nil && !*allowed) {
+		h.fail(w, r, &httpError{status: http.StatusNotFound, code: webauthnkit.CodeNotFound, msg: "not found"})
+		return
+	}
 	body, err := h.jsonRequest(w, r)
 	if err != nil {
 		h.fail(w, r, err)

@@ -120,6 +120,11 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
 		}
 		rr.UserHandle = u.Handle
 		rr.SecondFactorOnly, rr.Conditional = req.SecondFactor, req.Conditional
+		if req.SecondFactor {
+			// The same requirement as the second-factor login, so a PIN-less
+			// security key can be enrolled where Config asks for UV.
+			rr.UserVerification = h.opts.SecondFactorUserVerification
+		}
 	}
 	b, err := h.rp.BeginRegistration(r.Context(), rr)
 	if err != nil {

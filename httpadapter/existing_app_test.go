@@ -387,3 +387,61 @@ func TestBuildingBlocksForOwnEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, r.status, r.String())
 	require.Equal(t, "ceremony_not_found", r.code())
 }
+
+// An app that owns its users (CurrentUser) changes the library's name
+// itself: PATCH user is refused unless the app opts in, so a user cannot
+// take another person's email as their passkey name.
+func TestUpdateUserRefusedWhenTheAppOwnsUsers(t *testing.T) {
+	handle := base64.RawURLEncoding.EncodeToString(appUserHandle)
+	for _, tc := range []struct {
+		name  string
+		allow *bool
+		want  int
+	}{
+		{"default", nil, http.StatusNotFound},
+		{"opted_in", ptr(true), http.StatusOK},
+		{"opted_out", ptr(false), http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := appEnv(t, func(c *envConfig) { c.opts.AllowUserUpdate = tc.allow })
+			b := e.browser()
+			b.header.Set("X-App-User", handle)
+			require.Equal(t, http.StatusOK, b.post("/registration/finish", b.registerResponse(map[string]any{})).status)
+			r := b.call(http.MethodPatch, "/user", map[string]any{"name": "someone.else@example.com"})
+			require.Equal(t, tc.want, r.status, r.String())
+			u, err := e.rp.UserByHandle(context.Background(), appUserHandle)
+			require.NoError(t, err)
+			if tc.want == http.StatusOK {
+				require.Equal(t, "someone.else@example.com", u.Name)
+			} else {
+				require.Equal(t, "alice@example.com", u.Name, "nothing changed")
+			}
+		})
+	}
+	// With the built-in session (library-owned users) it stays allowed.
+	e := newEnv(t, func(c *envConfig) { c.opts.AllowUserUpdate = ptr(false) })
+	b := e.browser()
+	b.mustSignUp("carol")
+	require.Equal(t, http.StatusNotFound, b.call(http.MethodPatch, "/user", map[string]any{"name": "carol2"}).status, "explicitly off")
+}
+
+// A second-factor key is enrolled with Options.SecondFactorUserVerification,
+// so a PIN-less security key can be added where Config requires UV.
+func TestSecondFactorRegistrationFollowsItsUserVerification(t *testing.T) {
+	e := appEnv(t, func(c *envConfig) {
+		c.rpCfg = func(cfg *webauthnkit.Config) { cfg.UserVerification = webauthnkit.UserVerificationRequired }
+		c.opts.SecondFactorUserVerification = webauthnkit.UserVerificationDiscouraged
+	})
+	b := e.browser(webauthntest.SecurityKey(), webauthntest.WithUserVerification(false))
+	b.header.Set("X-App-User", base64.RawURLEncoding.EncodeToString(appUserHandle))
+	r := b.post("/registration/finish", b.registerResponse(map[string]any{"secondFactor": true}))
+	require.Equal(t, http.StatusOK, r.status, "a PIN-less key enrolls as a second factor: %s", r)
+	// A first-factor passkey still asks for UV (the PIN-less key refuses it,
+	// as a browser would).
+	begin := b.post("/registration/begin", map[string]any{})
+	require.Contains(t, string(b.publicKey(begin)), `"userVerification":"required"`)
+	_, err := b.dev.Register(b.publicKey(begin))
+	require.ErrorIs(t, err, webauthntest.ErrNotAllowed)
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -83,9 +83,19 @@ type Options struct {
 	// (default): such a request answers 401 not_signed_in.
 	PendingSecondFactor func(r *http.Request) (userHandle []byte, ok bool)
 	// SecondFactorUserVerification is the user verification asked for in
-	// a second-factor login (webauthnkit.UserVerificationDiscouraged: no
-	// PIN prompt after the password). Default "": Config.UserVerification.
+	// a second-factor login and in the registration of a second-factor key
+	// (webauthnkit.UserVerificationDiscouraged: no PIN prompt after the
+	// password, PIN-less security keys can be enrolled). Default "":
+	// Config.UserVerification.
 	SecondFactorUserVerification webauthnkit.UserVerification
+
+	// AllowUserUpdate lets signed-in users change their library name and
+	// display name with PATCH user. Default: allowed with the built-in
+	// session, refused (404) when CurrentUser is set: an app that owns its
+	// users changes the library's name itself (RelyingParty.UpdateUser)
+	// when its own record changes, and a user must not be able to take
+	// another person's email as their passkey name.
+	AllowUserUpdate *bool
 
 	// DisableSignUp refuses registration/begin with a username (new
 	// accounts) with 403 signup_disabled; signed-in users still add
