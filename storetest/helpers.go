@@ -77,10 +77,15 @@ func RandomCredential(userHandle []byte) webauthnkit.Credential {
 }
 
 // randomTime returns a time within the last 30 days, with a nanosecond part
-// and in a zone other than UTC.
+// and in a zone other than UTC. Its part below a millisecond is between 2 µs
+// and 998 µs, so a store that truncates or rounds to milliseconds always
+// moves it by more than the microsecond the contract allows (with a fully
+// random part it would pass by chance once in ~1,000 runs).
 func randomTime() time.Time {
 	d := time.Duration(mrand.Int64N(int64(30 * 24 * time.Hour)))
-	return time.Now().Add(-d).In(zones[mrand.IntN(len(zones))])
+	t := time.Now().Add(-d).Truncate(time.Millisecond)
+	t = t.Add(2*time.Microsecond + time.Duration(mrand.Int64N(int64(996*time.Microsecond))))
+	return t.In(zones[mrand.IntN(len(zones))])
 }
 
 // AssertUserEqual checks that got is want as a store must return it (see
