@@ -39,9 +39,14 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 func testCrashRecovery(t *testing.T, c redis.UniversalClient) {
+	// The stores that find and repair what a crash left use a longer lease
+	// for their own writes: the crashed write's claims expire after its
+	// short lease (testLease, kept in Redis), but a repairing write that
+	// waits for them and then runs on a loaded machine must not run out
+	// of its own lease (a flake seen under CI load on the Cluster).
 	newStore := func(t *testing.T) *Store {
 		s := testStore(t, c)
-		s.lease = testLease
+		s.lease = 10 * testLease
 		return s
 	}
 	notFound := func(t *testing.T, s *Store, u webauthnkit.User, cr webauthnkit.Credential) {
