@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -92,6 +93,15 @@ func New(cfg Config) (*App, error) {
 	// its own writes; the app's writes here are single statements, and
 	// never hold a transaction open across a library call (that call would
 	// wait for the app's write lock on another connection).
+	if cfg.DBPath != sqlitedb.Memory {
+		// Password hashes and passkeys: readable by the app's user only
+		// (SQLite gives its -wal and -shm files the same mode).
+		f, err := os.OpenFile(cfg.DBPath, os.O_RDONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		_ = f.Close()
+	}
 	db, err := sqlitedb.Open(cfg.DBPath)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"strings"
 
@@ -13,7 +14,8 @@ type accountData struct {
 	TOTP    bool
 	Upgrade bool // just signed in with a password: try an automatic passkey
 	// Enrolment in progress (after "Set up"): what the user scans or types.
-	QRCode, Secret, Pending string
+	QRCode          template.URL // a data: URL, made here
+	Secret, Pending string
 	// After an email change: the argument of signalCurrentUserDetails, so
 	// passkey managers show the new name.
 	Signal *userDetails
@@ -99,7 +101,7 @@ func (a *App) totpBegin(w http.ResponseWriter, r *http.Request) {
 	}
 	a.render(w, http.StatusOK, page{Name: "account", Email: u.Email, Data: accountData{
 		TOTP:    u.TOTPSecret != nil,
-		QRCode:  "data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRCodePNG),
+		QRCode:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRCodePNG)),
 		Secret:  groupsOf4(e.Secret),
 		Pending: base64.RawURLEncoding.EncodeToString(e.Sealed),
 	}})

@@ -52,28 +52,37 @@ async function refresh() {
 }
 
 // After a password sign-in: create a passkey without a prompt where the
-// browser can (conditional create); else offer one with a button.
+// browser can (conditional create). The explicit offer is shown at once
+// beside it: a browser that declines may answer with an error, or never.
 async function upgrade() {
   const section = $("#passkeys-section");
-  let result = null;
+  $("#offer").hidden = false;
+  section.dataset.upgradeResult = "pending";
   try {
-    result = await wk.upgrade();
+    const result = await wk.upgrade();
+    if (!result) {
+      // Not supported, declined, or aborted by the offer's button.
+      if (section.dataset.upgradeResult === "pending") section.dataset.upgradeResult = "declined";
+      return;
+    }
+    section.dataset.upgradeResult = "created";
+    $("#offer").hidden = true;
+    show(null, "A passkey was created: next time, sign in with it.");
+    await refresh();
   } catch (e) {
     section.dataset.upgradeResult = "error:" + e.code;
   }
-  if (result) {
-    section.dataset.upgradeResult = "created";
-    show(null, "A passkey was created: next time, sign in with it.");
-    await refresh();
-    return;
-  }
-  section.dataset.upgradeResult = section.dataset.upgradeResult || "offered";
-  $("#offer").hidden = false;
 }
 
 if (document.body.dataset.page === "account") {
   onClick("#add-passkey", async () => { await wk.register({}); await refresh(); show(null, "Passkey added."); });
-  onClick("#create-passkey", async () => { await wk.register({}); $("#offer").hidden = true; await refresh(); show(null, "Passkey created."); });
+  onClick("#create-passkey", async () => {
+    $("#passkeys-section").dataset.upgradeResult = "offer";
+    await wk.register({});
+    $("#offer").hidden = true;
+    await refresh();
+    show(null, "Passkey created.");
+  });
   onClick("#add-key", async () => { await wk.register({ secondFactor: true }); await refresh(); show(null, "Security key added."); });
   const signal = $("#signal");
   if (signal && PublicKeyCredential.signalCurrentUserDetails) {
