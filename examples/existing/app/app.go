@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/sqlstore"
@@ -41,22 +43,26 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// BcryptCost is the cost of new password hashes. Default 12.
+	BcryptCost int
 }
 
 // App serves the pages. Close releases the database.
 type App struct {
-	db       *sql.DB
-	store    *sqlstore.Store
-	rp       *webauthnkit.RelyingParty
-	passkeys *httpadapter.Handler
-	totp     *totp.TOTP
-	keys     keys
-	secure   bool // https: Secure cookies
-	now      func() time.Time
-	log      *slog.Logger
-	limiter  *failureLimiter
-	pages    *template.Template
-	mux      *http.ServeMux
+	db         *sql.DB
+	store      *sqlstore.Store
+	rp         *webauthnkit.RelyingParty
+	passkeys   *httpadapter.Handler
+	totp       *totp.TOTP
+	keys       keys
+	secure     bool // https: Secure cookies
+	bcryptCost int
+	dummyHash  []byte
+	now        func() time.Time
+	log        *slog.Logger
+	limiter    *failureLimiter
+	pages      *template.Template
+	mux        *http.ServeMux
 }
 
 //go:embed templates/*.html templates/*.js
@@ -72,6 +78,9 @@ func New(cfg Config) (*App, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = defaultBcryptCost
 	}
 	master := make([]byte, 32)
 	if cfg.KeyFile != "" {
@@ -106,7 +115,7 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{db: db, keys: k, now: cfg.Now, log: cfg.Logger, secure: strings.HasPrefix(cfg.Origin, "https://")}
+	a := &App{db: db, keys: k, now: cfg.Now, log: cfg.Logger, bcryptCost: cfg.BcryptCost, secure: strings.HasPrefix(cfg.Origin, "https://")}
 	if err := a.init(context.Background(), cfg); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -125,7 +134,7 @@ func (a *App) init(ctx context.Context, cfg Config) error {
 		return err
 	}
 	var err error
-	a.store, err = sqlstore.New(a.db, sqlstore.SQLite, prefix, sqlstore.WithLogger(a.log))
+	a.store, err = sqlstore.New(a.db, sqlstore.SQLite, prefix, sqlstore.WithLogger(a.log), sqlstore.WithClock(cfg.Now))
 	if err != nil {
 		return err
 	}
@@ -153,6 +162,9 @@ func (a *App) init(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if a.passkeys, err = a.newPasskeyHandler(); err != nil {
+		return err
+	}
+	if a.dummyHash, err = bcrypt.GenerateFromPassword([]byte("not anyone's password"), a.bcryptCost); err != nil {
 		return err
 	}
 	a.limiter = newFailureLimiter(maxPasswordFailures, passwordWindow, cfg.Now)

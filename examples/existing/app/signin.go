@@ -13,18 +13,14 @@ import (
 )
 
 const (
-	minPasswordLen = 8
-	maxPasswordLen = 72 // bcrypt's limit
-	maxEmailLen    = 254
-	maxFormBytes   = 8 << 10
-	bcryptCost     = 12
+	minPasswordLen    = 8
+	maxPasswordLen    = 72 // bcrypt's limit
+	maxEmailLen       = 254
+	maxFormBytes      = 8 << 10
+	defaultBcryptCost = 12
 	// Wrong passwords per email address and window (each costs a bcrypt).
 	maxPasswordFailures = 10
 )
-
-// dummyHash is compared against when the email is unknown, so that a wrong
-// email takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcryptCost)
 
 // page is what every template gets.
 type page struct {
@@ -99,7 +95,7 @@ func (a *App) signUp(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, p, "bad_password", "The password must be 8 to 72 characters long.")
 		return
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.bcryptCost)
 	if err != nil {
 		a.fail(w, http.StatusInternalServerError, p, "internal", "Something went wrong.")
 		return
@@ -142,7 +138,9 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := a.userByEmail(r.Context(), email)
-	hash := dummyHash
+	// An unknown email is compared against a hash of the same cost, so
+	// that it takes as long as a wrong password.
+	hash := a.dummyHash
 	if err == nil {
 		hash = u.PasswordHash
 	}
