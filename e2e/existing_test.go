@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
@@ -178,6 +180,58 @@ func TestExisting(t *testing.T) {
 		if got := uma.text(t, "#account-email"); got != "uma@example.com" {
 			t.Errorf("account of %q", got)
 		}
+	})
+
+	t.Run("SettingsEmailChangeAndLastPasskey", func(t *testing.T) {
+		if len(uma.credentials(t, umaKey)) != 1 {
+			t.Skip("AutomaticUpgrade made no passkey")
+		}
+		// Record what the page tells the passkey manager.
+		uma.call(t, "spying on signalCurrentUserDetails", func(ctx context.Context) error {
+			_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+				window.__signals = [];
+				const orig = PublicKeyCredential.signalCurrentUserDetails;
+				PublicKeyCredential.signalCurrentUserDetails = function (d) { window.__signals.push(d); return orig.call(this, d); };`})
+			return err
+		})
+		uma.open(t, "/account", "account")
+		uma.exAccountReady(t)
+		uma.fill(t, "#new-email", "uma.new@example.com")
+		uma.submit(t, "#change-email", "account")
+		uma.exAccountReady(t)
+		if got := uma.text(t, "#account-email"); got != "uma.new@example.com" {
+			t.Fatalf("email after the change = %q (%s)", got, uma.describe())
+		}
+		signals := eval[string](t, uma, `JSON.stringify(window.__signals)`)
+		if !strings.Contains(signals, `"name":"uma.new@example.com"`) || !strings.Contains(signals, `"rpId":"localhost"`) {
+			t.Errorf("signalCurrentUserDetails calls = %s, want the new email", signals)
+		}
+		if got := uma.sessionUser(t); got != "uma.new@example.com" {
+			t.Errorf("passkey account name = %q, want the new email (rp.UpdateUser)", got)
+		}
+		// Chromium applies the signal to the stored passkey.
+		if got := uma.credentials(t, umaKey)[0].UserName; got != "uma.new@example.com" {
+			t.Errorf("passkey's user name after the signal = %q, want the new email", got)
+		}
+
+		// The passkey still signs in, to the renamed account.
+		uma.exSignOut(t)
+		uma.do(t, chromedp.Click(chromedp.CSS("#passkey-signin")))
+		uma.exAccountReady(t)
+		if got := uma.text(t, "#account-email"); got != "uma.new@example.com" {
+			t.Errorf("account of %q", got)
+		}
+
+		// The account has a password: its last passkey may go
+		// (AllowRemoveLast), and the password alone signs in again.
+		uma.do(t, chromedp.Click(chromedp.CSS("#passkeys li .remove")))
+		uma.waitFor(t, "an empty passkeys list", `document.querySelectorAll("#passkeys li").length === 0`)
+		if code := uma.text(t, "#error"); code != "" {
+			t.Fatalf("removing the last passkey: %s", code)
+		}
+		uma.exSignOut(t)
+		uma.exSignIn(t, "uma.new@example.com", password)
+		uma.exAccountReady(t)
 	})
 }
 

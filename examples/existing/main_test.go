@@ -244,6 +244,17 @@ func TestExistingTOTPSecondStep(t *testing.T) {
 		b.post("/signout")
 		require.Equal(t, http.StatusSeeOther, stolen.do("GET", "/account", nil).Code, "a copy of the cookie ends at sign-out")
 	})
+
+	t.Run("LeavingSecondStepSignsNobodyOut", func(t *testing.T) {
+		c.Add(time.Minute)
+		b.post("/signin", "email", "tom@example.com", "password", "tom's password")
+		require.Equal(t, http.StatusSeeOther, b.post("/signin/second", "code", code(c.Now())).Code)
+		// Someone else with the password only, at the second step, cancels.
+		other := newBrowser(t, h)
+		require.Equal(t, "/signin/second", other.post("/signin", "email", "tom@example.com", "password", "tom's password").Header().Get("Location"))
+		other.post("/signout")
+		require.Equal(t, http.StatusOK, b.do("GET", "/account", nil).Code, "tom's session survives")
+	})
 }
 
 // TestExistingFilesPrivate: the database (password hashes) and the master

@@ -35,6 +35,8 @@ type page struct {
 func (a *App) render(w http.ResponseWriter, status int, p page) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	// Scripts from this origin only (the TOTP QR code is a data: image).
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
 	w.WriteHeader(status)
 	if err := a.pages.ExecuteTemplate(w, p.Name+".html", p); err != nil {
 		a.log.Error("render", "page", p.Name, "err", err)
@@ -229,13 +231,17 @@ func totpFailure(w http.ResponseWriter, err error) (status int, code, msg string
 	}
 }
 
-// signOut ends every session of the user (the session epoch), then clears
-// the cookie.
+// signOut ends every session of the user (the session epoch: a signed
+// cookie has no per-browser state on the server to end alone, and a copied
+// cookie must not outlive the sign-out), then clears the cookie. Leaving
+// the second step only clears the cookie: someone who knows the password
+// but not the second factor must not be able to sign the user out
+// everywhere.
 func (a *App) signOut(w http.ResponseWriter, r *http.Request) {
 	if u, ok := a.sessionUser(r, stageFull); ok {
-		_ = a.bumpSessionEpoch(r.Context(), u.ID)
-	} else if u, ok := a.sessionUser(r, stagePending); ok {
-		_ = a.bumpSessionEpoch(r.Context(), u.ID)
+		if err := a.bumpSessionEpoch(r.Context(), u.ID); err != nil {
+			a.log.Error("sign-out", "err", err)
+		}
 	}
 	a.clearSession(w)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
