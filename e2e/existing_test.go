@@ -182,6 +182,45 @@ func TestExisting(t *testing.T) {
 		}
 	})
 
+	t.Run("PasskeyAutofillSkipsSecondStep", func(t *testing.T) {
+		creds := uma.credentials(t, umaKey)
+		if len(creds) != 1 {
+			t.Skip("AutomaticUpgrade made no passkey")
+		}
+		// uma on another browser with her synced passkey, WebAuthn UI on:
+		// the passkey is offered in the email field's autofill.
+		af := e.newTab(t, "uma-autofill", true)
+		afKey := af.addAuthenticator(t, authenticatorOptions())
+		af.addCredential(t, afKey, creds[0])
+		af.open(t, "/signin", "signin")
+		af.waitFor(t, "the conditional login/begin", `performance.getEntriesByType("resource").some(e => e.name.endsWith("/passkeys/login/begin"))`)
+		signedIn := false
+		for attempt := 1; attempt <= 3 && !signedIn; attempt++ {
+			af.do(t, chromedp.Focus(chromedp.CSS("#email")), chromedp.Click(chromedp.CSS("#email")))
+			time.Sleep(time.Duration(attempt) * 700 * time.Millisecond) // the dropdown opens asynchronously
+			af.pressKey(t, "ArrowDown", 40)
+			time.Sleep(300 * time.Millisecond)
+			af.pressKey(t, "Enter", 13)
+			signedIn = af.tryWait(4*time.Second, `document.readyState === "complete" && document.body.dataset.page === "account"`)
+			if !signedIn {
+				t.Logf("attempt %d: not signed in: %s", attempt, af.describe())
+			}
+		}
+		if !signedIn {
+			t.Fatalf("choosing the passkey in the autofill dropdown did not sign in; page: %s", af.describe())
+		}
+		if got := af.text(t, "#account-email"); got != "uma@example.com" {
+			t.Errorf("account of %q", got)
+		}
+		// Sync the counter back to uma's first browser, as a passkey
+		// manager would: its stale counter would look like a clone.
+		uma.call(t, "removing the stale copy", func(ctx context.Context) error {
+			_, err := chromedp.Call(ctx, webauthn.RemoveCredential, webauthn.RemoveCredentialParams{AuthenticatorID: umaKey, CredentialID: creds[0].CredentialID})
+			return err
+		})
+		uma.addCredential(t, umaKey, af.credentials(t, afKey)[0])
+	})
+
 	t.Run("SettingsEmailChangeAndLastPasskey", func(t *testing.T) {
 		if len(uma.credentials(t, umaKey)) != 1 {
 			t.Skip("AutomaticUpgrade made no passkey")
