@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/webauthnkit/webauthnkit/examples/existing/app"
+	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
 const origin = "http://localhost:8085"
@@ -274,4 +276,124 @@ func TestExistingFilesPrivate(t *testing.T) {
 	require.NoError(t, os.Chmod(cfg.KeyFile, 0o644))
 	_, err = app.New(cfg)
 	require.ErrorContains(t, err, "may be read by other users")
+}
+
+func (b *browser) json(path, body string) *httptest.ResponseRecorder {
+	b.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, origin+path, strings.NewReader(body))
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Content-Type", "application/json")
+	for _, c := range b.cookies {
+		req.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	b.h.ServeHTTP(w, req)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	return w
+}
+
+// TestExistingPasskeyFactors: a passkey sign-in without user verification
+// is one factor and does not open the account alone (OnLogin refuses it),
+// while after the password the same key is an accepted second factor.
+func TestExistingPasskeyFactors(t *testing.T) {
+	h := newApp(t, newClock())
+	device := webauthntest.New(webauthntest.WithOrigin(origin))
+	b := newBrowser(t, h)
+	require.Equal(t, http.StatusSeeOther, b.post("/signup", "email", "pia@example.com", "password", "pia's password").Code)
+	// The first passkey of an app user: the library account is made with
+	// the app's handle (AccountFor), named by the email.
+	w := b.json("/passkeys/registration/begin", `{}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), `"name":"pia@example.com"`)
+	cred, err := device.Register(w.Body.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, b.json("/passkeys/registration/finish", string(cred)).Code)
+	// Sign-up through the adapter is off: accounts come from the app's form.
+	w = newBrowser(t, h).json("/passkeys/registration/begin", `{"username": "eve@example.com"}`)
+	require.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
+
+	login := func(b *browser, begin string, opts ...webauthntest.CallOption) *httptest.ResponseRecorder {
+		t.Helper()
+		w := b.json("/passkeys/login/begin", begin)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		assertion, err := device.Login(w.Body.Bytes(), opts...)
+		require.NoError(t, err)
+		return b.json("/passkeys/login/finish", string(assertion))
+	}
+
+	t.Run("UserVerifiedPasskeyIsTwoFactors", func(t *testing.T) {
+		other := newBrowser(t, h)
+		w := login(other, `{}`)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		require.Contains(t, w.Body.String(), `"factors":2`)
+		require.Equal(t, http.StatusOK, other.do("GET", "/account", nil).Code)
+	})
+
+	t.Run("WithoutUserVerificationOneFactorRefused", func(t *testing.T) {
+		other := newBrowser(t, h)
+		w := login(other, `{}`, webauthntest.WithoutUserVerification())
+		require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+		require.Contains(t, w.Body.String(), `"error":"second_factor_only"`)
+		require.Equal(t, http.StatusSeeOther, other.do("GET", "/account", nil).Code)
+	})
+
+	t.Run("AfterPasswordOneFactorSuffices", func(t *testing.T) {
+		other := newBrowser(t, h)
+		require.Equal(t, "/signin/second", other.post("/signin", "email", "pia@example.com", "password", "pia's password").Header().Get("Location"))
+		w := login(other, `{"secondFactor": true}`, webauthntest.WithoutUserVerification())
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		require.Equal(t, http.StatusOK, other.do("GET", "/account", nil).Code)
+	})
+
+	t.Run("SecondFactorLoginNeedsThePassword", func(t *testing.T) {
+		w := newBrowser(t, h).json("/passkeys/login/begin", `{"secondFactor": true}`)
+		require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+	})
+}
+
+// TestExistingChangeEmail: the app's email and the passkey account's name
+// change together; a taken email changes neither.
+func TestExistingChangeEmail(t *testing.T) {
+	h := newApp(t, newClock())
+	require.Equal(t, http.StatusSeeOther, newBrowser(t, h).post("/signup", "email", "taken@example.com", "password", "a password!").Code)
+	b := newBrowser(t, h)
+	require.Equal(t, http.StatusSeeOther, b.post("/signup", "email", "eva@example.com", "password", "eva's password").Code)
+
+	// Without a passkey yet (no library account): the app's email only.
+	w := b.post("/account/email", "email", "eva2@example.com")
+	require.Equal(t, "/account?changed=email", w.Header().Get("Location"), w.Body.String())
+
+	device := webauthntest.New(webauthntest.WithOrigin(origin))
+	w = b.json("/passkeys/registration/begin", `{}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), `"name":"eva2@example.com"`)
+	cred, err := device.Register(w.Body.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, b.json("/passkeys/registration/finish", string(cred)).Code)
+
+	name := func() string {
+		w := b.do("GET", "/passkeys/session", nil)
+		require.Equal(t, http.StatusOK, w.Code)
+		var s struct{ User struct{ Name string } }
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &s))
+		return s.User.Name
+	}
+	w = b.post("/account/email", "email", "eva3@example.com")
+	require.Equal(t, "/account?changed=email", w.Header().Get("Location"), w.Body.String())
+	require.Equal(t, "eva3@example.com", name(), "rp.UpdateUser")
+	page := b.do("GET", "/account?changed=email", nil).Body.String()
+	require.Contains(t, page, `"name":"eva3@example.com"`, "the signalCurrentUserDetails argument")
+
+	// Taken in the app's table: the library's name is put back.
+	w = b.post("/account/email", "email", "TAKEN@example.com")
+	require.Equal(t, http.StatusConflict, w.Code)
+	require.Equal(t, "eva3@example.com", name())
+	w = b.post("/account/email", "email", "not an email")
+	require.Equal(t, http.StatusBadRequest, w.Code)
 }
