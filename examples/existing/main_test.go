@@ -397,3 +397,32 @@ func TestExistingChangeEmail(t *testing.T) {
 	w = b.post("/account/email", "email", "not an email")
 	require.Equal(t, http.StatusBadRequest, w.Code)
 }
+
+// TestExistingDeleteAccount: deleting the app's user deletes its library
+// account too, so its passkey signs nobody in (and the email is free).
+func TestExistingDeleteAccount(t *testing.T) {
+	h := newApp(t, newClock())
+	b := newBrowser(t, h)
+	require.Equal(t, http.StatusSeeOther, b.post("/signup", "email", "dan@example.com", "password", "dan's password").Code)
+	device := webauthntest.New(webauthntest.WithOrigin(origin))
+	w := b.json("/passkeys/registration/begin", `{}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	cred, err := device.Register(w.Body.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, b.json("/passkeys/registration/finish", string(cred)).Code)
+
+	w = b.post("/account/delete")
+	require.Equal(t, "/signin", w.Header().Get("Location"), w.Body.String())
+
+	other := newBrowser(t, h)
+	w = other.json("/passkeys/login/begin", `{}`)
+	require.Equal(t, http.StatusOK, w.Code)
+	assertion, err := device.Login(w.Body.Bytes())
+	require.NoError(t, err)
+	w = other.json("/passkeys/login/finish", string(assertion))
+	require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), "unknown_credential")
+	require.Equal(t, http.StatusUnauthorized, other.post("/signin", "email", "dan@example.com", "password", "dan's password").Code)
+	// The address can make a new account, which gets a new handle.
+	require.Equal(t, http.StatusSeeOther, other.post("/signup", "email", "dan@example.com", "password", "dan's password").Code)
+}

@@ -117,7 +117,7 @@ func New(cfg Config) (*App, error) {
 	}
 	a := &App{db: db, keys: k, now: cfg.Now, log: cfg.Logger, bcryptCost: cfg.BcryptCost, secure: strings.HasPrefix(cfg.Origin, "https://")}
 	if err := a.init(context.Background(), cfg); err != nil {
-		_ = db.Close()
+		_ = a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -128,7 +128,8 @@ func (a *App) init(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// The library's tables, beside "users": passkeys_users,
-	// passkeys_credentials, passkeys_ceremonies...
+	// passkeys_credentials, passkeys_ceremonies (its foreign keys stay
+	// among them; nothing references the app's table).
 	prefix := sqlstore.WithTablePrefix("passkeys_")
 	if err := sqlstore.Migrate(ctx, a.db, sqlstore.SQLite, prefix); err != nil {
 		return err
@@ -208,6 +209,7 @@ func (a *App) routes() {
 	post("/account/totp/begin", a.totpBegin)
 	post("/account/totp/confirm", a.totpConfirm)
 	post("/account/totp/disable", a.totpDisable)
+	post("/account/delete", a.deleteAccount)
 	a.mux = m
 }
 

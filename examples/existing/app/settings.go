@@ -151,6 +151,29 @@ func (a *App) totpDisable(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
+// deleteAccount deletes the user: the library's account first (its
+// passkeys and sessions), so that no passkey outlives the app's user, then
+// the app's row. A failure in between leaves an app user without passkeys,
+// who can try again.
+func (a *App) deleteAccount(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.sessionUser(r, stageFull)
+	if !ok {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	err := a.rp.DeleteUser(r.Context(), u.Handle)
+	if err == nil || isUserNotFound(err) {
+		err = a.deleteUser(r.Context(), u.ID)
+	}
+	if err != nil {
+		a.log.Error("delete account", "err", err)
+		a.fail(w, http.StatusServiceUnavailable, page{Name: "account", Email: u.Email}, "unavailable", "Try again later.")
+		return
+	}
+	a.clearSession(w)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
 // groupsOf4 makes a base32 secret easier to type: "ABCD EFGH ...".
 func groupsOf4(s string) string {
 	var b strings.Builder

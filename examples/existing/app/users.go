@@ -96,6 +96,11 @@ func (a *App) setTOTPSecret(ctx context.Context, id int64, sealed []byte) error 
 	return err
 }
 
+func (a *App) deleteUser(ctx context.Context, id int64) error {
+	_, err := a.db.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	return err
+}
+
 func (a *App) bumpSessionEpoch(ctx context.Context, id int64) error {
 	_, err := a.db.ExecContext(ctx, `UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?`, id)
 	return err
