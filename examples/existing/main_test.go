@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -140,6 +141,19 @@ func TestExistingPasswordSignIn(t *testing.T) {
 		c.Add(16 * time.Minute)
 		w := newBrowser(t, h).post("/signin", "email", "bob@example.com", "password", "bob's password")
 		require.Equal(t, http.StatusSeeOther, w.Code, "a new window lets the right password in")
+	})
+
+	t.Run("PasswordAttemptsLimitedPerClient", func(t *testing.T) {
+		// One client trying many addresses: 100 wrong passwords per 15
+		// minutes (httptest's requests all come from 192.0.2.1).
+		c.Add(16 * time.Minute)
+		for i := range 100 {
+			w := newBrowser(t, h).post("/signin", "email", fmt.Sprintf("user%d@example.com", i), "password", "guess")
+			require.Equal(t, http.StatusUnauthorized, w.Code, "attempt %d", i+1)
+		}
+		w := newBrowser(t, h).post("/signin", "email", "ann@example.com", "password", "ann's password")
+		require.Equal(t, http.StatusTooManyRequests, w.Code)
+		c.Add(16 * time.Minute)
 	})
 
 	t.Run("CrossSiteFormRefused", func(t *testing.T) {

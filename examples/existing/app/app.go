@@ -60,7 +60,8 @@ type App struct {
 	dummyHash  []byte
 	now        func() time.Time
 	log        *slog.Logger
-	limiter    *failureLimiter
+	limiter    *failureLimiter // wrong passwords per email address
+	ipLimiter  *failureLimiter // wrong passwords per client address
 	pages      *template.Template
 	mux        *http.ServeMux
 }
@@ -169,6 +170,7 @@ func (a *App) init(ctx context.Context, cfg Config) error {
 		return err
 	}
 	a.limiter = newFailureLimiter(maxPasswordFailures, passwordWindow, cfg.Now)
+	a.ipLimiter = newFailureLimiter(maxPasswordFailuresPerClient, passwordWindow, cfg.Now)
 	a.pages, err = template.ParseFS(files, "templates/*.html")
 	if err != nil {
 		return err

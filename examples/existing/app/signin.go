@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/mail"
 	"strconv"
@@ -18,8 +19,11 @@ const (
 	maxEmailLen       = 254
 	maxFormBytes      = 8 << 10
 	defaultBcryptCost = 12
-	// Wrong passwords per email address and window (each costs a bcrypt).
-	maxPasswordFailures = 10
+	// Wrong passwords per email address and window (guessing one account),
+	// and per client address (trying many accounts; each try costs a
+	// bcrypt of CPU).
+	maxPasswordFailures          = 10
+	maxPasswordFailuresPerClient = 100
 )
 
 // page is what every template gets.
@@ -133,8 +137,12 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, p, "bad_form", "Wrong email or password.")
 		return
 	}
-	key := strings.ToLower(email)
-	if retry, ok := a.limiter.blocked(key); ok {
+	key, client := strings.ToLower(email), clientAddr(r)
+	retry, blocked := a.limiter.blocked(key)
+	if !blocked {
+		retry, blocked = a.ipLimiter.blocked(client)
+	}
+	if blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		a.fail(w, http.StatusTooManyRequests, p, "rate_limited", "Too many attempts: try again later.")
 		return
@@ -148,6 +156,7 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
 		a.limiter.fail(key)
+		a.ipLimiter.fail(client)
 		a.fail(w, http.StatusUnauthorized, p, "wrong_password", "Wrong email or password.")
 		return
 	}
@@ -165,6 +174,16 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	a.setSession(w, u, stageFull)
 	// No second factor yet: offer a passkey (automatic upgrade).
 	http.Redirect(w, r, "/account?upgrade=1", http.StatusSeeOther)
+}
+
+// clientAddr is the client's IP address. Behind a reverse proxy, take it
+// from the proxy's header instead (only from a proxy you trust).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 type secondFactorData struct {
