@@ -151,6 +151,7 @@ func (tb *tab) exEnrolTOTP(t *testing.T) string {
 	if !tb.tryWait(5*time.Second, `document.querySelector("#totp-qr").complete && document.querySelector("#totp-qr").naturalWidth >= 200`) {
 		t.Error("no QR code image shown")
 	}
+	tb.screenshot(t, "existing-totp-enrol")
 	tb.fill(t, "#totp-code", totpCode(t, secret, time.Now()))
 	tb.submit(t, "#totp-confirm", "account")
 	tb.exAccountReady(t)

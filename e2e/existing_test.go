@@ -95,6 +95,7 @@ func TestExisting(t *testing.T) {
 		if eval[bool](t, sam, `!!document.querySelector("#code")`) {
 			t.Error("second step asks for a TOTP code of an account without TOTP")
 		}
+		sam.screenshot(t, "existing-second-step")
 		sam.do(t, chromedp.Click(chromedp.CSS("#passkey-second")))
 		sam.exAccountReady(t)
 		if got := sam.text(t, "#account-email"); got != "sam@example.com" {
@@ -163,6 +164,7 @@ func TestExisting(t *testing.T) {
 		if !eval[bool](t, uma, `document.querySelector("#offer").hidden`) {
 			t.Error("the offer is still shown after the passkey was created")
 		}
+		uma.screenshot(t, "existing-account")
 	})
 
 	t.Run("PasskeySkipsSecondStep", func(t *testing.T) {

@@ -271,6 +271,13 @@ func TestExistingTOTPSecondStep(t *testing.T) {
 		other.post("/signout")
 		require.Equal(t, http.StatusOK, b.do("GET", "/account", nil).Code, "tom's session survives")
 	})
+
+	t.Run("TurnOff", func(t *testing.T) {
+		require.Equal(t, http.StatusSeeOther, b.post("/account/totp/disable").Code)
+		b.post("/signout")
+		w := b.post("/signin", "email", "tom@example.com", "password", "tom's password")
+		require.Equal(t, "/account?upgrade=1", w.Header().Get("Location"), "no second factor left")
+	})
 }
 
 // TestExistingFilesPrivate: the database (password hashes) and the master
