@@ -2,6 +2,7 @@ package testsmtp
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -12,7 +13,7 @@ import (
 // give up on its own deadline. Returns the address.
 func StartHanging(t testing.TB) string {
 	return StartScripted(t, func(c net.Conn) {
-		_, _ = c.Read(make([]byte, 1)) // hold the connection until the client leaves
+		_, _ = io.Copy(io.Discard, c) // read (a TLS hello, commands) but never answer
 	})
 }
 

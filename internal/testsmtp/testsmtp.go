@@ -33,6 +33,9 @@ type Options struct {
 	// TLS advertises STARTTLS with a self-signed certificate for 127.0.0.1
 	// and localhost; clients trust Server.RootCAs.
 	TLS bool
+	// Implicit, with TLS, speaks TLS from the first byte (port 465 style)
+	// instead of offering STARTTLS.
+	Implicit bool
 	// Username and Password, when set, require AUTH PLAIN before MAIL
 	// (offered only after STARTTLS when TLS is set).
 	Username, Password string
@@ -88,8 +91,11 @@ func StartWith(t testing.TB, opts Options) *Server {
 	} else {
 		srv.AllowInsecureAuth = true // loopback only; the client decides
 	}
-	ln := listen(t)
+	var ln net.Listener = listen(t)
 	s.Addr = ln.Addr().String()
+	if opts.TLS && opts.Implicit {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
