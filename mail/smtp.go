@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/mail"
 	"net/smtp"
@@ -183,12 +184,14 @@ func (s *SMTP) Send(ctx context.Context, msg Message) error {
 		return &SendError{Step: "dial", Err: withCtx(ctx, err)}
 	}
 	defer conn.Close()
-	// One deadline on the raw connection bounds every read and write that
-	// follows, including those through the TLS layer STARTTLS adds on top.
-	if err := conn.SetDeadline(deadline); err != nil {
+	// When ctx ends (the deadline above, or cancellation), moving the raw
+	// connection's deadline to the past makes any blocked read or write
+	// return, including those through the TLS layer STARTTLS adds on top;
+	// ctx.Err() is then already set, so the error reports it. The absolute
+	// deadline (plus a grace) is a backstop should the callback run late.
+	if err := conn.SetDeadline(deadline.Add(time.Second)); err != nil {
 		return &SendError{Step: "dial", Err: err}
 	}
-	// Cancellation: move the deadline to the past so a blocked read returns.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
@@ -273,7 +276,7 @@ func classify(ctx context.Context, step string, err error) error {
 // holds when the Send deadline expired.
 func withCtx(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return errors.Join(cerr, err)
+		return fmt.Errorf("%w (%w)", cerr, err)
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/mail"
 	"regexp"
@@ -263,8 +264,8 @@ func TestSMTPHangingServerBoundedByTimeout(t *testing.T) {
 				start := time.Now()
 				err := m.Send(ctx, msg)
 				elapsed := time.Since(start)
-				if !errors.Is(err, webmail.ErrUnavailable) {
-					t.Fatalf("err = %v, want ErrUnavailable", err)
+				if !errors.Is(err, webmail.ErrUnavailable) || !errors.Is(err, tc.want) {
+					t.Fatalf("err = %v, want ErrUnavailable and %v", err, tc.want)
 				}
 				if elapsed > tc.bound+margin {
 					t.Errorf("Send returned after %v, bound %v + %v", elapsed, tc.bound, margin)
@@ -275,6 +276,34 @@ func TestSMTPHangingServerBoundedByTimeout(t *testing.T) {
 				t.Logf("returned after %v (bound %v): %v", elapsed.Round(time.Millisecond), tc.bound, err)
 			})
 		}
+	}
+}
+
+// The same bound holds when the server stops answering mid-transaction,
+// after accepting the message body.
+func TestSMTPServerHangsAfterData(t *testing.T) {
+	addr := testsmtp.StartScripted(t, func(c net.Conn) {
+		s := testsmtp.NewScript(c)
+		_ = s.Reply("220 localhost ESMTP")
+		for _, verb := range []string{"EHLO", "MAIL", "RCPT"} {
+			if !s.Expect(verb) {
+				return
+			}
+			_ = s.Reply("250 OK")
+		}
+		if !s.Expect("DATA") {
+			return
+		}
+		_ = s.Reply("354 Go ahead")
+		_, _ = io.Copy(io.Discard, c) // swallow the body and "." but never reply
+	})
+	m := newSMTP(t, webmail.SMTPConfig{Addr: addr, TLS: webmail.TLSNone, Timeout: 300 * time.Millisecond})
+	start := time.Now()
+	err := m.Send(context.Background(), webmail.Message{To: "a@example.org", Subject: "Hi", Text: "t"})
+	elapsed := time.Since(start)
+	assertSendError(t, err, webmail.ErrUnavailable, "data", 0)
+	if elapsed > 550*time.Millisecond {
+		t.Errorf("Send returned after %v, bound 300ms + 250ms", elapsed)
 	}
 }
 
