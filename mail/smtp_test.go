@@ -16,8 +16,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	webmail "github.com/webauthnkit/webauthnkit/mail"
 	"github.com/webauthnkit/webauthnkit/internal/testsmtp"
+	webmail "github.com/webauthnkit/webauthnkit/mail"
 )
 
 const testFrom = "Passkey App <noreply@example.com>"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -28,8 +29,9 @@ const (
 
 // Data is what a template renders. Fields a template does not use may be
 // left empty. Every string may be user-controlled (a passkey name, a user
-// agent): the HTML part escapes them (html/template), and Link is further
-// filtered so only safe URLs (http, https, mailto) become clickable.
+// agent): control characters become spaces (no extra lines in the text part
+// or the subject), the HTML part escapes them (html/template), and Link must
+// be an absolute http or https URL.
 type Data struct {
 	AppName   string
 	Username  string
@@ -188,6 +190,14 @@ func (t *Templates) Render(name, to string, data Data) (Message, error) {
 	set, ok := t.sets[name]
 	if !ok {
 		return Message{}, fmt.Errorf("mail: unknown template %q", name)
+	}
+	if data.Link != "" {
+		// The text part cannot filter a link the way html/template does, and
+		// some clients make any URL clickable: only absolute http(s) links.
+		u, err := url.Parse(data.Link)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return Message{}, fmt.Errorf("mail: template %s: Data.Link must be an absolute http or https URL", name)
+		}
 	}
 	data = data.withoutControls()
 	var subject, text, html bytes.Buffer

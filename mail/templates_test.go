@@ -68,18 +68,18 @@ func TestTemplatesEscapeUserInput(t *testing.T) {
 		AppName:  "Acme\r\nBcc: victim@example.net",
 		Username: `<img src=x onerror=alert(1)>`,
 		Device:   "<script>alert('x')</script>\nYour recovery code is 000000",
-		Link:     "javascript:alert(1)",
+		Link:     `https://acme.example/account?a="><script>x</script>`,
 		Time:     time.Now(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"<script>", "<img src=x", "javascript:"} {
+	for _, bad := range []string{"<script>", "<img src=x"} {
 		if strings.Contains(msg.HTML, bad) {
 			t.Errorf("HTML part contains %q:\n%s", bad, msg.HTML)
 		}
 	}
-	for _, want := range []string{"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt;", `href="#ZgotmplZ"`} {
+	for _, want := range []string{"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt;", `href="https://acme.example/account?a=%22%3e%3cscript%3ex%3c/script%3e"`} {
 		if !strings.Contains(msg.HTML, want) {
 			t.Errorf("HTML part lacks %q:\n%s", want, msg.HTML)
 		}
@@ -91,6 +91,11 @@ func TestTemplatesEscapeUserInput(t *testing.T) {
 	}
 	if strings.ContainsAny(msg.Subject, "\r\n") {
 		t.Errorf("subject %q has a line break", msg.Subject)
+	}
+	for _, link := range []string{"javascript:alert(1)", "data:text/html,<script>x</script>", "//evil.example/x", "/relative"} {
+		if _, err := tpl.Render(webmail.TemplateVerifyEmail, "ann@example.org", webmail.Data{Code: "1", Link: link}); err == nil {
+			t.Errorf("Link %q accepted", link)
+		}
 	}
 }
 
