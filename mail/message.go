@@ -22,7 +22,7 @@ const (
 	MaxSubjectBytes = 512     // long enough for any real subject
 	MaxBodyBytes    = 1 << 20 // per part (Text, HTML)
 	MaxHeaders      = 16
-	MaxHeaderBytes  = 998 // RFC 5322 line limit, per value
+	MaxHeaderBytes  = 900 // per value; name + value stay under RFC 5322's 998
 )
 
 // reservedHeaders are written by this package; Message.Headers cannot set them.
@@ -121,11 +121,18 @@ func encodeHeader(value string) string {
 	return mime.QEncoding.Encode("utf-8", value)
 }
 
+// fold puts each RFC 2047 encoded-word of a header on its own line, so a
+// long non-ASCII subject or display name never exceeds the 998-octet line
+// limit (the whitespace between encoded-words is ignored when decoding).
+func fold(value string) string {
+	return strings.ReplaceAll(value, "?= =?", "?=\r\n =?")
+}
+
 // build renders msg as an RFC 5322 message with CRLF line endings. msg must
 // have been validated.
 func (msg Message) build(from, to *mail.Address, now time.Time) ([]byte, error) {
 	var buf bytes.Buffer
-	header := func(name, value string) { buf.WriteString(name + ": " + value + "\r\n") }
+	header := func(name, value string) { buf.WriteString(name + ": " + fold(value) + "\r\n") }
 	header("From", from.String())
 	header("To", to.String())
 	header("Subject", encodeHeader(msg.Subject))

@@ -115,6 +115,31 @@ func TestSMTPStartTLSAuthDeliversMultipart(t *testing.T) {
 	}
 }
 
+// A maximal non-ASCII subject and display name are folded so that no raw
+// line exceeds 998 octets, and decode back unchanged.
+func TestSMTPLongUTF8HeadersFolded(t *testing.T) {
+	srv := testsmtp.Start(t)
+	m := newSMTP(t, webmail.SMTPConfig{Addr: srv.Addr, TLS: webmail.TLSNone})
+	subject := strings.Repeat("é", webmail.MaxSubjectBytes/2)
+	name := strings.Repeat("ü", 100)
+	if err := m.Send(context.Background(), webmail.Message{To: name + " <long@example.org>", Subject: subject, Text: "t",
+		Headers: map[string]string{"X-Note": strings.Repeat("ß", webmail.MaxHeaderBytes/2)}}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitFor(t, srv, "long@example.org")
+	for _, line := range strings.Split(string(got.Raw), "\r\n") {
+		if len(line) > 998 {
+			t.Fatalf("raw line of %d bytes: %.80s...", len(line), line)
+		}
+	}
+	if got.Subject != subject {
+		t.Errorf("subject = %q", got.Subject)
+	}
+	if to, err := got.Header.AddressList("To"); err != nil || to[0].Name != name {
+		t.Errorf("To = %v, %v", to, err)
+	}
+}
+
 func TestSMTPImplicitTLS(t *testing.T) {
 	srv := testsmtp.StartWith(t, testsmtp.Options{TLS: true, Implicit: true, Username: "app", Password: "pw"})
 	m := newSMTP(t, webmail.SMTPConfig{Addr: srv.Addr, TLS: webmail.TLSImplicit, Username: "app", Password: "pw",
