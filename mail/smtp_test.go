@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/mail"
 	"regexp"
 	"strings"
 	"sync"
@@ -399,4 +398,3 @@ func assertSendError(t *testing.T, err error, kind error, step string, code int)
 	return se
 }
 
-var _ = mail.ParseAddress
