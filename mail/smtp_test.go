@@ -397,4 +397,3 @@ func assertSendError(t *testing.T, err error, kind error, step string, code int)
 	}
 	return se
 }
-
