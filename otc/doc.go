@@ -28,8 +28,10 @@
 //     does, so the budget holds across instances. Only the purpose is
 //     throttled: recovery can be throttled while passkey sign-in works.
 //   - A link token maps to its account through a second record, named by a
-//     keyed hash of the token; the code record holds the token's hash, so
-//     a newer Issue also kills the old link.
+//     keyed hash of the token and holding the account sealed under a key
+//     derived from the token (the store never shows an account in clear);
+//     the code record holds the token's hash, so a newer Issue also kills
+//     the old link.
 //   - The secret is never used directly: subkeys per use (record names,
 //     code hashes, token hashes, log pseudonyms) are HMAC-SHA256(secret,
 //     label).

@@ -123,7 +123,7 @@ func (c *Codes) Issue(ctx context.Context, p Purpose, account []byte) (*Code, er
 		rec.tokenHash = keyedHash(c.keys.link, []byte(p), account, token)
 		// The link record comes first: if the code record's put then
 		// fails, an orphan link finds no matching code and is useless.
-		if err := c.cfg.Store.PutCeremony(ctx, c.linkRecordID(p, token), encodeLinkRecord(account), out.ExpiresAt); err != nil {
+		if err := c.cfg.Store.PutCeremony(ctx, c.linkRecordID(p, token), c.encodeLinkRecord(p, token, account), out.ExpiresAt); err != nil {
 			c.log.WarnContext(ctx, "otc: issue failed", "purpose", string(p), "account", c.accountRef(account), "error", err)
 			return nil, wrap(ErrStore, err)
 		}
@@ -283,7 +283,7 @@ func (c *Codes) VerifyLink(ctx context.Context, p Purpose, token string) ([]byte
 		c.log.WarnContext(ctx, "otc: link verify failed", "purpose", string(p), "error", err)
 		return nil, wrap(ErrStore, err)
 	}
-	account, ok := decodeLinkRecord(data)
+	account, ok := c.decodeLinkRecord(p, raw, data)
 	if !ok {
 		return nil, ErrInvalidCode
 	}
@@ -310,5 +310,5 @@ func (c *Codes) VerifyLink(ctx context.Context, p Purpose, token string) ([]byte
 		return nil, ErrInvalidCode
 	}
 	c.log.InfoContext(ctx, "otc: link verified", "purpose", string(p), "account", ref)
-	return append([]byte(nil), account...), nil
+	return account, nil
 }

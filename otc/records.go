@@ -1,6 +1,8 @@
 package otc
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,6 +19,7 @@ type keys struct {
 	recordID []byte // names store records
 	code     []byte // hashes typed codes
 	link     []byte // hashes link tokens
+	linkSeal []byte // seals the account in a link record
 	log      []byte // account pseudonyms in logs
 }
 
@@ -26,7 +29,7 @@ func deriveKeys(secret []byte) keys {
 		m.Write([]byte("webauthnkit otc v1 " + label))
 		return m.Sum(nil)
 	}
-	return keys{recordID: sub("record id"), code: sub("code"), link: sub("link"), log: sub("log")}
+	return keys{recordID: sub("record id"), code: sub("code"), link: sub("link"), linkSeal: sub("link seal"), log: sub("log")}
 }
 
 // keyedHash is HMAC-SHA256 under key of the parts, each length-prefixed so
@@ -86,12 +89,11 @@ type codeRecord struct {
 }
 
 const (
-	recordVersion  = 1
-	hashLen        = sha256.Size
-	nonceLen       = 16
-	codeRecordLen  = 1 + 1 + 1 + 8 + hashLen + hashLen + nonceLen
-	flagHasToken   = 1
-	linkRecordBase = 1 + 1 + nonceLen
+	recordVersion = 1
+	hashLen       = sha256.Size
+	nonceLen      = 16
+	codeRecordLen = 1 + 1 + 1 + 8 + hashLen + hashLen + nonceLen
+	flagHasToken  = 1
 )
 
 // nonce makes the data of every put distinct: a store may take a put of the
@@ -133,16 +135,34 @@ func decodeCodeRecord(b []byte) (r codeRecord, ok bool) {
 	return r, true
 }
 
-func encodeLinkRecord(account []byte) []byte {
-	b := make([]byte, 0, linkRecordBase+len(account))
-	b = append(b, recordVersion, byte(len(account)))
-	b = append(b, account...)
+// The link record holds the account sealed (AES-256-GCM) under a key
+// derived from the token, so the store reveals the account to no one but
+// the token's holder; record IDs are keyed for the same reason. The key is
+// new for every token and seals one message, so a fixed nonce is safe.
+func (c *Codes) linkSealer(p Purpose, token []byte) cipher.AEAD {
+	block, err := aes.NewCipher(keyedHash(c.keys.linkSeal, []byte(p), token))
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return aead
+}
+
+var zeroNonce [12]byte
+
+func (c *Codes) encodeLinkRecord(p Purpose, token, account []byte) []byte {
+	b := []byte{recordVersion}
+	b = c.linkSealer(p, token).Seal(b, zeroNonce[:], account, []byte(p))
 	return append(b, nonce()...)
 }
 
-func decodeLinkRecord(b []byte) (account []byte, ok bool) {
-	if len(b) < linkRecordBase+1 || b[0] != recordVersion || len(b) != linkRecordBase+int(b[1]) {
+func (c *Codes) decodeLinkRecord(p Purpose, token, b []byte) (account []byte, ok bool) {
+	if len(b) < 1+16+nonceLen || b[0] != recordVersion {
 		return nil, false
 	}
-	return b[2 : 2+int(b[1])], true
+	account, err := c.linkSealer(p, token).Open(nil, zeroNonce[:], b[1:len(b)-nonceLen], []byte(p))
+	return account, err == nil && len(account) > 0
 }
