@@ -2,6 +2,7 @@ package otc_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -170,6 +171,37 @@ func TestCodesOnEveryStore(t *testing.T) {
 					}
 					require.Equal(t, 1, ok)
 				}
+			})
+
+			t.Run("account budget holds across two instances under concurrency", func(t *testing.T) {
+				edit := func(cfg *otc.Config) { cfg.MaxAttemptsPerCode = 20 }
+				one, two := newCodes(t, c, store, edit), newCodes(t, c, store, edit)
+				acct := []byte("acct-shared-budget")
+				code, err := one.Issue(ctx, recover, acct)
+				require.NoError(t, err)
+				errs := make([]error, 30)
+				var wg sync.WaitGroup
+				for i := range errs {
+					inst := one
+					if i%2 == 1 {
+						inst = two
+					}
+					wg.Go(func() { errs[i] = inst.Verify(ctx, recover, acct, wrongCode(code.Code)) })
+				}
+				wg.Wait()
+				invalid, throttled := 0, 0
+				for _, err := range errs {
+					switch {
+					case errors.Is(err, otc.ErrInvalidCode):
+						invalid++
+					case errors.Is(err, otc.ErrTooManyAttempts):
+						throttled++
+					default:
+						t.Fatalf("unexpected %v", err)
+					}
+				}
+				require.Equal(t, otc.DefaultMaxAttemptsPerAccount, invalid, "attempts that reached the code")
+				require.Equal(t, len(errs)-otc.DefaultMaxAttemptsPerAccount, throttled)
 			})
 
 			t.Run("concurrent Issue: exactly one code stays live", func(t *testing.T) {
