@@ -27,6 +27,13 @@ type User struct {
 	// removing a passkey, invalidates every session server-side. Stores keep
 	// it; CreateUser stores the value given (normally 0).
 	SessionEpoch uint64
+	// Email is the account's email address, normalised by the library
+	// (see NormalizeEmail), or empty. Unique among users that have one:
+	// GetUserByEmail finds it. Up to 254 characters.
+	Email string
+	// EmailVerifiedAt is when the owner of Email proved they receive mail
+	// there (a code or link sent to it was used); zero while unverified.
+	EmailVerifiedAt time.Time
 }
 
 // Credential is a registered passkey: the credential record of WebAuthn §4.
@@ -103,6 +110,24 @@ type CredentialUse struct {
 //     stored (for any user); nothing is stored in either case. When both
 //     are taken either error may be returned. first.UserHandle must equal
 //     user.Handle (any error otherwise).
+//   - CreateUser stores Email and EmailVerifiedAt as given. A non-empty
+//     Email is unique like Name: ErrUserExists if another user has it.
+//   - GetUserByEmail returns the user with this exact (normalised) email,
+//     compared byte for byte, or ErrNotFound (also for the empty string).
+//   - SetEmail sets the Email and EmailVerifiedAt of the user with this
+//     handle (an empty email removes it; a zero verifiedAt marks it
+//     unverified). ErrNotFound for an unknown user; ErrUserExists if
+//     another user has the email (nothing changes then). The old address is
+//     free for others afterwards. Of concurrent SetEmail calls of two users
+//     with the same free address exactly one succeeds.
+//   - SetRecoveryCodes replaces the user's recovery codes with hashes (the
+//     library stores only keyed hashes, each 32 bytes; at most 32 of them);
+//     an empty list removes them all. ErrNotFound for an unknown user.
+//   - UseRecoveryCode removes hash from the user's recovery codes as one
+//     atomic step and succeeds only if it was there: of concurrent uses of
+//     one code exactly one succeeds, the others get ErrNotFound (as for an
+//     unknown code or user). RecoveryCodesLeft counts them (0 for an
+//     unknown user). DeleteUser removes them with the user.
 //   - UpdateUser sets the Name and DisplayName of the user with this handle
 //     (Handle, CreatedAt and SessionEpoch are unchanged). It returns
 //     ErrNotFound for an unknown user and ErrUserExists if another user has
@@ -152,6 +177,12 @@ type CredentialUse struct {
 type CredentialStore interface {
 	CreateUser(ctx context.Context, user User, first *Credential) error
 	UpdateUser(ctx context.Context, handle []byte, name, displayName string) error
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	SetEmail(ctx context.Context, handle []byte, email string, verifiedAt time.Time) error
+
+	SetRecoveryCodes(ctx context.Context, handle []byte, hashes [][]byte) error
+	UseRecoveryCode(ctx context.Context, handle []byte, hash []byte) error
+	RecoveryCodesLeft(ctx context.Context, handle []byte) (int, error)
 	GetUserByHandle(ctx context.Context, handle []byte) (User, error)
 	GetUserByName(ctx context.Context, name string) (User, error)
 	DeleteUser(ctx context.Context, handle []byte) error
