@@ -42,7 +42,10 @@ var emailLookup = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transition
 // Control, bidirectional-formatting and invisible characters (zero-width
 // space, soft hyphen, Hangul filler, variation selectors) are refused
 // anywhere. The result has at most MaxEmailLength bytes, its local part at
-// most MaxEmailLocalLength. Error messages never repeat the address.
+// most MaxEmailLocalLength. A single-label domain ("localhost") is
+// accepted: intranets and tests use them, and only a verified address is
+// trusted anyway. Error messages never repeat the address. The result is a
+// fixed point: normalising it again gives it back.
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {

@@ -1,6 +1,7 @@
 package webauthnkit_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -299,4 +300,36 @@ func requireStored(t *testing.T, e *env, want webauthnkit.User) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
 	}
+}
+
+// NormalizeEmail never panics, and its output is a fixed point within the
+// bounds: a stored address normalised again (a lookup) is the same
+// address.
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"alice@example.com", "Alice@Bücher.Example", "a+b@x.co", "ÄLICE@example.com", "ǅ@x.com",
+		"\u212aate@example.com", "i\u0307@x.com", "a@ＥＸＡＭＰＬＥ.com", `"a"@b.c`, "a@[1.2.3.4]", "a@xn--bcher-kva.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := webauthnkit.NormalizeEmail(s)
+		if err != nil {
+			if !errors.Is(err, webauthnkit.ErrInvalidRequest) {
+				t.Fatalf("NormalizeEmail(%q): %v, want ErrInvalidRequest", s, err)
+			}
+			return
+		}
+		if len(out) > webauthnkit.MaxEmailLength {
+			t.Fatalf("NormalizeEmail(%q) = %d bytes", s, len(out))
+		}
+		again, err := webauthnkit.NormalizeEmail(out)
+		if err != nil || again != out {
+			t.Fatalf("NormalizeEmail(%q) = %q, which normalises to %q, %v", s, out, again, err)
+		}
+		domain := out[strings.LastIndexByte(out, '@')+1:]
+		for i := range len(domain) {
+			if c := domain[i]; c >= 0x80 || (c >= 'A' && c <= 'Z') {
+				t.Fatalf("NormalizeEmail(%q) = %q: the domain is not lower-case ASCII", s, out)
+			}
+		}
+	})
 }
