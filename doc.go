@@ -35,6 +35,9 @@
 // adds its first passkey. [RelyingParty.UpdateUser] changes the name (up to
 // [MaxNameLength] characters: an email address fits) and display name and
 // returns what the browser passes to signalCurrentUserDetails.
+// [RelyingParty.SetEmail] sets an account's email address (normalised by
+// [NormalizeEmail], unique among accounts) and whether it is verified;
+// [RelyingParty.UserByEmail] finds the account by it.
 //
 // # Passkeys as a second factor
 //
