@@ -9,13 +9,10 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 )
 
-// Recovery codes are stored as the library hands them over: keyed hashes,
-// one row each in <prefix>recovery_codes, whose primary key is (user_handle,
-// hash). ON DELETE CASCADE removes them with their user.
-const (
-	maxRecoveryCodes    = 32 // per user, per the store contract
-	recoveryCodeHashLen = 32 // bytes: the library's keyed hash
-)
+// Recovery codes are stored as the library hands them over: keyed hashes
+// (webauthnkit.RecoveryCodeHashSize bytes), one row each in
+// <prefix>recovery_codes, whose primary key is (user_handle, hash). ON
+// DELETE CASCADE removes them with their user.
 
 // SetRecoveryCodes replaces the user's recovery codes with hashes in one
 // transaction: delete the old set, insert the new one (duplicates count
@@ -25,14 +22,14 @@ const (
 // unknown user.
 func (s *Store) SetRecoveryCodes(ctx context.Context, handle []byte, hashes [][]byte) error {
 	const op = "SetRecoveryCodes"
-	if len(hashes) > maxRecoveryCodes {
-		return fmt.Errorf("sqlstore: %s: %d recovery codes, want at most %d", op, len(hashes), maxRecoveryCodes)
+	if len(hashes) > webauthnkit.MaxRecoveryCodes {
+		return fmt.Errorf("sqlstore: %s: %d recovery code hashes, want at most %d", op, len(hashes), webauthnkit.MaxRecoveryCodes)
 	}
 	seen := make(map[string]bool, len(hashes))
 	unique := make([][]byte, 0, len(hashes))
 	for _, h := range hashes {
-		if len(h) != recoveryCodeHashLen {
-			return fmt.Errorf("sqlstore: %s: a recovery code hash is %d bytes, want %d", op, len(h), recoveryCodeHashLen)
+		if len(h) != webauthnkit.RecoveryCodeHashSize {
+			return fmt.Errorf("sqlstore: %s: a recovery code hash is %d bytes, want %d", op, len(h), webauthnkit.RecoveryCodeHashSize)
 		}
 		if !seen[string(h)] {
 			seen[string(h)] = true
@@ -94,7 +91,7 @@ func (s *Store) insertRecoveryCodes(handle []byte, hashes [][]byte) (string, []a
 // included (it changes only what UPDATE counts).
 func (s *Store) UseRecoveryCode(ctx context.Context, handle []byte, hash []byte) error {
 	const op = "UseRecoveryCode"
-	if len(hash) != recoveryCodeHashLen {
+	if len(hash) != webauthnkit.RecoveryCodeHashSize {
 		return fmt.Errorf("sqlstore: %s: %w", op, webauthnkit.ErrNotFound)
 	}
 	res, err := s.execWrite(ctx, s.q.useRecoveryCode, handle, hash)
