@@ -125,7 +125,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// checkSchema selects every column the Store uses from its three tables,
+// checkSchema selects every column the Store uses from its four tables,
 // with a condition that matches nothing.
 func (s *Store) checkSchema(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, s.q.schemaCheck)
