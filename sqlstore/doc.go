@@ -62,12 +62,15 @@
 //
 // # Schema and migrations
 //
-// Three tables, named with a prefix (default "webauthnkit_", see
+// Four tables, named with a prefix (default "webauthnkit_", see
 // WithTablePrefix): users (handle primary key of 1 to 64 bytes, unique name
 // of up to 1024 bytes, which holds the library's 254 characters in every
-// dialect, session epoch), credentials (ID primary key, indexed user handle
-// referencing users with ON DELETE CASCADE, second-factor-only flag) and
-// ceremonies (ID primary key, indexed expiry).
+// dialect, session epoch, email and its verification time; the email is
+// NULL for a user without one, so its unique index holds only among users
+// that have an address), credentials (ID primary key, indexed user handle
+// referencing users with ON DELETE CASCADE, second-factor-only flag),
+// recovery_codes (primary key user handle and code hash, referencing users
+// with ON DELETE CASCADE) and ceremonies (ID primary key, indexed expiry).
 // Migrate applies the embedded, versioned migrations and records them in
 // <prefix>schema_migrations; it is idempotent and safe to run from several
 // processes at once. MigrateDown reverts them all (tests, tools).
@@ -75,7 +78,10 @@
 //
 // Migrations: 001_init creates the tables; 002_session_epoch adds
 // users.session_epoch (existing users start at 0); 003_second_factor_only
-// adds credentials.second_factor_only (existing credentials get false). New refuses tables that
+// adds credentials.second_factor_only (existing credentials get false);
+// 004_email_recovery_codes adds users.email and users.email_verified_at
+// (existing users get no address, unverified) and the recovery_codes table
+// (existing users get no codes). New refuses tables that
 // lack a migration, so run Migrate before deploying a release that adds
 // one; the previous release keeps working on the migrated tables (its
 // queries name their columns). On MySQL, whose DDL is not transactional, a

@@ -105,8 +105,8 @@ func TestMigrateSessionEpoch(t *testing.T) {
 // can have run without its version being recorded (a crash in between).
 // Migrate then runs it again, and the ALTER TABLE that finds its column
 // already added (or already dropped, going down) counts as done. Each
-// migration that adds a column: 002 (users.session_epoch) and 003
-// (credentials.second_factor_only).
+// migration that adds a column: 002 (users.session_epoch), 003
+// (credentials.second_factor_only) and 004 (users.email).
 func TestMySQLMigrationRerun(t *testing.T) {
 	for _, m := range []struct {
 		version       int
@@ -114,6 +114,7 @@ func TestMySQLMigrationRerun(t *testing.T) {
 	}{
 		{2, "users", "session_epoch"},
 		{3, "credentials", "second_factor_only"},
+		{4, "users", "email"},
 	} {
 		t.Run(fmt.Sprintf("%03d", m.version), func(t *testing.T) {
 			db := openMySQL(t, mysqlDSN)

@@ -16,7 +16,7 @@ import (
 	"github.com/webauthnkit/webauthnkit/sqlstore/sqlitedb"
 )
 
-var schemaTables = []string{"users", "credentials", "ceremonies", "schema_migrations"}
+var schemaTables = []string{"users", "credentials", "ceremonies", "recovery_codes", "schema_migrations"}
 
 // tableExists reports whether the table exists in db's current database or
 // schema search path.
@@ -44,7 +44,7 @@ func requireTables(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string, 
 }
 
 // allVersions is what Migrate records on a new database.
-var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}, {3, "second_factor_only"}}
+var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}, {3, "second_factor_only"}, {4, "email_recovery_codes"}}
 
 type versionRow struct {
 	version int64
@@ -70,7 +70,7 @@ func versionRows(t *testing.T, db *sql.DB, prefix string) []versionRow {
 // test failed before MigrateDown.
 func dropTablesAtEnd(t *testing.T, db *sql.DB, prefix string) {
 	t.Cleanup(func() {
-		for _, name := range []string{"ceremonies", "credentials", "users", "schema_migrations"} {
+		for _, name := range []string{"ceremonies", "credentials", "recovery_codes", "users", "schema_migrations"} {
 			db.Exec("DROP TABLE IF EXISTS " + prefix + name)
 		}
 	})
@@ -228,6 +228,7 @@ func TestMigrationsFS(t *testing.T) {
 				"001_init.down.sql", "001_init.up.sql",
 				"002_session_epoch.down.sql", "002_session_epoch.up.sql",
 				"003_second_factor_only.down.sql", "003_second_factor_only.up.sql",
+				"004_email_recovery_codes.down.sql", "004_email_recovery_codes.up.sql",
 			}, names)
 
 			up, err := fs.ReadFile(fsys, "001_init.up.sql")

@@ -13,6 +13,15 @@ type queries struct {
 	updateUser   string
 	deleteUser   string
 
+	// Issue 14: email and recovery codes (email.go).
+	userByEmail       string
+	setEmail          string
+	userExists        string // SQLite's SetRecoveryCodes: no FOR UPDATE there
+	deleteRecovery    string // all of a user's codes
+	useRecoveryCode   string
+	countRecovery     string
+	insertRecoveryRow string // the INSERT without its VALUES tuples
+
 	insertCredential    string
 	credentialByID      string
 	credentialWithUser  string
@@ -44,7 +53,7 @@ type queries struct {
 }
 
 // userColumns is the column order of insertUser and Store.userDest.
-const userColumns = "handle, name, display_name, created_at, session_epoch"
+const userColumns = "handle, name, display_name, created_at, session_epoch, email, email_verified_at"
 
 // credentialColumns is the column order of insertCredential,
 // Store.credentialArgs and Store.scanCredential.
@@ -64,7 +73,7 @@ func selectColumns(d Dialect, columns string) string {
 	}
 	parts := strings.Split(columns, ", ")
 	for i, c := range parts {
-		if name := c[strings.LastIndexByte(c, '.')+1:]; name == "created_at" || name == "last_used_at" {
+		if name := c[strings.LastIndexByte(c, '.')+1:]; name == "created_at" || name == "last_used_at" || name == "email_verified_at" {
 			parts[i] = "CAST(" + c + " AS CHAR)"
 		}
 	}
@@ -75,17 +84,29 @@ func buildQueries(d Dialect, prefix string) queries {
 	users := prefix + "users"
 	creds := prefix + "credentials"
 	cers := prefix + "ceremonies"
+	codes := prefix + "recovery_codes"
 	q := queries{
 		schemaCheck: "SELECT " + qualify("u", userColumns) + ", " + qualify("c", credentialColumns) +
-			", e.id, e.data, e.expires_at FROM " + users + " u, " + creds + " c, " + cers + " e WHERE 1 = 0",
+			", e.id, e.data, e.expires_at, r.user_handle, r.hash FROM " + users + " u, " + creds + " c, " + cers + " e, " +
+			codes + " r WHERE 1 = 0",
 
-		insertUser:   "INSERT INTO " + users + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?)",
+		insertUser:   "INSERT INTO " + users + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
 		userByHandle: "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE handle = ?",
 		userByName:   "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE name = ?",
 		// UpdateUser: the unique index on name decides between concurrent
 		// renames to one name.
 		updateUser: "UPDATE " + users + " SET name = ?, display_name = ? WHERE handle = ?",
 		deleteUser: "DELETE FROM " + users + " WHERE handle = ?",
+
+		userByEmail: "SELECT " + selectColumns(d, userColumns) + " FROM " + users + " WHERE email = ?",
+		// SetEmail: the unique index on email decides between concurrent
+		// claims of one address, as the one on name does for UpdateUser.
+		setEmail:          "UPDATE " + users + " SET email = ?, email_verified_at = ? WHERE handle = ?",
+		userExists:        "SELECT 1 FROM " + users + " WHERE handle = ?",
+		deleteRecovery:    "DELETE FROM " + codes + " WHERE user_handle = ?",
+		useRecoveryCode:   "DELETE FROM " + codes + " WHERE user_handle = ? AND hash = ?",
+		countRecovery:     "SELECT COUNT(*) FROM " + codes + " WHERE user_handle = ?",
+		insertRecoveryRow: "INSERT INTO " + codes + " (user_handle, hash) VALUES ",
 
 		insertCredential: "INSERT INTO " + creds + " (" + credentialColumns + ") VALUES (" +
 			strings.Repeat("?, ", strings.Count(credentialColumns, ",")) + "?)",
@@ -118,6 +139,7 @@ func buildQueries(d Dialect, prefix string) queries {
 	}
 	for _, p := range []*string{
 		&q.schemaCheck, &q.insertUser, &q.userByHandle, &q.userByName, &q.updateUser, &q.deleteUser,
+		&q.userByEmail, &q.setEmail, &q.userExists, &q.deleteRecovery, &q.useRecoveryCode, &q.countRecovery,
 		&q.insertCredential, &q.credentialByID, &q.credentialWithUser, &q.credentialsByUser, &q.updateUse,
 		&q.useState, &q.renameCredential, &q.ownedCredentialName, &q.deleteCredential,
 		&q.lockUser, &q.deleteGuardedCredential, &q.lockUserCredentials, &q.endSessions,

@@ -125,7 +125,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// checkSchema selects every column the Store uses from its three tables,
+// checkSchema selects every column the Store uses from its four tables,
 // with a condition that matches nothing.
 func (s *Store) checkSchema(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, s.q.schemaCheck)
@@ -212,7 +212,8 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *we
 	if err := checkUser(user); err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
-	userArgs := []any{user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt), int64(user.SessionEpoch)}
+	userArgs := []any{user.Handle, user.Name, user.DisplayName, s.dialect.timeArg(user.CreatedAt), int64(user.SessionEpoch),
+		emailArg(user.Email), s.dialect.nullTimeArg(user.EmailVerifiedAt)}
 	if first == nil {
 		_, err := s.execWrite(ctx, s.q.insertUser, userArgs...)
 		return s.fail(ctx, op, err, webauthnkit.ErrUserExists)
@@ -264,7 +265,7 @@ func (s *Store) getUser(ctx context.Context, op, query string, key any) (webauth
 }
 
 // DeleteUser removes the user and, through ON DELETE CASCADE, its
-// credentials.
+// credentials and recovery codes.
 func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	const op = "DeleteUser"
 	res, err := s.execWrite(ctx, s.q.deleteUser, handle)
@@ -469,7 +470,7 @@ func checkUser(u webauthnkit.User) error {
 	if u.SessionEpoch > math.MaxInt64 { // the columns are signed 64-bit
 		return errors.New("user session epoch is above 2^63-1")
 	}
-	return nil
+	return checkEmail(u.Email)
 }
 
 // checkUserName refuses a name longer than the column holds (MySQL's
@@ -555,5 +556,6 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 
 // userDest returns the Scan destinations for userColumns, into u.
 func (s *Store) userDest(u *webauthnkit.User) []any {
-	return []any{&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt), &u.SessionEpoch}
+	return []any{&u.Handle, &u.Name, &u.DisplayName, s.dialect.scanTime(&u.CreatedAt), &u.SessionEpoch,
+		emailScanner{&u.Email}, s.dialect.scanTime(&u.EmailVerifiedAt)}
 }
