@@ -11,15 +11,14 @@ import (
 // that a use is one atomic SREM and DeleteUser removes the set in the same
 // script as the user.
 
-const (
-	// maxRecoveryCodes and recoveryHashLen bound what SetRecoveryCodes
-	// stores (the contract's limits): at most 32 hashes of 32 bytes.
-	maxRecoveryCodes = 32
-	recoveryHashLen  = 32
-)
+// errRecoveryCodes is SetRecoveryCodes' answer to hashes outside the
+// contract's bounds; it names the bounds, never the values.
+var errRecoveryCodes = fmt.Errorf("at most %d recovery code hashes of %d bytes each",
+	webauthnkit.MaxRecoveryCodes, webauthnkit.RecoveryCodeHashSize)
 
 // SetRecoveryCodes replaces the user's recovery codes with hashes (at most
-// 32, each 32 bytes); an empty list removes them all. It returns an error
+// webauthnkit.MaxRecoveryCodes, each webauthnkit.RecoveryCodeHashSize
+// bytes; a repeated hash counts once); an empty list removes them all. It returns an error
 // wrapping webauthnkit.ErrNotFound for an unknown user. One script: the
 // old set is gone and the new one in place in the same step.
 func (s *Store) SetRecoveryCodes(ctx context.Context, handle []byte, hashes [][]byte) error {
@@ -30,13 +29,13 @@ func (s *Store) SetRecoveryCodes(ctx context.Context, handle []byte, hashes [][]
 	if len(handle) == 0 {
 		return errorf(op, webauthnkit.ErrNotFound)
 	}
-	if len(hashes) > maxRecoveryCodes {
-		return fmt.Errorf("redisstore: %s: %d hashes, at most %d", op, len(hashes), maxRecoveryCodes)
+	if len(hashes) > webauthnkit.MaxRecoveryCodes {
+		return fmt.Errorf("redisstore: %s: %w", op, errRecoveryCodes)
 	}
 	args := make([]any, len(hashes))
 	for i, h := range hashes {
-		if len(h) != recoveryHashLen {
-			return fmt.Errorf("redisstore: %s: a hash of %d bytes, want %d", op, len(h), recoveryHashLen)
+		if len(h) != webauthnkit.RecoveryCodeHashSize {
+			return fmt.Errorf("redisstore: %s: %w", op, errRecoveryCodes)
 		}
 		args[i] = h
 	}
@@ -61,7 +60,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, handle []byte, hash []byte)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	if len(handle) == 0 || len(hash) != recoveryHashLen {
+	if len(handle) == 0 || len(hash) != webauthnkit.RecoveryCodeHashSize {
 		return errorf(op, webauthnkit.ErrNotFound) // no such hash can be stored
 	}
 	htag := tag(handle)
