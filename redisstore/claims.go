@@ -214,14 +214,13 @@ type claimSpace struct {
 	prefix     string // key prefix after the store's, before the braces
 	valueField string // user hash field holding the value
 	txField    string // user hash field naming the claim's transaction; absent: fTx
-	taken      error  // the sentinel when another user holds the value
 	optional   bool   // the empty value means none: it has no claim
 	step       string // failpoint step after the claim, "claimed<What>"
 }
 
 var (
-	names  = claimSpace{what: "name", prefix: "name:", valueField: fUserName, txField: fUserNameTx, taken: webauthnkit.ErrUserExists, step: "claimedName"}
-	emails = claimSpace{what: "email", prefix: "email:", valueField: fUserEmail, txField: fUserEmailTx, taken: webauthnkit.ErrUserExists, optional: true, step: "claimedEmail"}
+	names  = claimSpace{what: "name", prefix: "name:", valueField: fUserName, txField: fUserNameTx, step: "claimedName"}
+	emails = claimSpace{what: "email", prefix: "email:", valueField: fUserEmail, txField: fUserEmailTx, optional: true, step: "claimedEmail"}
 )
 
 // claimKey is the key of value's claim in the space sp.
@@ -235,7 +234,7 @@ func (s *Store) emailKey(email string) string { return s.claimKey(emails, email)
 // claim claims value in the space sp for claimValue (tx followed by the
 // handle). A claim held by a transaction in progress is waited for (at most
 // the lease), a dead one is taken over, a valid one means the value is
-// taken (sp.taken).
+// taken (ErrUserExists).
 func (s *Store) claim(ctx context.Context, sp claimSpace, value, claimValue string, renew func(context.Context) error) error {
 	key := s.claimKey(sp, value)
 	expected := ""
@@ -258,7 +257,7 @@ func (s *Store) claim(ctx context.Context, sp claimSpace, value, claimValue stri
 		}
 		switch r {
 		case valid:
-			return sentinelErr{err: sp.taken}
+			return sentinelErr{err: webauthnkit.ErrUserExists}
 		case dead:
 			expected = cur
 		case busy:
@@ -267,7 +266,7 @@ func (s *Store) claim(ctx context.Context, sp claimSpace, value, claimValue stri
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return sentinelErr{err: sp.taken}
+				return sentinelErr{err: webauthnkit.ErrUserExists}
 			}
 			if err := renew(ctx); err != nil {
 				return err

@@ -284,7 +284,8 @@
 // store's clock, so a ceremony is never returned from expiresAt on, even
 // while the server-side TTL still runs. A ceremony whose expiresAt has
 // already passed is not stored. Leases expire natively too. Users,
-// credentials, indexes and name claims have no TTL.
+// credentials, indexes, recovery codes and name and email claims have no
+// TTL.
 //
 // # Errors
 //

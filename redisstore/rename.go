@@ -163,7 +163,7 @@ func (s *Store) switchOnce(ctx context.Context, op string, sp claimSpace, handle
 	if value != "" || !sp.optional {
 		if err := s.claim(ctx, sp, value, newClaim, renew); err != nil {
 			var se sentinelErr
-			if errors.As(err, &se) && se.err == sp.taken {
+			if errors.As(err, &se) && se.err == webauthnkit.ErrUserExists {
 				// Taken, unless by this very user: a concurrent switch of
 				// the same user to the same value committed after our
 				// begin. Start over, and the begin answers "same".
