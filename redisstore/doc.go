@@ -52,7 +52,8 @@
 //	                         SetEmail)
 //	usercreds:{H}     hash   H's credential index: credential ID (raw) -> tx
 //	recovery:{H}      set    H's recovery code hashes
-//	recoveryused:{H}  string nonce of H's last recovery code use (60 s)
+//	recoveryused:{H}  hash   H's recent recovery code uses: hash -> nonce
+//	                         (60 s after the last use)
 //	lease:{H}:TX      string lease of write or deletion TX for user H (PX)
 //	name:{N}          string name claim: TX followed by the owner's handle
 //	email:{E}         string email claim: TX followed by the owner's handle

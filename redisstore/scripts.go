@@ -421,8 +421,8 @@ return {u[1], u[2] or '', redis.call('HGETALL', KEYS[2]), u[3] or u[1], u[4] or 
 // Returns "ok", "notfound", or "retry" when a credential was added or
 // removed, or the user renamed or its email changed, in the meantime.
 //
-// KEYS: user, user's credential index, recovery codes, last recovery code
-// use. ARGV: user tx, name tx, email tx, then credential ID, tx pairs.
+// KEYS: user, user's credential index, recovery codes, recent recovery
+// code uses. ARGV: user tx, name tx, email tx, then credential ID, tx pairs.
 var scriptDeleteUser = redis.NewScript(`
 local u = redis.call('HMGET', KEYS[1], 't', 'nt', 'mt')
 if u[1] ~= ARGV[1] then return 'notfound' end
@@ -453,16 +453,19 @@ return 1
 
 // scriptUseRecoveryCode removes one code hash from a user's set: the
 // single atomic step that makes a code single-use. It notes the call's
-// nonce for a minute, so that a resent run (lost reply) answers 1 as the
-// first did instead of reporting the code it just used as unknown.
+// nonce under the hash for a minute, so that a resent run (lost reply)
+// answers 1 as the first did instead of reporting the code it just used as
+// unknown. The nonces are kept per hash, so that concurrent uses of other
+// codes do not overwrite it; the key expires a minute after the last use.
 //
-// KEYS: recovery codes, last use. ARGV: hash, nonce. Returns 1 if the
+// KEYS: recovery codes, recent uses. ARGV: hash, nonce. Returns 1 if the
 // code was there (and is gone now), else 0.
 var scriptUseRecoveryCode = redis.NewScript(`
 if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', 60000)
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], 60000)
   return 1
 end
-if redis.call('GET', KEYS[2]) == ARGV[2] then return 1 end
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then return 1 end
 return 0
 `)
