@@ -77,9 +77,9 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 			scriptDeleteCredIf.Run(cctx, s.c, []string{credKey}, handle, tx)
 		}
 		if claimValue != "" {
-			s.release(cctx, names, user.Name, claimValue)
+			s.releaseIn(cctx, names, user.Name, claimValue)
 			if emailClaimed {
-				s.release(cctx, emails, user.Email, claimValue)
+				s.releaseIn(cctx, emails, user.Email, claimValue)
 			}
 		}
 		s.c.Del(cctx, leaseKey)
@@ -407,13 +407,20 @@ func (w *waiter) sleep(ctx context.Context) bool {
 }
 
 // release deletes the claim of value in sp if it still holds claimValue.
-// Best effort. An empty value (no email) has no claim.
+// Best effort, within a clean-up context of its own (see cleanupCtx).
 func (s *Store) release(ctx context.Context, sp claimSpace, value, claimValue string) {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	s.releaseIn(cctx, sp, value, claimValue)
+}
+
+// releaseIn is release within cctx, a clean-up context the caller made:
+// clean-ups of several steps share one, so they are bounded together by
+// the caller's deadline. An empty value (no email) has no claim.
+func (s *Store) releaseIn(cctx context.Context, sp claimSpace, value, claimValue string) {
 	if value == "" && sp.optional {
 		return
 	}
-	cctx, cancel := cleanupCtx(ctx)
-	defer cancel()
 	scriptReleaseClaim.Run(cctx, s.c, []string{s.claimKey(sp, value)}, claimValue)
 }
 

@@ -218,8 +218,10 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	}
 	// The user is gone: a claim left behind (if this fails) is stale,
 	// ignored by readers and taken over by the next claimant.
-	s.release(ctx, names, name, nameTx+string(handle))
-	s.release(ctx, emails, email, emailTx+string(handle))
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	s.releaseIn(cctx, names, name, nameTx+string(handle))
+	s.releaseIn(cctx, emails, email, emailTx+string(handle))
 	return nil
 }
 

@@ -145,7 +145,7 @@ func (s *Store) switchOnce(ctx context.Context, op string, sp claimSpace, handle
 		defer cancel()
 		// The lease goes first, so that the claim is dead before it goes.
 		s.c.Del(cctx, leaseKey)
-		s.release(cctx, sp, value, newClaim)
+		s.releaseIn(cctx, sp, value, newClaim)
 	}()
 
 	renew := func(ctx context.Context) error {
