@@ -9,7 +9,8 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 )
 
-// The cross-slot claim protocol behind CreateUser and AddCredential, and
+// The cross-slot claim protocol behind CreateUser and AddCredential (and,
+// through claim, UpdateUser and SetEmail: rename.go), and
 // the reader-side settling of records it leaves pending: see the package
 // documentation ("Data model", "Consistency across slots") and
 // docs/redisstore.md.
@@ -26,7 +27,7 @@ var errTooMuchContention = fmt.Errorf("gave up after %d attempts because of conc
 
 // write runs the claim/commit transaction of CreateUser (user != nil) and
 // AddCredential (user == nil). cred is nil for a user created without a
-// credential: then only the name is claimed.
+// credential: then only the name (and the email, if any) is claimed.
 func (s *Store) write(ctx context.Context, op string, handle []byte, user *webauthnkit.User, cred *webauthnkit.Credential) (err error) {
 	htag := tag(handle)
 	tx := newTx()

@@ -20,13 +20,14 @@ import (
 // CreateUser stores user and, when first is not nil, its first credential,
 // which must belong to the user (first.UserHandle equal to user.Handle).
 //
-// The write spans the slots of the name, the credential ID and the user
-// handle: it claims the name, then the credential ID (if any), then commits
-// the user record and its credential index in one script. Readers see
-// nothing until that commit; on failure the claims are released. It returns
-// an error wrapping webauthnkit.ErrUserExists if the name or handle is
-// taken, and webauthnkit.ErrCredentialExists if the credential ID is;
-// nothing is stored then.
+// The write spans the slots of the name, the email (if any), the credential
+// ID and the user handle: it claims the name, then the email, then the
+// credential ID (if any), then commits the user record and its credential
+// index in one script. Readers see nothing until that commit; on failure
+// the claims are released. It returns an error wrapping
+// webauthnkit.ErrUserExists if the name, email or handle is taken, and
+// webauthnkit.ErrCredentialExists if the credential ID is; nothing is
+// stored then.
 func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *webauthnkit.Credential) error {
 	const op = "CreateUser"
 	if err := ctx.Err(); err != nil {
