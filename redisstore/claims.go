@@ -9,7 +9,8 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 )
 
-// The cross-slot claim protocol behind CreateUser and AddCredential, and
+// The cross-slot claim protocol behind CreateUser and AddCredential (and,
+// through claim, UpdateUser and SetEmail: rename.go), and
 // the reader-side settling of records it leaves pending: see the package
 // documentation ("Data model", "Consistency across slots") and
 // docs/redisstore.md.
@@ -26,7 +27,7 @@ var errTooMuchContention = fmt.Errorf("gave up after %d attempts because of conc
 
 // write runs the claim/commit transaction of CreateUser (user != nil) and
 // AddCredential (user == nil). cred is nil for a user created without a
-// credential: then only the name is claimed.
+// credential: then only the name (and the email, if any) is claimed.
 func (s *Store) write(ctx context.Context, op string, handle []byte, user *webauthnkit.User, cred *webauthnkit.Credential) (err error) {
 	htag := tag(handle)
 	tx := newTx()
@@ -63,7 +64,8 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	// From here on, a failure before the commit releases what was claimed.
 	// Releasing is an optimisation: claims of a transaction whose lease has
 	// gone without a commit are dead and taken over by the next claimant.
-	var nameValue string
+	var claimValue string // tx+handle, once a name or email claim was tried
+	emailClaimed := false
 	var credClaimed bool
 	keepClaims := false // once the commit was sent
 	defer func() {
@@ -75,8 +77,11 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 		if credClaimed {
 			scriptDeleteCredIf.Run(cctx, s.c, []string{credKey}, handle, tx)
 		}
-		if nameValue != "" {
-			scriptReleaseName.Run(cctx, s.c, []string{s.nameKey(user.Name)}, nameValue)
+		if claimValue != "" {
+			s.releaseIn(cctx, names, user.Name, claimValue)
+			if emailClaimed {
+				s.releaseIn(cctx, emails, user.Email, claimValue)
+			}
 		}
 		s.c.Del(cctx, leaseKey)
 	}()
@@ -93,14 +98,23 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 		return nil
 	}
 
-	// 2. Claim the name (CreateUser only).
+	// 2. Claim the name and the email, if any (CreateUser only).
 	if user != nil {
-		nameValue = tx + string(handle)
-		if err := s.claimName(ctx, user.Name, nameValue, renew); err != nil {
+		claimValue = tx + string(handle)
+		if err := s.claim(ctx, names, user.Name, claimValue, renew); err != nil {
 			return s.opErr(ctx, op, err)
 		}
-		if err := s.step(op + ":claimedName"); err != nil {
+		if err := s.step(op + ":" + names.step); err != nil {
 			return err
+		}
+		if user.Email != "" {
+			emailClaimed = true // even on error: the claim may have been made
+			if err := s.claim(ctx, emails, user.Email, claimValue, renew); err != nil {
+				return s.opErr(ctx, op, err)
+			}
+			if err := s.step(op + ":" + emails.step); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -120,7 +134,7 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	if user != nil {
 		args = append(args, userFields(*user, tx)...)
 	}
-	st, err = scriptCommit.Run(ctx, s.c, []string{userKey, credsKey, leaseKey}, args...).Text()
+	st, err = scriptCommit.Run(ctx, s.c, []string{userKey, credsKey, leaseKey, s.recoveryKey(htag)}, args...).Text()
 	if err != nil {
 		// The commit may or may not have happened: keep the claims, they
 		// resolve by themselves (valid if it committed, dead otherwise).
@@ -192,15 +206,42 @@ const (
 	dead  resolution = "dead"  // it never committed, or was deleted since
 )
 
-// claimName claims the name key for value (tx followed by the handle). A
-// claim held by a transaction in progress is waited for (at most the lease),
-// a dead one is taken over, a valid one means the name is taken.
-func (s *Store) claimName(ctx context.Context, name, value string, renew func(context.Context) error) error {
-	key := s.nameKey(name)
+// claimSpace is a namespace of unique user attributes (names, emails): each
+// value has a claim key of its own, holding the claiming transaction
+// followed by the owner's handle, and is backed by two fields of the owner's
+// record: the value and the transaction of its claim.
+type claimSpace struct {
+	what       string // for error texts
+	prefix     string // key prefix after the store's, before the braces
+	valueField string // user hash field holding the value
+	txField    string // user hash field naming the claim's transaction; absent: fTx
+	optional   bool   // the empty value means none: it has no claim
+	step       string // failpoint step after the claim, "claimed<What>"
+}
+
+var (
+	names  = claimSpace{what: "name", prefix: "name:", valueField: fUserName, txField: fUserNameTx, step: "claimedName"}
+	emails = claimSpace{what: "email", prefix: "email:", valueField: fUserEmail, txField: fUserEmailTx, optional: true, step: "claimedEmail"}
+)
+
+// claimKey is the key of value's claim in the space sp.
+func (s *Store) claimKey(sp claimSpace, value string) string {
+	return s.prefix + sp.prefix + "{" + tag([]byte(value)) + "}"
+}
+
+func (s *Store) nameKey(name string) string   { return s.claimKey(names, name) }
+func (s *Store) emailKey(email string) string { return s.claimKey(emails, email) }
+
+// claim claims value in the space sp for claimValue (tx followed by the
+// handle). A claim held by a transaction in progress is waited for (at most
+// the lease), a dead one is taken over, a valid one means the value is
+// taken (ErrUserExists).
+func (s *Store) claim(ctx context.Context, sp claimSpace, value, claimValue string, renew func(context.Context) error) error {
+	key := s.claimKey(sp, value)
 	expected := ""
 	wait := newWaiter(s.lease)
 	for range maxAttempts {
-		res, err := scriptClaimName.Run(ctx, s.c, []string{key}, value, expected).Slice()
+		res, err := scriptClaim.Run(ctx, s.c, []string{key}, claimValue, expected).Slice()
 		if err != nil {
 			return err
 		}
@@ -209,9 +250,9 @@ func (s *Store) claimName(ctx context.Context, name, value string, renew func(co
 		}
 		cur, _ := res[1].(string)
 		if len(cur) <= txLen {
-			return errors.New("malformed name claim") // the key would name the user
+			return fmt.Errorf("malformed %s claim", sp.what) // the key would name the user
 		}
-		r, err := s.resolveName(ctx, []byte(cur[txLen:]), name, cur[:txLen])
+		r, err := s.resolveClaim(ctx, sp, []byte(cur[txLen:]), value, cur[:txLen])
 		if err != nil {
 			return err
 		}
@@ -296,9 +337,12 @@ func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []a
 	return errTooMuchContention
 }
 
-func (s *Store) resolveName(ctx context.Context, owner []byte, name, tx string) (resolution, error) {
+// resolveClaim decides a claim of value in sp made by transaction tx of the
+// user owner, in the owner's slot.
+func (s *Store) resolveClaim(ctx context.Context, sp claimSpace, owner []byte, value, tx string) (resolution, error) {
 	htag := tag(owner)
-	r, err := scriptResolveName.Run(ctx, s.c, []string{s.leaseKey(htag, tx), s.userKey(htag)}, name, tx).Text()
+	r, err := scriptResolveClaim.Run(ctx, s.c, []string{s.leaseKey(htag, tx), s.userKey(htag)},
+		value, tx, sp.valueField, sp.txField).Text()
 	return resolution(r), err
 }
 
@@ -363,11 +407,22 @@ func (w *waiter) sleep(ctx context.Context) bool {
 	return true
 }
 
-// releaseName deletes a name claim if it still holds value. Best effort.
-func (s *Store) releaseName(ctx context.Context, name, value string) {
+// release deletes the claim of value in sp if it still holds claimValue.
+// Best effort, within a clean-up context of its own (see cleanupCtx).
+func (s *Store) release(ctx context.Context, sp claimSpace, value, claimValue string) {
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
-	scriptReleaseName.Run(cctx, s.c, []string{s.nameKey(name)}, value)
+	s.releaseIn(cctx, sp, value, claimValue)
+}
+
+// releaseIn is release within cctx, a clean-up context the caller made:
+// clean-ups of several steps share one, so they are bounded together by
+// the caller's deadline. An empty value (no email) has no claim.
+func (s *Store) releaseIn(cctx context.Context, sp claimSpace, value, claimValue string) {
+	if value == "" && sp.optional {
+		return
+	}
+	scriptReleaseClaim.Run(cctx, s.c, []string{s.claimKey(sp, value)}, claimValue)
 }
 
 // modify runs a single-key credential script that answers {"ok", ...},

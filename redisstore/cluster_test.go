@@ -22,7 +22,8 @@ import (
 
 // TestCluster runs the conformance suites, the crash-recovery tests, the
 // last-passkey race, the session-epoch tests, the rename crash and race
-// tests and the tests of users without credentials on a
+// tests, the tests of users without credentials, the SetEmail crash and
+// race tests and the recovery-code race on a
 // three-master Redis Cluster: the one at WEBAUTHNKIT_REDIS_CLUSTER_ADDRS
 // (comma-separated) if set, else one the test starts itself with
 // scripts/redis-cluster.sh in a temporary directory and stops at the end.
@@ -41,7 +42,7 @@ func TestCluster(t *testing.T) {
 			slots[slot] = true
 		}
 		// The user's own keys share a slot.
-		for _, k := range []string{s.userCredsKey(htag), s.leaseKey(htag, newTx())} {
+		for _, k := range []string{s.userCredsKey(htag), s.leaseKey(htag, newTx()), s.recoveryKey(htag), s.recoveryUseKey(htag)} {
 			a, err := cc.ClusterKeySlot(ctx, k).Result()
 			require.NoError(t, err)
 			b, err := cc.ClusterKeySlot(ctx, s.userKey(htag)).Result()
@@ -75,6 +76,9 @@ func TestCluster(t *testing.T) {
 	t.Run("RenameCrashRecovery", func(t *testing.T) { testRenameCrashRecovery(t, cc) })
 	t.Run("RenameRace", func(t *testing.T) { testRenameRace(t, cc) })
 	t.Run("UserWithoutCredentials", func(t *testing.T) { testUserWithoutCredentials(t, cc) })
+	t.Run("SetEmailCrashRecovery", func(t *testing.T) { testSetEmailCrashRecovery(t, cc) })
+	t.Run("SetEmailRace", func(t *testing.T) { testSetEmailRace(t, cc) })
+	t.Run("UseRecoveryCodeRace", func(t *testing.T) { testUseRecoveryCodeRace(t, cc) })
 }
 
 // clusterClient returns a client for the test cluster, skipping (failing in

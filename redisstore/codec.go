@@ -29,12 +29,20 @@ const (
 	// name: set by UpdateUser; absent until the first rename, when the
 	// claim is the CreateUser's (fTx).
 	fUserNameTx = "nt"
+	// fUserEmail is the email address ("" or absent: none), fUserEmailAt
+	// when it was verified (µs; "" while unverified), and fUserEmailTx the
+	// transaction whose email claim backs it: set by SetEmail; absent
+	// until the first SetEmail, when the claim is the CreateUser's (fTx).
+	fUserEmail   = "m"
+	fUserEmailAt = "mv"
+	fUserEmailTx = "mt"
 )
 
-// nameTx returns the transaction of a user record's name claim.
-func nameTx(m map[string]string) string {
-	if nt, ok := m[fUserNameTx]; ok {
-		return nt
+// claimTx returns the transaction of a user record's claim in sp (its name
+// or email claim): the one that last switched it, else the CreateUser's.
+func claimTx(m map[string]string, sp claimSpace) string {
+	if t, ok := m[sp.txField]; ok {
+		return t
 	}
 	return m[fTx]
 }
@@ -104,6 +112,8 @@ func userFields(u webauthnkit.User, tx string) []any {
 		fUserDisplay, u.DisplayName,
 		fUserCreated, encTime(u.CreatedAt),
 		fUserEpoch, strconv.FormatUint(u.SessionEpoch, 10),
+		fUserEmail, u.Email,
+		fUserEmailAt, encTime(u.EmailVerifiedAt),
 		fTx, tx,
 	}
 }
@@ -112,6 +122,10 @@ func decodeUser(handle []byte, m map[string]string) (webauthnkit.User, error) {
 	created, err := decTime(m[fUserCreated])
 	if err != nil {
 		return webauthnkit.User{}, fmt.Errorf("malformed user record, field %q: %w", fUserCreated, err)
+	}
+	verified, err := decTime(m[fUserEmailAt])
+	if err != nil {
+		return webauthnkit.User{}, fmt.Errorf("malformed user record, field %q: %w", fUserEmailAt, err)
 	}
 	var epoch uint64
 	if e, ok := m[fUserEpoch]; ok { // absent in records written before epochs existed
@@ -125,6 +139,9 @@ func decodeUser(handle []byte, m map[string]string) (webauthnkit.User, error) {
 		DisplayName:  m[fUserDisplay],
 		CreatedAt:    created,
 		SessionEpoch: epoch,
+		// Absent in records written before emails existed: none.
+		Email:           m[fUserEmail],
+		EmailVerifiedAt: verified,
 	}, nil
 }
 

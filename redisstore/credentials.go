@@ -20,13 +20,14 @@ import (
 // CreateUser stores user and, when first is not nil, its first credential,
 // which must belong to the user (first.UserHandle equal to user.Handle).
 //
-// The write spans the slots of the name, the credential ID and the user
-// handle: it claims the name, then the credential ID (if any), then commits
-// the user record and its credential index in one script. Readers see
-// nothing until that commit; on failure the claims are released. It returns
-// an error wrapping webauthnkit.ErrUserExists if the name or handle is
-// taken, and webauthnkit.ErrCredentialExists if the credential ID is;
-// nothing is stored then.
+// The write spans the slots of the name, the email (if any), the credential
+// ID and the user handle: it claims the name, then the email, then the
+// credential ID (if any), then commits the user record and its credential
+// index in one script. Readers see nothing until that commit; on failure
+// the claims are released. It returns an error wrapping
+// webauthnkit.ErrUserExists if the name, email or handle is taken, and
+// webauthnkit.ErrCredentialExists if the credential ID is; nothing is
+// stored then.
 func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *webauthnkit.Credential) error {
 	const op = "CreateUser"
 	if err := ctx.Err(); err != nil {
@@ -91,11 +92,31 @@ func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit
 // and name transaction (a claim left by a crashed writer, a deleted user or
 // a rename is ignored).
 func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
-	const op = "GetUserByName"
+	return s.getUserByClaim(ctx, "GetUserByName", names, name)
+}
+
+// GetUserByEmail returns the user with the given email address, compared
+// byte for byte: like GetUserByName, a GET of the email claim, then an
+// HGETALL of the user it names, which must carry the same email and email
+// transaction. The empty address names no user.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (webauthnkit.User, error) {
+	const op = "GetUserByEmail"
+	if email == "" {
+		if err := ctx.Err(); err != nil {
+			return webauthnkit.User{}, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		return webauthnkit.User{}, errorf(op, webauthnkit.ErrNotFound)
+	}
+	return s.getUserByClaim(ctx, op, emails, email)
+}
+
+// getUserByClaim returns the user whose record carries value in sp, found
+// through value's claim.
+func (s *Store) getUserByClaim(ctx context.Context, op string, sp claimSpace, value string) (webauthnkit.User, error) {
 	if err := ctx.Err(); err != nil {
 		return webauthnkit.User{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	cur, err := s.c.Get(ctx, s.nameKey(name)).Result()
+	cur, err := s.c.Get(ctx, s.claimKey(sp, value)).Result()
 	if errors.Is(err, redis.Nil) {
 		return webauthnkit.User{}, errorf(op, webauthnkit.ErrNotFound)
 	}
@@ -103,14 +124,14 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 		return webauthnkit.User{}, wrapErr(ctx, op, err)
 	}
 	if len(cur) <= txLen {
-		return webauthnkit.User{}, fmt.Errorf("redisstore: %s: malformed name claim", op)
+		return webauthnkit.User{}, fmt.Errorf("redisstore: %s: malformed %s claim", op, sp.what)
 	}
 	tx, handle := cur[:txLen], []byte(cur[txLen:])
 	m, err := s.c.HGetAll(ctx, s.userKey(tag(handle))).Result()
 	if err != nil {
 		return webauthnkit.User{}, wrapErr(ctx, op, err)
 	}
-	if nameTx(m) != tx || m[fUserName] != name {
+	if m[fTx] == "" || claimTx(m, sp) != tx || m[sp.valueField] != value {
 		return webauthnkit.User{}, errorf(op, webauthnkit.ErrNotFound)
 	}
 	u, err := decodeUser(handle, m)
@@ -120,12 +141,13 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 	return u, nil
 }
 
-// DeleteUser removes the user, its credentials and its name. It deletes the
-// credential records first, then (atomically, if no credential was added or
-// removed meanwhile) the user record and its index, then the name claim. A
-// crash part-way leaves either a user with fewer credentials (call
-// DeleteUser again) or a stale name claim that readers ignore and the next
-// CreateUser with that name takes over.
+// DeleteUser removes the user, its credentials, name, email and recovery
+// codes. It deletes the credential records first, then (atomically, if no
+// credential was added or removed, and the name and email unchanged,
+// meanwhile) the user record, its index and its recovery codes, then the
+// name and email claims. A crash part-way leaves either a user with fewer
+// credentials (call DeleteUser again) or stale claims that readers ignore
+// and the next claimant takes over.
 //
 // It returns an error wrapping webauthnkit.ErrNotFound if the user does not
 // exist when the call starts. A user found by the call and deleted by a
@@ -141,22 +163,24 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	}
 	htag := tag(handle)
 	userKey, credsKey := s.userKey(htag), s.userCredsKey(htag)
-	var userTx, nameTx, name string
+	var userTx, nameTx, name, emailTx, email string
 	deleted := false
 	for range maxAttempts {
 		res, err := scriptReadUser.Run(ctx, s.c, []string{userKey, credsKey}).Slice()
 		if err != nil {
 			return wrapErr(ctx, op, err)
 		}
-		if len(res) < 4 {
+		if len(res) < 6 {
 			return errorf(op, webauthnkit.ErrNotFound)
 		}
 		userTx, _ = res[0].(string)
 		name, _ = res[1].(string)
 		index, _ := res[2].([]any)
 		nameTx, _ = res[3].(string)
-		args := make([]any, 0, 2+len(index))
-		args = append(args, userTx, nameTx)
+		email, _ = res[4].(string)
+		emailTx, _ = res[5].(string)
+		args := make([]any, 0, 3+len(index))
+		args = append(args, userTx, nameTx, emailTx)
 		for i := 0; i+1 < len(index); i += 2 {
 			id, _ := index[i].(string)
 			tx, _ := index[i+1].(string)
@@ -168,7 +192,7 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 		if err := s.step(op + ":credentialsDeleted"); err != nil {
 			return err
 		}
-		st, err := scriptDeleteUser.Run(ctx, s.c, []string{userKey, credsKey}, args...).Text()
+		st, err := scriptDeleteUser.Run(ctx, s.c, []string{userKey, credsKey, s.recoveryKey(htag), s.recoveryUseKey(htag)}, args...).Text()
 		if err != nil {
 			return wrapErr(ctx, op, err)
 		}
@@ -176,7 +200,7 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 			// The user this call found was deleted since: by this very
 			// script, run twice because its reply was lost, or by a
 			// concurrent DeleteUser. Either way it is gone, as asked, and
-			// its name claim is stale.
+			// its claims are stale.
 			deleted = true
 			break
 		}
@@ -185,7 +209,7 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 			break
 		}
 		// "retry": a credential was added or removed, or the user
-		// renamed, meanwhile.
+		// renamed or its email changed, meanwhile.
 	}
 	if !deleted {
 		return fmt.Errorf("redisstore: %s: %w", op, errTooMuchContention)
@@ -193,9 +217,12 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 	if err := s.step(op + ":userDeleted"); err != nil {
 		return err
 	}
-	// The user is gone: a name claim left behind (if this fails) is stale,
+	// The user is gone: a claim left behind (if this fails) is stale,
 	// ignored by readers and taken over by the next claimant.
-	s.releaseName(ctx, name, nameTx+string(handle))
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	s.releaseIn(cctx, names, name, nameTx+string(handle))
+	s.releaseIn(cctx, emails, email, emailTx+string(handle))
 	return nil
 }
 

@@ -47,18 +47,25 @@
 // and being in braces they are the key's Cluster hash tag:
 //
 //	user:{H}          hash   user with handle H: name, display name, created,
-//	                         session epoch, tx, name tx (after a rename)
+//	                         session epoch, tx, name tx (after a rename),
+//	                         email, its verified time, email tx (after a
+//	                         SetEmail)
 //	usercreds:{H}     hash   H's credential index: credential ID (raw) -> tx
+//	recovery:{H}      set    H's recovery code hashes
+//	recoveryused:{H}  hash   H's recent recovery code uses: hash -> nonce
+//	                         (60 s after the last use)
 //	lease:{H}:TX      string lease of write or deletion TX for user H (PX)
 //	name:{N}          string name claim: TX followed by the owner's handle
+//	email:{E}         string email claim: TX followed by the owner's handle
 //	cred:{I}          hash   credential with ID I: owner, state, tx, fields
 //	ceremony:ID       string expiry (8 bytes) + ceremony data, PX TTL
 //
-// A user's own keys share one slot (tag H); each credential and each name
+// A user's own keys share one slot (tag H); each credential, name and email
 // has its own slot. GetCredential, the login's hot path, is one HMGET;
 // UpdateCredentialUse is one script on the credential's key; GetUserByHandle
-// is one HGETALL; GetUserByName two reads; UpdateUser four round trips
-// (one when the name is unchanged); ListCredentials an HGETALL of the
+// is one HGETALL; GetUserByName and GetUserByEmail two reads; UpdateUser
+// and SetEmail four round trips (one when the value is unchanged);
+// UseRecoveryCode one script (an SREM), RecoveryCodesLeft one SCARD; ListCredentials an HGETALL of the
 // index and one pipelined HMGET per credential (one round trip per node).
 // EndSessions is one script on the user record; DeleteCredential takes four
 // round trips, five when guarded (see below). The store does not implement
@@ -81,7 +88,8 @@
 //  1. Begin (user's slot): check the user (must not exist for CreateUser,
 //     must for AddCredential) and set a lease key lease:{H}:TX with a
 //     native TTL (10 s).
-//  2. Claim the name (CreateUser): set name:{N} to TX+H, if absent.
+//  2. Claim the name (CreateUser): set name:{N} to TX+H, if absent; then,
+//     for a user created with an email, email:{E} the same way.
 //  3. Claim the credential ID: create cred:{I} in state "pending" (owner H,
 //     TX), if absent. CreateUser without a first credential (a user who
 //     has no passkey yet) skips this step and step 5.
@@ -94,7 +102,10 @@
 // Readers never trust a claim on its own. GetUserByName reads the claim, then
 // the user record, and answers only if the record carries the same name and
 // TX as its name transaction (field "nt", set by UpdateUser; until the
-// first rename, the creating transaction "t"). GetCredential returns a committed record directly; a pending one is
+// first rename, the creating transaction "t"); GetUserByEmail likewise with
+// the email ("m") and its transaction ("mt", set by SetEmail). Names and
+// emails are two key spaces of one claim mechanism (claimSpace).
+// GetCredential returns a committed record directly; a pending one is
 // resolved in its owner's slot: the lease still exists (in progress: not
 // found yet), or I is in the index with TX (committed: the reader finishes
 // step 5), or neither (the write failed: the record is deleted). Once the
@@ -113,8 +124,9 @@
 //
 // DeleteUser runs in the opposite order, so that nothing half-deleted is
 // ever visible: it deletes the credential records, then (in one script, if
-// the index did not change meanwhile; else it starts over) the user record
-// and its index, then the name claim. UpdateCredentialUse is a
+// the index, name and email did not change meanwhile; else it starts over)
+// the user record, its index and its recovery codes, then the name and
+// email claims. UpdateCredentialUse is a
 // compare-and-set on the sign count in one script; RenameCredential checks
 // the owner in its script.
 //
@@ -142,6 +154,29 @@
 // turn and only the last name stays claimed. DeleteUser's final script
 // checks the name transaction it read, and starts over if a rename
 // committed meanwhile, so it releases the claim of the user's current name.
+//
+// # Changing the email
+//
+// SetEmail is the rename protocol in the email space, with "m" and "mt" in
+// the roles of "n" and "nt" and the verified time ("mv") in the role of the
+// display name: begin (user's slot: read E and its claim's transaction,
+// take a lease lease:{H}:MX; a user that already has E' only gets its
+// verified time set), claim email:{E'} with MX+H (skipped when removing the
+// address), commit (user's slot, consuming the lease, only if the user
+// still has E under the transaction read: set E', "mv" and "mt" = MX),
+// release E's claim. A crash after the begin leaves a lease that expires;
+// after the claim, a claim of E' that readers ignore and others wait for
+// until the lease expires, then take over; after the commit, a stale claim
+// of E that the next claimant takes over at once. The user is never found
+// under two addresses; of two users setting one free address exactly one
+// succeeds.
+//
+// # Recovery codes
+//
+// A set recovery:{H} in the user's slot: SetRecoveryCodes replaces it in
+// one script that checks the user exists, DeleteUser removes it with the
+// user, and UseRecoveryCode is one SREM, so of concurrent uses of a code
+// exactly one succeeds.
 //
 // # Deleting a credential: the last-passkey guard
 //
@@ -250,7 +285,8 @@
 // store's clock, so a ceremony is never returned from expiresAt on, even
 // while the server-side TTL still runs. A ceremony whose expiresAt has
 // already passed is not stored. Leases expire natively too. Users,
-// credentials, indexes and name claims have no TTL.
+// credentials, indexes, recovery codes and name and email claims have no
+// TTL.
 //
 // # Errors
 //
@@ -277,7 +313,10 @@
 // go-redis resends a command whose connection broke before the reply came
 // (Options.MaxRetries, 3 by default), so a command may run twice. Every
 // write script of the store recognises its own earlier run and answers as
-// the first run did: claims and commits (of UpdateUser too), PutCeremony (a put that finds its
+// the first run did: claims and commits (of UpdateUser and SetEmail too),
+// SetRecoveryCodes, UseRecoveryCode (its nonce is kept for 60 s; without it
+// a resent SREM would report the code it used as unknown), PutCeremony (a
+// put that finds its
 // own value), UpdateCredentialUse (each call carries a nonce stored with the
 // update; without it a resent compare-and-set would report ErrConflict and
 // the library a counter regression), DeleteUser, and the steps of

@@ -74,10 +74,10 @@ func TestScriptsReplayed(t *testing.T) {
 	require.NoError(t, s.DeleteUser(t.Context(), u.Handle))
 	require.NoError(t, s.PutCeremony(t.Context(), "x", nil, time.Now().Add(-time.Second)))
 	require.NoError(t, s.PutCeremony(t.Context(), "replay-"+randomHex(8), nil, time.Now().Add(time.Second)))
-	c.AddHook(newReplayHook(scriptPutCeremony, scriptBegin, scriptCommit, scriptClaimName, scriptClaimCred,
-		scriptMarkCommitted, scriptReleaseName, scriptDeleteCredIf, scriptRename, scriptDeleteUser,
+	c.AddHook(newReplayHook(scriptPutCeremony, scriptBegin, scriptCommit, scriptClaim, scriptClaimCred,
+		scriptMarkCommitted, scriptReleaseClaim, scriptDeleteCredIf, scriptRename, scriptDeleteUser,
 		scriptBeginDelete, scriptMarkDeleting, scriptCommitDelete, scriptUnmarkDeleting,
-		scriptBeginRename, scriptCommitRename))
+		scriptBeginSwitch, scriptCommitSwitch, scriptSetRecoveryCodes, scriptUseRecoveryCode))
 	storetest.TestCredentialStore(t, func(t *testing.T) webauthnkit.CredentialStore { return testStore(t, c) })
 	storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return testStore(t, c) })
 

@@ -53,9 +53,9 @@ return 'ok'
 // succeeded (go-redis retries a command whose reply was lost), it answers
 // "ok" again rather than "expired".
 //
-// KEYS: user, user's credential index, lease. ARGV: mode ("create"/"add"),
-// transaction ID, credential ID ("" for a user created without one), then
-// (create) the user hash field/value pairs.
+// KEYS: user, user's credential index, lease, user's recovery codes. ARGV:
+// mode ("create"/"add"), transaction ID, credential ID ("" for a user
+// created without one), then (create) the user hash field/value pairs.
 var scriptCommit = redis.NewScript(`
 if redis.call('DEL', KEYS[3]) == 0 then
   if ARGV[1] == 'create' then
@@ -68,7 +68,7 @@ end
 local e = redis.call('EXISTS', KEYS[1])
 if ARGV[1] == 'create' then
   if e == 1 then return 'exists' end
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[2], KEYS[4])
   redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 elseif e == 0 then
   return 'notfound'
@@ -77,13 +77,14 @@ if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[2]) end
 return 'ok'
 `)
 
-// scriptClaimName claims a user name for a transaction: it sets the name key
-// if it is absent, or if it still holds the expected (dead) value being taken
-// over. Otherwise it returns the current value (unless that is already the
-// new value: the script ran before and its reply was lost).
+// scriptClaim claims a unique value (a user name or email; see claimSpace)
+// for a transaction: it sets the claim key if it is absent, or if it still
+// holds the expected (dead) value being taken over. Otherwise it returns
+// the current value (unless that is already the new value: the script ran
+// before and its reply was lost).
 //
-// KEYS: name. ARGV: new value, expected old value ("" for none).
-var scriptClaimName = redis.NewScript(`
+// KEYS: claim. ARGV: new value, expected old value ("" for none).
+var scriptClaim = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then return {1} end
 if cur and cur ~= ARGV[2] then return {0, cur} end
@@ -91,74 +92,78 @@ redis.call('SET', KEYS[1], ARGV[1])
 return {1}
 `)
 
-// scriptReleaseName deletes a name key if it still holds the given value.
+// scriptReleaseClaim deletes a claim key if it still holds the given value.
 //
-// KEYS: name. ARGV: value.
-var scriptReleaseName = redis.NewScript(`
+// KEYS: claim. ARGV: value.
+var scriptReleaseClaim = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 `)
 
-// scriptResolveName decides the fate of a name claim made by transaction tx
-// of user handle h, in h's slot: "busy" while the lease lives, "valid" if the
-// user record carries this name under tx (its name transaction: field "nt",
-// set by UpdateUser, or else "t", the CreateUser that made it), "dead"
-// otherwise (the transaction failed, or the user was renamed or deleted
-// since: the claim is stale).
+// scriptResolveClaim decides the fate of a claim of a value made by
+// transaction tx of user handle h, in h's slot: "busy" while the lease
+// lives, "valid" if the user record carries this value under tx (in the
+// space's value field, with its claim transaction in the tx field, or, until
+// the first switch, "t": the CreateUser that made it), "dead" otherwise
+// (the transaction failed, or the user switched away or was deleted since:
+// the claim is stale).
 //
-// KEYS: lease of (h, tx), user h. ARGV: name, tx.
-var scriptResolveName = redis.NewScript(`
+// KEYS: lease of (h, tx), user h. ARGV: value, tx, value field, tx field.
+var scriptResolveClaim = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'busy' end
-local u = redis.call('HMGET', KEYS[2], 'n', 't', 'nt')
+local u = redis.call('HMGET', KEYS[2], ARGV[3], 't', ARGV[4])
 if u[1] == ARGV[1] and (u[3] or u[2]) == ARGV[2] then return 'valid' end
 return 'dead'
 `)
 
-// UpdateUser (rename.go) is a transaction like CreateUser, with the user
-// record's switch to the new name as its commit point:
-// scriptBeginRename takes a lease, the new name is claimed with
-// scriptClaimName, scriptCommitRename switches the record, and the old
-// claim is released last (scriptReleaseName).
+// UpdateUser and SetEmail (rename.go) are transactions like CreateUser,
+// with the user record's switch to the new value as their commit point:
+// scriptBeginSwitch takes a lease, the new value is claimed with
+// scriptClaim, scriptCommitSwitch switches the record, and the old claim is
+// released last (scriptReleaseClaim).
 
-// scriptBeginRename starts an UpdateUser. It returns {"notfound"} for an
-// unknown user; {"same"} when the user already has the new name, after
-// setting the display name (no claim is needed, so this is the whole
-// update); else it sets the lease that the commit requires and returns
-// {"ok", current name, its name transaction}.
+// scriptBeginSwitch starts an UpdateUser or SetEmail. It returns
+// {"notfound"} for an unknown user; {"same"} when the user already has the
+// new value, after setting the extra fields (no claim is needed, so this is
+// the whole update); else it sets the lease that the commit requires and
+// returns {"ok", current value, its claim transaction}.
 //
-// KEYS: user, lease. ARGV: new name, display name, lease in milliseconds.
-var scriptBeginRename = redis.NewScript(`
-local u = redis.call('HMGET', KEYS[1], 't', 'n', 'nt')
+// KEYS: user, lease. ARGV: value field, tx field, new value, lease in
+// milliseconds, then the extra field/value pairs (display name, verified
+// time).
+var scriptBeginSwitch = redis.NewScript(`
+local u = redis.call('HMGET', KEYS[1], 't', ARGV[1], ARGV[2])
 if not u[1] then return {'notfound'} end
-if u[2] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'd', ARGV[2])
+if (u[2] or '') == ARGV[3] then
+  if #ARGV > 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
   return {'same'}
 end
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
 return {'ok', u[2] or '', u[3] or u[1]}
 `)
 
-// scriptCommitRename is the commit point of UpdateUser: while the lease
-// lives, and consuming it, it sets the user's name, display name and name
-// transaction, provided the user still has the name and name transaction
-// that the rename began with ("changed" otherwise: a concurrent rename of
-// the same user committed first; "notfound" if the user was deleted).
-// From here on the new claim is valid and the old one stale. Run again after
-// it succeeded (lost reply), it answers "ok" rather than "expired".
+// scriptCommitSwitch is the commit point of UpdateUser and SetEmail: while
+// the lease lives, and consuming it, it sets the user's value, its claim
+// transaction and the extra fields, provided the user still has the value
+// and claim transaction that the switch began with ("changed" otherwise: a
+// concurrent switch of the same user committed first; "notfound" if the
+// user was deleted). From here on the new claim is valid and the old one
+// stale. Run again after it succeeded (lost reply), it answers "ok" rather
+// than "expired".
 //
-// KEYS: user, lease. ARGV: new name, display name, rename tx, old name, old
-// name tx.
-var scriptCommitRename = redis.NewScript(`
-local u = redis.call('HMGET', KEYS[1], 't', 'n', 'nt')
+// KEYS: user, lease. ARGV: value field, tx field, new value, switch tx, old
+// value, old tx, then the extra field/value pairs.
+var scriptCommitSwitch = redis.NewScript(`
+local u = redis.call('HMGET', KEYS[1], 't', ARGV[1], ARGV[2])
 if redis.call('DEL', KEYS[2]) == 0 then
-  if u[2] == ARGV[1] and u[3] == ARGV[3] then return 'ok' end
+  if (u[2] or '') == ARGV[3] and u[3] == ARGV[4] then return 'ok' end
   return 'expired'
 end
 if not u[1] then return 'notfound' end
-if u[2] ~= ARGV[4] or (u[3] or u[1]) ~= ARGV[5] then return 'changed' end
-redis.call('HSET', KEYS[1], 'n', ARGV[1], 'd', ARGV[2], 'nt', ARGV[3])
+if (u[2] or '') ~= ARGV[5] or (u[3] or u[1]) ~= ARGV[6] then return 'changed' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[2], ARGV[4], unpack(ARGV, 7))
 return 'ok'
 `)
 
@@ -398,36 +403,69 @@ return n
 `)
 
 // scriptReadUser returns a consistent snapshot of a user for DeleteUser:
-// {tx, name, {credential ID, tx, ...}, name tx}, or {} if the user does not
-// exist.
+// {tx, name, {credential ID, tx, ...}, name tx, email, email tx}, or {} if
+// the user does not exist.
 //
 // KEYS: user, user's credential index.
 var scriptReadUser = redis.NewScript(`
-local u = redis.call('HMGET', KEYS[1], 't', 'n', 'nt')
+local u = redis.call('HMGET', KEYS[1], 't', 'n', 'nt', 'm', 'mt')
 if not u[1] then return {} end
-return {u[1], u[2] or '', redis.call('HGETALL', KEYS[2]), u[3] or u[1]}
+return {u[1], u[2] or '', redis.call('HGETALL', KEYS[2]), u[3] or u[1], u[4] or '', u[5] or u[1]}
 `)
 
-// scriptDeleteUser deletes a user record and its credential index, provided
-// the user is still the one created by tx, still has the name transaction
-// read (so the name claim the caller releases next is the current one) and
-// its index still holds exactly the given entries (whose credential records
-// the caller has deleted). Returns "ok", "notfound", or "retry" when a
-// credential was added or removed, or the user renamed, in the meantime.
+// scriptDeleteUser deletes a user record, its credential index and its
+// recovery codes, provided the user is still the one created by tx, still
+// has the name and email transactions read (so the claims the caller
+// releases next are the current ones) and its index still holds exactly
+// the given entries (whose credential records the caller has deleted).
+// Returns "ok", "notfound", or "retry" when a credential was added or
+// removed, or the user renamed or its email changed, in the meantime.
 //
-// KEYS: user, user's credential index. ARGV: user tx, name tx, then
-// credential ID, tx pairs.
+// KEYS: user, user's credential index, recovery codes, recent recovery
+// code uses. ARGV: user tx, name tx, email tx, then credential ID, tx pairs.
 var scriptDeleteUser = redis.NewScript(`
-local u = redis.call('HMGET', KEYS[1], 't', 'nt')
+local u = redis.call('HMGET', KEYS[1], 't', 'nt', 'mt')
 if u[1] ~= ARGV[1] then return 'notfound' end
-if (u[2] or u[1]) ~= ARGV[2] then return 'retry' end
+if (u[2] or u[1]) ~= ARGV[2] or (u[3] or u[1]) ~= ARGV[3] then return 'retry' end
 local cur = redis.call('HGETALL', KEYS[2])
-if #cur ~= #ARGV - 2 then return 'retry' end
+if #cur ~= #ARGV - 3 then return 'retry' end
 local want = {}
-for i = 3, #ARGV, 2 do want[ARGV[i]] = ARGV[i + 1] end
+for i = 4, #ARGV, 2 do want[ARGV[i]] = ARGV[i + 1] end
 for i = 1, #cur, 2 do
   if want[cur[i]] ~= cur[i + 1] then return 'retry' end
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return 'ok'
+`)
+
+// scriptSetRecoveryCodes replaces a user's recovery codes, if the user
+// exists (DeleteUser removes the set in the same script as the user, so no
+// set outlives its user).
+//
+// KEYS: user, recovery codes. ARGV: the code hashes. Returns 1, or 0 for
+// an unknown user.
+var scriptSetRecoveryCodes = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 't') == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+if #ARGV > 0 then redis.call('SADD', KEYS[2], unpack(ARGV)) end
+return 1
+`)
+
+// scriptUseRecoveryCode removes one code hash from a user's set: the
+// single atomic step that makes a code single-use. It notes the call's
+// nonce under the hash for a minute, so that a resent run (lost reply)
+// answers 1 as the first did instead of reporting the code it just used as
+// unknown. The nonces are kept per hash, so that concurrent uses of other
+// codes do not overwrite it; the key expires a minute after the last use.
+//
+// KEYS: recovery codes, recent uses. ARGV: hash, nonce. Returns 1 if the
+// code was there (and is gone now), else 0.
+var scriptUseRecoveryCode = redis.NewScript(`
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], 60000)
+  return 1
+end
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then return 1 end
+return 0
 `)

@@ -215,8 +215,9 @@ func versionAtLeast(v string, major, minor int) bool {
 
 // Keys. Every identifier inside braces is base64url (no padding), so it never
 // contains a brace and is the key's Cluster hash tag: the user, its
-// credential index and its leases share the slot of the user handle; a
-// credential and a name each have their own slot.
+// credential index, recovery codes and leases share the slot of the user
+// handle; a credential, a name and an email each have their own slot (the
+// claim keys are in claims.go).
 
 var b64 = base64.RawURLEncoding
 
@@ -225,9 +226,12 @@ func tag(b []byte) string { return b64.EncodeToString(b) }
 func (s *Store) userKey(htag string) string      { return s.prefix + "user:{" + htag + "}" }
 func (s *Store) userCredsKey(htag string) string { return s.prefix + "usercreds:{" + htag + "}" }
 func (s *Store) leaseKey(htag, tx string) string { return s.prefix + "lease:{" + htag + "}:" + tx }
-func (s *Store) nameKey(name string) string      { return s.prefix + "name:{" + tag([]byte(name)) + "}" }
-func (s *Store) credKey(id []byte) string        { return s.prefix + "cred:{" + tag(id) + "}" }
-func (s *Store) ceremonyKey(id string) string    { return s.prefix + "ceremony:" + id }
+func (s *Store) recoveryKey(htag string) string  { return s.prefix + "recovery:{" + htag + "}" }
+func (s *Store) recoveryUseKey(htag string) string {
+	return s.prefix + "recoveryused:{" + htag + "}"
+}
+func (s *Store) credKey(id []byte) string     { return s.prefix + "cred:{" + tag(id) + "}" }
+func (s *Store) ceremonyKey(id string) string { return s.prefix + "ceremony:" + id }
 
 // txLen is the length of a transaction ID: 16 random bytes in base64url.
 const txLen = 22
