@@ -93,6 +93,14 @@ type CredentialUse struct {
 	CloneSuspected bool
 }
 
+// MaxRecoveryCodes is how many recovery code hashes a user may hold, and
+// RecoveryCodeHashSize the length of each: the bounds of
+// CredentialStore.SetRecoveryCodes, which refuses anything else.
+const (
+	MaxRecoveryCodes     = 32
+	RecoveryCodeHashSize = 32
+)
+
 // CredentialStore keeps users and their credentials.
 //
 // Contract (each clause is a named subtest in storetest.TestCredentialStore):

@@ -148,6 +148,7 @@ type state struct {
 	mu    sync.RWMutex
 	users map[string]*user                   // by string(Handle)
 	names map[string]*user                   // by Name
+	email map[string]*user                   // by Email, for users that have one
 	creds map[string]*webauthnkit.Credential // by string(ID)
 
 	cmu           sync.Mutex
@@ -165,6 +166,8 @@ type user struct {
 	// creds is the user's credentials ordered by CreatedAt, then ID: the
 	// order ListCredentials returns. Shared with state.creds.
 	creds []*webauthnkit.Credential
+	// recoveryCodes holds the hashes of the unused recovery codes.
+	recoveryCodes map[string]struct{}
 }
 
 type ceremony struct {
@@ -185,6 +188,7 @@ func New(opts ...Option) (*Store, error) {
 		now:           cfg.now,
 		users:         make(map[string]*user),
 		names:         make(map[string]*user),
+		email:         make(map[string]*user),
 		creds:         make(map[string]*webauthnkit.Credential),
 		ceremonies:    make(map[string]ceremony),
 		maxCeremonies: cfg.maxCeremonies,
@@ -340,20 +344,28 @@ func (s *Store) CreateUser(ctx context.Context, u webauthnkit.User, first *webau
 	if _, ok := st.names[u.Name]; ok {
 		return fail(op, webauthnkit.ErrUserExists)
 	}
+	if _, ok := st.email[u.Email]; ok && u.Email != "" {
+		return fail(op, webauthnkit.ErrUserExists)
+	}
 	if first != nil {
 		if _, ok := st.creds[string(first.ID)]; ok {
 			return fail(op, webauthnkit.ErrCredentialExists)
 		}
 	}
 	nu := &user{u: webauthnkit.User{
-		Handle:       bytes.Clone(u.Handle),
-		Name:         u.Name,
-		DisplayName:  u.DisplayName,
-		CreatedAt:    u.CreatedAt.UTC(),
-		SessionEpoch: u.SessionEpoch,
+		Handle:          bytes.Clone(u.Handle),
+		Name:            u.Name,
+		DisplayName:     u.DisplayName,
+		CreatedAt:       u.CreatedAt.UTC(),
+		SessionEpoch:    u.SessionEpoch,
+		Email:           u.Email,
+		EmailVerifiedAt: storedTime(u.EmailVerifiedAt),
 	}}
 	st.users[string(nu.u.Handle)] = nu
 	st.names[nu.u.Name] = nu
+	if nu.u.Email != "" {
+		st.email[nu.u.Email] = nu
+	}
 	if first != nil {
 		st.insertCredential(nu, *first)
 	}
@@ -437,8 +449,135 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 		delete(st.creds, string(c.ID))
 	}
 	delete(st.names, u.u.Name)
+	if u.u.Email != "" {
+		delete(st.email, u.u.Email)
+	}
 	delete(st.users, string(handle))
 	return nil
+}
+
+// GetUserByEmail returns the user with this exact email (compared byte for
+// byte) or webauthnkit.ErrNotFound, also for the empty string.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (webauthnkit.User, error) {
+	const op = "GetUserByEmail"
+	if err := ctx.Err(); err != nil {
+		return webauthnkit.User{}, fail(op, err)
+	}
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	u, ok := st.email[email]
+	if !ok || email == "" {
+		return webauthnkit.User{}, fail(op, webauthnkit.ErrNotFound)
+	}
+	return u.export(), nil
+}
+
+// SetEmail sets the email and its verified time of the user with this
+// handle (an empty email removes it). It returns webauthnkit.ErrNotFound for
+// an unknown user and webauthnkit.ErrUserExists if another user has the
+// email; the check and the change happen under one lock, so of concurrent
+// claims of one free address exactly one succeeds.
+func (s *Store) SetEmail(ctx context.Context, handle []byte, email string, verifiedAt time.Time) error {
+	const op = "SetEmail"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u, ok := st.users[string(handle)]
+	if !ok {
+		return fail(op, webauthnkit.ErrNotFound)
+	}
+	if other, ok := st.email[email]; ok && other != u && email != "" {
+		return fail(op, webauthnkit.ErrUserExists)
+	}
+	if u.u.Email != "" {
+		delete(st.email, u.u.Email)
+	}
+	u.u.Email, u.u.EmailVerifiedAt = email, storedTime(verifiedAt)
+	if email != "" {
+		st.email[email] = u
+	}
+	return nil
+}
+
+// errRecoveryCodes is SetRecoveryCodes' answer to hashes outside the
+// contract's bounds; it names the bounds, never the values.
+var errRecoveryCodes = fmt.Errorf("at most %d recovery code hashes of %d bytes each", webauthnkit.MaxRecoveryCodes, webauthnkit.RecoveryCodeHashSize)
+
+// SetRecoveryCodes replaces the user's recovery code hashes (a set: a
+// repeated hash counts once); an empty list removes them. It returns
+// webauthnkit.ErrNotFound for an unknown user and an error for more than
+// webauthnkit.MaxRecoveryCodes hashes or one not
+// webauthnkit.RecoveryCodeHashSize bytes long.
+func (s *Store) SetRecoveryCodes(ctx context.Context, handle []byte, hashes [][]byte) error {
+	const op = "SetRecoveryCodes"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	if len(hashes) > webauthnkit.MaxRecoveryCodes {
+		return fail(op, errRecoveryCodes)
+	}
+	set := make(map[string]struct{}, len(hashes))
+	for _, h := range hashes {
+		if len(h) != webauthnkit.RecoveryCodeHashSize {
+			return fail(op, errRecoveryCodes)
+		}
+		set[string(h)] = struct{}{}
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u, ok := st.users[string(handle)]
+	if !ok {
+		return fail(op, webauthnkit.ErrNotFound)
+	}
+	if len(set) == 0 {
+		set = nil
+	}
+	u.recoveryCodes = set
+	return nil
+}
+
+// UseRecoveryCode removes hash from the user's recovery codes under one
+// lock, so a code is used once; webauthnkit.ErrNotFound if the user or the
+// code is unknown (or the code was used).
+func (s *Store) UseRecoveryCode(ctx context.Context, handle []byte, hash []byte) error {
+	const op = "UseRecoveryCode"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u, ok := st.users[string(handle)]
+	if !ok {
+		return fail(op, webauthnkit.ErrNotFound)
+	}
+	if _, ok := u.recoveryCodes[string(hash)]; !ok {
+		return fail(op, webauthnkit.ErrNotFound)
+	}
+	delete(u.recoveryCodes, string(hash))
+	return nil
+}
+
+// RecoveryCodesLeft returns how many recovery codes the user has not used;
+// 0 for an unknown user.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, handle []byte) (int, error) {
+	const op = "RecoveryCodesLeft"
+	if err := ctx.Err(); err != nil {
+		return 0, fail(op, err)
+	}
+	st := s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	u, ok := st.users[string(handle)]
+	if !ok {
+		return 0, nil
+	}
+	return len(u.recoveryCodes), nil
 }
 
 // AddCredential stores one more credential for an existing user. It returns
@@ -640,6 +779,15 @@ func compareCredentials(a, b *webauthnkit.Credential) int {
 		return c
 	}
 	return bytes.Compare(a.ID, b.ID)
+}
+
+// storedTime returns t in UTC, keeping the zero time zero (UTC() of a
+// zero time in another location would not be IsZero).
+func storedTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 func (u *user) export() webauthnkit.User {

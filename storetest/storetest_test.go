@@ -1123,9 +1123,16 @@ func (downStore) UpdateCredentialUse(context.Context, []byte, uint32, webauthnki
 func (downStore) RenameCredential(context.Context, []byte, []byte, string) error { return errDown }
 func (downStore) DeleteCredential(context.Context, []byte, []byte, bool) error   { return errDown }
 func (downStore) EndSessions(context.Context, []byte) (uint64, error)            { return 0, errDown }
-func (downStore) Features() webauthnkit.Features                                 { return webauthnkit.Features{} }
-func (downStore) PutCeremony(context.Context, string, []byte, time.Time) error   { return errDown }
-func (downStore) TakeCeremony(context.Context, string) ([]byte, error)           { return nil, errDown }
+func (downStore) GetUserByEmail(context.Context, string) (webauthnkit.User, error) {
+	return webauthnkit.User{}, errDown
+}
+func (downStore) SetEmail(context.Context, []byte, string, time.Time) error    { return errDown }
+func (downStore) SetRecoveryCodes(context.Context, []byte, [][]byte) error     { return errDown }
+func (downStore) UseRecoveryCode(context.Context, []byte, []byte) error        { return errDown }
+func (downStore) RecoveryCodesLeft(context.Context, []byte) (int, error)       { return 0, errDown }
+func (downStore) Features() webauthnkit.Features                               { return webauthnkit.Features{} }
+func (downStore) PutCeremony(context.Context, string, []byte, time.Time) error { return errDown }
+func (downStore) TakeCeremony(context.Context, string) ([]byte, error)         { return nil, errDown }
 
 func TestUnavailableSuites(t *testing.T) {
 	storetest.TestCredentialStoreUnavailable(t, func(*testing.T) webauthnkit.CredentialStore { return downStore{} })

@@ -39,6 +39,11 @@ const (
 	RenameCredential
 	DeleteCredential
 	EndSessions
+	GetUserByEmail
+	SetEmail
+	SetRecoveryCodes
+	UseRecoveryCode
+	RecoveryCodesLeft
 	GetCredentialWithUser
 	PutCeremony
 	TakeCeremony
@@ -48,7 +53,8 @@ const (
 var methodNames = [numMethods]string{
 	"CreateUser", "UpdateUser", "GetUserByHandle", "GetUserByName", "DeleteUser",
 	"AddCredential", "GetCredential", "ListCredentials", "UpdateCredentialUse",
-	"RenameCredential", "DeleteCredential", "EndSessions", "GetCredentialWithUser",
+	"RenameCredential", "DeleteCredential", "EndSessions", "GetUserByEmail", "SetEmail",
+	"SetRecoveryCodes", "UseRecoveryCode", "RecoveryCodesLeft", "GetCredentialWithUser",
 	"PutCeremony", "TakeCeremony",
 }
 
@@ -290,6 +296,41 @@ func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, err
 		return 0, err
 	}
 	return s.creds.EndSessions(ctx, userHandle)
+}
+
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (webauthnkit.User, error) {
+	if err := s.enter(ctx, GetUserByEmail); err != nil {
+		return webauthnkit.User{}, err
+	}
+	return s.creds.GetUserByEmail(ctx, email)
+}
+
+func (s *Store) SetEmail(ctx context.Context, handle []byte, email string, verifiedAt time.Time) error {
+	if err := s.enter(ctx, SetEmail); err != nil {
+		return err
+	}
+	return s.creds.SetEmail(ctx, handle, email, verifiedAt)
+}
+
+func (s *Store) SetRecoveryCodes(ctx context.Context, handle []byte, hashes [][]byte) error {
+	if err := s.enter(ctx, SetRecoveryCodes); err != nil {
+		return err
+	}
+	return s.creds.SetRecoveryCodes(ctx, handle, hashes)
+}
+
+func (s *Store) UseRecoveryCode(ctx context.Context, handle []byte, hash []byte) error {
+	if err := s.enter(ctx, UseRecoveryCode); err != nil {
+		return err
+	}
+	return s.creds.UseRecoveryCode(ctx, handle, hash)
+}
+
+func (s *Store) RecoveryCodesLeft(ctx context.Context, handle []byte) (int, error) {
+	if err := s.enter(ctx, RecoveryCodesLeft); err != nil {
+		return 0, err
+	}
+	return s.creds.RecoveryCodesLeft(ctx, handle)
 }
 
 // GetCredentialWithUser forwards to the wrapped store when Features
