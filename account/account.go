@@ -121,9 +121,11 @@ func (a *Accounts) link(flow, token string) string {
 }
 
 // NormalizeEmail returns the address in the form stored on accounts:
-// trimmed, the domain lower-cased (the local part is kept: RFC 5321 lets
-// servers tell cases apart, so the normalised form never merges two
-// mailboxes), at most 254 bytes, one @, no spaces or controls.
+// trimmed and lower-cased, at most 254 bytes, one @, no spaces or
+// controls. The local part is folded too: RFC 5321 lets a server tell
+// cases apart, but practically none does, and keeping case would let an
+// attacker hold "Alice@" beside the owner's "alice@". (The core's
+// NormalizeEmail, when merged, must agree; this one is used until then.)
 func NormalizeEmail(email string) (string, error) {
 	email = strings.TrimSpace(email)
 	at := strings.LastIndexByte(email, '@')
@@ -135,7 +137,7 @@ func NormalizeEmail(email string) (string, error) {
 			return "", invalidArgument("not an email address")
 		}
 	}
-	return email[:at] + "@" + strings.ToLower(email[at+1:]), nil
+	return strings.ToLower(email), nil
 }
 
 // lookup finds the account of a typed username or email address. found is
