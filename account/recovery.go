@@ -24,8 +24,9 @@ func recoverable(u webauthnkit.User) bool {
 // code nobody receives. What differs is the SMTP round trip itself (see
 // docs/recovery.md: queue mail or answer after a floor delay to hide it).
 //
-// Errors: ErrTooManyAttempts (Config.StartsPerAccount per identifier, or
-// the address's mail budget), ErrMailUnavailable (the issued code was
+// Errors: ErrTooManyAttempts (Config.StartsPerAccount per identifier,
+// existing or not; a spent mail budget of the address sends nothing and
+// answers nil), ErrMailUnavailable (the issued code was
 // not delivered: it is harmless, as guessing it is bounded by the same
 // per-account budget as a delivered one, and a newer Start replaces it),
 // ErrStore.
@@ -54,8 +55,10 @@ func (a *Accounts) StartRecovery(ctx context.Context, identifier string) error {
 	}
 	data := mail.Data{Username: u.Name, Code: code.Code, Link: a.link("recovery", code.LinkToken), ExpiresIn: code.ExpiresAt.Sub(a.cfg.Now()), Time: a.cfg.Now()}
 	if err := a.send(ctx, mail.TemplateRecoveryCode, u.Email, data); err != nil {
-		if errors.Is(err, ErrInvalidArgument) {
-			// A rejected address answers as an unknown account would.
+		if errors.Is(err, ErrInvalidArgument) || errors.Is(err, ErrTooManyAttempts) {
+			// A rejected address, or one that had its share of mail this
+			// window, answers as an unknown account would (nothing sent):
+			// a distinct answer would tell the account exists.
 			return nil
 		}
 		return err

@@ -239,3 +239,13 @@ func TestStartRecoveryBudgetSameForUnknown(t *testing.T) {
 		require.ErrorIs(t, e.acc.StartRecovery(ctx, id), account.ErrTooManyAttempts, id)
 	}
 }
+
+// An address that had its share of mail gets no recovery code, and the
+// answer stays that of an unknown account (nil), not a 429 that would tell
+// the account exists.
+func TestStartRecoverySpentMailBudgetAnswersAsUnknown(t *testing.T) {
+	e := newEnv(t, func(c *account.Config) { c.MailsPerAddress = 1 })
+	e.signUp(t, "rae@example.com", "rae")
+	require.NoError(t, e.acc.StartRecovery(ctx, "rae"))
+	require.Equal(t, 1, e.mailsTo("rae@example.com"))
+}
