@@ -15,6 +15,8 @@ import (
 
 func testCredentialContextCanceled(t *testing.T, s credStore) {
 	u, c := createUser(t, s)
+	codes := randomCodeHashes(2)
+	require.NoError(t, s.SetRecoveryCodes(t.Context(), u.Handle, codes))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 
@@ -38,6 +40,11 @@ func testCredentialContextCanceled(t *testing.T, s credStore) {
 		{"RenameCredential", func() error { return s.RenameCredential(ctx, u.Handle, c.ID, "canceled") }},
 		{"DeleteCredential", func() error { return s.DeleteCredential(ctx, u.Handle, c.ID, true) }},
 		{"EndSessions", func() error { _, err := s.EndSessions(ctx, u.Handle); return err }},
+		{"GetUserByEmail", func() error { _, err := s.GetUserByEmail(ctx, "x@example.com"); return err }},
+		{"SetEmail", func() error { return s.SetEmail(ctx, u.Handle, RandomEmail(), time.Now()) }},
+		{"SetRecoveryCodes", func() error { return s.SetRecoveryCodes(ctx, u.Handle, randomCodeHashes(1)) }},
+		{"UseRecoveryCode", func() error { return s.UseRecoveryCode(ctx, u.Handle, codes[0]) }},
+		{"RecoveryCodesLeft", func() error { _, err := s.RecoveryCodesLeft(ctx, u.Handle); return err }},
 		{"DeleteUser", func() error { return s.DeleteUser(ctx, u.Handle) }},
 	}
 	for _, cl := range calls {
@@ -45,9 +52,10 @@ func testCredentialContextCanceled(t *testing.T, s credStore) {
 	}
 
 	// Nothing was written, and the store still works.
-	requireUser(t, s, u)
+	requireUser(t, s, u) // no email set
 	requireCredential(t, s, c)
 	requireList(t, s, u.Handle, c)
+	requireCodesLeft(t, s, u.Handle, 2, "no recovery code consumed or replaced")
 	requireNoUser(t, s, nu)
 	requireNoCredential(t, s, ac.ID)
 	require.NoError(t, s.RenameCredential(t.Context(), u.Handle, c.ID, "after cancel"))

@@ -132,11 +132,44 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 		run(t, "not_found", testEndSessionsNotFound)
 		run(t, "concurrent_no_lost_increment", testEndSessionsConcurrent)
 	})
+	t.Run("Email", func(t *testing.T) {
+		run(t, "create_stores_email_and_verified_time", testEmailCreateStores)
+		run(t, "create_unverified_stays_zero", testEmailCreateUnverified)
+		run(t, "create_duplicate_email", testEmailCreateDuplicate)
+		run(t, "empty_emails_never_collide", testEmailEmptyNeverCollides)
+		run(t, "compared_byte_for_byte", testEmailByteForByte)
+	})
+	t.Run("GetUserByEmail", func(t *testing.T) {
+		run(t, "not_found", testGetUserByEmailNotFound)
+		run(t, "empty_string_not_found", testGetUserByEmailEmpty)
+	})
+	t.Run("SetEmail", func(t *testing.T) {
+		run(t, "sets", testSetEmailSets)
+		run(t, "changes_and_frees_old_address", testSetEmailChanges)
+		run(t, "removes", testSetEmailRemoves)
+		run(t, "verified_and_unverified", testSetEmailVerification)
+		run(t, "address_of_another_user", testSetEmailOfAnother)
+		run(t, "not_found", testSetEmailNotFound)
+		run(t, "concurrent_same_free_address_one_winner", testSetEmailConcurrentSameAddress)
+	})
+	t.Run("RecoveryCodes", func(t *testing.T) {
+		run(t, "set_use_count", testRecoveryCodesSetAndCount)
+		run(t, "replace_invalidates_old_set", testRecoveryCodesReplace)
+		run(t, "clear", testRecoveryCodesClear)
+		run(t, "use_once", testRecoveryCodesUseOnce)
+		run(t, "unknown_code_or_user_not_found", testRecoveryCodesUnknown)
+		run(t, "deleted_with_user", testRecoveryCodesDeletedWithUser)
+		run(t, "at_most_32_hashes_of_32_bytes", testRecoveryCodesBounds)
+		run(t, "concurrent_same_code_one_winner", testRecoveryCodesConcurrentSameCode)
+		run(t, "concurrent_different_codes_all_succeed", testRecoveryCodesConcurrentDifferentCodes)
+	})
 	t.Run("ErrorTexts", func(t *testing.T) {
 		run(t, "duplicate_CreateUser", testErrorTextsCreateUser)
 		run(t, "duplicate_AddCredential", testErrorTextsAddCredential)
 		run(t, "UpdateUser", testErrorTextsUpdateUser)
 		run(t, "other_refusals", testErrorTextsOtherRefusals)
+		run(t, "email", testErrorTextsEmail)
+		run(t, "recovery_codes", testErrorTextsRecoveryCodes)
 	})
 	t.Run("Features", func(t *testing.T) {
 		run(t, "stable", testCredentialFeaturesStable)
@@ -181,6 +214,9 @@ func requireUser(t *testing.T, s credStore, want user) {
 	got, err = s.GetUserByName(t.Context(), want.Name)
 	require.NoError(t, err, "GetUserByName(%q)", want.Name)
 	AssertUserEqual(t, want, got, "GetUserByName(%q)", want.Name)
+	if want.Email != "" {
+		requireEmailOf(t, s, want.Email, want)
+	}
 }
 
 func requireNoUser(t *testing.T, s credStore, u user) {

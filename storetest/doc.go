@@ -106,6 +106,18 @@
 //     Features().CredentialWithUser (as the library decides), and a store
 //     declaring it must implement webauthnkit.CredentialUserGetter. A store
 //     that has the method without declaring it is only told so in the log.
+//   - Emails (User.Email) are compared byte for byte like names (the library
+//     normalises them first); "" is no address: any number of users have
+//     none, and GetUserByEmail("") is ErrNotFound. Addresses of 254
+//     characters come back exactly; EmailVerifiedAt follows the time rule
+//     above. The SetEmail concurrency subtest sets one free address on two
+//     users at once, 10 times: exactly one wins.
+//   - Recovery codes: SetRecoveryCodes accepts up to
+//     webauthnkit.MaxRecoveryCodes hashes of RecoveryCodeHashSize bytes and
+//     refuses more, or a longer hash, with any error, changing nothing. A
+//     hash in both the old and the new set is usable once. 16 concurrent
+//     uses of one code give exactly one success; 16 concurrent uses of
+//     different codes all succeed and none is lost.
 //
 // Two contract clauses cannot be checked against a healthy store and are left
 // to each store's own tests:

@@ -51,6 +51,20 @@ func TestCredentialStoreUnavailable(t *testing.T, newStore func(t *testing.T) we
 		{"RenameCredential", func(ctx context.Context, s credStore) error { return s.RenameCredential(ctx, u.Handle, c.ID, "x") }},
 		{"DeleteCredential", func(ctx context.Context, s credStore) error { return s.DeleteCredential(ctx, u.Handle, c.ID, false) }},
 		{"EndSessions", func(ctx context.Context, s credStore) error { _, err := s.EndSessions(ctx, u.Handle); return err }},
+		{"GetUserByEmail", func(ctx context.Context, s credStore) error {
+			_, err := s.GetUserByEmail(ctx, "x@example.com")
+			return err
+		}},
+		{"SetEmail", func(ctx context.Context, s credStore) error {
+			return s.SetEmail(ctx, u.Handle, "x@example.com", time.Time{})
+		}},
+		{"SetRecoveryCodes", func(ctx context.Context, s credStore) error {
+			return s.SetRecoveryCodes(ctx, u.Handle, randomCodeHashes(1))
+		}},
+		{"UseRecoveryCode", func(ctx context.Context, s credStore) error {
+			return s.UseRecoveryCode(ctx, u.Handle, randomCodeHashes(1)[0])
+		}},
+		{"RecoveryCodesLeft", func(ctx context.Context, s credStore) error { _, err := s.RecoveryCodesLeft(ctx, u.Handle); return err }},
 	}
 	for _, cl := range calls {
 		t.Run(cl.name, func(t *testing.T) {
