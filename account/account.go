@@ -111,6 +111,21 @@ func (a *Accounts) send(ctx context.Context, name, address string, data mail.Dat
 	return nil
 }
 
+// padFrom sleeps until Config.MinStartDuration has passed since began
+// (wall clock: the padding hides real time), or ctx ends.
+func (a *Accounts) padFrom(ctx context.Context, began time.Time) {
+	d := a.cfg.MinStartDuration - time.Since(began)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // link returns the link for a token, or "" without LinkBase or token.
 func (a *Accounts) link(flow, token string) string {
 	if a.cfg.LinkBase == "" || token == "" {

@@ -103,7 +103,7 @@ func newEnv(t testing.TB, edit ...func(*account.Config)) *env {
 	cfg := account.Config{
 		RP: rp, Users: store, Challenges: store, Codes: codes, Mailer: e.mailer,
 		Secret: bytes.Repeat([]byte{2}, 32), AppName: "Example", LinkBase: "https://example.com/confirm",
-		MailsPerAddress: 20, StartsPerAccount: 20,
+		MailsPerAddress: 20, StartsPerAccount: 20, MinStartDuration: -1,
 		Now: e.clock.Now, Logger: logger,
 		OnEvent: func(ev account.Event) { e.mu.Lock(); e.events = append(e.events, ev); e.mu.Unlock() },
 	}

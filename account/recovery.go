@@ -21,8 +21,8 @@ func recoverable(u webauthnkit.User) bool {
 // email). It answers nil whether or not such an account exists: without
 // one (or without a verified address, or when the server rejects the
 // address) the same store work is done for a keyed dummy account, whose
-// code nobody receives. What differs is the SMTP round trip itself (see
-// docs/recovery.md: queue mail or answer after a floor delay to hide it).
+// code nobody receives. The SMTP round trip of a real account is hidden
+// by answering no sooner than Config.MinStartDuration (docs/recovery.md).
 //
 // Errors: ErrTooManyAttempts (Config.StartsPerAccount per identifier,
 // existing or not; a spent mail budget of the address sends nothing and
@@ -31,6 +31,7 @@ func recoverable(u webauthnkit.User) bool {
 // per-account budget as a delivered one, and a newer Start replaces it),
 // ErrStore.
 func (a *Accounts) StartRecovery(ctx context.Context, identifier string) error {
+	defer a.padFrom(ctx, time.Now())
 	canon := canonicalIdentifier(identifier)
 	if len(identifier) > 512 {
 		return nil // no account has such a name; no work worth doing

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/mail"
@@ -36,7 +37,8 @@ func (a *Accounts) signUpAccount(email string) []byte {
 // for a dummy account), so the caller learns nothing and the owner is not
 // spammed; the owner signs in or recovers instead. An address held by an
 // unverified account (flow b) is treated as free: its real owner may take
-// it (ConfirmSignUp removes it from the other account).
+// it (ConfirmSignUp removes it from the other account). Every answer
+// takes at least Config.MinStartDuration.
 //
 // Errors: ErrInvalidArgument (address), webauthnkit.ErrInvalidRequest or
 // ErrUsernameTaken (username: names are public at sign-up anyway),
@@ -44,6 +46,7 @@ func (a *Accounts) signUpAccount(email string) []byte {
 // pending sign-up is withdrawn, so the undelivered code confirms nothing),
 // ErrStore.
 func (a *Accounts) StartSignUp(ctx context.Context, email, username string) error {
+	defer a.padFrom(ctx, time.Now())
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return err
