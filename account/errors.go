@@ -111,16 +111,15 @@ func fromOTC(err error) error {
 	}
 }
 
-// fromCore maps a core or store error: unavailability stays ErrStore.
+// fromCore maps a core error: a store outage becomes ErrStore (wrapping
+// it, so webauthnkit.ErrStoreUnavailable still matches); the core's
+// client errors (ErrUserNotFound, ErrUsernameTaken, ...) pass through.
 func fromCore(err error) error {
-	var ae *Error
-	if errors.As(err, &ae) {
-		return err
+	switch webauthnkit.ErrorCode(err) {
+	case webauthnkit.CodeStoreUnavailable, webauthnkit.CodeCanceled, webauthnkit.CodeInternal:
+		return with(ErrStore, err)
 	}
-	if errors.Is(err, webauthnkit.ErrInvalidRequest) || errors.Is(err, webauthnkit.ErrUsernameTaken) {
-		return err
-	}
-	return with(ErrStore, err)
+	return err
 }
 
 // fromMail maps a send failure; only ErrUnavailable is retryable.

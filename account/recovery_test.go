@@ -249,3 +249,12 @@ func TestStartRecoverySpentMailBudgetAnswersAsUnknown(t *testing.T) {
 	require.NoError(t, e.acc.StartRecovery(ctx, "rae"))
 	require.Equal(t, 1, e.mailsTo("rae@example.com"))
 }
+
+// Unknown handles are the core's ErrUserNotFound (404), not a store outage.
+func TestUnknownHandleIsUserNotFound(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.acc.GenerateRecoveryCodes(ctx, []byte("nobody"))
+	require.ErrorIs(t, err, webauthnkit.ErrUserNotFound)
+	require.ErrorIs(t, e.acc.Notify(ctx, []byte("nobody"), account.KindPasskeyAdded, account.NotifyData{}), webauthnkit.ErrUserNotFound)
+	require.ErrorIs(t, e.acc.SendEmailVerification(ctx, []byte("nobody")), webauthnkit.ErrUserNotFound)
+}
