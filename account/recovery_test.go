@@ -10,6 +10,7 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/internal/testsmtp"
 	"github.com/webauthnkit/webauthnkit/mail"
 	"github.com/webauthnkit/webauthnkit/otc"
@@ -257,4 +258,26 @@ func TestUnknownHandleIsUserNotFound(t *testing.T) {
 	require.ErrorIs(t, err, webauthnkit.ErrUserNotFound)
 	require.ErrorIs(t, e.acc.Notify(ctx, []byte("nobody"), account.KindPasskeyAdded, account.NotifyData{}), webauthnkit.ErrUserNotFound)
 	require.ErrorIs(t, e.acc.SendEmailVerification(ctx, []byte("nobody")), webauthnkit.ErrUserNotFound)
+}
+
+// A store outage fails closed: ErrStore (matching the store's
+// ErrStoreUnavailable), no mail sent, no grant.
+func TestStoreOutageFailsClosed(t *testing.T) {
+	var wrapped *storewrap.Store
+	e := newEnv(t, func(c *account.Config) {
+		wrapped = storewrap.New(c.Users, c.Challenges)
+		c.Users, c.Challenges = wrapped, wrapped
+	})
+	e.signUp(t, "vic@example.com", "vic")
+	n := len(e.smtp.Messages())
+	for _, m := range []storewrap.Method{storewrap.PutCeremony, storewrap.GetUserByName} {
+		wrapped.Fail(webauthnkit.ErrStoreUnavailable, m)
+		err := e.acc.StartRecovery(ctx, "vic")
+		require.ErrorIs(t, err, account.ErrStore, m.String())
+		require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, m.String())
+		_, _, err = e.acc.RecoverWithCode(ctx, "vic", "0000-0000-0000-0000")
+		require.ErrorIs(t, err, account.ErrStore, m.String())
+		wrapped.Fail(nil)
+	}
+	require.Len(t, e.smtp.Messages(), n)
 }
