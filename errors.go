@@ -22,6 +22,7 @@ const (
 	CodeCounterRegression        Code = "counter_regression"         // sign counter did not increase
 	CodeCredentialExists         Code = "credential_exists"          // credential ID already registered
 	CodeUsernameTaken            Code = "username_taken"             // sign-up with a name in use
+	CodeEmailTaken               Code = "email_taken"                // an email address another account has
 	CodeUserExists               Code = "user_exists"                // store: a user with this name or handle exists
 	CodeDuplicate                Code = "duplicate"                  // store: a unique key exists (parent of the two above)
 	CodeUserNotFound             Code = "user_not_found"             // management call for an unknown user
@@ -143,6 +144,7 @@ var (
 	ErrUnknownCredential        = &Error{Code: CodeUnknownCredential, Message: "this passkey is not registered"}
 	ErrCounterRegression        = &Error{Code: CodeCounterRegression, Message: "signature counter went backwards"}
 	ErrUsernameTaken            = &Error{Code: CodeUsernameTaken, Message: "this username is taken"}
+	ErrEmailTaken               = &Error{Code: CodeEmailTaken, Message: "this email address belongs to another account"}
 	ErrUserNotFound             = &Error{Code: CodeUserNotFound, Message: "unknown user"}
 	ErrInternal                 = &Error{Code: CodeInternal, Message: "internal error"}
 

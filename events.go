@@ -27,6 +27,11 @@ const (
 	// EventSessionsEnded: every session of the account was ended
 	// (EndSessions, or RevokeCredential, which ends them before the delete).
 	EventSessionsEnded EventType = "sessions.ended"
+	// EventEmailChanged: an account's email address was set, changed,
+	// removed, verified or unverified (RelyingParty.SetEmail). It carries
+	// the UserHandle only: the addresses are personal data, and the
+	// application that made the change knows them.
+	EventEmailChanged EventType = "user.email_changed"
 )
 
 // Event describes one outcome. Fields that do not apply are zero. It never

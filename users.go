@@ -23,6 +23,13 @@ type NewUser struct {
 	// DisplayName is shown in passkey pickers (at most MaxDisplayNameLength
 	// characters). Default: Name as given, cut to MaxDisplayNameLength.
 	DisplayName string
+	// Email is the account's email address (NormalizeEmail), unique among
+	// accounts. Optional: none by default.
+	Email string
+	// EmailVerified says the application has already proved that the user
+	// receives mail at Email (EmailVerifiedAt is then now). Default false:
+	// the address is stored unverified. Ignored without an Email.
+	EmailVerified bool
 }
 
 // CreateUser creates an account without any passkey: typically the
@@ -30,15 +37,20 @@ type NewUser struct {
 // BeginRegistration{UserHandle: user.Handle} once signed in by the
 // application's own means (password). It emits EventUserCreated.
 //
-// Errors: ErrInvalidRequest (bad name, display name or handle length),
-// ErrUsernameTaken (the name is another account's), ErrUserExists (an
-// account with this Handle exists), ErrStoreUnavailable.
+// Errors: ErrInvalidRequest (bad name, display name, email or handle
+// length), ErrUsernameTaken (the name is another account's), ErrEmailTaken
+// (the email is another account's), ErrUserExists (an account with this
+// Handle exists), ErrStoreUnavailable.
 func (rp *RelyingParty) CreateUser(ctx context.Context, req NewUser) (User, error) {
 	name, err := NormalizeUsername(req.Name)
 	if err != nil {
 		return User{}, err
 	}
 	display, err := cleanText("display name", req.DisplayName)
+	if err != nil {
+		return User{}, err
+	}
+	email, err := normalizeOptionalEmail(req.Email)
 	if err != nil {
 		return User{}, err
 	}
@@ -61,10 +73,13 @@ func (rp *RelyingParty) CreateUser(ctx context.Context, req NewUser) (User, erro
 	if err != nil {
 		return User{}, err
 	}
-	u := User{Handle: handle, Name: name, DisplayName: display, CreatedAt: rp.cfg.Now().UTC(), SessionEpoch: epoch}
+	u := User{Handle: handle, Name: name, DisplayName: display, CreatedAt: rp.cfg.Now().UTC(), SessionEpoch: epoch, Email: email}
+	if email != "" && req.EmailVerified {
+		u.EmailVerifiedAt = u.CreatedAt
+	}
 	err = rp.creds.CreateUser(ctx, u, nil)
 	if errors.Is(err, ErrUserExists) {
-		return User{}, rp.whichUserExists(ctx, handle, chosen, err)
+		return User{}, rp.whichUserExists(ctx, u, chosen, err)
 	}
 	if err != nil {
 		return User{}, rp.storeErr(ctx, "CreateUser", err)
@@ -73,24 +88,33 @@ func (rp *RelyingParty) CreateUser(ctx context.Context, req NewUser) (User, erro
 	return u, nil
 }
 
-// whichUserExists tells a taken handle from a taken name after the store
-// refused a new user with ErrUserExists (cause), which covers both. Only an
-// application-chosen handle can be taken (a random one of 32 bytes never
-// is), so only then does it cost a lookup.
-func (rp *RelyingParty) whichUserExists(ctx context.Context, handle []byte, chosen bool, cause error) error {
-	nameTaken := &Error{Code: CodeUsernameTaken, Message: "this username is taken", Err: cause}
-	if !chosen {
-		return nameTaken
+// whichUserExists tells a taken handle from a taken name or email after the
+// store refused the new user u with ErrUserExists (cause), which covers all
+// three. Only an application-chosen handle can be taken (a random one of 32
+// bytes never is), and only a new user with an email can collide on it, so
+// only then does each cost a lookup.
+func (rp *RelyingParty) whichUserExists(ctx context.Context, u User, chosen bool, cause error) error {
+	if chosen {
+		_, err := rp.creds.GetUserByHandle(ctx, u.Handle)
+		switch {
+		case err == nil:
+			return &Error{Code: CodeUserExists, Message: "an account with this user handle exists", Err: cause}
+		case !errors.Is(err, ErrNotFound):
+			return rp.storeErr(ctx, "GetUserByHandle", err)
+		}
 	}
-	_, err := rp.creds.GetUserByHandle(ctx, handle)
-	switch {
-	case err == nil:
-		return &Error{Code: CodeUserExists, Message: "an account with this user handle exists", Err: cause}
-	case errors.Is(err, ErrNotFound):
-		return nameTaken
-	default:
-		return rp.storeErr(ctx, "GetUserByHandle", err)
+	if u.Email != "" {
+		// The name is checked first: when both are taken, the name is
+		// what the user typed to sign up.
+		_, err := rp.creds.GetUserByName(ctx, u.Name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return &Error{Code: CodeEmailTaken, Message: ErrEmailTaken.Message, Err: cause}
+		case err != nil:
+			return rp.storeErr(ctx, "GetUserByName", err)
+		}
 	}
+	return &Error{Code: CodeUsernameTaken, Message: "this username is taken", Err: cause}
 }
 
 // UserUpdate is the change UpdateUser makes. An empty field is left

@@ -84,6 +84,7 @@ func statusOf(code webauthnkit.Code) int {
 		return http.StatusNotFound
 	case webauthnkit.CodeCredentialExists,
 		webauthnkit.CodeUsernameTaken,
+		webauthnkit.CodeEmailTaken,
 		webauthnkit.CodeUserExists,
 		webauthnkit.CodeDuplicate,
 		webauthnkit.CodeConflict,

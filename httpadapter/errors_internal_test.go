@@ -125,6 +125,18 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			want: webauthnkit.ErrUsernameTaken, causes: []error{webauthnkit.ErrUserExists, webauthnkit.ErrDuplicate}, status: 409,
 		},
 		{
+			name: "email address of another account",
+			run: func(t *testing.T, l *layers) error {
+				_, err := l.rp.CreateUser(ctx, webauthnkit.NewUser{Name: "alice", Email: "alice@example.com"})
+				require.NoError(t, err)
+				bob, err := l.rp.CreateUser(ctx, webauthnkit.NewUser{Name: "bob"})
+				require.NoError(t, err)
+				_, err = l.rp.SetEmail(ctx, bob.Handle, "Alice@example.com", false)
+				return err
+			},
+			want: webauthnkit.ErrEmailTaken, causes: []error{webauthnkit.ErrUserExists, webauthnkit.ErrDuplicate}, status: 409,
+		},
+		{
 			name: "credential already registered",
 			config: func(c *webauthnkit.Config) {
 				// A fixed challenge lets one response be replayed into another sign-up.

@@ -176,6 +176,7 @@ func TestStatusMapping(t *testing.T) {
 		webauthnkit.CodeNotFound:                 404,
 		webauthnkit.CodeCredentialExists:         409,
 		webauthnkit.CodeUsernameTaken:            409,
+		webauthnkit.CodeEmailTaken:               409,
 		webauthnkit.CodeLastCredential:           409,
 		webauthnkit.CodeStoreUnavailable:         503,
 		webauthnkit.CodeInternal:                 500,
