@@ -35,8 +35,6 @@ const (
 	// maxGrantLen bounds a grant string before any store call (IDs are 43
 	// characters).
 	maxGrantLen = 128
-	// MaxEmailLength bounds GrantRequest.Email (RFC 5321 path limit).
-	maxGrantEmailLength = 254
 )
 
 // GrantRequest describes what a registration grant allows: one passkey for
@@ -49,9 +47,9 @@ type GrantRequest struct {
 	// Username, DisplayName: the new account (as RegistrationRequest).
 	Username    string
 	DisplayName string
-	// Email is stored on the new account, as given: the caller normalises
-	// it. With EmailVerified its EmailVerifiedAt is the registration time.
-	// Only with Username.
+	// Email is stored on the new account (NormalizeEmail). With
+	// EmailVerified its EmailVerifiedAt is the registration time. Only with
+	// Username.
 	Email         string
 	EmailVerified bool
 	// Purpose is a label echoed in Registration.GrantPurpose (for example
@@ -70,7 +68,7 @@ type GrantRequest struct {
 // that proved control, never log it.
 //
 // Errors: ErrInvalidRequest, ErrUserNotFound, ErrUsernameTaken,
-// ErrStoreUnavailable.
+// ErrEmailTaken, ErrStoreUnavailable.
 func (rp *RelyingParty) IssueRegistrationGrant(ctx context.Context, req GrantRequest) (string, error) {
 	if (len(req.UserHandle) > 0) == (req.Username != "") {
 		return "", &Error{Code: CodeInvalidRequest, Message: "a grant is for an existing account (UserHandle) or a new one (Username)"}
@@ -107,10 +105,11 @@ func (rp *RelyingParty) IssueRegistrationGrant(ctx context.Context, req GrantReq
 		if err != nil {
 			return "", err
 		}
-		if len(req.Email) > maxGrantEmailLength {
-			return "", &Error{Code: CodeInvalidRequest, Message: "the email address is too long"}
+		email, err := normalizeOptionalEmail(req.Email)
+		if err != nil {
+			return "", err
 		}
-		if req.EmailVerified && req.Email == "" {
+		if req.EmailVerified && email == "" {
 			return "", &Error{Code: CodeInvalidRequest, Message: "EmailVerified needs Email"}
 		}
 		_, err = rp.creds.GetUserByName(ctx, name)
@@ -120,8 +119,17 @@ func (rp *RelyingParty) IssueRegistrationGrant(ctx context.Context, req GrantReq
 		case !errors.Is(err, ErrNotFound):
 			return "", rp.storeErr(ctx, "GetUserByName", err)
 		}
+		if email != "" {
+			_, err = rp.creds.GetUserByEmail(ctx, email)
+			switch {
+			case err == nil:
+				return "", &Error{Code: CodeEmailTaken, Message: ErrEmailTaken.Message}
+			case !errors.Is(err, ErrNotFound):
+				return "", rp.storeErr(ctx, "GetUserByEmail", err)
+			}
+		}
 		st.NewName, st.NewDisplay = name, display
-		st.NewEmail, st.NewEmailVerified = req.Email, req.EmailVerified
+		st.NewEmail, st.NewEmailVerified = email, req.EmailVerified
 	}
 	return rp.putCeremony(ctx, st)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
 // A recovery grant adds exactly one passkey to an existing account,
@@ -105,4 +106,32 @@ func TestRegistrationGrantConcurrentBeginsOneWins(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, int32(1), wins.Load())
 	require.Equal(t, int32(19), refused.Load())
+}
+
+// A grant's address is normalised, and one that an account has is refused
+// at issue; if taken between issue and finish, ErrEmailTaken.
+func TestRegistrationGrantEmail(t *testing.T) {
+	e := newEnv(t)
+	grant, err := e.rp.IssueRegistrationGrant(ctx, webauthnkit.GrantRequest{Username: "carol", Email: " Carol@EXAMPLE.com", EmailVerified: true})
+	require.NoError(t, err)
+	_, err = e.rp.IssueRegistrationGrant(ctx, webauthnkit.GrantRequest{Username: "carol2", Email: "carol@example.com"})
+	require.NoError(t, err, "not taken yet")
+	reg, _ := register(t, e.rp, webauthnkit.RegistrationRequest{Grant: grant})
+	require.Equal(t, "carol@example.com", reg.User.Email)
+	_, err = e.rp.IssueRegistrationGrant(ctx, webauthnkit.GrantRequest{Username: "carol3", Email: "CAROL@example.com"})
+	require.ErrorIs(t, err, webauthnkit.ErrEmailTaken)
+	_, err = e.rp.IssueRegistrationGrant(ctx, webauthnkit.GrantRequest{Username: "dave", Email: "not an address"})
+	require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
+
+	late, err := e.rp.IssueRegistrationGrant(ctx, webauthnkit.GrantRequest{Username: "erin", Email: "erin@example.com", EmailVerified: true})
+	require.NoError(t, err)
+	other, _ := e.signUp(t, "other")
+	_, err = e.rp.SetEmail(ctx, other.User.Handle, "erin@example.com", false)
+	require.NoError(t, err)
+	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Grant: late})
+	require.NoError(t, err)
+	body, err := webauthntest.New(webauthntest.WithOrigin(testOrigin)).Register(begin.Options)
+	require.NoError(t, err)
+	_, err = e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	require.ErrorIs(t, err, webauthnkit.ErrEmailTaken)
 }

@@ -309,6 +309,9 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	case err == nil:
 	case errors.Is(err, ErrCredentialExists):
 		return nil, st, &Error{Code: CodeCredentialExists, Message: "this passkey is already registered", Err: err}
+	case errors.Is(err, ErrUserExists) && st.NewEmail != "":
+		// A grant's new account has an email: tell which is taken.
+		return nil, st, rp.whichUserExists(ctx, u, false, err)
 	case errors.Is(err, ErrUserExists):
 		return nil, st, &Error{Code: CodeUsernameTaken, Message: "this username is taken", Err: err}
 	case errors.Is(err, ErrNotFound):
