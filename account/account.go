@@ -134,24 +134,15 @@ func (a *Accounts) link(flow, token string) string {
 	return a.cfg.LinkBase + "?" + url.Values{"flow": {flow}, "token": {token}}.Encode()
 }
 
-// NormalizeEmail returns the address in the form stored on accounts:
-// trimmed and lower-cased, at most 254 bytes, one @, no spaces or
-// controls. The local part is folded too: RFC 5321 lets a server tell
-// cases apart, but practically none does, and keeping case would let an
-// attacker hold "Alice@" beside the owner's "alice@". (The core's
-// NormalizeEmail, when merged, must agree; this one is used until then.)
+// NormalizeEmail is webauthnkit.NormalizeEmail (the form stored on
+// accounts: the whole address lower-cased, IDNA domain) with this
+// package's ErrInvalidArgument, the core's error as its cause.
 func NormalizeEmail(email string) (string, error) {
-	email = strings.TrimSpace(email)
-	at := strings.LastIndexByte(email, '@')
-	if len(email) > 254 || at < 1 || at == len(email)-1 || strings.Count(email, "@") != 1 {
-		return "", invalidArgument("not an email address")
+	out, err := webauthnkit.NormalizeEmail(email)
+	if err != nil {
+		return "", with(ErrInvalidArgument, err)
 	}
-	for _, r := range email {
-		if r <= ' ' || r == 0x7f || r == '<' || r == '>' || r == ',' || r == ';' || r == '"' {
-			return "", invalidArgument("not an email address")
-		}
-	}
-	return strings.ToLower(email), nil
+	return out, nil
 }
 
 // lookup finds the account of a typed username or email address. found is

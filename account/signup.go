@@ -137,8 +137,8 @@ func (a *Accounts) signUpGrant(ctx context.Context, account []byte) (string, err
 	case err == nil:
 		// The real owner proved the address: an unverified claim on it by
 		// another account (flow b, perhaps a squatter) ends.
-		if err := a.cfg.Users.SetEmail(ctx, holder.Handle, "", holder.EmailVerifiedAt); err != nil && !errors.Is(err, webauthnkit.ErrNotFound) {
-			return "", with(ErrStore, err)
+		if _, err := a.cfg.RP.SetEmail(ctx, holder.Handle, "", false); err != nil && !errors.Is(err, webauthnkit.ErrUserNotFound) {
+			return "", fromCore(err)
 		}
 	case !errors.Is(err, webauthnkit.ErrNotFound):
 		return "", with(ErrStore, err)
@@ -154,8 +154,8 @@ func (a *Accounts) signUpGrant(ctx context.Context, account []byte) (string, err
 }
 
 // Flow (b), register then verify: the account is created by an ordinary
-// registration, the app sets its address unverified (the store's SetEmail
-// or RelyingParty.SetEmail with verified false) and calls
+// registration, the app sets its address unverified
+// (RelyingParty.SetEmail with verified false) and calls
 // SendEmailVerification; until ConfirmEmail the app should limit the
 // account (no recovery by email, no mail beyond the code). The owner of
 // the address can still take it with flow (a).
@@ -229,12 +229,12 @@ func (a *Accounts) markVerified(ctx context.Context, account []byte) (webauthnki
 	if err != nil || u.Email != p.Email {
 		return webauthnkit.User{}, ErrInvalidCode
 	}
-	u.EmailVerifiedAt = a.cfg.Now().UTC()
-	if err := a.cfg.Users.SetEmail(ctx, u.Handle, u.Email, u.EmailVerifiedAt); err != nil {
-		if errors.Is(err, webauthnkit.ErrNotFound) {
-			return webauthnkit.User{}, ErrInvalidCode
-		}
-		return webauthnkit.User{}, with(ErrStore, err)
+	u, err = a.cfg.RP.SetEmail(ctx, u.Handle, u.Email, true)
+	if errors.Is(err, webauthnkit.ErrUserNotFound) {
+		return webauthnkit.User{}, ErrInvalidCode
+	}
+	if err != nil {
+		return webauthnkit.User{}, fromCore(err)
 	}
 	a.emit(Event{Type: EventEmailVerified, UserHandle: u.Handle, Username: u.Name})
 	return u, nil

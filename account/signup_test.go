@@ -85,11 +85,12 @@ func TestRegisterThenVerify(t *testing.T) {
 	e := newEnv(t)
 	reg, _ := e.register(t, webauthnkit.RegistrationRequest{Username: "frank"})
 	require.ErrorIs(t, e.acc.SendEmailVerification(ctx, reg.User.Handle), account.ErrNoEmail)
-	require.NoError(t, e.store.SetEmail(ctx, reg.User.Handle, "frank@example.com", time.Time{}))
+	_, err := e.rp.SetEmail(ctx, reg.User.Handle, "frank@example.com", false)
+	require.NoError(t, err)
 	require.NoError(t, e.acc.SendEmailVerification(ctx, reg.User.Handle))
 	code, _ := codeFrom(t, e.inbox(t, "frank@example.com"))
 
-	_, err := e.acc.ConfirmEmail(ctx, reg.User.Handle, "000000")
+	_, err = e.acc.ConfirmEmail(ctx, reg.User.Handle, "000000")
 	if code == "000000" {
 		err = account.ErrInvalidCode
 	}
@@ -106,11 +107,13 @@ func TestRegisterThenVerify(t *testing.T) {
 func TestRegisterThenVerifyCodeBoundToAddress(t *testing.T) {
 	e := newEnv(t)
 	reg, _ := e.register(t, webauthnkit.RegistrationRequest{Username: "gina"})
-	require.NoError(t, e.store.SetEmail(ctx, reg.User.Handle, "gina@example.com", time.Time{}))
+	_, err := e.rp.SetEmail(ctx, reg.User.Handle, "gina@example.com", false)
+	require.NoError(t, err)
 	require.NoError(t, e.acc.SendEmailVerification(ctx, reg.User.Handle))
 	code, _ := codeFrom(t, e.inbox(t, "gina@example.com"))
-	require.NoError(t, e.store.SetEmail(ctx, reg.User.Handle, "victim@example.com", time.Time{}))
-	_, err := e.acc.ConfirmEmail(ctx, reg.User.Handle, code)
+	_, err = e.rp.SetEmail(ctx, reg.User.Handle, "victim@example.com", false)
+	require.NoError(t, err)
+	_, err = e.acc.ConfirmEmail(ctx, reg.User.Handle, code)
 	require.ErrorIs(t, err, account.ErrInvalidCode)
 }
 
@@ -119,7 +122,8 @@ func TestRegisterThenVerifyCodeBoundToAddress(t *testing.T) {
 func TestSignUpTakesAnAddressHeldUnverified(t *testing.T) {
 	e := newEnv(t)
 	squat, _ := e.register(t, webauthnkit.RegistrationRequest{Username: "squatter"})
-	require.NoError(t, e.store.SetEmail(ctx, squat.User.Handle, "owner@example.com", time.Time{}))
+	_, err := e.rp.SetEmail(ctx, squat.User.Handle, "owner@example.com", false)
+	require.NoError(t, err)
 	reg, _ := e.signUp(t, "owner@example.com", "owner")
 	require.Equal(t, "owner@example.com", reg.User.Email)
 	s, err := e.rp.UserByHandle(ctx, squat.User.Handle)
