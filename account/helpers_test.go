@@ -83,16 +83,16 @@ func newEnv(t testing.TB, edit ...func(*account.Config)) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	e.store = store
+	hook := &account.EventHook{Next: func(_ context.Context, ev webauthnkit.Event) {
+		e.mu.Lock()
+		e.coreEvts = append(e.coreEvts, ev)
+		e.mu.Unlock()
+	}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID: testRPID, RPName: "Example", Origins: []string{testOrigin},
 		Credentials: store, Ceremonies: store, Now: e.clock.Now, Logger: logger,
-		OnEvent: func(ctx context.Context, ev webauthnkit.Event) {
-			e.mu.Lock()
-			e.coreEvts = append(e.coreEvts, ev)
-			e.mu.Unlock()
-			e.acc.HandleEvent(ctx, ev)
-		},
+		OnEvent: hook.OnEvent,
 	})
 	require.NoError(t, err)
 	e.rp = rp
@@ -112,6 +112,7 @@ func newEnv(t testing.TB, edit ...func(*account.Config)) *env {
 	}
 	e.acc, err = account.New(cfg)
 	require.NoError(t, err)
+	hook.Set(e.acc)
 	return e
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/mail"
@@ -109,4 +110,30 @@ func (a *Accounts) HandleEvent(ctx context.Context, ev webauthnkit.Event) {
 	if err := a.Notify(ctx, ev.UserHandle, kind, NotifyData{Device: device}); err != nil {
 		a.cfg.Logger.WarnContext(ctx, "account: notice not sent", "kind", string(kind), "error", err)
 	}
+}
+
+// EventHook connects the core's events to Accounts, which can only be
+// built after the RelyingParty whose Config.OnEvent needs the hook:
+//
+//	hook := &account.EventHook{Next: myOnEvent} // Next optional
+//	rp, _ := webauthnkit.New(webauthnkit.Config{..., OnEvent: hook.OnEvent})
+//	acc, _ := account.New(account.Config{RP: rp, ...})
+//	hook.Set(acc)
+//
+// Events before Set reach only Next. Safe for concurrent use.
+type EventHook struct {
+	// Next, if set, receives every event first (the app's own handler).
+	Next func(context.Context, webauthnkit.Event)
+	acc  atomic.Pointer[Accounts]
+}
+
+// Set starts forwarding events to acc.HandleEvent.
+func (h *EventHook) Set(acc *Accounts) { h.acc.Store(acc) }
+
+// OnEvent is the webauthnkit.Config.OnEvent function.
+func (h *EventHook) OnEvent(ctx context.Context, ev webauthnkit.Event) {
+	if h.Next != nil {
+		h.Next(ctx, ev)
+	}
+	h.acc.Load().HandleEvent(ctx, ev)
 }
