@@ -157,6 +157,7 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 		run(t, "replace_invalidates_old_set", testRecoveryCodesReplace)
 		run(t, "clear", testRecoveryCodesClear)
 		run(t, "use_once", testRecoveryCodesUseOnce)
+		run(t, "input_hashes_not_retained", testRecoveryCodesInputNotRetained)
 		run(t, "unknown_code_or_user_not_found", testRecoveryCodesUnknown)
 		run(t, "deleted_with_user", testRecoveryCodesDeletedWithUser)
 		run(t, "at_most_32_hashes_of_32_bytes", testRecoveryCodesBounds)

@@ -130,7 +130,7 @@
 //     expires entries (native TTL, janitor or cleanup method), so the store
 //     must test it itself, as memstore does.
 //
-// The helpers RandomBytes, RandomHandle, RandomName, RandomUser,
+// The helpers RandomBytes, RandomHandle, RandomName, RandomEmail, RandomUser,
 // RandomCredential, RandomCeremonyID, AssertUserEqual and
 // AssertCredentialEqual are exported for stores that want to write further
 // tests in the same style.

@@ -42,6 +42,8 @@ func init() {
 			"GetUserByEmail/not_found"),
 		"set_email_drops_verified_time": creds(func(s *memstore.Store) webauthnkit.CredentialStore { return dropsVerifiedOnSet{s} },
 			"SetEmail/sets", "SetEmail/verified_and_unverified"),
+		"set_email_refuses_own_address": creds(func(s *memstore.Store) webauthnkit.CredentialStore { return refusesOwnEmail{s} },
+			"SetEmail/verified_and_unverified"),
 		"set_email_keeps_old_address_reserved": creds(func(s *memstore.Store) webauthnkit.CredentialStore { return &reservesOldEmails{Store: s} },
 			"SetEmail/changes_and_frees_old_address"),
 		"set_email_empty_ignored": creds(func(s *memstore.Store) webauthnkit.CredentialStore { return ignoresEmptyEmail{s} },
@@ -64,6 +66,7 @@ func init() {
 		"recovery_codes_unbounded":          codes("no_bounds", "RecoveryCodes/at_most_32_hashes_of_32_bytes"),
 		"recovery_code_use_not_atomic":      codes("racy", "RecoveryCodes/concurrent_same_code_one_winner"),
 		"recovery_code_use_rewrites_set":    codes("lost_update", "RecoveryCodes/concurrent_different_codes_all_succeed"),
+		"recovery_codes_input_retained":     codes("retains", "RecoveryCodes/input_hashes_not_retained"),
 		"recovery_codes_ignore_context":     codes("ignores_context", "ContextCanceled"),
 		"error_text_echoes_recovery_hash":   codes("echoes_hash", "ErrorTexts/recovery_codes"),
 		"recovery_codes_unknown_user_error": codes("left_unknown_errors", "RecoveryCodes/unknown_code_or_user_not_found"),
@@ -246,6 +249,16 @@ func (s *reservesOldEmails) SetEmail(ctx context.Context, h []byte, email string
 	return nil
 }
 
+// refusesOwnEmail finds the address "taken" by the user setting it.
+type refusesOwnEmail struct{ *memstore.Store }
+
+func (s refusesOwnEmail) SetEmail(ctx context.Context, h []byte, email string, at time.Time) error {
+	if _, err := s.GetUserByEmail(ctx, email); err == nil {
+		return webauthnkit.ErrUserExists
+	}
+	return s.Store.SetEmail(ctx, h, email, at)
+}
+
 // ignoresEmptyEmail treats SetEmail("") as "no change".
 type ignoresEmptyEmail struct{ *memstore.Store }
 
@@ -388,6 +401,7 @@ type brokenCodes struct {
 	mu      sync.Mutex
 	codes   map[string]map[string]bool // handle → hashes
 	setSize map[string]int             // handle → size of the last set
+	kept    map[string][][]byte        // handle → the caller's slices ("retains")
 }
 
 func (s *brokenCodes) SetRecoveryCodes(ctx context.Context, h []byte, hashes [][]byte) error {
@@ -423,6 +437,12 @@ func (s *brokenCodes) SetRecoveryCodes(ctx context.Context, h []byte, hashes [][
 	}
 	s.codes[string(h)] = set
 	s.setSize[string(h)] = len(set)
+	if s.bug == "retains" {
+		if s.kept == nil {
+			s.kept = map[string][][]byte{}
+		}
+		s.kept[string(h)] = hashes
+	}
 	return nil
 }
 
@@ -436,6 +456,26 @@ func (s *brokenCodes) UseRecoveryCode(ctx context.Context, h []byte, hash []byte
 	}
 	s.mu.Lock()
 	set := s.codes[string(h)]
+	if s.bug == "retains" {
+		set = map[string]bool{}
+		for _, x := range s.kept[string(h)] {
+			set[string(x)] = true
+		}
+		found := set[string(hash)]
+		if found {
+			for i, x := range s.kept[string(h)] {
+				if string(x) == string(hash) {
+					s.kept[string(h)] = append(s.kept[string(h)][:i:i], s.kept[string(h)][i+1:]...)
+					break
+				}
+			}
+		}
+		s.mu.Unlock()
+		if !found {
+			return notFound
+		}
+		return nil
+	}
 	if s.bug == "any_user" && !set[string(hash)] {
 		for _, other := range s.codes {
 			if other[string(hash)] {

@@ -41,6 +41,27 @@ func testRecoveryCodesSetAndCount(t *testing.T, s credStore) {
 	requireUser(t, s, u) // the user is unchanged
 }
 
+// testRecoveryCodesInputNotRetained: the store copies the hashes given;
+// a caller reusing its buffers changes nothing stored.
+func testRecoveryCodesInputNotRetained(t *testing.T, s credStore) {
+	u, _ := createUser(t, s)
+	hashes := randomCodeHashes(2)
+	given := [][]byte{append([]byte(nil), hashes[0]...), append([]byte(nil), hashes[1]...)}
+	require.NoError(t, s.SetRecoveryCodes(t.Context(), u.Handle, given))
+	for _, b := range given {
+		for i := range b {
+			b[i] ^= 0xff
+		}
+	}
+	probe := append([]byte(nil), hashes[0]...)
+	require.NoError(t, s.UseRecoveryCode(t.Context(), u.Handle, probe), "a code whose input buffer was overwritten after SetRecoveryCodes")
+	for i := range probe {
+		probe[i] = 0
+	}
+	require.NoError(t, s.UseRecoveryCode(t.Context(), u.Handle, hashes[1]), "after the buffer given to UseRecoveryCode was overwritten")
+	require.ErrorIs(t, s.UseRecoveryCode(t.Context(), u.Handle, given[0]), errNotFound, "the overwritten bytes were never a code")
+}
+
 // testRecoveryCodesReplace: a new set invalidates the old one entirely.
 func testRecoveryCodesReplace(t *testing.T, s credStore) {
 	u, _ := createUser(t, s)
