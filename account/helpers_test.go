@@ -63,9 +63,24 @@ func (s *switchMailer) to(t testing.TB, addr string) {
 	s.mu.Unlock()
 }
 
+// backend is a store for both roles; openBackend returns a fresh one
+// (memstore here; a backend file may replace it to run the suite on SQL
+// or Redis).
+type backend interface {
+	webauthnkit.CredentialStore
+	webauthnkit.ChallengeStore
+}
+
+var openBackend = func(t testing.TB, now func() time.Time) backend {
+	store, err := memstore.New(memstore.WithClock(now))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
 type env struct {
 	rp       *webauthnkit.RelyingParty
-	store    *memstore.Store
+	store    backend
 	acc      *account.Accounts
 	smtp     *testsmtp.Server
 	mailer   *switchMailer
@@ -79,10 +94,9 @@ type env struct {
 func newEnv(t testing.TB, edit ...func(*account.Config)) *env {
 	t.Helper()
 	e := &env{clock: &clock{t: time.Now().UTC().Truncate(time.Millisecond)}, logs: &testenv.SyncBuffer{}, mailer: &switchMailer{}}
-	store, err := memstore.New(memstore.WithClock(e.clock.Now))
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	store := openBackend(t, e.clock.Now)
 	e.store = store
+	var err error
 	hook := &account.EventHook{Next: func(_ context.Context, ev webauthnkit.Event) {
 		e.mu.Lock()
 		e.coreEvts = append(e.coreEvts, ev)
