@@ -105,7 +105,7 @@ func newEnv(t testing.TB, edit ...func(*account.Config)) *env {
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID: testRPID, RPName: "Example", Origins: []string{testOrigin},
-		Credentials: store, Ceremonies: store, Now: e.clock.Now, Logger: logger,
+		Credentials: store, Ceremonies: store, Now: e.clock.Now, Logger: logger, Secret: bytes.Repeat([]byte{3}, 32),
 		OnEvent: hook.OnEvent,
 	})
 	require.NoError(t, err)
