@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -70,7 +71,9 @@ func (a *Accounts) claim(ctx context.Context, kind string, key []byte, limit int
 	end := time.Unix(0, (w+1)*window)
 	for slot := range limit {
 		id := a.recordName("n:"+kind, key, []byte(strconv.FormatInt(w, 10)), []byte(strconv.Itoa(slot)))
-		err := a.cfg.Challenges.PutCeremony(ctx, id, []byte{1}, end.Add(time.Minute))
+		// Random data: a store may take a put of identical bytes for a
+		// retry of the same put and accept it (redisstore does).
+		err := a.cfg.Challenges.PutCeremony(ctx, id, nonce(), end.Add(time.Minute))
 		switch {
 		case err == nil:
 			return id, nil
@@ -124,6 +127,12 @@ func (a *Accounts) padFrom(ctx context.Context, began time.Time) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+func nonce() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crashes instead)
+	return b
 }
 
 // link returns the link for a token, or "" without LinkBase or token.
