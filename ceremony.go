@@ -85,6 +85,11 @@ type ceremonyState struct {
 	// SessionEpoch: adding a passkey to an existing account: the account's
 	// User.SessionEpoch at Begin. Ending its sessions ends the ceremony too.
 	SessionEpoch uint64 `json:"ep,omitempty"`
+	// Grants (grants.go), and registrations begun with one: the grant's
+	// purpose, and the email of a new account.
+	GrantPurpose     string `json:"gp,omitempty"`
+	NewEmail         string `json:"em,omitempty"`
+	NewEmailVerified bool   `json:"ev,omitempty"`
 }
 
 // waUser adapts an account to go-webauthn's User interface.

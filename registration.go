@@ -41,6 +41,12 @@ type RegistrationRequest struct {
 	// UserVerificationRequired a response without the UV flag fails with
 	// ErrUserVerificationRequired.
 	UserVerification UserVerification
+	// Grant, from IssueRegistrationGrant, authorises this registration
+	// without a session: it names the account (an existing one, or a new
+	// one with its name and email), so Username and UserHandle stay empty.
+	// BeginRegistration consumes it (single use) after checking the rest
+	// of the request; a failed ceremony needs a new grant.
+	Grant string
 }
 
 // Registration is the outcome of a successful FinishRegistration.
@@ -49,6 +55,9 @@ type Registration struct {
 	Credential Credential
 	// NewUser is true when the ceremony created the account.
 	NewUser bool
+	// GrantPurpose is GrantRequest.Purpose when the ceremony was begun with
+	// a grant ("" otherwise).
+	GrantPurpose string
 }
 
 // BeginRegistration starts registering a passkey, for a new account
@@ -88,6 +97,17 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 			return nil, &Error{Code: CodeInvalidRequest, Message: "conditional registration is for an existing account (UserHandle)"}
 		}
 		mediation = protocol.MediationConditional
+	}
+	if req.Grant != "" {
+		if req.Username != "" || len(req.UserHandle) > 0 || req.DisplayName != "" {
+			return nil, &Error{Code: CodeInvalidRequest, Message: "a grant names the account: leave Username, DisplayName and UserHandle empty"}
+		}
+		g, err := rp.takeGrant(ctx, req.Grant)
+		if err != nil {
+			return nil, err
+		}
+		st.GrantPurpose, st.NewEmail, st.NewEmailVerified = g.GrantPurpose, g.NewEmail, g.NewEmailVerified
+		req.UserHandle, req.Username, req.DisplayName = g.UserHandle, g.NewName, g.NewDisplay
 	}
 	var user waUser
 	var exclusions []protocol.CredentialDescriptor
@@ -268,7 +288,10 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		if epoch, err = initialSessionEpoch(); err != nil {
 			return nil, st, err
 		}
-		u = User{Handle: st.UserHandle, Name: st.NewName, DisplayName: st.NewDisplay, CreatedAt: now, SessionEpoch: epoch}
+		u = User{Handle: st.UserHandle, Name: st.NewName, DisplayName: st.NewDisplay, CreatedAt: now, SessionEpoch: epoch, Email: st.NewEmail}
+		if st.NewEmailVerified {
+			u.EmailVerifiedAt = now
+		}
 		err = rp.creds.CreateUser(ctx, u, &rec)
 	} else {
 		u, err = rp.creds.GetUserByHandle(ctx, st.UserHandle)
@@ -286,6 +309,9 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	case err == nil:
 	case errors.Is(err, ErrCredentialExists):
 		return nil, st, &Error{Code: CodeCredentialExists, Message: "this passkey is already registered", Err: err}
+	case errors.Is(err, ErrUserExists) && st.NewEmail != "":
+		// A grant's new account has an email: tell which is taken.
+		return nil, st, rp.whichUserExists(ctx, u, false, err)
 	case errors.Is(err, ErrUserExists):
 		return nil, st, &Error{Code: CodeUsernameTaken, Message: "this username is taken", Err: err}
 	case errors.Is(err, ErrNotFound):
@@ -293,7 +319,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	default:
 		return nil, st, rp.storeErr(ctx, "CreateCredential", err)
 	}
-	return &Registration{User: u, Credential: rec, NewUser: st.NewUser}, st, nil
+	return &Registration{User: u, Credential: rec, NewUser: st.NewUser, GrantPurpose: st.GrantPurpose}, st, nil
 }
 
 // knownTransports keeps the transport hints WebAuthn defines, once each:
