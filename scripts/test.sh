@@ -9,3 +9,8 @@ cd "$(dirname "$0")/.."
 # skip, or fail under CI=true, which is where that rule lives.
 bash scripts/services.sh || echo "test: some servers are not available (see above)"
 go test -race -count=1 -timeout 20m ./...
+# The account flows' suite once more on each shared backend (the run above
+# used memstore); a missing server skips, or fails under CI=true.
+for backend in postgres mariadb sqlite redis; do
+  WEBAUTHNKIT_ACCOUNT_BACKEND=$backend go test -count=1 -timeout 5m ./account/
+done
