@@ -1,6 +1,8 @@
 package httpadapter_test
 
 import (
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
+
 	"encoding/json"
 	"os/exec"
 	"testing"
@@ -15,7 +17,7 @@ import (
 func TestClientJSUpgradeAndUpdateUser(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed")
+		testenv.Unavailable(t, "Node.js", "PATH", err, "apt-get install -y nodejs")
 	}
 	out, err := exec.Command(node, "testdata/client_upgrade.js", "client.js").Output()
 	require.NoError(t, err, "%s", out)
