@@ -1,13 +1,13 @@
 package httpadapter_test
 
 import (
-	"github.com/webauthnkit/webauthnkit/internal/testenv"
-
 	"encoding/json"
 	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 )
 
 // TestClientJSUpgradeAndUpdateUser runs client.js in Node with stubbed
