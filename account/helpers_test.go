@@ -14,10 +14,10 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
+	"github.com/webauthnkit/webauthnkit/internal/backendtest"
 	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/internal/testsmtp"
 	"github.com/webauthnkit/webauthnkit/mail"
-	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/otc"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -64,18 +64,12 @@ func (s *switchMailer) to(t testing.TB, addr string) {
 }
 
 // backend is a store for both roles; openBackend returns a fresh one
-// (memstore here; a backend file may replace it to run the suite on SQL
-// or Redis).
-type backend interface {
-	webauthnkit.CredentialStore
-	webauthnkit.ChallengeStore
-}
+// (memstore unless TestMain chose another, backends_test.go).
+type backend = backendtest.Store
 
 var openBackend = func(t testing.TB, now func() time.Time) backend {
-	store, err := memstore.New(memstore.WithClock(now))
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	return store
+	b, _ := backendtest.Named("memstore")
+	return b.Open(t, now)
 }
 
 type env struct {
