@@ -17,6 +17,7 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/internal/testsmtp"
 	"github.com/webauthnkit/webauthnkit/mail"
 	"github.com/webauthnkit/webauthnkit/otc"
@@ -454,4 +455,47 @@ func TestAccountRateLimitClass(t *testing.T) {
 	require.NotEmpty(t, r.header.Get("Retry-After"))
 	// Passkey sign-in has its own budget.
 	require.Equal(t, http.StatusOK, b.post("/login/begin", map[string]any{}).status)
+}
+
+func TestAccountStoreDown(t *testing.T) {
+	ae := newAccountEnv(t)
+	b := ae.browser()
+	b.mustSignUp("ivan")
+	ae.store.Fail(storewrap.ErrDown)
+	defer ae.store.Fail(nil)
+	for _, p := range accountPaths {
+		r := b.call(p.method, p.path, p.body)
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "%s %s: %s", p.method, p.path, r)
+		require.NotEmpty(t, r.header.Get("Retry-After"), "%s", p.path)
+	}
+}
+
+// FuzzAccountEndpoints: any body to any account endpoint, signed in or
+// not, is answered below 500 with a JSON error code (checked by raw).
+func FuzzAccountEndpoints(f *testing.F) {
+	ae := newAccountEnv(f)
+	signedIn := ae.browser()
+	signedIn.mustSignUp("fuzz")
+	signedOut := ae.browser()
+	for i, p := range accountPaths {
+		if p.method != http.MethodPost {
+			continue
+		}
+		for _, s := range []string{`{}`, `{"email":"a@b.c","username":"u"}`, `{"code":"123456"}`, `{"token":"x"}`,
+			`{"code":"1","token":"2"}`, `{"identifier":""}`, `{"username":"fuzz","code":"aaaa-bbbb"}`, `[]`, ``, `{"email":null}`} {
+			f.Add(uint8(i), []byte(s), i%2 == 0)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which uint8, body []byte, in bool) {
+		p := accountPaths[int(which)%len(accountPaths)]
+		b := *signedOut
+		if in {
+			b = *signedIn
+		}
+		b.t = t
+		r := b.raw(p.method, b.base+p.path, body, map[string]string{"Content-Type": "application/json"})
+		if r.status >= 500 {
+			t.Fatalf("%s %q: %s", p.path, body, r)
+		}
+	})
 }
