@@ -130,21 +130,6 @@ func (b *browser) registerWithGrant(grant string) *response {
 	return b.post("/registration/finish", b.registerResponse(map[string]string{"grant": grant, "name": "New device"}))
 }
 
-// signUpWithEmail runs the verify-first sign-up over HTTP and returns the
-// finish response.
-func (ae *accountEnv) signUpWithEmail(t *testing.T, b *browser, email, username string) *response {
-	t.Helper()
-	r := b.post("/signup/start", map[string]string{"email": email, "username": username})
-	require.Equal(t, http.StatusAccepted, r.status, "%s", r)
-	code, _ := ae.mailTo(t, email)
-	require.Len(t, code, 6)
-	r = b.post("/signup/confirm", map[string]string{"email": email, "code": code})
-	require.Equal(t, http.StatusOK, r.status, "%s", r)
-	grant, _ := r.json["grant"].(string)
-	require.NotEmpty(t, grant)
-	return b.registerWithGrant(grant)
-}
-
 func TestAccountSignUpVerifyFirst(t *testing.T) {
 	ae := newAccountEnv(t)
 	b := ae.browser()
