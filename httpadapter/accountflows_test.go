@@ -484,3 +484,37 @@ func FuzzAccountEndpoints(f *testing.F) {
 		}
 	})
 }
+
+// TestAccountSetEmailTaken: an address another account holds is answered
+// like a free one (202), nothing is sent, nothing changes.
+func TestAccountSetEmailTaken(t *testing.T) {
+	ae := newAccountEnv(t)
+	owner := ae.browser()
+	owner.mustSignUp("olga")
+	require.Equal(t, http.StatusAccepted, owner.post("/email", map[string]string{"email": "olga@example.com"}).status)
+	code, _ := ae.mailTo(t, "olga@example.com")
+	require.Equal(t, http.StatusOK, owner.post("/email/verify", map[string]string{"code": code}).status)
+
+	prober := ae.browser()
+	me := prober.mustSignUp("peter")
+	free := prober.post("/email", map[string]string{"email": "peter@example.com"})
+	taken := prober.post("/email", map[string]string{"email": "olga@example.com"})
+	require.Equal(t, free.status, taken.status, "%s", taken)
+	require.Equal(t, free.body, taken.body)
+	require.Equal(t, 1, ae.mailsTo("olga@example.com"), "nothing sent to the holder")
+	u, err := ae.rp.UserByHandle(context.Background(), unb64(t, field(me.json, "user", "handle").(string)))
+	require.NoError(t, err)
+	require.Equal(t, "peter@example.com", u.Email, "unchanged by the refused address")
+}
+
+func TestAccountSignUpDisabled(t *testing.T) {
+	ae := newAccountEnv(t, func(ec *envConfig, c *account.Config) {
+		if c == nil {
+			ec.opts.DisableSignUp = true
+		}
+	})
+	r := ae.browser().post("/signup/start", map[string]string{"email": "q@example.com", "username": "q"})
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r)
+	require.Equal(t, "signup_disabled", r.code())
+	require.Zero(t, ae.mailsTo("q@example.com"))
+}
