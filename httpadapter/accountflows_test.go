@@ -518,3 +518,34 @@ func TestAccountSignUpDisabled(t *testing.T) {
 	require.Equal(t, "signup_disabled", r.code())
 	require.Zero(t, ae.mailsTo("q@example.com"))
 }
+
+// TestAccountLinkTokens: the mailed links work without a session
+// (email/verify {"token"}, recovery/confirm {"token"}), and once only.
+func TestAccountLinkTokens(t *testing.T) {
+	ae := newAccountEnv(t)
+	b := ae.browser()
+	b.mustSignUp("rita")
+	require.Equal(t, http.StatusAccepted, b.post("/email", map[string]string{"email": "rita@example.com"}).status)
+	_, token := ae.mailTo(t, "rita@example.com")
+	require.NotEmpty(t, token)
+	other := ae.browser() // the link opened in another browser, signed out
+	r := other.post("/email/verify", map[string]string{"token": token})
+	require.Equal(t, http.StatusOK, r.status, "%s", r)
+	require.Equal(t, true, r.json["emailVerified"])
+	r = other.post("/email/verify", map[string]string{"token": token})
+	require.Equal(t, http.StatusBadRequest, r.status, "used: %s", r)
+	// A code without a session is not enough to name the account.
+	r = other.post("/email/verify", map[string]string{"code": "123456"})
+	require.Equal(t, http.StatusUnauthorized, r.status, "%s", r)
+
+	require.Equal(t, http.StatusAccepted, other.post("/recovery/start", map[string]string{"identifier": "rita"}).status)
+	_, token = ae.mailTo(t, "rita@example.com")
+	r = other.post("/recovery/confirm", map[string]string{"identifier": "rita", "token": token})
+	require.Equal(t, http.StatusBadRequest, r.status, "token with identifier: %s", r)
+	r = other.post("/recovery/confirm", map[string]string{"token": token})
+	require.Equal(t, http.StatusOK, r.status, "%s", r)
+	r = other.registerWithGrant(r.json["grant"].(string))
+	require.Equal(t, http.StatusOK, r.status, "%s", r)
+	require.Equal(t, true, r.json["recovered"])
+	require.Equal(t, "rita", field(other.call(http.MethodGet, "/session", nil).json, "user", "name"))
+}
