@@ -351,6 +351,12 @@ func TestAccountMailDown(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.status, "%s", r)
 	code, _ = ae.mailTo(t, "gina@example.com")
 	require.Equal(t, http.StatusOK, b.post("/email/verify", map[string]string{"code": code}).status)
+	// The outage was logged without addresses or codes.
+	logs := ae.logs.String()
+	require.Contains(t, logs, "account flow unavailable")
+	for _, secret := range []string{"frank@example.com", "gina@example.com", code} {
+		require.NotContains(t, logs, secret)
+	}
 }
 
 // accountPaths are the account-flow endpoints with a valid-looking body.
