@@ -28,7 +28,9 @@ import (
 	"time"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/account"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/mail"
 )
 
 // Config configures the application. The zero value runs on
@@ -91,6 +93,15 @@ type Config struct {
 	// defaults when zero: on).
 	RateLimit httpadapter.RateLimit
 
+	// Mailer sends the sign-up, recovery and notification mails. Default:
+	// mail.NewDevelopment on Logger, which sends nothing and logs each
+	// message with its code (development only).
+	Mailer mail.Mailer
+	// AccountsMinStartDuration is account.Config.MinStartDuration, the least
+	// time a sign-up or recovery start takes (so that a real account does not
+	// answer slower than an unknown one). Default 1 s; negative disables.
+	AccountsMinStartDuration time.Duration
+
 	// Logger receives access and diagnostic logs. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -108,6 +119,7 @@ var staticFS embed.FS
 
 type server struct {
 	cfg     Config
+	acc     *account.Accounts
 	log     *slog.Logger
 	rp      *webauthnkit.RelyingParty
 	h       *httpadapter.Handler
@@ -166,6 +178,9 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		}
 	}()
 
+	// The core's events go to the log and, once Accounts exists, to the
+	// security notices it mails (passkey added, removed).
+	hook := &account.EventHook{Next: eventLogger(log, st.creds)}
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        cfg.RPID,
 		RPName:      cfg.AppName,
@@ -175,11 +190,16 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		Secret:      webauthnSecret,
 		Logger:      log,
 		Now:         cfg.Now,
-		OnEvent:     eventLogger(log, st.creds),
+		OnEvent:     hook.OnEvent,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	acc, err := newAccounts(cfg, rp, st, webauthnSecret, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	hook.Set(acc)
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: derive(secret, "session cookie"),
 		RateLimit:     cfg.RateLimit,
@@ -192,7 +212,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &server{cfg: cfg, log: log, rp: rp, h: h, pages: pages, origins: map[string]bool{}}
+	s := &server{cfg: cfg, acc: acc, log: log, rp: rp, h: h, pages: pages, origins: map[string]bool{}}
 	s.static, err = newStaticFiles(staticFS, "static", http.HandlerFunc(s.notFound))
 	if err != nil {
 		return nil, nil, err
