@@ -239,6 +239,7 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", s.signIn)
 	mux.HandleFunc("GET /signup", s.signUp)
+	mux.HandleFunc("GET /recover", s.recover)
 	mux.HandleFunc("GET /account", s.account)
 	mux.HandleFunc("POST /signout", s.signOut)
 	mux.HandleFunc("/", s.notFound)
@@ -251,6 +252,7 @@ var notices = map[string]string{
 	"signedout": "You’re signed out.",
 	"added":     "Passkey added. You can now sign in with it.",
 	"welcome":   "Your account is ready. You signed in with a passkey — no password needed.",
+	"recovered": "A new passkey was created on this device and you’re signed in.",
 }
 
 type pageData struct {
@@ -264,6 +266,13 @@ type pageData struct {
 	// with the reason shown (the store refuses it anyway, atomically:
 	// ErrLastCredential).
 	OnlyPasskey bool
+	// EmailVerified: the account's email is verified.
+	EmailVerified bool
+	// RecoveryCodesLeft counts the unused recovery codes.
+	RecoveryCodesLeft int
+	// Recovered: the user just got back in with a recovery grant; the page
+	// prompts removing the lost passkey.
+	Recovered bool
 }
 
 func (s *server) data(r *http.Request, page, title string) pageData {
@@ -290,6 +299,14 @@ func (s *server) signUp(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "signup", s.data(r, "signup", "Create your account"))
 }
 
+func (s *server) recover(w http.ResponseWriter, r *http.Request) {
+	if _, ok := httpadapter.UserFromContext(r.Context()); ok {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, "recover", s.data(r, "recover", "Lost your device?"))
+}
+
 func (s *server) account(w http.ResponseWriter, r *http.Request) {
 	u, ok := httpadapter.UserFromContext(r.Context())
 	if !ok {
@@ -302,10 +319,26 @@ func (s *server) account(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusServiceUnavailable, "We can’t load your passkeys right now. Please try again in a moment.")
 		return
 	}
+	left, err := s.acc.RecoveryCodesLeft(r.Context(), u.Handle)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "passkeys: counting recovery codes", "err", err)
+	}
 	d := s.data(r, "account", "Your passkeys")
+	d.EmailVerified = u.Email != "" && !u.EmailVerifiedAt.IsZero()
+	d.RecoveryCodesLeft = left
+	d.Recovered = r.URL.Query().Get("notice") == "recovered"
 	now := s.cfg.Now()
-	for _, c := range creds {
+	newest := -1
+	for i, c := range creds {
 		d.Passkeys = append(d.Passkeys, newPasskeyView(c, now))
+		if newest < 0 || c.CreatedAt.After(creds[newest].CreatedAt) {
+			newest = i
+		}
+	}
+	if d.Recovered && newest >= 0 && len(creds) > 1 {
+		// The passkey just made by recovery: the others are the candidates
+		// for removal.
+		d.Passkeys[newest].New = true
 	}
 	d.OnlyPasskey = len(d.Passkeys) == 1
 	s.render(w, r, "account", d)
@@ -373,6 +406,7 @@ type passkeyView struct {
 	Synced      bool // backed up (BS flag): a synced passkey
 	CanSync     bool // backup eligible but not backed up yet
 	Kind        string
+	New         bool // just created by recovery on this device
 }
 
 func newPasskeyView(c webauthnkit.Credential, now time.Time) passkeyView {
@@ -428,7 +462,7 @@ func ago(t, now time.Time) string {
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "signup", "account", "error"} {
+	for _, p := range []string{"signin", "signup", "recover", "account", "error"} {
 		t, err := template.New(p).Funcs(template.FuncMap{"initial": initial}).ParseFS(templateFS, "templates/layout.html", "templates/icons.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("app: parsing template %s: %w", p, err)

@@ -31,6 +31,11 @@
     store_unavailable: "The service is temporarily unavailable. Please try again in a moment.",
     request_too_large: "That request was too large.",
     forbidden_origin: "This request was refused because it came from another site.",
+    // email codes and recovery
+    invalid_code: "That code isn’t right, has expired or was already used. Check the latest email, or ask for a new code.",
+    too_many_attempts: "Too many tries. Wait a while before trying again (signing in with a passkey still works).",
+    mail_unavailable: "We couldn’t send the email right now. Please try again in a few minutes.",
+    invalid_argument: "That email address doesn’t look right. Check it and try again.",
   };
   var VERIFY_FAILED = "Your passkey couldn’t be verified. Please try again.";
   ["invalid_response", "challenge_mismatch", "origin_mismatch", "rp_id_mismatch", "wrong_ceremony"].forEach(function (c) {
@@ -231,14 +236,42 @@
     startAutofill();
   }
 
+  // api posts a JSON body to an adapter endpoint (same-origin, no cache)
+  // and resolves to the JSON answer, or rejects with {code, status, message}
+  // like the client's errors.
+  async function api(path, body) {
+    var res;
+    try {
+      res = await fetch("/passkeys" + path, {
+        method: "POST",
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+      });
+    } catch (e) {
+      throw { code: "network", status: 0, message: "the server could not be reached" };
+    }
+    var data = null;
+    try { data = await res.json(); } catch (_) { data = null; }
+    if (!res.ok) {
+      throw { code: (data && data.error) || "server_error", status: res.status, message: (data && data.message) || "" };
+    }
+    return data || {};
+  }
+
   // ---- sign up ----------------------------------------------------------------
 
   function initSignup() {
     var form = $("#signup-form");
     var username = $("#username");
+    var email = $("#email");
     var displayName = $("#display-name");
     var create = $("#create");
-    var controls = [username, displayName, create];
+    var codeForm = $("#signup-code-form");
+    var code = $("#signup-code");
+    var verify = $("#signup-verify");
+    var controls = [username, email, displayName, create];
     if (!wk || !window.webauthnkit.isSupported()) {
       unsupported(controls);
       return;
@@ -255,6 +288,27 @@
       }
       setInvalid(username, false);
       var done = busy(create, controls);
+      var address = email.value.trim();
+      if (address) {
+        // Verify the address first, then create the passkey with the
+        // single-use grant the code buys (no pre-hijack of the address).
+        try {
+          await api("/signup/start", { email: address, username: name });
+          done();
+          form.hidden = true;
+          codeForm.hidden = false;
+          $("#signup-code-email").textContent = address;
+          showStatus("Check your email for the code.");
+          code.focus();
+        } catch (err) {
+          done();
+          var fields = [create];
+          if (err.code === "username_taken" || err.code === "invalid_request") { setInvalid(username, true); fields = [username]; }
+          if (err.code === "invalid_argument") { setInvalid(email, true); fields = [email]; }
+          showError(err, { fields: fields });
+        }
+        return;
+      }
       try {
         await wk.register({ username: name, displayName: displayName.value.trim() || name });
         window.location.assign("/account?notice=welcome");
@@ -271,6 +325,113 @@
       }
     });
     username.addEventListener("input", function () { setInvalid(username, false); });
+    email.addEventListener("input", function () { setInvalid(email, false); });
+
+    codeForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var c = code.value.replace(/\s+/g, "");
+      if (!c) {
+        setInvalid(code, true);
+        showError("Enter the code from the email.", { fields: [code] });
+        code.focus();
+        return;
+      }
+      setInvalid(code, false);
+      var done = busy(verify, [code, verify]);
+      var grant;
+      try {
+        grant = (await api("/signup/confirm", { email: email.value.trim(), code: c })).grant;
+      } catch (err) {
+        done();
+        setInvalid(code, err.code === "invalid_code");
+        showError(err, { fields: [code] });
+        return;
+      }
+      try {
+        await wk.register({ grant: grant, displayName: displayName.value.trim() || undefined });
+        window.location.assign("/account?notice=welcome");
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err, { fields: [verify] });
+      }
+    });
+    $("#signup-restart").addEventListener("click", function () {
+      codeForm.hidden = true;
+      form.hidden = false;
+      code.value = "";
+      clearError();
+      clearStatus();
+      email.focus();
+    });
+  }
+
+  // ---- lost device: recovery by email ------------------------------------------
+
+  function initRecover() {
+    var form = $("#recover-form");
+    var identifier = $("#recover-identifier");
+    var start = $("#recover-start");
+    var codeForm = $("#recover-code-form");
+    var code = $("#recover-code");
+    var confirm = $("#recover-confirm");
+    if (!wk || !window.webauthnkit.isSupported()) {
+      unsupported([identifier, start]);
+      return;
+    }
+    form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var id = identifier.value.trim();
+      if (!id) {
+        setInvalid(identifier, true);
+        showError("Enter your username or email.", { fields: [identifier] });
+        identifier.focus();
+        return;
+      }
+      setInvalid(identifier, false);
+      var done = busy(start, [identifier, start]);
+      try {
+        await api("/recovery/start", { identifier: id });
+        done();
+        form.hidden = true;
+        codeForm.hidden = false;
+        showStatus("Check your email for the code.");
+        code.focus();
+      } catch (err) {
+        done();
+        showError(err, { fields: [start] });
+      }
+    });
+    codeForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var c = code.value.replace(/\s+/g, "");
+      if (!c) {
+        setInvalid(code, true);
+        showError("Enter the code from the email.", { fields: [code] });
+        code.focus();
+        return;
+      }
+      setInvalid(code, false);
+      var done = busy(confirm, [code, confirm]);
+      var grant;
+      try {
+        grant = (await api("/recovery/confirm", { identifier: identifier.value.trim(), code: c })).grant;
+      } catch (err) {
+        done();
+        setInvalid(code, err.code === "invalid_code");
+        showError(err, { fields: [code] });
+        return;
+      }
+      try {
+        await wk.register({ grant: grant, name: "Passkey on this device" });
+        window.location.assign("/account?notice=recovered");
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err, { fields: [confirm] });
+      }
+    });
   }
 
   // ---- account: passkeys --------------------------------------------------------
@@ -416,6 +577,34 @@
       }
     });
 
+    // Recovery codes: a new set replaces the old one and is shown once.
+    var genBtn = $("#recovery-codes-generate");
+    if (genBtn) {
+      genBtn.addEventListener("click", async function () {
+        clearError();
+        var done = busy(genBtn, [genBtn]);
+        try {
+          var codes = (await api("/recovery/codes", {})).codes || [];
+          var ol = $("#recovery-codes-list");
+          ol.textContent = "";
+          codes.forEach(function (c) {
+            var li = document.createElement("li");
+            var code = document.createElement("code");
+            code.textContent = c;
+            li.appendChild(code);
+            ol.appendChild(li);
+          });
+          $("#recovery-codes-shown").hidden = false;
+          $("#recovery-codes-left").textContent = "You have " + codes.length + " unused recovery codes. Making new codes cancels these.";
+          done();
+          showStatus("New recovery codes made. The old ones no longer work.");
+        } catch (err) {
+          done();
+          failed(err, genBtn);
+        }
+      });
+    }
+
     // Add a passkey.
     addForm.addEventListener("submit", async function (ev) {
       ev.preventDefault();
@@ -440,5 +629,6 @@
   var page = document.body.dataset.page;
   if (page === "signin") initSignin();
   else if (page === "signup") initSignup();
+  else if (page === "recover") initRecover();
   else if (page === "account") initAccount();
 })();
