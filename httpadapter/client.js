@@ -17,6 +17,19 @@
  *   await wk.logout()                              // ends the account's sessions
  *   await wk.logout({ everywhere: true })          // the same, stated explicitly
  *
+ * Email and recovery flows (server with httpadapter Options.Accounts):
+ *   await wk.startSignUp({ email, username })      // mails a code; same answer for taken ones
+ *   const { grant } = await wk.confirmSignUp({ email, code })   // or ({ token }) from the link
+ *   await wk.registerWithGrant(grant, { name })    // the passkey; signs in; {recovered} after a recovery
+ *   await wk.startRecovery({ identifier })         // username or email
+ *   const { grant } = await wk.confirmRecovery({ identifier, code })  // or ({ token })
+ *   const { grant } = await wk.recoverWithCode({ username, code })    // a recovery code
+ *   const { codes } = await wk.generateRecoveryCodes()  // signed in; show once
+ *   const { left } = await wk.recoveryCodesLeft()
+ *   await wk.setEmail(email); await wk.verifyEmail({ code })  // or ({ token })
+ * A wrong code throws code "invalid_code"; too many tries "too_many_attempts"
+ * (429, retryAfter); mail down "mail_unavailable" (503, retryAfter).
+ *
  * Failures throw webauthnkit.Error {code, message, status}; a rate-limited
  * request (code "rate_limited", status 429) also has retryAfter (seconds).
  */
@@ -437,6 +450,7 @@
         }
         if (opts.name !== undefined && opts.name !== null) body.name = String(opts.name);
         if (opts.secondFactor) body.secondFactor = true;
+        if (opts.grant !== undefined && opts.grant !== null) body.grant = String(opts.grant);
         var begin = await request(url("/registration/begin"), "POST", body, ctl.signal);
         var cred = await global.navigator.credentials.create({
           publicKey: creationOptionsFromJSON(begin.publicKey),
@@ -562,8 +576,86 @@
       await request(url("/logout"), "POST", opts && opts.everywhere ? { everywhere: true } : {});
     }
 
+    // The account flows. Each sends only the fields given, as strings, so
+    // the server's "code or token" rule decides.
+    function fields(opts, names) {
+      var body = {};
+      opts = opts || {};
+      names.forEach(function (n) {
+        if (opts[n] !== undefined && opts[n] !== null) body[n] = String(opts[n]);
+      });
+      return body;
+    }
+
+    /** Verify-first sign-up, step 1 ({email, username}): resolves to {}
+     * whether or not the address or name is taken. */
+    async function startSignUp(opts) {
+      return request(url("/signup/start"), "POST", fields(opts, ["email", "username"]));
+    }
+
+    /** Step 2: {email, code} or {token} (from the mailed link). Resolves to
+     * {grant} for registerWithGrant. */
+    async function confirmSignUp(opts) {
+      return request(url("/signup/confirm"), "POST", fields(opts, ["email", "code", "token"]));
+    }
+
+    /** Registers a passkey with a grant (sign-up or recovery; the server
+     * binds it to the grant's account) and signs in. Resolves to {user,
+     * credential, newUser, recovered}. */
+    async function registerWithGrant(grant, opts) {
+      opts = opts || {};
+      return register({ grant: grant, name: opts.name });
+    }
+
+    /** "Lost your device?": {identifier} (username or email); resolves to
+     * {} whether or not the account exists. */
+    async function startRecovery(opts) {
+      return request(url("/recovery/start"), "POST", fields(opts, ["identifier"]));
+    }
+
+    /** {identifier, code} or {token}: resolves to {grant}. */
+    async function confirmRecovery(opts) {
+      return request(url("/recovery/confirm"), "POST", fields(opts, ["identifier", "code", "token"]));
+    }
+
+    /** {username, code} with a recovery code: resolves to {grant}. */
+    async function recoverWithCode(opts) {
+      return request(url("/recovery/code"), "POST", fields(opts, ["username", "code"]));
+    }
+
+    /** Signed in: a new set of recovery codes (the old set stops working).
+     * Resolves to {codes}: show them once. */
+    async function generateRecoveryCodes() {
+      return request(url("/recovery/codes"), "POST", {});
+    }
+
+    /** Signed in: resolves to {left}, the unused recovery codes. */
+    async function recoveryCodesLeft() {
+      return request(url("/recovery/codes"), "GET");
+    }
+
+    /** Signed in: sets the account's email (unverified) and mails a code. */
+    async function setEmail(email) {
+      return request(url("/email"), "POST", { email: String(email) });
+    }
+
+    /** {code} (signed in) or {token}: resolves to {user, email, emailVerified}. */
+    async function verifyEmail(opts) {
+      return request(url("/email/verify"), "POST", fields(opts, ["code", "token"]));
+    }
+
     return Object.freeze({
       base: base,
+      startSignUp: startSignUp,
+      confirmSignUp: confirmSignUp,
+      registerWithGrant: registerWithGrant,
+      startRecovery: startRecovery,
+      confirmRecovery: confirmRecovery,
+      recoverWithCode: recoverWithCode,
+      generateRecoveryCodes: generateRecoveryCodes,
+      recoveryCodesLeft: recoveryCodesLeft,
+      setEmail: setEmail,
+      verifyEmail: verifyEmail,
       register: register,
       upgrade: upgrade,
       login: login,

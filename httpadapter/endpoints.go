@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/account"
 )
 
 // optString is a JSON string field that records whether it was present.
@@ -80,6 +81,9 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
 		SecondFactor bool `json:"secondFactor"`
 		// Conditional: automatic passkey upgrade (conditional create).
 		Conditional bool `json:"conditional"`
+		// Grant (account flows): the core binds the passkey to the
+		// account the grant names; nothing else names one.
+		Grant optString `json:"grant"`
 	}
 	if err := decodeObject(body, &req, false); err != nil {
 		h.fail(w, r, err)
@@ -90,7 +94,17 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rr := webauthnkit.RegistrationRequest{CredentialName: req.Name}
-	if req.Username.set {
+	if req.Grant.set {
+		if req.Username.set || req.DisplayName.set || req.SecondFactor || req.Conditional {
+			h.fail(w, r, badRequest("a grant takes only a name"))
+			return
+		}
+		if req.Grant.v == "" {
+			h.fail(w, r, &httpError{http.StatusBadRequest, webauthnkit.CodeInvalidGrant, webauthnkit.ErrInvalidGrant.Message})
+			return
+		}
+		rr.Grant = req.Grant.v
+	} else if req.Username.set {
 		// Sign-up. The core refuses a name in use (409 username_taken); it
 		// never adds a passkey to an existing account from a name.
 		if h.opts.DisableSignUp {
@@ -147,8 +161,10 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// A recovery signs the user in, as a sign-up does.
+	recovered := reg.GrantPurpose == account.GrantPurposeRecovery
 	var cookie string
-	if h.opts.CurrentUser == nil && reg.NewUser {
+	if h.opts.CurrentUser == nil && (reg.NewUser || recovered) {
 		cookie = h.setSession(w, r, reg.User)
 	}
 	if h.opts.OnRegister != nil {
@@ -165,10 +181,12 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	h.completeRecovery(r, reg)
 	h.respond(w, r, registrationResponse{
 		User:       newUserJSON(reg.User),
 		Credential: newCredentialJSON(reg.Credential),
 		NewUser:    reg.NewUser,
+		Recovered:  recovered,
 	})
 }
 

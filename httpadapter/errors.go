@@ -9,8 +9,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/account"
 )
 
 // Error codes of the adapter's own refusals, in the "error" field of a JSON
@@ -66,7 +68,7 @@ const StatusClientClosedRequest = 499
 // docs/errors.md).
 func statusOf(code webauthnkit.Code) int {
 	switch code {
-	case webauthnkit.CodeInvalidRequest:
+	case webauthnkit.CodeInvalidRequest, webauthnkit.CodeInvalidGrant:
 		return http.StatusBadRequest
 	case webauthnkit.CodeInvalidResponse,
 		webauthnkit.CodeCeremonyNotFound,
@@ -129,6 +131,11 @@ func writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err 
 	var he *httpError
 	if errors.As(err, &he) {
 		writeJSONError(w, he.status, errorBody{Error: string(he.code), Message: he.msg, Signal: sig})
+		return
+	}
+	var ae *account.Error
+	if errors.As(err, &ae) {
+		writeAccountError(log, w, r, ae)
 		return
 	}
 	var e *webauthnkit.Error
@@ -264,3 +271,44 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// accountStatus maps an account error code to its HTTP status
+// (docs/errors.md).
+func accountStatus(code account.ErrorCode) int {
+	switch code {
+	case account.CodeInvalidCode, account.CodeInvalidArgument:
+		return http.StatusBadRequest
+	case account.CodeNoEmail:
+		return http.StatusConflict
+	case account.CodeTooManyAttempts, account.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case account.CodeMailUnavailable, account.CodeStore:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeAccountError answers an *account.Error: its code and client-safe
+// message, Retry-After on 429 and 503 (at least one second).
+func writeAccountError(log *slog.Logger, w http.ResponseWriter, r *http.Request, e *account.Error) {
+	status := accountStatus(e.Code)
+	msg := e.Message
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+		if secs < 1 {
+			secs = RetryAfterSeconds
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// The cause names the failing mail server or store, never a code.
+		log.WarnContext(r.Context(), "httpadapter: account flow unavailable", "path", r.URL.Path, "code", string(e.Code), "err", e.Err)
+	case status >= 500:
+		log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "code", string(e.Code))
+		msg = "internal error"
+	default:
+		log.DebugContext(r.Context(), "httpadapter: request failed", "path", r.URL.Path, "code", string(e.Code))
+	}
+	writeJSONError(w, status, errorBody{Error: string(e.Code), Message: msg})
+}

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/account"
 )
 
 // Defaults for Options.
@@ -139,6 +140,16 @@ type Options struct {
 	// passed. Default DefaultSessionIdleTimeout (1h); a value above
 	// SessionTTL leaves only the absolute limit.
 	SessionIdleTimeout time.Duration
+	// Accounts serves the email and recovery flows (package account):
+	// signup/start, signup/confirm, recovery/start, recovery/confirm,
+	// recovery/code, recovery/codes, email, email/verify, and
+	// registration/begin {"grant"}; after a recovery registration the
+	// adapter calls Accounts.CompleteRecovery and signs the user in. Nil
+	// (default): those endpoints answer 404. Mail notices of passkey
+	// changes are the app's choice: webauthnkit.Config.OnEvent =
+	// hook.OnEvent with an account.EventHook (docs/integration-hooks.md).
+	Accounts *account.Accounts
+
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
 	Logger *slog.Logger
@@ -163,6 +174,19 @@ type Options struct {
 //	PATCH  user                 {"name","displayName"} -> {"user", "signal"} (signed-in user)
 //	POST   logout               {} or {"everywhere": true} or no body: signs out (204); see below
 //	GET    client.js            the JS client (ETag, Cache-Control)
+//
+// With Options.Accounts (else 404), the email and recovery flows:
+//
+//	POST   registration/begin   {"grant"}: a passkey for the account a grant names (sign-up or recovery)
+//	POST   signup/start         {"email","username"} -> 202 {} (the same whether or not they are taken)
+//	POST   signup/confirm       {"email","code"} or {"token"} -> {"grant"}
+//	POST   recovery/start       {"identifier"} (username or email) -> 202 {} (the same for unknown accounts)
+//	POST   recovery/confirm     {"identifier","code"} or {"token"} -> {"grant"}
+//	POST   recovery/code        {"username","code"} (a recovery code) -> {"grant"}
+//	POST   recovery/codes       {} (signed in) -> {"codes": [...]}, shown once; replaces the old set
+//	GET    recovery/codes       (signed in) -> {"left": n}
+//	POST   email                {"email"} (signed in): set it, unverified, and mail a code -> 202 {}
+//	POST   email/verify         {"code"} (signed in) or {"token"} -> {"user","email","emailVerified"}
 //
 // Sessions: with the built-in session, logout ends every session of the
 // account, in every browser: the cookie holds no per-session state on the
@@ -281,6 +305,7 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		"user":                {classManage, []string{http.MethodPatch}, h.updateUser},
 		"client.js":           {classNone, []string{http.MethodGet, http.MethodHead}, h.clientJS},
 	}
+	h.accountRoutes()
 	return h, nil
 }
 

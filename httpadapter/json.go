@@ -80,6 +80,9 @@ type registrationResponse struct {
 	User       userJSON       `json:"user"`
 	Credential credentialJSON `json:"credential"`
 	NewUser    bool           `json:"newUser"`
+	// Recovered: registered with a recovery grant; the client should
+	// list the old passkeys (GET credentials) and offer removing the lost one.
+	Recovered bool `json:"recovered,omitempty"`
 }
 
 type loginResponse struct {

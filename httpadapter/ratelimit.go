@@ -46,6 +46,11 @@ type RateLimit struct {
 	// Manage is the per-client budget of credentials, credentials/{id},
 	// session and logout. Default 20/s, burst 200 (DefaultManageRate).
 	Manage Rate
+	// Account is the per-client budget of the account-flow endpoints
+	// (Options.Accounts: signup/*, recovery/*, email*), which send mail
+	// and check codes; the account package adds its own per-account and
+	// per-address budgets. Default 1/s, burst 20 (DefaultAccountRate).
+	Account Rate
 
 	// CeremoniesInFlight is the most ceremonies the global begin budget lets
 	// exist at once. Default DefaultCeremoniesInFlight (80% of
@@ -99,6 +104,9 @@ var (
 	DefaultBeginRate  = Rate{PerSecond: 10, Burst: 100}
 	DefaultFinishRate = Rate{PerSecond: 10, Burst: 100}
 	DefaultManageRate = Rate{PerSecond: 20, Burst: 200}
+	// DefaultAccountRate: a person signing up or recovering makes a
+	// handful of these calls; a NAT of many people still gets 20 at once.
+	DefaultAccountRate = Rate{PerSecond: 1, Burst: 20}
 )
 
 const (
@@ -135,6 +143,7 @@ const (
 	classBegin
 	classFinish
 	classManage
+	classAccount // the account flows (Options.Accounts)
 )
 
 func (c endpointClass) String() string {
@@ -145,6 +154,8 @@ func (c endpointClass) String() string {
 		return "finish"
 	case classManage:
 		return "manage"
+	case classAccount:
+		return "account"
 	}
 	return "none"
 }
@@ -153,7 +164,7 @@ func (c endpointClass) String() string {
 type rateLimiter struct {
 	addrs       clientAddrs
 	key         func(*http.Request) string
-	perClient   [classManage + 1]*limiterTable
+	perClient   [classAccount + 1]*limiterTable
 	globalBegin *rate.Limiter
 	// pressureCost is what a begin costs a client under pressure.
 	pressureCost int
@@ -189,6 +200,7 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 		{classBegin, "Begin", cfg.Begin, DefaultBeginRate},
 		{classFinish, "Finish", cfg.Finish, DefaultFinishRate},
 		{classManage, "Manage", cfg.Manage, DefaultManageRate},
+		{classAccount, "Account", cfg.Account, DefaultAccountRate},
 	} {
 		r := c.rate
 		if r.PerSecond < 0 || r.Burst < 0 || math.IsNaN(r.PerSecond) || math.IsInf(r.PerSecond, 0) {
