@@ -202,6 +202,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	hook.Set(acc)
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: derive(secret, "session cookie"),
+		Accounts:      acc,
 		RateLimit:     cfg.RateLimit,
 		Logger:        log,
 	})

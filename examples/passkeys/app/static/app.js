@@ -236,30 +236,6 @@
     startAutofill();
   }
 
-  // api posts a JSON body to an adapter endpoint (same-origin, no cache)
-  // and resolves to the JSON answer, or rejects with {code, status, message}
-  // like the client's errors.
-  async function api(path, body) {
-    var res;
-    try {
-      res = await fetch("/passkeys" + path, {
-        method: "POST",
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(body || {}),
-      });
-    } catch (e) {
-      throw { code: "network", status: 0, message: "the server could not be reached" };
-    }
-    var data = null;
-    try { data = await res.json(); } catch (_) { data = null; }
-    if (!res.ok) {
-      throw { code: (data && data.error) || "server_error", status: res.status, message: (data && data.message) || "" };
-    }
-    return data || {};
-  }
-
   // ---- sign up ----------------------------------------------------------------
 
   function initSignup() {
@@ -293,7 +269,7 @@
         // Verify the address first, then create the passkey with the
         // single-use grant the code buys (no pre-hijack of the address).
         try {
-          await api("/signup/start", { email: address, username: name });
+          await wk.startSignUp({ email: address, username: name });
           done();
           form.hidden = true;
           codeForm.hidden = false;
@@ -341,7 +317,7 @@
       var done = busy(verify, [code, verify]);
       var grant;
       try {
-        grant = (await api("/signup/confirm", { email: email.value.trim(), code: c })).grant;
+        grant = (await wk.confirmSignUp({ email: email.value.trim(), code: c })).grant;
       } catch (err) {
         done();
         setInvalid(code, err.code === "invalid_code");
@@ -349,7 +325,7 @@
         return;
       }
       try {
-        await wk.register({ grant: grant, displayName: displayName.value.trim() || undefined });
+        await wk.registerWithGrant(grant);
         window.location.assign("/account?notice=welcome");
       } catch (err) {
         done();
@@ -392,7 +368,7 @@
       setInvalid(identifier, false);
       var done = busy(start, [identifier, start]);
       try {
-        await api("/recovery/start", { identifier: id });
+        await wk.startRecovery({ identifier: id });
         done();
         form.hidden = true;
         codeForm.hidden = false;
@@ -417,7 +393,7 @@
       var done = busy(confirm, [code, confirm]);
       var grant;
       try {
-        grant = (await api("/recovery/confirm", { identifier: identifier.value.trim(), code: c })).grant;
+        grant = (await wk.confirmRecovery({ identifier: identifier.value.trim(), code: c })).grant;
       } catch (err) {
         done();
         setInvalid(code, err.code === "invalid_code");
@@ -425,7 +401,7 @@
         return;
       }
       try {
-        await wk.register({ grant: grant, name: "Passkey on this device" });
+        await wk.registerWithGrant(grant, { name: "Passkey on this device" });
         window.location.assign("/account?notice=recovered");
       } catch (err) {
         done();
@@ -584,7 +560,7 @@
         clearError();
         var done = busy(genBtn, [genBtn]);
         try {
-          var codes = (await api("/recovery/codes", {})).codes || [];
+          var codes = (await wk.generateRecoveryCodes()).codes || [];
           var ol = $("#recovery-codes-list");
           ol.textContent = "";
           codes.forEach(function (c) {
