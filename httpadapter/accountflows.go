@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -211,7 +212,8 @@ func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 
 // setEmail sets the signed-in account's email (unverified) and mails a
 // verification code. If the mail cannot be sent (503) the address stays
-// set and unverified; sending again is a retry.
+// set and unverified; sending again is a retry. An address another account
+// holds gets the same 202 and nothing changes.
 func (h *Handler) setEmail(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Email string `json:"email"`
@@ -229,7 +231,14 @@ func (h *Handler) setEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Email != u.Email {
-		if u, err = h.rp.SetEmail(r.Context(), u.Handle, req.Email, false); err != nil {
+		u, err = h.rp.SetEmail(r.Context(), u.Handle, req.Email, false)
+		if errors.Is(err, webauthnkit.ErrEmailTaken) {
+			// Another account has it: answer as if a code were sent (and
+			// send none), so a signed-in user cannot probe for addresses.
+			accepted(w)
+			return
+		}
+		if err != nil {
 			h.fail(w, r, err)
 			return
 		}

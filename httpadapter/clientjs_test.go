@@ -42,3 +42,58 @@ func TestClientJSUpgradeAndUpdateUser(t *testing.T) {
 	require.Equal(t, "signalCurrentUserDetails", got.UpdateLog[1]["signal"])
 	require.Equal(t, map[string]any{"rpId": "example.com", "userId": "dQ", "name": "new@example.com", "displayName": "New"}, got.UpdateLog[1]["arg"])
 }
+
+// TestClientJSAccountHelpers runs the account-flow helpers of client.js in
+// Node with a stubbed fetch: each posts to its endpoint with only the
+// fields given, registerWithGrant sends the grant to registration/begin,
+// and errors carry the server's code, status and Retry-After.
+func TestClientJSAccountHelpers(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	out, err := exec.Command(node, "testdata/client_account.js", "client.js").Output()
+	require.NoError(t, err, "%s", out)
+	var got struct {
+		Errors map[string]map[string]any `json:"errors"`
+		Log    []struct {
+			URL    string         `json:"url"`
+			Method string         `json:"method"`
+			Body   map[string]any `json:"body"`
+		} `json:"log"`
+		Registered map[string]any `json:"registered"`
+		Codes      map[string]any `json:"codes"`
+		Left       map[string]any `json:"left"`
+	}
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	require.Equal(t, map[string]any{"code": "mail_unavailable", "status": 503.0, "retryAfter": 60.0}, got.Errors["startSignUp"])
+	require.Equal(t, map[string]any{"code": "too_many_attempts", "status": 429.0, "retryAfter": 30.0}, got.Errors["confirmRecovery"])
+	type call struct {
+		url, method string
+		body        map[string]any
+	}
+	want := []call{
+		{"/passkeys/signup/start", "POST", map[string]any{"email": "a@example.com", "username": "a"}},
+		{"/passkeys/signup/confirm", "POST", map[string]any{"token": "T"}},
+		{"/passkeys/registration/begin", "POST", map[string]any{"grant": "G", "name": "Phone"}},
+		{"/passkeys/registration/finish", "POST", nil},
+		{"/passkeys/recovery/start", "POST", map[string]any{"identifier": "a"}},
+		{"/passkeys/recovery/confirm", "POST", map[string]any{"identifier": "a", "code": "123456"}},
+		{"/passkeys/recovery/code", "POST", map[string]any{"username": "a", "code": "x-y"}},
+		{"/passkeys/recovery/codes", "POST", map[string]any{}},
+		{"/passkeys/recovery/codes", "GET", nil},
+		{"/passkeys/email", "POST", map[string]any{"email": "b@example.com"}},
+		{"/passkeys/email/verify", "POST", map[string]any{"code": "654321"}},
+	}
+	require.Len(t, got.Log, len(want), "%s", out)
+	for i, w := range want {
+		require.Equal(t, w.url, got.Log[i].URL)
+		require.Equal(t, w.method, got.Log[i].Method, w.url)
+		if w.body != nil {
+			require.Equal(t, w.body, got.Log[i].Body, w.url)
+		}
+	}
+	require.Equal(t, true, got.Registered["recovered"])
+	require.Equal(t, []any{"a", "b"}, got.Codes["codes"])
+	require.EqualValues(t, 9, got.Left["left"])
+}

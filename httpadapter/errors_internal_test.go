@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/account"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -408,4 +411,31 @@ func TestAdapterErrorCodes(t *testing.T) {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 		assert.Equal(t, string(CodeRateLimited), body.Error)
 	})
+}
+
+// TestAccountErrorStatus pins the account-flow table of docs/errors.md:
+// status, code and Retry-After of each account sentinel.
+func TestAccountErrorStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		status     int
+		code       string
+		retryAfter string
+	}{
+		{account.ErrInvalidCode, 400, "invalid_code", ""},
+		{account.ErrInvalidArgument, 400, "invalid_argument", ""},
+		{account.ErrNoEmail, 409, "no_email", ""},
+		{&account.Error{Code: account.CodeTooManyAttempts, RetryAfter: 90 * time.Second}, 429, "too_many_attempts", "90"},
+		{&account.Error{Code: account.CodeTooManyAttempts, RetryAfter: 1500 * time.Millisecond}, 429, "too_many_attempts", "2"},
+		{account.ErrRateLimited, 429, "rate_limited", strconv.Itoa(RetryAfterSeconds)},
+		{&account.Error{Code: account.CodeMailUnavailable, RetryAfter: time.Minute, Err: errors.New("dial")}, 503, "mail_unavailable", "60"},
+		{fmt.Errorf("wrapped: %w", &account.Error{Code: account.CodeStore, Err: webauthnkit.ErrStoreUnavailable}), 503, "store", strconv.Itoa(RetryAfterSeconds)},
+		{webauthnkit.ErrInvalidGrant, 400, "invalid_grant", ""},
+	} {
+		rec := httptest.NewRecorder()
+		WriteError(rec, httptest.NewRequest(http.MethodPost, "/x", nil), tc.err)
+		require.Equal(t, tc.status, rec.Code, "%v", tc.err)
+		require.Contains(t, rec.Body.String(), `"error":"`+tc.code+`"`)
+		require.Equal(t, tc.retryAfter, rec.Header().Get("Retry-After"), "%v", tc.err)
+	}
 }

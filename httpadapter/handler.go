@@ -144,7 +144,9 @@ type Options struct {
 	// signup/start, signup/confirm, recovery/start, recovery/confirm,
 	// recovery/code, recovery/codes, email, email/verify, and
 	// registration/begin {"grant"}; after a recovery registration the
-	// adapter calls Accounts.CompleteRecovery and signs the user in. Nil
+	// adapter calls Accounts.CompleteRecovery and signs the user in (the
+	// built-in session; with CurrentUser, sign in from OnRegister when
+	// Registration.GrantPurpose is account.GrantPurposeRecovery). Nil
 	// (default): those endpoints answer 404. Mail notices of passkey
 	// changes are the app's choice: webauthnkit.Config.OnEvent =
 	// hook.OnEvent with an account.EventHook (docs/integration-hooks.md).

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/account"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/internal/testenv"
@@ -58,6 +59,8 @@ type envConfig struct {
 	// frozen test clock never refills a bucket) are not limited.
 	realLimits bool
 	storeOpts  []memstore.Option // besides the test clock
+	// accounts, if set, builds Options.Accounts once the RP exists.
+	accounts func(e *env) *account.Accounts
 }
 
 // env is a real HTTP server running the adapter over memstore (behind the
@@ -118,8 +121,11 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 	opts.Logger = logger
 	if !ec.realLimits {
 		huge := httpadapter.Rate{PerSecond: 1, Burst: 1 << 30}
-		opts.RateLimit.Begin, opts.RateLimit.Finish, opts.RateLimit.Manage = huge, huge, huge
+		opts.RateLimit.Begin, opts.RateLimit.Finish, opts.RateLimit.Manage, opts.RateLimit.Account = huge, huge, huge, huge
 		opts.RateLimit.CeremoniesInFlight = 1 << 40
+	}
+	if ec.accounts != nil {
+		opts.Accounts = ec.accounts(e)
 	}
 	h, err := httpadapter.New(rp, opts)
 	require.NoError(t, err)

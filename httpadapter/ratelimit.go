@@ -63,7 +63,7 @@ type RateLimit struct {
 	// recently seen client is forgotten first (its next request starts with
 	// a full bucket). Default DefaultMaxClients (50,000). Memory: about 210
 	// bytes per tracked client (TestRateLimiterMemoryBound), so the default
-	// caps the limiter at about 42 MB when all three classes and the IPv6
+	// caps the limiter at about 52 MB when all four classes and the IPv6
 	// /48 table of begins under pressure are full, and a flood of distinct
 	// addresses cannot grow it further.
 	MaxClients int
