@@ -98,7 +98,8 @@ func wrongCode(code string) string {
 // device (its own browser context and virtual authenticator), removal of
 // the lost passkey, which then no longer signs in, and the codes a user
 // gets wrong: wrong, expired (the app's clock moved past the 15 minute
-// TTL), reused, and a code mailed to another account.
+// TTL), reused, and a code mailed to another account. Last, recovery codes:
+// made on the passkeys page, shown once, one of them used on a third device.
 func TestRecovery(t *testing.T) {
 	start := time.Now()
 	smtpSrv := testsmtp.Start(t)
@@ -327,12 +328,36 @@ func TestRecovery(t *testing.T) {
 		if got := carolNew.text(t, "#recovery-codes-left"); !strings.Contains(got, "10 unused") {
 			t.Errorf("count = %q, want 10 unused", got)
 		}
-		// One code gives a recovery grant, once.
-		body := fmt.Sprintf(`{"username":"carol","code":%q}`, codes[0])
-		if res := carolNew.fetch(t, "POST", "/passkeys/recovery/code", "application/json", body); res.Status != http.StatusOK {
-			t.Errorf("recovery code = %d %s, want 200", res.Status, res.Error)
+		// On a third device, without email: one saved code gets carol back in.
+		third := e.newTab(t, "carol-third-device", false)
+		thirdDevice := third.addAuthenticator(t, authenticatorOptions())
+		third.open(t, "/recover", "recover")
+		third.do(t, chromedp.Click(chromedp.CSS("#use-recovery-code")))
+		third.waitFor(t, "the recovery-code form", `!document.querySelector("#recover-with-code-form").hidden`)
+		third.fill(t, "#recover-username", "carol")
+		third.fill(t, "#recover-saved-code", "not-"+codes[1])
+		third.do(t, chromedp.Click(chromedp.CSS("#recover-with-code")))
+		if code, _ := third.waitError(t); code != "invalid_code" {
+			t.Errorf("a wrong recovery code: error %s, want invalid_code", code)
 		}
-		if res := carolNew.fetch(t, "POST", "/passkeys/recovery/code", "application/json", body); res.Status != http.StatusBadRequest || res.Error != "invalid_code" {
+		third.fill(t, "#recover-saved-code", codes[0])
+		third.do(t, chromedp.Click(chromedp.CSS("#recover-with-code")))
+		third.waitPage(t, "account")
+		if got := third.sessionUser(t); got != "carol" {
+			t.Fatalf("session user = %q, want carol", got)
+		}
+		if n := len(third.credentials(t, thirdDevice)); n != 1 {
+			t.Errorf("the third device holds %d passkeys, want 1", n)
+		}
+		if !eval[bool](t, third, `!!document.querySelector("#recovered-prompt")`) {
+			t.Errorf("no prompt to remove the lost passkey")
+		}
+		if got := third.text(t, "#recovery-codes-left"); !strings.Contains(got, "9 unused") {
+			t.Errorf("count = %q, want 9 unused", got)
+		}
+		// Single use.
+		body := fmt.Sprintf(`{"username":"carol","code":%q}`, codes[0])
+		if res := third.fetch(t, "POST", "/passkeys/recovery/code", "application/json", body); res.Status != http.StatusBadRequest || res.Error != "invalid_code" {
 			t.Errorf("the same recovery code again = %d %s, want 400 invalid_code", res.Status, res.Error)
 		}
 	})

@@ -408,6 +408,54 @@
         if (err.code !== "aborted") showError(err, { fields: [confirm] });
       }
     });
+
+    // Recovery codes saved earlier, for an account without (access to) email.
+    var codeRecoveryForm = $("#recover-with-code-form");
+    var savedUser = $("#recover-username");
+    var savedCode = $("#recover-saved-code");
+    var useSaved = $("#recover-with-code");
+    $("#use-recovery-code").addEventListener("click", function (ev) {
+      form.hidden = true;
+      codeForm.hidden = true;
+      codeRecoveryForm.hidden = false;
+      ev.target.hidden = true;
+      clearError();
+      clearStatus();
+      savedUser.value = identifier.value;
+      (savedUser.value ? savedCode : savedUser).focus();
+    });
+    codeRecoveryForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var name = savedUser.value.trim();
+      var c = savedCode.value.trim();
+      if (!name || !c) {
+        var missing = name ? savedCode : savedUser;
+        setInvalid(missing, true);
+        showError(name ? "Enter one of your recovery codes." : "Enter your username or email.", { fields: [missing] });
+        missing.focus();
+        return;
+      }
+      setInvalid(savedUser, false);
+      setInvalid(savedCode, false);
+      var done = busy(useSaved, [savedUser, savedCode, useSaved]);
+      var grant;
+      try {
+        grant = (await wk.recoverWithCode({ username: name, code: c })).grant;
+      } catch (err) {
+        done();
+        setInvalid(savedCode, err.code === "invalid_code");
+        showError(err, { fields: [savedCode] });
+        return;
+      }
+      try {
+        await wk.registerWithGrant(grant, { name: "Passkey on this device" });
+        window.location.assign("/account?notice=recovered");
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err, { fields: [useSaved] });
+      }
+    });
   }
 
   // ---- account: passkeys --------------------------------------------------------
