@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -83,6 +84,31 @@ func (in inbox) codeAfter(t *testing.T, address string, seen int, subject string
 	return ""
 }
 
+// switchMailer sends through the SMTP mailer it currently points at, so
+// that a test can take the mail server down and bring it back.
+type switchMailer struct {
+	mu sync.Mutex
+	m  mail.Mailer
+}
+
+func (s *switchMailer) Send(ctx context.Context, msg mail.Message) error {
+	s.mu.Lock()
+	m := s.m
+	s.mu.Unlock()
+	return m.Send(ctx, msg)
+}
+
+func (s *switchMailer) to(t *testing.T, addr string) {
+	t.Helper()
+	m, err := mail.NewSMTP(mail.SMTPConfig{Addr: addr, From: "Passkeys demo <noreply@example.com>", TLS: mail.TLSNone, DialTimeout: time.Second, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.m = m
+	s.mu.Unlock()
+}
+
 // wrongCode is a code of the same form that is not code.
 func wrongCode(code string) string {
 	if strings.HasPrefix(code, "1") {
@@ -99,14 +125,13 @@ func wrongCode(code string) string {
 // the lost passkey, which then no longer signs in, and the codes a user
 // gets wrong: wrong, expired (the app's clock moved past the 15 minute
 // TTL), reused, and a code mailed to another account. Last, recovery codes:
-// made on the passkeys page, shown once, one of them used on a third device.
+// made on the passkeys page, shown once, one of them used on a third device;
+// and a mail server that is down.
 func TestRecovery(t *testing.T) {
 	start := time.Now()
 	smtpSrv := testsmtp.Start(t)
-	mailer, err := mail.NewSMTP(mail.SMTPConfig{Addr: smtpSrv.Addr, From: "Passkeys demo <noreply@example.com>", TLS: mail.TLSNone, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mailer := &switchMailer{}
+	mailer.to(t, smtpSrv.Addr)
 	clock := &shiftClock{}
 	e := newEnv(t, func(c *app.Config) {
 		c.Mailer = mailer
@@ -359,6 +384,34 @@ func TestRecovery(t *testing.T) {
 		body := fmt.Sprintf(`{"username":"carol","code":%q}`, codes[0])
 		if res := third.fetch(t, "POST", "/passkeys/recovery/code", "application/json", body); res.Status != http.StatusBadRequest || res.Error != "invalid_code" {
 			t.Errorf("the same recovery code again = %d %s, want 400 invalid_code", res.Status, res.Error)
+		}
+	})
+
+	run("MailServerDown", func(t *testing.T) {
+		// The mail server is down: the user is told to retry later, and
+		// nothing is half-done (no account, the same sign-up works later).
+		mailer.to(t, testsmtp.ClosedPort(t))
+		erin := e.newTab(t, "erin", false)
+		erin.addAuthenticator(t, authenticatorOptions())
+		erin.open(t, "/signup", "signup")
+		erin.fill(t, "#username", "erin")
+		erin.fill(t, "#email", "erin@example.com")
+		erin.do(t, chromedp.Click(chromedp.CSS("#create")))
+		code, msg := erin.waitError(t)
+		if code != "mail_unavailable" || !strings.Contains(msg, "try again in a few minutes") {
+			t.Errorf("error = %s %q, want mail_unavailable explained", code, msg)
+		}
+		if eval[bool](t, erin, `!document.querySelector("#signup-code-form").hidden`) {
+			t.Errorf("the code step is shown though no mail was sent")
+		}
+		mailer.to(t, smtpSrv.Addr)
+		erin.do(t, chromedp.Click(chromedp.CSS("#create")))
+		erin.waitFor(t, "the code step", `!document.querySelector("#signup-code-form").hidden`)
+		erin.fill(t, "#signup-code", mails.codeAfter(t, "erin@example.com", 0, "verify your email"))
+		erin.do(t, chromedp.Click(chromedp.CSS("#signup-verify")))
+		erin.waitPage(t, "account")
+		if got := erin.sessionUser(t); got != "erin" {
+			t.Errorf("session user = %q, want erin", got)
 		}
 	})
 
