@@ -159,6 +159,7 @@ func TestRecovery(t *testing.T) {
 		carol.open(t, "/signup", "signup")
 		carol.fill(t, "#username", "carol")
 		carol.fill(t, "#email", carolMail)
+		carol.fill(t, "#display-name", "Carol C.")
 		carol.do(t, chromedp.Click(chromedp.CSS("#create")))
 		carol.waitFor(t, "the code step", `!document.querySelector("#signup-code-form").hidden`)
 		code := mails.codeAfter(t, carolMail, 0, "verify your email")
@@ -181,6 +182,9 @@ func TestRecovery(t *testing.T) {
 		carol.waitPage(t, "account")
 		if got := carol.sessionUser(t); got != "carol" {
 			t.Errorf("session user = %q, want carol", got)
+		}
+		if got := carol.text(t, "#display-name"); got != "Carol C." {
+			t.Errorf("display name = %q, want Carol C.", got)
 		}
 		if got := carol.text(t, "#account-email"); got != carolMail {
 			t.Errorf("account email = %q, want %s", got, carolMail)

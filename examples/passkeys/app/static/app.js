@@ -326,6 +326,12 @@
       }
       try {
         await wk.registerWithGrant(grant);
+        // A grant registers with the name given at the start only; the
+        // display name follows (best effort: the account exists already).
+        var shown = displayName.value.trim();
+        if (shown) {
+          try { await wk.updateUser({ displayName: shown }); } catch (_) { /* kept as the username */ }
+        }
         window.location.assign("/account?notice=welcome");
       } catch (err) {
         done();
