@@ -296,6 +296,9 @@ func TestRecovery(t *testing.T) {
 		if got := carol.sessionStatus(t); got != http.StatusUnauthorized {
 			t.Errorf("the lost laptop's session = %d after the removal, want 401", got)
 		}
+		if got := carolNew.sessionUser(t); got != "carol" {
+			t.Errorf("the new device's session user = %q after the removal, want carol still signed in", got)
+		}
 	})
 
 	run("LostPasskeyNoLongerSignsIn", func(t *testing.T) {
