@@ -422,6 +422,32 @@ func TestRecovery(t *testing.T) {
 		}
 	})
 
+	run("AddEmailToExistingAccount", func(t *testing.T) {
+		// An account made with a username only adds and verifies an
+		// address on the passkeys page; it can then recover by email.
+		frank := e.newTab(t, "frank", false)
+		frank.addAuthenticator(t, authenticatorOptions())
+		frank.open(t, "/signup", "signup")
+		frank.fill(t, "#username", "frank")
+		frank.do(t, chromedp.Click(chromedp.CSS("#create")))
+		frank.waitPage(t, "account")
+		frank.fill(t, "#email-input", "frank@example.com")
+		frank.do(t, chromedp.Click(chromedp.CSS("#email-send")))
+		frank.waitFor(t, "the code field", `!document.querySelector("#email-code-form").hidden`)
+		code := mails.codeAfter(t, "frank@example.com", 0, "verify your email")
+		frank.fill(t, "#email-code", wrongCode(code))
+		frank.do(t, chromedp.Click(chromedp.CSS("#email-verify")))
+		if got, _ := frank.waitError(t); got != "invalid_code" {
+			t.Errorf("wrong code: error %s, want invalid_code", got)
+		}
+		frank.fill(t, "#email-code", code)
+		frank.do(t, chromedp.Click(chromedp.CSS("#email-verify")))
+		frank.waitFor(t, "the verified address", `location.search.includes("notice=emailverified") && document.readyState === "complete" && !!document.querySelector("#email-verified")`)
+		if got := frank.text(t, "#account-email"); got != "frank@example.com" {
+			t.Errorf("account email = %q", got)
+		}
+	})
+
 	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
 }
 

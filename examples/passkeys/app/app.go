@@ -250,10 +250,11 @@ func (s *server) routes() http.Handler {
 // notices are the fixed messages a page can show after a redirect
 // (?notice=...): never text from the URL.
 var notices = map[string]string{
-	"signedout": "You’re signed out.",
-	"added":     "Passkey added. You can now sign in with it.",
-	"welcome":   "Your account is ready. You signed in with a passkey — no password needed.",
-	"recovered": "A new passkey was created on this device and you’re signed in.",
+	"signedout":     "You’re signed out.",
+	"added":         "Passkey added. You can now sign in with it.",
+	"welcome":       "Your account is ready. You signed in with a passkey — no password needed.",
+	"recovered":     "A new passkey was created on this device and you’re signed in.",
+	"emailverified": "Your email address is verified.",
 }
 
 type pageData struct {

@@ -635,6 +635,61 @@
       });
     }
 
+    // Email: set (or correct) the address, then type the mailed code.
+    var emailForm = $("#email-form");
+    if (emailForm) {
+      var emailInput = $("#email-input");
+      var emailSend = $("#email-send");
+      var emailCodeForm = $("#email-code-form");
+      var emailCode = $("#email-code");
+      var emailVerify = $("#email-verify");
+      emailForm.addEventListener("submit", async function (ev) {
+        ev.preventDefault();
+        clearError();
+        var address = emailInput.value.trim();
+        if (!address) {
+          setInvalid(emailInput, true);
+          showError("Enter your email address.", { fields: [emailInput] });
+          emailInput.focus();
+          return;
+        }
+        setInvalid(emailInput, false);
+        var done = busy(emailSend, [emailInput, emailSend]);
+        try {
+          await wk.setEmail(address);
+          done();
+          emailCodeForm.hidden = false;
+          showStatus("We sent a code to " + address + ". Enter it below.");
+          emailCode.focus();
+        } catch (err) {
+          done();
+          if (err.code === "invalid_argument" || err.code === "invalid_request") setInvalid(emailInput, true);
+          failed(err, emailInput);
+        }
+      });
+      emailCodeForm.addEventListener("submit", async function (ev) {
+        ev.preventDefault();
+        clearError();
+        var c = emailCode.value.replace(/\s+/g, "");
+        if (!c) {
+          setInvalid(emailCode, true);
+          showError("Enter the code from the email.", { fields: [emailCode] });
+          emailCode.focus();
+          return;
+        }
+        setInvalid(emailCode, false);
+        var done = busy(emailVerify, [emailCode, emailVerify]);
+        try {
+          await wk.verifyEmail({ code: c });
+          window.location.assign("/account?notice=emailverified");
+        } catch (err) {
+          done();
+          setInvalid(emailCode, err.code === "invalid_code");
+          failed(err, emailCode);
+        }
+      });
+    }
+
     // Add a passkey.
     addForm.addEventListener("submit", async function (ev) {
       ev.preventDefault();
