@@ -163,6 +163,7 @@ func TestRecovery(t *testing.T) {
 		carol.do(t, chromedp.Click(chromedp.CSS("#create")))
 		carol.waitFor(t, "the code step", `!document.querySelector("#signup-code-form").hidden`)
 		code := mails.codeAfter(t, carolMail, 0, "verify your email")
+		carol.screenshot(t, "signup-code")
 		if n := len(carol.serverCredentialsOrNone(t)); n != 0 {
 			t.Fatalf("a passkey exists before the address is verified (%d)", n)
 		}
@@ -246,6 +247,7 @@ func TestRecovery(t *testing.T) {
 		carolNew.do(t, chromedp.Click(chromedp.CSS("#recover-start")))
 		carolNew.waitFor(t, "the code step", `!document.querySelector("#recover-code-form").hidden`)
 		recoveryCode = mails.codeAfter(t, carolMail, seen, "")
+		carolNew.screenshot(t, "recover-code")
 		carolNew.fill(t, "#recover-code", recoveryCode)
 		carolNew.do(t, chromedp.Click(chromedp.CSS("#recover-confirm")))
 		carolNew.waitPage(t, "account")
