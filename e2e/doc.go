@@ -15,5 +15,6 @@
 // $WEBAUTHNKIT_ARTIFACTS, default e2e/artifacts (git-ignored).
 //
 // What is covered, and how conditional mediation (passkey autofill) is
-// driven, is described on TestPasskeys and newTab.
+// driven, is described on TestPasskeys and newTab; the email and recovery
+// flows, read from a loopback SMTP server's capture, on TestRecovery.
 package e2e

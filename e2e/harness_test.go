@@ -41,11 +41,13 @@ type env struct {
 }
 
 // newEnv starts the app and the browser. Both are stopped by t.Cleanup.
-func newEnv(t *testing.T) *env {
+// edit, if given, changes the app's Config before it starts (a mailer, a
+// clock).
+func newEnv(t *testing.T, edit ...func(*app.Config)) *env {
 	t.Helper()
 	path := chromiumPath(t)
 	e := &env{logs: &testenv.SyncBuffer{}}
-	e.startApp(t)
+	e.startApp(t, edit...)
 	e.startBrowser(t, path)
 	return e
 }
@@ -73,7 +75,7 @@ func chromiumPath(t *testing.T) string {
 
 // startApp serves the example app on a random port of both loopback
 // addresses, with an SQLite database in a temporary directory.
-func (e *env) startApp(t *testing.T) {
+func (e *env) startApp(t *testing.T, edit ...func(*app.Config)) {
 	t.Helper()
 	l4, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,14 +89,18 @@ func (e *env) startApp(t *testing.T) {
 	e.base = "http://localhost:" + port
 
 	dir := t.TempDir()
-	handler, closer, err := app.New(app.Config{
+	cfg := app.Config{
 		Origins:           []string{e.base},
 		SQLitePath:        filepath.Join(dir, "passkeys.db"),
 		SessionSecretFile: filepath.Join(dir, "passkeys.db.secret"),
 		// A shared store needs a stable webauthnkit secret.
 		WebauthnSecretFile: filepath.Join(dir, "passkeys.db.webauthn-secret"),
 		Logger:             slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	handler, closer, err := app.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,16 @@
 //	                                begin=10/100,finish=10/100,manage=20/200 (per second/burst)
 //	-trusted-proxies [PASSKEYS_TRUSTED_PROXIES] CIDRs of reverse proxies whose
 //	                                X-Forwarded-For is believed (default none)
+//	-smtp      [PASSKEYS_SMTP]      SMTP submission server host:port for the sign-up,
+//	                                recovery and notification mails (default: none; the
+//	                                development mailer writes each mail, code included,
+//	                                to the log instead of sending it)
+//	-smtp-from [PASSKEYS_SMTP_FROM] sender address (required with -smtp)
+//	-smtp-user [PASSKEYS_SMTP_USER] AUTH user (default: no AUTH)
+//	[PASSKEYS_SMTP_PASSWORD]        its password (-smtp-password works too, but is
+//	                                visible in the process list)
+//	-smtp-tls  [PASSKEYS_SMTP_TLS]  starttls (default), implicit (port 465) or none
+//	                                (loopback servers only)
 //
 // Secret files are created with mode 0600 and refused if other users may
 // read them.
@@ -51,6 +61,7 @@ import (
 
 	"github.com/webauthnkit/webauthnkit/examples/passkeys/app"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/mail"
 )
 
 func main() {
@@ -113,6 +124,33 @@ func parseRateLimit(spec, proxies string) (httpadapter.RateLimit, error) {
 	return rl, nil
 }
 
+// smtpMailer reads the -smtp flags: nil (the development mailer) without
+// -smtp.
+func smtpMailer(addr, from, user, password, tlsMode string) (mail.Mailer, error) {
+	if addr == "" {
+		if from != "" || user != "" {
+			return nil, errors.New("-smtp-from and -smtp-user need -smtp host:port")
+		}
+		return nil, nil
+	}
+	var mode mail.TLSMode
+	switch tlsMode {
+	case "", "starttls":
+		mode = mail.TLSStartTLS
+	case "implicit":
+		mode = mail.TLSImplicit
+	case "none":
+		mode = mail.TLSNone
+	default:
+		return nil, fmt.Errorf("-smtp-tls %q: want starttls, implicit or none", tlsMode)
+	}
+	m, err := mail.NewSMTP(mail.SMTPConfig{Addr: addr, From: from, Username: user, Password: password, TLS: mode})
+	if err != nil {
+		return nil, fmt.Errorf("-smtp: %w", err)
+	}
+	return m, nil
+}
+
 func run(args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("passkeys", flag.ContinueOnError)
 	addr := fs.String("addr", env("PASSKEYS_ADDR", "localhost:8080"), "listen `address`; localhost means both 127.0.0.1 and [::1]")
@@ -127,6 +165,11 @@ func run(args []string, log *slog.Logger) error {
 	webauthnSecretFile := fs.String("webauthn-secret-file", env("PASSKEYS_WEBAUTHN_SECRET_FILE", ""), "webauthnkit secret `file`, created if missing; the same for every instance (default <db>.webauthn-secret with SQLite, passkeys.webauthn-secret with -postgres/-mysql)")
 	rateLimit := fs.String("rate-limit", env("PASSKEYS_RATE_LIMIT", "on"), "rate limiting: on, off, or per-client `budgets` like begin=10/100,finish=10/100,manage=20/200 (requests per second/burst)")
 	trustedProxies := fs.String("trusted-proxies", env("PASSKEYS_TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
+	smtpAddr := fs.String("smtp", env("PASSKEYS_SMTP", ""), "SMTP submission server `host:port` for the mails (default: none, codes are written to the log)")
+	smtpFrom := fs.String("smtp-from", env("PASSKEYS_SMTP_FROM", ""), "sender `address` of the mails, e.g. \"Passkeys demo <noreply@example.com>\" (required with -smtp)")
+	smtpUser := fs.String("smtp-user", env("PASSKEYS_SMTP_USER", ""), "SMTP AUTH `user` (default: no AUTH)")
+	smtpPassword := fs.String("smtp-password", env("PASSKEYS_SMTP_PASSWORD", ""), "SMTP AUTH `password` (prefer the PASSKEYS_SMTP_PASSWORD variable: flags show in the process list)")
+	smtpTLS := fs.String("smtp-tls", env("PASSKEYS_SMTP_TLS", "starttls"), "SMTP `protection`: starttls, implicit (port 465) or none (loopback only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -148,7 +191,12 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	mailer, err := smtpMailer(*smtpAddr, *smtpFrom, *smtpUser, *smtpPassword, *smtpTLS)
+	if err != nil {
+		return err
+	}
 	cfg := app.Config{
+		Mailer:      mailer,
 		RPID:        *rpID,
 		Origins:     []string{*origin},
 		PostgresDSN: *pg,

@@ -28,7 +28,9 @@ import (
 	"time"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/account"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/mail"
 )
 
 // Config configures the application. The zero value runs on
@@ -91,6 +93,15 @@ type Config struct {
 	// defaults when zero: on).
 	RateLimit httpadapter.RateLimit
 
+	// Mailer sends the sign-up, recovery and notification mails. Default:
+	// mail.NewDevelopment on Logger, which sends nothing and logs each
+	// message with its code (development only).
+	Mailer mail.Mailer
+	// AccountsMinStartDuration is account.Config.MinStartDuration, the least
+	// time a sign-up or recovery start takes (so that a real account does not
+	// answer slower than an unknown one). Default 1 s; negative disables.
+	AccountsMinStartDuration time.Duration
+
 	// Logger receives access and diagnostic logs. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -108,6 +119,7 @@ var staticFS embed.FS
 
 type server struct {
 	cfg     Config
+	acc     *account.Accounts
 	log     *slog.Logger
 	rp      *webauthnkit.RelyingParty
 	h       *httpadapter.Handler
@@ -166,6 +178,9 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		}
 	}()
 
+	// The core's events go to the log and, once Accounts exists, to the
+	// security notices it mails (passkey added, removed).
+	hook := &account.EventHook{Next: eventLogger(log, st.creds)}
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        cfg.RPID,
 		RPName:      cfg.AppName,
@@ -175,13 +190,19 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		Secret:      webauthnSecret,
 		Logger:      log,
 		Now:         cfg.Now,
-		OnEvent:     eventLogger(log, st.creds),
+		OnEvent:     hook.OnEvent,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	acc, err := newAccounts(cfg, rp, st, webauthnSecret, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	hook.Set(acc)
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: derive(secret, "session cookie"),
+		Accounts:      acc,
 		RateLimit:     cfg.RateLimit,
 		Logger:        log,
 	})
@@ -192,7 +213,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &server{cfg: cfg, log: log, rp: rp, h: h, pages: pages, origins: map[string]bool{}}
+	s := &server{cfg: cfg, acc: acc, log: log, rp: rp, h: h, pages: pages, origins: map[string]bool{}}
 	s.static, err = newStaticFiles(staticFS, "static", http.HandlerFunc(s.notFound))
 	if err != nil {
 		return nil, nil, err
@@ -219,6 +240,7 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", s.signIn)
 	mux.HandleFunc("GET /signup", s.signUp)
+	mux.HandleFunc("GET /recover", s.recover)
 	mux.HandleFunc("GET /account", s.account)
 	mux.HandleFunc("POST /signout", s.signOut)
 	mux.HandleFunc("/", s.notFound)
@@ -228,9 +250,11 @@ func (s *server) routes() http.Handler {
 // notices are the fixed messages a page can show after a redirect
 // (?notice=...): never text from the URL.
 var notices = map[string]string{
-	"signedout": "You’re signed out.",
-	"added":     "Passkey added. You can now sign in with it.",
-	"welcome":   "Your account is ready. You signed in with a passkey — no password needed.",
+	"signedout":     "You’re signed out.",
+	"added":         "Passkey added. You can now sign in with it.",
+	"welcome":       "Your account is ready. You signed in with a passkey — no password needed.",
+	"recovered":     "A new passkey was created on this device and you’re signed in.",
+	"emailverified": "Your email address is verified.",
 }
 
 type pageData struct {
@@ -244,6 +268,13 @@ type pageData struct {
 	// with the reason shown (the store refuses it anyway, atomically:
 	// ErrLastCredential).
 	OnlyPasskey bool
+	// EmailVerified: the account's email is verified.
+	EmailVerified bool
+	// RecoveryCodesLeft counts the unused recovery codes.
+	RecoveryCodesLeft int
+	// Recovered: the user just got back in with a recovery grant; the page
+	// prompts removing the lost passkey.
+	Recovered bool
 }
 
 func (s *server) data(r *http.Request, page, title string) pageData {
@@ -270,6 +301,14 @@ func (s *server) signUp(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "signup", s.data(r, "signup", "Create your account"))
 }
 
+func (s *server) recover(w http.ResponseWriter, r *http.Request) {
+	if _, ok := httpadapter.UserFromContext(r.Context()); ok {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, "recover", s.data(r, "recover", "Lost your device?"))
+}
+
 func (s *server) account(w http.ResponseWriter, r *http.Request) {
 	u, ok := httpadapter.UserFromContext(r.Context())
 	if !ok {
@@ -282,10 +321,26 @@ func (s *server) account(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusServiceUnavailable, "We can’t load your passkeys right now. Please try again in a moment.")
 		return
 	}
+	left, err := s.acc.RecoveryCodesLeft(r.Context(), u.Handle)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "passkeys: counting recovery codes", "err", err)
+	}
 	d := s.data(r, "account", "Your passkeys")
+	d.EmailVerified = u.Email != "" && !u.EmailVerifiedAt.IsZero()
+	d.RecoveryCodesLeft = left
+	d.Recovered = r.URL.Query().Get("notice") == "recovered"
 	now := s.cfg.Now()
-	for _, c := range creds {
+	newest := -1
+	for i, c := range creds {
 		d.Passkeys = append(d.Passkeys, newPasskeyView(c, now))
+		if newest < 0 || c.CreatedAt.After(creds[newest].CreatedAt) {
+			newest = i
+		}
+	}
+	if d.Recovered && newest >= 0 && len(creds) > 1 {
+		// The passkey just made by recovery: the others are the candidates
+		// for removal.
+		d.Passkeys[newest].New = true
 	}
 	d.OnlyPasskey = len(d.Passkeys) == 1
 	s.render(w, r, "account", d)
@@ -353,6 +408,7 @@ type passkeyView struct {
 	Synced      bool // backed up (BS flag): a synced passkey
 	CanSync     bool // backup eligible but not backed up yet
 	Kind        string
+	New         bool // just created by recovery on this device
 }
 
 func newPasskeyView(c webauthnkit.Credential, now time.Time) passkeyView {
@@ -408,7 +464,7 @@ func ago(t, now time.Time) string {
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "signup", "account", "error"} {
+	for _, p := range []string{"signin", "signup", "recover", "account", "error"} {
 		t, err := template.New(p).Funcs(template.FuncMap{"initial": initial}).ParseFS(templateFS, "templates/layout.html", "templates/icons.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("app: parsing template %s: %w", p, err)

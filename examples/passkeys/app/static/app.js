@@ -31,6 +31,11 @@
     store_unavailable: "The service is temporarily unavailable. Please try again in a moment.",
     request_too_large: "That request was too large.",
     forbidden_origin: "This request was refused because it came from another site.",
+    // email codes and recovery
+    invalid_code: "That code isn’t right, has expired or was already used. Check the latest email, or ask for a new code.",
+    too_many_attempts: "Too many tries. Wait a while before trying again (signing in with a passkey still works).",
+    mail_unavailable: "We couldn’t send the email right now. Please try again in a few minutes.",
+    invalid_argument: "That email address doesn’t look right. Check it and try again.",
   };
   var VERIFY_FAILED = "Your passkey couldn’t be verified. Please try again.";
   ["invalid_response", "challenge_mismatch", "origin_mismatch", "rp_id_mismatch", "wrong_ceremony"].forEach(function (c) {
@@ -236,9 +241,13 @@
   function initSignup() {
     var form = $("#signup-form");
     var username = $("#username");
+    var email = $("#email");
     var displayName = $("#display-name");
     var create = $("#create");
-    var controls = [username, displayName, create];
+    var codeForm = $("#signup-code-form");
+    var code = $("#signup-code");
+    var verify = $("#signup-verify");
+    var controls = [username, email, displayName, create];
     if (!wk || !window.webauthnkit.isSupported()) {
       unsupported(controls);
       return;
@@ -255,6 +264,27 @@
       }
       setInvalid(username, false);
       var done = busy(create, controls);
+      var address = email.value.trim();
+      if (address) {
+        // Verify the address first, then create the passkey with the
+        // single-use grant the code buys (no pre-hijack of the address).
+        try {
+          await wk.startSignUp({ email: address, username: name });
+          done();
+          form.hidden = true;
+          codeForm.hidden = false;
+          $("#signup-code-email").textContent = address;
+          showStatus("Check your email for the code.");
+          code.focus();
+        } catch (err) {
+          done();
+          var fields = [create];
+          if (err.code === "username_taken" || err.code === "invalid_request") { setInvalid(username, true); fields = [username]; }
+          if (err.code === "invalid_argument") { setInvalid(email, true); fields = [email]; }
+          showError(err, { fields: fields });
+        }
+        return;
+      }
       try {
         await wk.register({ username: name, displayName: displayName.value.trim() || name });
         window.location.assign("/account?notice=welcome");
@@ -271,6 +301,167 @@
       }
     });
     username.addEventListener("input", function () { setInvalid(username, false); });
+    email.addEventListener("input", function () { setInvalid(email, false); });
+
+    codeForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var c = code.value.replace(/\s+/g, "");
+      if (!c) {
+        setInvalid(code, true);
+        showError("Enter the code from the email.", { fields: [code] });
+        code.focus();
+        return;
+      }
+      setInvalid(code, false);
+      var done = busy(verify, [code, verify]);
+      var grant;
+      try {
+        grant = (await wk.confirmSignUp({ email: email.value.trim(), code: c })).grant;
+      } catch (err) {
+        done();
+        setInvalid(code, err.code === "invalid_code");
+        showError(err, { fields: [code] });
+        return;
+      }
+      try {
+        await wk.registerWithGrant(grant);
+        // A grant registers with the name given at the start only; the
+        // display name follows (best effort: the account exists already).
+        var shown = displayName.value.trim();
+        if (shown) {
+          try { await wk.updateUser({ displayName: shown }); } catch (_) { /* kept as the username */ }
+        }
+        window.location.assign("/account?notice=welcome");
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err, { fields: [verify] });
+      }
+    });
+    $("#signup-restart").addEventListener("click", function () {
+      codeForm.hidden = true;
+      form.hidden = false;
+      code.value = "";
+      clearError();
+      clearStatus();
+      email.focus();
+    });
+  }
+
+  // ---- lost device: recovery by email ------------------------------------------
+
+  function initRecover() {
+    var form = $("#recover-form");
+    var identifier = $("#recover-identifier");
+    var start = $("#recover-start");
+    var codeForm = $("#recover-code-form");
+    var code = $("#recover-code");
+    var confirm = $("#recover-confirm");
+    if (!wk || !window.webauthnkit.isSupported()) {
+      unsupported([identifier, start]);
+      return;
+    }
+    form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var id = identifier.value.trim();
+      if (!id) {
+        setInvalid(identifier, true);
+        showError("Enter your username or email.", { fields: [identifier] });
+        identifier.focus();
+        return;
+      }
+      setInvalid(identifier, false);
+      var done = busy(start, [identifier, start]);
+      try {
+        await wk.startRecovery({ identifier: id });
+        done();
+        form.hidden = true;
+        codeForm.hidden = false;
+        showStatus("Check your email for the code.");
+        code.focus();
+      } catch (err) {
+        done();
+        showError(err, { fields: [start] });
+      }
+    });
+    codeForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var c = code.value.replace(/\s+/g, "");
+      if (!c) {
+        setInvalid(code, true);
+        showError("Enter the code from the email.", { fields: [code] });
+        code.focus();
+        return;
+      }
+      setInvalid(code, false);
+      var done = busy(confirm, [code, confirm]);
+      var grant;
+      try {
+        grant = (await wk.confirmRecovery({ identifier: identifier.value.trim(), code: c })).grant;
+      } catch (err) {
+        done();
+        setInvalid(code, err.code === "invalid_code");
+        showError(err, { fields: [code] });
+        return;
+      }
+      try {
+        await wk.registerWithGrant(grant, { name: "Passkey on this device" });
+        window.location.assign("/account?notice=recovered");
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err, { fields: [confirm] });
+      }
+    });
+
+    // Recovery codes saved earlier, for an account without (access to) email.
+    var codeRecoveryForm = $("#recover-with-code-form");
+    var savedUser = $("#recover-username");
+    var savedCode = $("#recover-saved-code");
+    var useSaved = $("#recover-with-code");
+    $("#use-recovery-code").addEventListener("click", function (ev) {
+      form.hidden = true;
+      codeForm.hidden = true;
+      codeRecoveryForm.hidden = false;
+      ev.target.hidden = true;
+      clearError();
+      clearStatus();
+      savedUser.value = identifier.value;
+      (savedUser.value ? savedCode : savedUser).focus();
+    });
+    codeRecoveryForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      clearError();
+      var name = savedUser.value.trim();
+      var c = savedCode.value.trim();
+      if (!name || !c) {
+        var missing = name ? savedCode : savedUser;
+        setInvalid(missing, true);
+        showError(name ? "Enter one of your recovery codes." : "Enter your username or email.", { fields: [missing] });
+        missing.focus();
+        return;
+      }
+      setInvalid(savedUser, false);
+      setInvalid(savedCode, false);
+      var done = busy(useSaved, [savedUser, savedCode, useSaved]);
+      var grant;
+      try {
+        grant = (await wk.recoverWithCode({ username: name, code: c })).grant;
+      } catch (err) {
+        done();
+        setInvalid(savedCode, err.code === "invalid_code");
+        showError(err, { fields: [savedCode] });
+        return;
+      }
+      try {
+        await wk.registerWithGrant(grant, { name: "Passkey on this device" });
+        window.location.assign("/account?notice=recovered");
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err, { fields: [useSaved] });
+      }
+    });
   }
 
   // ---- account: passkeys --------------------------------------------------------
@@ -416,6 +607,89 @@
       }
     });
 
+    // Recovery codes: a new set replaces the old one and is shown once.
+    var genBtn = $("#recovery-codes-generate");
+    if (genBtn) {
+      genBtn.addEventListener("click", async function () {
+        clearError();
+        var done = busy(genBtn, [genBtn]);
+        try {
+          var codes = (await wk.generateRecoveryCodes()).codes || [];
+          var ol = $("#recovery-codes-list");
+          ol.textContent = "";
+          codes.forEach(function (c) {
+            var li = document.createElement("li");
+            var code = document.createElement("code");
+            code.textContent = c;
+            li.appendChild(code);
+            ol.appendChild(li);
+          });
+          $("#recovery-codes-shown").hidden = false;
+          $("#recovery-codes-left").textContent = "You have " + codes.length + " unused recovery codes. Making new codes cancels these.";
+          done();
+          showStatus("New recovery codes made. The old ones no longer work.");
+        } catch (err) {
+          done();
+          failed(err, genBtn);
+        }
+      });
+    }
+
+    // Email: set (or correct) the address, then type the mailed code.
+    var emailForm = $("#email-form");
+    if (emailForm) {
+      var emailInput = $("#email-input");
+      var emailSend = $("#email-send");
+      var emailCodeForm = $("#email-code-form");
+      var emailCode = $("#email-code");
+      var emailVerify = $("#email-verify");
+      emailForm.addEventListener("submit", async function (ev) {
+        ev.preventDefault();
+        clearError();
+        var address = emailInput.value.trim();
+        if (!address) {
+          setInvalid(emailInput, true);
+          showError("Enter your email address.", { fields: [emailInput] });
+          emailInput.focus();
+          return;
+        }
+        setInvalid(emailInput, false);
+        var done = busy(emailSend, [emailInput, emailSend]);
+        try {
+          await wk.setEmail(address);
+          done();
+          emailCodeForm.hidden = false;
+          showStatus("We sent a code to " + address + ". Enter it below.");
+          emailCode.focus();
+        } catch (err) {
+          done();
+          if (err.code === "invalid_argument" || err.code === "invalid_request") setInvalid(emailInput, true);
+          failed(err, emailInput);
+        }
+      });
+      emailCodeForm.addEventListener("submit", async function (ev) {
+        ev.preventDefault();
+        clearError();
+        var c = emailCode.value.replace(/\s+/g, "");
+        if (!c) {
+          setInvalid(emailCode, true);
+          showError("Enter the code from the email.", { fields: [emailCode] });
+          emailCode.focus();
+          return;
+        }
+        setInvalid(emailCode, false);
+        var done = busy(emailVerify, [emailCode, emailVerify]);
+        try {
+          await wk.verifyEmail({ code: c });
+          window.location.assign("/account?notice=emailverified");
+        } catch (err) {
+          done();
+          setInvalid(emailCode, err.code === "invalid_code");
+          failed(err, emailCode);
+        }
+      });
+    }
+
     // Add a passkey.
     addForm.addEventListener("submit", async function (ev) {
       ev.preventDefault();
@@ -440,5 +714,6 @@
   var page = document.body.dataset.page;
   if (page === "signin") initSignin();
   else if (page === "signup") initSignup();
+  else if (page === "recover") initRecover();
   else if (page === "account") initAccount();
 })();
