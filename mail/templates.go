@@ -247,11 +247,13 @@ func humanDuration(d time.Duration) string {
 		}
 		return fmt.Sprintf("%d %ss", n, unit)
 	}
+	// Callers pass "expiry minus now", a few microseconds short of the
+	// configured lifetime: round to the unit a reader expects.
 	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int64(d/time.Hour), "hour")
-	case d >= time.Minute && d%time.Minute == 0:
-		return plural(int64(d/time.Minute), "minute")
+	case d >= time.Hour && d.Round(time.Minute)%time.Hour == 0:
+		return plural(int64(d.Round(time.Hour)/time.Hour), "hour")
+	case d >= 2*time.Minute:
+		return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
 	default:
 		return plural(int64(d.Round(time.Second)/time.Second), "second")
 	}

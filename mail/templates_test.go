@@ -134,3 +134,20 @@ func TestLoadTemplatesOverrides(t *testing.T) {
 		}
 	}
 }
+
+// Lifetimes computed as "expiry minus now" read as the configured one.
+func TestDurationRoundsToWhatAReaderExpects(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		15*time.Minute - 3*time.Microsecond: "15 minutes",
+		15 * time.Minute:                    "15 minutes",
+		24*time.Hour - time.Millisecond:     "24 hours",
+		time.Hour:                           "1 hour",
+		90 * time.Minute:                    "90 minutes",
+		90 * time.Second:                    "90 seconds",
+		time.Second:                         "1 second",
+	} {
+		if got := webmail.HumanDuration(d); got != want {
+			t.Errorf("duration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

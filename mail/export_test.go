@@ -1,0 +1,4 @@
+package mail
+
+// HumanDuration exposes the templates' duration function to the tests.
+var HumanDuration = humanDuration
