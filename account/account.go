@@ -198,15 +198,19 @@ func canonicalIdentifier(identifier string) string {
 type EventType string
 
 const (
-	EventSignUpStarted       EventType = "account.sign_up_started"
-	EventSignUpConfirmed     EventType = "account.sign_up_confirmed"
-	EventEmailVerified       EventType = "account.email_verified"
-	EventRecoveryStarted     EventType = "account.recovery_started"
-	EventRecoveryGranted     EventType = "account.recovery_granted"
-	EventRecoveryCompleted   EventType = "account.recovery_completed"
-	EventRecoveryCodesIssued EventType = "account.recovery_codes_issued"
-	EventRecoveryCodeUsed    EventType = "account.recovery_code_used"
-	EventNotified            EventType = "account.notified"
+	EventSignUpStarted   EventType = "account.sign_up_started"
+	EventSignUpConfirmed EventType = "account.sign_up_confirmed"
+	EventEmailVerified   EventType = "account.email_verified"
+	// EventUnprovenPasskeysRemoved: an address was verified by a link
+	// opened without the account's session, so the passkeys registered
+	// before it was proven were removed (ConfirmEmailLink).
+	EventUnprovenPasskeysRemoved EventType = "account.unproven_passkeys_removed"
+	EventRecoveryStarted         EventType = "account.recovery_started"
+	EventRecoveryGranted         EventType = "account.recovery_granted"
+	EventRecoveryCompleted       EventType = "account.recovery_completed"
+	EventRecoveryCodesIssued     EventType = "account.recovery_codes_issued"
+	EventRecoveryCodeUsed        EventType = "account.recovery_code_used"
+	EventNotified                EventType = "account.notified"
 )
 
 // Event reports a flow step of an existing account. It never carries

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -211,11 +212,54 @@ func (a *Accounts) ConfirmEmail(ctx context.Context, handle []byte, code string)
 	return a.markVerified(ctx, account)
 }
 
-// ConfirmEmailLink is ConfirmEmail for the token of the mailed link.
+// ConfirmEmailLink is ConfirmEmail for the token of the mailed link, opened
+// by someone who is not signed in to the account. Clicking it proves the
+// mailbox, not the passkeys: in flow (b) anyone may register an account
+// with somebody else's address and then wait for its owner to verify it
+// (a pre-hijacked account). So the account's passkeys, all registered
+// before the address was proven, are removed (which ends its sessions),
+// and its owner signs in again by recovery with the now verified address.
+// A signed-in owner uses ConfirmEmailLinkAs, which keeps them.
+// Errors: ErrInvalidCode, ErrStore.
 func (a *Accounts) ConfirmEmailLink(ctx context.Context, token string) (webauthnkit.User, error) {
 	account, err := a.cfg.Codes.VerifyLink(ctx, otc.PurposeVerifyEmail, token)
 	if err != nil {
 		return webauthnkit.User{}, fromOTC(err)
+	}
+	u, err := a.markVerified(ctx, account)
+	if err != nil {
+		return webauthnkit.User{}, err
+	}
+	creds, err := a.cfg.RP.ListCredentials(ctx, u.Handle)
+	if err != nil {
+		return webauthnkit.User{}, fromCore(err)
+	}
+	for _, c := range creds {
+		if err := a.cfg.RP.RevokeCredential(ctx, u.Handle, c.ID, true); err != nil && !errors.Is(err, webauthnkit.ErrNotFound) {
+			return webauthnkit.User{}, fromCore(err)
+		}
+	}
+	if len(creds) > 0 {
+		a.emit(Event{Type: EventUnprovenPasskeysRemoved, UserHandle: u.Handle, Username: u.Name})
+	}
+	return a.cfg.RP.UserByHandle(ctx, u.Handle)
+}
+
+// ConfirmEmailLinkAs is ConfirmEmailLink for the signed-in account handle:
+// the token must be the one mailed for that account's current address
+// (else ErrInvalidCode), and the passkeys stay, since whoever holds the
+// session holds one of them and now the mailbox too.
+func (a *Accounts) ConfirmEmailLinkAs(ctx context.Context, handle []byte, token string) (webauthnkit.User, error) {
+	u, err := a.cfg.RP.UserByHandle(ctx, handle)
+	if err != nil || u.Email == "" {
+		return webauthnkit.User{}, ErrInvalidCode
+	}
+	account, err := a.cfg.Codes.VerifyLink(ctx, otc.PurposeVerifyEmail, token)
+	if err != nil {
+		return webauthnkit.User{}, fromOTC(err)
+	}
+	if !bytes.Equal(account, a.verifyAccount(u.Handle, u.Email)) {
+		return webauthnkit.User{}, ErrInvalidCode
 	}
 	return a.markVerified(ctx, account)
 }

@@ -264,7 +264,14 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	var u webauthnkit.User
 	var err error
 	if req.Token.set {
-		u, err = h.opts.Accounts.ConfirmEmailLink(r.Context(), req.Token.v)
+		// Opened where the account is signed in: the session holder keeps
+		// the passkeys. Anywhere else the link proves only the mailbox, and
+		// ConfirmEmailLink removes the passkeys registered before it.
+		if me, _, serr := h.signedInUser(w, r); serr == nil {
+			u, err = h.opts.Accounts.ConfirmEmailLinkAs(r.Context(), me.Handle, req.Token.v)
+		} else {
+			u, err = h.opts.Accounts.ConfirmEmailLink(r.Context(), req.Token.v)
+		}
 	} else {
 		var me webauthnkit.User
 		if me, _, err = h.signedInUser(w, r); err == nil {

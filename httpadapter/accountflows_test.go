@@ -538,6 +538,14 @@ func TestAccountLinkTokens(t *testing.T) {
 	r := other.post("/email/verify", map[string]string{"token": token})
 	require.Equal(t, http.StatusOK, r.status, "%s", r)
 	require.Equal(t, true, r.json["emailVerified"])
+	// That proves the mailbox, not the passkeys (a pre-hijacked account in
+	// flow b): the passkeys registered before are removed, their sessions end.
+	require.Equal(t, http.StatusUnauthorized, b.call(http.MethodGet, "/session", nil).status)
+	u, err := ae.rp.UserByEmail(context.Background(), "rita@example.com")
+	require.NoError(t, err)
+	creds, err := ae.rp.ListCredentials(context.Background(), u.Handle)
+	require.NoError(t, err)
+	require.Empty(t, creds, "passkeys registered before the address was proven")
 	r = other.post("/email/verify", map[string]string{"token": token})
 	require.Equal(t, http.StatusBadRequest, r.status, "used: %s", r)
 	// A code without a session is not enough to name the account.
@@ -554,4 +562,29 @@ func TestAccountLinkTokens(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r)
 	require.Equal(t, true, r.json["recovered"])
 	require.Equal(t, "rita", field(other.call(http.MethodGet, "/session", nil).json, "user", "name"))
+}
+
+// The link opened where the account is signed in keeps its passkeys (the
+// session holder has one of them and now the mailbox too); a link for
+// another account's address does not verify this one.
+func TestAccountLinkTokenSignedInKeepsPasskeys(t *testing.T) {
+	ae := newAccountEnv(t)
+	b := ae.browser()
+	b.mustSignUp("sam")
+	require.Equal(t, http.StatusAccepted, b.post("/email", map[string]string{"email": "sam@example.com"}).status)
+	_, token := ae.mailTo(t, "sam@example.com")
+	r := b.post("/email/verify", map[string]string{"token": token})
+	require.Equal(t, http.StatusOK, r.status, "%s", r)
+	require.Equal(t, true, r.json["emailVerified"])
+	require.Equal(t, http.StatusOK, b.call(http.MethodGet, "/session", nil).status, "still signed in")
+	require.Len(t, credentialIDs(b.call(http.MethodGet, "/credentials", nil)), 1, "passkey kept")
+
+	// Tess opens a link mailed for Uma's address while signed in as Tess.
+	tess, uma := ae.browser(), ae.browser()
+	tess.mustSignUp("tess")
+	uma.mustSignUp("uma")
+	require.Equal(t, http.StatusAccepted, uma.post("/email", map[string]string{"email": "uma@example.com"}).status)
+	_, token = ae.mailTo(t, "uma@example.com")
+	r = tess.post("/email/verify", map[string]string{"token": token})
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r)
 }
