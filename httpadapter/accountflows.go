@@ -231,7 +231,18 @@ func (h *Handler) setEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Email != u.Email {
+		old := u
 		u, err = h.rp.SetEmail(r.Context(), u.Handle, req.Email, false)
+		if err == nil && old.Email != "" && !old.EmailVerifiedAt.IsZero() {
+			// Tell the old, proven address (the new one gets its code): a
+			// thief with a session must not move the account silently.
+			// A notice that cannot go out does not undo the change.
+			if nerr := h.opts.Accounts.Notify(r.Context(), u.Handle, account.KindEmailChanged,
+				account.NotifyData{OldEmail: old.Email}); nerr != nil {
+				h.log.WarnContext(r.Context(), "httpadapter: email-changed notice not sent",
+					"rateLimited", errors.Is(nerr, account.ErrRateLimited), "mailUnavailable", errors.Is(nerr, account.ErrMailUnavailable))
+			}
+		}
 		if errors.Is(err, webauthnkit.ErrEmailTaken) {
 			// Another account has it: answer as if a code were sent (and
 			// send none), so a signed-in user cannot probe for addresses.

@@ -588,3 +588,23 @@ func TestAccountLinkTokenSignedInKeepsPasskeys(t *testing.T) {
 	r = tess.post("/email/verify", map[string]string{"token": token})
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r)
 }
+
+// Changing a verified address mails an "email changed" notice to the old
+// address (the new one gets its verification code), so a session thief
+// cannot move the account silently.
+func TestAccountEmailChangeNotifiesOldAddress(t *testing.T) {
+	ae := newAccountEnv(t)
+	b := ae.browser()
+	b.mustSignUp("vera")
+	require.Equal(t, http.StatusAccepted, b.post("/email", map[string]string{"email": "vera@example.com"}).status)
+	code, _ := ae.mailTo(t, "vera@example.com")
+	require.Equal(t, http.StatusOK, b.post("/email/verify", map[string]string{"code": code}).status)
+	before := ae.mailsTo("vera@example.com")
+
+	require.Equal(t, http.StatusAccepted, b.post("/email", map[string]string{"email": "vera.new@example.com"}).status)
+	require.Eventually(t, func() bool { return ae.mailsTo("vera@example.com") == before+1 }, 5*time.Second, 10*time.Millisecond,
+		"the old, verified address is told")
+	newCode, _ := ae.mailTo(t, "vera.new@example.com")
+	require.NotEmpty(t, newCode, "the new address gets its verification code")
+	require.Equal(t, 1, ae.mailsTo("vera.new@example.com"), "and nothing else")
+}
