@@ -238,13 +238,25 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 				{"GetCredential", func(ctx context.Context) error { _, err := s.GetCredential(ctx, []byte("id")); return err }},
 				{"TakeCeremony", func(ctx context.Context) error { _, err := s.TakeCeremony(ctx, "id"); return err }},
 			} {
-				ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-				start := time.Now()
-				err := call.f(ctx)
-				cancel()
-				require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, call.name)
-				require.ErrorIs(t, err, context.DeadlineExceeded, call.name)
-				require.Less(t, time.Since(start), 3*time.Second, "%s returned long after the deadline", call.name)
+				// A pooled connection the proxy has just dropped may fail at
+				// once ("invalid connection": also ErrStoreUnavailable, seen on
+				// MariaDB under CI load); try again until a call meets the
+				// silent server and waits out its deadline.
+				waited := false
+				for attempt := 0; attempt < 4 && !waited; attempt++ {
+					ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+					start := time.Now()
+					err := call.f(ctx)
+					cancel()
+					took := time.Since(start)
+					require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable, call.name)
+					require.Less(t, took, 3*time.Second, "%s returned long after the deadline", call.name)
+					if took >= 400*time.Millisecond {
+						require.ErrorIs(t, err, context.DeadlineExceeded, call.name)
+						waited = true
+					}
+				}
+				require.True(t, waited, "%s never reached the silent server", call.name)
 			}
 
 			p.blackhole.Store(false)
