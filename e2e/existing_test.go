@@ -169,7 +169,7 @@ func TestExisting(t *testing.T) {
 
 	t.Run("PasskeySkipsSecondStep", func(t *testing.T) {
 		if len(uma.credentials(t, umaKey)) != 1 {
-			t.Skip("AutomaticUpgrade made no passkey")
+			t.Fatal("needs the passkey AutomaticUpgrade creates (that subtest failed)")
 		}
 		uma.exSignOut(t)
 		// The password now asks for a second step (uma has a passkey)...
@@ -187,7 +187,7 @@ func TestExisting(t *testing.T) {
 	t.Run("PasskeyAutofillSkipsSecondStep", func(t *testing.T) {
 		creds := uma.credentials(t, umaKey)
 		if len(creds) != 1 {
-			t.Skip("AutomaticUpgrade made no passkey")
+			t.Fatal("needs the passkey AutomaticUpgrade creates (that subtest failed)")
 		}
 		// uma on another browser with her synced passkey, WebAuthn UI on:
 		// the passkey is offered in the email field's autofill.
@@ -225,7 +225,7 @@ func TestExisting(t *testing.T) {
 
 	t.Run("SettingsEmailChangeAndLastPasskey", func(t *testing.T) {
 		if len(uma.credentials(t, umaKey)) != 1 {
-			t.Skip("AutomaticUpgrade made no passkey")
+			t.Fatal("needs the passkey AutomaticUpgrade creates (that subtest failed)")
 		}
 		// Record what the page tells the passkey manager.
 		uma.call(t, "spying on signalCurrentUserDetails", func(ctx context.Context) error {
