@@ -21,7 +21,6 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
-	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -446,10 +445,7 @@ func TestClientJS(t *testing.T) {
 }
 
 func TestClientJSSyntax(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		testenv.Unavailable(t, "Node.js", "PATH", err, "apt-get install -y nodejs")
-	}
+	node := nodeBinary(t)
 	out, err := exec.Command(node, "--check", filepath.Join(".", "client.js")).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }
@@ -558,10 +554,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 // JSON path (parse*OptionsFromJSON, toJSON) and the manual base64url
 // fallback must produce responses the server accepts.
 func TestJSClientWithNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		testenv.Unavailable(t, "Node.js", "PATH", err, "apt-get install -y nodejs")
-	}
+	node := nodeBinary(t)
 	var mu sync.Mutex
 	devices := map[string]*webauthntest.Authenticator{}
 	var origin string // set under mu once the server runs
