@@ -51,7 +51,7 @@ func (s *Store) PutCeremony(ctx context.Context, id string, data []byte, expires
 	val := make([]byte, ceremonyHeaderLen+len(data))
 	binary.BigEndian.PutUint64(val, uint64(expiresAt.UnixMicro()))
 	copy(val[ceremonyHeaderLen:], data)
-	ok, err := scriptPutCeremony.Run(ctx, s.c, []string{key}, val, ttl.Milliseconds()).Int()
+	ok, err := s.runAcked(ctx, scriptPutCeremony, []string{key}, val, ttl.Milliseconds()).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -70,7 +70,13 @@ func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	val, err := s.c.GetDel(ctx, s.ceremonyKey(id)).Bytes()
+	key := s.ceremonyKey(id)
+	var val []byte
+	err := s.acked(ctx, key, func(c redis.Cmdable) error {
+		var err error
+		val, err = c.GetDel(ctx, key).Bytes()
+		return err
+	})
 	if errors.Is(err, redis.Nil) {
 		return nil, errorf(op, webauthnkit.ErrNotFound)
 	}

@@ -134,7 +134,7 @@ func (s *Store) write(ctx context.Context, op string, handle []byte, user *webau
 	if user != nil {
 		args = append(args, userFields(*user, tx)...)
 	}
-	st, err = scriptCommit.Run(ctx, s.c, []string{userKey, credsKey, leaseKey, s.recoveryKey(htag)}, args...).Text()
+	st, err = s.runAcked(ctx, scriptCommit, []string{userKey, credsKey, leaseKey, s.recoveryKey(htag)}, args...).Text()
 	if err != nil {
 		// The commit may or may not have happened: keep the claims, they
 		// resolve by themselves (valid if it committed, dead otherwise).
@@ -241,7 +241,7 @@ func (s *Store) claim(ctx context.Context, sp claimSpace, value, claimValue stri
 	expected := ""
 	wait := newWaiter(s.lease)
 	for range maxAttempts {
-		res, err := scriptClaim.Run(ctx, s.c, []string{key}, claimValue, expected).Slice()
+		res, err := s.runAcked(ctx, scriptClaim, []string{key}, claimValue, expected).Slice()
 		if err != nil {
 			return err
 		}
@@ -284,7 +284,7 @@ func (s *Store) claimCred(ctx context.Context, key string, id []byte, fields []a
 	wait := newWaiter(s.lease)
 	for range maxAttempts {
 		args := append([]any{expOwner, expTx}, fields...)
-		res, err := scriptClaimCred.Run(ctx, s.c, []string{key}, args...).Slice()
+		res, err := s.runAcked(ctx, scriptClaimCred, []string{key}, args...).Slice()
 		if err != nil {
 			return err
 		}

@@ -192,7 +192,7 @@ func (s *Store) DeleteUser(ctx context.Context, handle []byte) error {
 		if err := s.step(op + ":credentialsDeleted"); err != nil {
 			return err
 		}
-		st, err := scriptDeleteUser.Run(ctx, s.c, []string{userKey, credsKey, s.recoveryKey(htag), s.recoveryUseKey(htag)}, args...).Text()
+		st, err := s.runAcked(ctx, scriptDeleteUser, []string{userKey, credsKey, s.recoveryKey(htag), s.recoveryUseKey(htag)}, args...).Text()
 		if err != nil {
 			return wrapErr(ctx, op, err)
 		}
@@ -343,7 +343,7 @@ func (s *Store) UpdateCredentialUse(ctx context.Context, id []byte, expectedSign
 	key := s.credKey(id)
 	nonce := newTx() // identifies this call if go-redis resends it
 	return s.modify(ctx, op, key, id, func(liveDx string) ([]any, error) {
-		return scriptUpdateUse.Run(ctx, s.c, []string{key},
+		return s.runAcked(ctx, scriptUpdateUse, []string{key},
 			strconv.FormatUint(uint64(expectedSignCount), 10),
 			strconv.FormatUint(uint64(use.SignCount), 10),
 			encBool(use.UserVerified), encBool(use.BackupState),
@@ -365,6 +365,6 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 	}
 	key := s.credKey(id)
 	return s.modify(ctx, op, key, id, func(liveDx string) ([]any, error) {
-		return scriptRename.Run(ctx, s.c, []string{key}, userHandle, name, liveDx).Slice()
+		return s.runAcked(ctx, scriptRename, []string{key}, userHandle, name, liveDx).Slice()
 	})
 }

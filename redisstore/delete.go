@@ -104,7 +104,7 @@ func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, all
 
 	// 4. Commit.
 	commitSent = true
-	st, err := scriptCommitDelete.Run(ctx, s.c, []string{credsKey, leaseKey}, args...).Text()
+	st, err := s.runAcked(ctx, scriptCommitDelete, []string{credsKey, leaseKey}, args...).Text()
 	if err != nil {
 		// It may or may not have committed: leave the mark, readers
 		// decide it from the index (and remove it once the lease is gone).

@@ -268,8 +268,10 @@
 //
 // Redis replication is asynchronous: after a failover the new master may
 // lack the last writes acknowledged by the old one, and on a Cluster the
-// keys of one CreateUser may be on different masters. Use WAIT, or AOF with
-// appendfsync always, if you cannot lose an acknowledged registration. The
+// keys of one CreateUser may be on different masters. WithReplicaAck makes
+// every write wait (Redis WAIT) until replicas of each master it touched
+// have it, if you cannot lose an acknowledged registration (TestSentinel
+// shows the loss without it and none with it). The
 // same goes for deletions and session epochs: a failover that loses an
 // acknowledged EndSessions brings back the sessions it ended, one that
 // loses a DeleteCredential brings back the passkey. The guard counts only

@@ -40,7 +40,7 @@ func (s *Store) SetRecoveryCodes(ctx context.Context, handle []byte, hashes [][]
 		args[i] = h
 	}
 	htag := tag(handle)
-	ok, err := scriptSetRecoveryCodes.Run(ctx, s.c, []string{s.userKey(htag), s.recoveryKey(htag)}, args...).Int()
+	ok, err := s.runAcked(ctx, scriptSetRecoveryCodes, []string{s.userKey(htag), s.recoveryKey(htag)}, args...).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}
@@ -64,7 +64,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, handle []byte, hash []byte)
 		return errorf(op, webauthnkit.ErrNotFound) // no such hash can be stored
 	}
 	htag := tag(handle)
-	ok, err := scriptUseRecoveryCode.Run(ctx, s.c, []string{s.recoveryKey(htag), s.recoveryUseKey(htag)}, hash, newTx()).Int()
+	ok, err := s.runAcked(ctx, scriptUseRecoveryCode, []string{s.recoveryKey(htag), s.recoveryUseKey(htag)}, hash, newTx()).Int()
 	if err != nil {
 		return wrapErr(ctx, op, err)
 	}

@@ -180,7 +180,7 @@ func (s *Store) switchOnce(ctx context.Context, op string, sp claimSpace, handle
 
 	// 3. Commit, in the user's slot.
 	commitSent = true
-	st, err := scriptCommitSwitch.Run(ctx, s.c, []string{userKey, leaseKey},
+	st, err := s.runAcked(ctx, scriptCommitSwitch, []string{userKey, leaseKey},
 		sp.valueField, sp.txField, value, rx, oldValue, oldTx, extraField, extraValue).Text()
 	if err != nil {
 		// It may or may not have committed: keep the claims, they resolve

@@ -26,7 +26,7 @@ func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, err
 	if len(userHandle) == 0 {
 		return 0, errorf(op, webauthnkit.ErrNotFound)
 	}
-	v, err := scriptEndSessions.Run(ctx, s.c, []string{s.userKey(tag(userHandle))}).Text()
+	v, err := s.runAcked(ctx, scriptEndSessions, []string{s.userKey(tag(userHandle))}).Text()
 	if errors.Is(err, redis.Nil) {
 		return 0, errorf(op, webauthnkit.ErrNotFound)
 	}

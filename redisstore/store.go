@@ -45,6 +45,10 @@ type Store struct {
 	lease  time.Duration
 	now    func() time.Time
 
+	// ackReplicas and ackTimeout: WithReplicaAck (0: no WAIT).
+	ackReplicas int
+	ackTimeout  time.Duration
+
 	// failpoint, when set (by tests only), is called between the steps of
 	// multi-step writes; a non-nil error stops the write there, without any
 	// clean-up, as a crash of the process would.
@@ -59,6 +63,10 @@ type Option func(*options)
 type options struct {
 	prefix string
 	now    func() time.Time
+
+	ackReplicas int
+	ackTimeout  time.Duration
+	ackSet      bool
 }
 
 // WithKeyPrefix sets the prefix of every key the store uses (default
@@ -115,12 +123,23 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if strings.ContainsAny(o.prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: New: key prefix %q must not contain '{' or '}' (Redis Cluster hash tags)", o.prefix)
 	}
+	if err := checkAckOptions(o); err != nil {
+		return nil, err
+	}
+	if o.ackReplicas > 0 {
+		switch client.(type) {
+		case *redis.Client, *redis.ClusterClient:
+		default:
+			return nil, fmt.Errorf("redisstore: New: WithReplicaAck needs a *redis.Client (single server or Sentinel) or a *redis.ClusterClient, not %T", client)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	defer cancel()
 	if err := checkVersion(ctx, client); err != nil {
 		return nil, err
 	}
-	return &Store{c: client, prefix: o.prefix, lease: defaultLease, now: o.now}, nil
+	return &Store{c: client, prefix: o.prefix, lease: defaultLease, now: o.now,
+		ackReplicas: o.ackReplicas, ackTimeout: o.ackTimeout}, nil
 }
 
 // Features declares what the store offers beyond the required interfaces:
@@ -269,7 +288,7 @@ func isUnavailable(ctx context.Context, err error) bool {
 	if errors.Is(err, context.Canceled) || (ctx != nil && errors.Is(ctx.Err(), context.Canceled)) {
 		return false
 	}
-	if errors.Is(err, context.DeadlineExceeded) ||
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNotReplicated) ||
 		errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) ||
 		errors.Is(err, redis.ErrClosed) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
