@@ -163,6 +163,7 @@ func run(args []string, log *slog.Logger) error {
 	dbConns := fs.Int("db-conns", envInt("PASSKEYS_DB_CONNS", app.DefaultDBConns), "SQL connection pool `size` (open and idle)")
 	secretFile := fs.String("secret-file", env("PASSKEYS_SECRET_FILE", ""), "session secret `file`, created if missing (default <db>.secret with SQLite; random per start otherwise)")
 	webauthnSecretFile := fs.String("webauthn-secret-file", env("PASSKEYS_WEBAUTHN_SECRET_FILE", ""), "webauthnkit secret `file`, created if missing; the same for every instance (default <db>.webauthn-secret with SQLite, passkeys.webauthn-secret with -postgres/-mysql)")
+	storePrefix := fs.String("store-prefix", env("PASSKEYS_STORE_PREFIX", ""), "`prefix` of the SQL table names and Redis keys (lower-case letters, digits, underscores; default: the stores' own), to keep several apps apart in one database")
 	rateLimit := fs.String("rate-limit", env("PASSKEYS_RATE_LIMIT", "on"), "rate limiting: on, off, or per-client `budgets` like begin=10/100,finish=10/100,manage=20/200 (requests per second/burst)")
 	trustedProxies := fs.String("trusted-proxies", env("PASSKEYS_TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	smtpAddr := fs.String("smtp", env("PASSKEYS_SMTP", ""), "SMTP submission server `host:port` for the mails (default: none, codes are written to the log)")
@@ -202,6 +203,7 @@ func run(args []string, log *slog.Logger) error {
 		PostgresDSN: *pg,
 		MySQLDSN:    *my,
 		RedisAddr:   *rd,
+		StorePrefix: *storePrefix,
 		DBConns:     *dbConns,
 		RateLimit:   rl,
 		Logger:      log,
