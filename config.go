@@ -104,6 +104,16 @@ type Config struct {
 	// CounterPolicy: default CounterReject.
 	CounterPolicy CounterPolicy
 
+	// LastUsedResolution is how precise Credential.LastUsedAt is for a
+	// login that changes nothing else: a passkey without a signature
+	// counter (synced passkeys report 0) whose flags and clone mark are
+	// unchanged is written back only if its stored LastUsedAt is older
+	// than this, so repeated sign-ins within the interval cost no store
+	// write (see docs/operations.md, "Writes per login"). A login that moves
+	// the counter or changes a flag always writes, as a compare-and-set.
+	// Default: 1 minute; a negative value writes on every login.
+	LastUsedResolution time.Duration
+
 	// Algorithms are the COSE algorithms of credential keys, offered in
 	// registration options (pubKeyCredParams, in this order of preference)
 	// and accepted when a registration or login finishes. Default (nil):
@@ -169,6 +179,9 @@ func (e *ConfigError) Error() string {
 func New(cfg Config) (*RelyingParty, error) {
 	bad := func(field, format string, args ...any) (*RelyingParty, error) {
 		return nil, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	if cfg.LastUsedResolution == 0 {
+		cfg.LastUsedResolution = time.Minute
 	}
 	cfg.RPID = strings.TrimSpace(cfg.RPID)
 	if cfg.RPID == "" {

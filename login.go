@@ -308,6 +308,12 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	// login with the same credential may have written meanwhile.
 	regressed := false
 	for attempt := 0; ; attempt++ {
+		if rp.useUnchanged(&stored, &use) {
+			// Nothing security needs changed: the last-used time is
+			// precise to Config.LastUsedResolution (no write).
+			use.LastUsedAt = stored.LastUsedAt
+			break
+		}
 		if regressed = counterRegressed(stored.SignCount, newCount); regressed {
 			rp.emit(ctx, Event{Type: EventCounterRegression, UserHandle: stored.UserHandle, CredentialID: stored.ID})
 			rp.log.WarnContext(ctx, "webauthnkit: sign counter did not increase (possible cloned authenticator)",
@@ -365,6 +371,17 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		BackedUp:       use.BackupState,
 		CloneSuspected: regressed,
 	}, parsed.RawID, nil
+}
+
+// useUnchanged reports whether writing use back would change nothing but
+// a LastUsedAt within Config.LastUsedResolution: a counterless passkey (0
+// stored, 0 received) with the same flags and clone mark.
+func (rp *RelyingParty) useUnchanged(stored *Credential, use *CredentialUse) bool {
+	return rp.cfg.LastUsedResolution > 0 &&
+		stored.SignCount == 0 && use.SignCount == 0 &&
+		stored.BackupState == use.BackupState && stored.UserVerified == use.UserVerified &&
+		stored.CloneSuspected == use.CloneSuspected &&
+		!stored.LastUsedAt.IsZero() && use.LastUsedAt.Sub(stored.LastUsedAt) < rp.cfg.LastUsedResolution
 }
 
 // factors is Login.Factors: possession, plus the user verification the
