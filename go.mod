@@ -21,6 +21,8 @@ require (
 	github.com/pquerna/otp v1.5.0
 )
 
+require github.com/go-redis/redis_rate/v10 v10.0.1
+
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect

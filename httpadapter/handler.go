@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -203,21 +204,23 @@ type Options struct {
 // Routing looks at the last path segments, so the handler also works when
 // mounted without StripPrefix.
 type Handler struct {
-	rp          *webauthnkit.RelyingParty
-	now         func() time.Time // the RelyingParty's clock
-	opts        Options
-	log         *slog.Logger
-	origins     map[string]bool
-	originList  string // the origins, space-separated, for the log of a refused request
-	devOrigins  bool   // some origin is http://localhost or a loopback IP
-	rpID        string
-	ceremonyTTL time.Duration
-	maxBody     int64
-	sessionTTL  time.Duration
-	idleTimeout time.Duration
-	wellKnown   []byte // nil: no related origins
-	routes      map[string]route
-	limiter     *rateLimiter // nil: disabled
+	rp      *webauthnkit.RelyingParty
+	now     func() time.Time // the RelyingParty's clock
+	opts    Options
+	log     *slog.Logger
+	origins map[string]bool
+	// sharedLimiterLogged: UnixNano of the last RateLimit.Shared failure logged.
+	sharedLimiterLogged atomic.Int64
+	originList          string // the origins, space-separated, for the log of a refused request
+	devOrigins          bool   // some origin is http://localhost or a loopback IP
+	rpID                string
+	ceremonyTTL         time.Duration
+	maxBody             int64
+	sessionTTL          time.Duration
+	idleTimeout         time.Duration
+	wellKnown           []byte // nil: no related origins
+	routes              map[string]route
+	limiter             *rateLimiter // nil: disabled
 }
 
 // route is one endpoint: its handler and allowed methods.
@@ -289,6 +292,9 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h.limiter = lim
+	if lim != nil {
+		lim.sharedFailed = h.logSharedLimiterFailure
+	}
 	if len(opts.RelatedOrigins) > 0 {
 		wk, err := relatedOriginsDocument(opts.RelatedOrigins)
 		if err != nil {

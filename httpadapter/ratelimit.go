@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -79,12 +80,39 @@ type RateLimit struct {
 	// is its right-most address that is not a trusted proxy.
 	ClientIPHeader string
 
+	// Shared, if set, keeps the per-client budgets (Begin, Finish, Manage,
+	// Account) in a store that every instance shares, such as
+	// redisstore.NewRateLimiter: behind a load balancer a client then has
+	// one budget, not one per instance. When the shared store fails, or
+	// does not answer within SharedTimeout, the request is counted in this
+	// process instead (limiting degrades to per instance; it neither lets
+	// everything through nor refuses everyone), and the failure is logged
+	// at most every 10 seconds. The global begin ceiling and the IPv6 /48
+	// budget under pressure stay per instance: they protect this process.
+	// Default nil: budgets in this process only, so N instances give a
+	// client N times its budget (divide the budgets by N, or set Shared).
+	Shared SharedLimiter
+
 	// Key, if set, returns the key to count r under instead of the client
 	// address (e.g. an API client's ID from a header your gateway
 	// authenticates). An empty result falls back to the address. Keys
 	// longer than 64 bytes are hashed.
 	Key func(r *http.Request) string
 }
+
+// SharedLimiter keeps token buckets in a store several processes share
+// (RateLimit.Shared). redisstore.RateLimiter implements it.
+type SharedLimiter interface {
+	// AllowN takes n tokens from the bucket key (refilled at perSecond, at
+	// most burst tokens) if it holds them; otherwise it takes none and
+	// returns how long until it would. key is at most about 80 bytes and
+	// may hold a client address: the store should hash it.
+	AllowN(ctx context.Context, key string, perSecond float64, burst, n int) (retryAfter time.Duration, ok bool, err error)
+}
+
+// SharedTimeout bounds each call to RateLimit.Shared; a slower answer
+// counts as a failure (the request is then counted in the process).
+const SharedTimeout = 200 * time.Millisecond
 
 // Rate is a token bucket: up to Burst requests at once, refilled at
 // PerSecond. A zero field takes the default.
@@ -162,10 +190,14 @@ func (c endpointClass) String() string {
 
 // rateLimiter applies RateLimit. nil means disabled.
 type rateLimiter struct {
-	addrs       clientAddrs
-	key         func(*http.Request) string
-	perClient   [classAccount + 1]*limiterTable
-	globalBegin *rate.Limiter
+	addrs     clientAddrs
+	key       func(*http.Request) string
+	perClient [classAccount + 1]*limiterTable
+	rates     [classAccount + 1]Rate
+	shared    SharedLimiter
+	// sharedFailed is called when shared fails (the Handler logs it).
+	sharedFailed func(context.Context, error)
+	globalBegin  *rate.Limiter
 	// pressureCost is what a begin costs a client under pressure.
 	pressureCost int
 	// beginBlocks: begins under pressure are also charged to the client's
@@ -191,7 +223,7 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 	if cfg.CeremoniesInFlight == 0 {
 		cfg.CeremoniesInFlight = DefaultCeremoniesInFlight
 	}
-	l := &rateLimiter{addrs: addrs, key: cfg.Key, now: now}
+	l := &rateLimiter{addrs: addrs, key: cfg.Key, now: now, shared: cfg.Shared}
 	for _, c := range []struct {
 		class     endpointClass
 		name      string
@@ -213,6 +245,7 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 			r.Burst = c.def.Burst
 		}
 		l.perClient[c.class] = newLimiterTable(r, cfg.MaxClients)
+		l.rates[c.class] = r
 		if c.class == classBegin {
 			l.pressureCost = max(r.Burst/quietBegins, 1)
 			l.beginBlocks = newLimiterTable(r, cfg.MaxClients)
@@ -248,7 +281,7 @@ func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration
 		cost = l.pressureCost
 	}
 	key, addr := l.clientKey(r)
-	if wait, ok := l.perClient[class].allow(key, now, cost); !ok {
+	if wait, ok := l.allowClient(r.Context(), class, key, now, cost); !ok {
 		return wait, false
 	}
 	// One IPv6 /48 (a tunnel broker gives one away) holds more /64 client
@@ -264,6 +297,24 @@ func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration
 		return tokenWait(l.globalBegin, now, 1), false
 	}
 	return 0, true
+}
+
+// allowClient takes cost tokens from the client's bucket of class: in
+// the shared store if there is one and it answers, else in the process.
+func (l *rateLimiter) allowClient(ctx context.Context, class endpointClass, key string, now time.Time, cost int) (time.Duration, bool) {
+	if l.shared != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SharedTimeout)
+		rt := l.rates[class]
+		wait, ok, err := l.shared.AllowN(ctx, class.String()+"/"+key, rt.PerSecond, rt.Burst, cost)
+		cancel()
+		if err == nil {
+			return wait, ok
+		}
+		if l.sharedFailed != nil {
+			l.sharedFailed(ctx, err)
+		}
+	}
+	return l.perClient[class].allow(key, now, cost)
 }
 
 // clientKey is the key r is counted under, and the client's address when
@@ -387,4 +438,15 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, class endpointCl
 		writeRateLimited(w, wait)
 	}
 	return ok
+}
+
+// logSharedLimiterFailure logs a RateLimit.Shared failure, at most once
+// every 10 seconds (an outage would otherwise log every request).
+func (h *Handler) logSharedLimiterFailure(ctx context.Context, err error) {
+	now := time.Now().UnixNano()
+	last := h.sharedLimiterLogged.Load()
+	if now-last < int64(10*time.Second) || !h.sharedLimiterLogged.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.WarnContext(ctx, "httpadapter: shared rate limiter failed; counting in this process", "err", err)
 }
