@@ -36,7 +36,8 @@ import (
 // round-robin proxy, and checks what a deployment of several instances
 // relies on: a ceremony begun on one instance finishes on another, a
 // session cookie from one is accepted by all, unknown names get the same
-// fake allow-list from all (no enumeration by comparing instances), and
+// fake allow-list from all (no enumeration by comparing instances), a
+// client's rate-limit budget is one across the instances, and
 // with one instance killed (SIGKILL) under load, no acknowledged sign-up is
 // lost and the others keep serving.
 func TestThreeInstances(t *testing.T) {
@@ -133,6 +134,32 @@ func TestThreeInstances(t *testing.T) {
 				t.Fatalf("instance %d lists %s for an unknown name, another listed %s", r.instance, ids, first)
 			}
 		}
+	})
+
+	t.Run("rate_limit_shared", func(t *testing.T) {
+		// The default begin budget is a burst of 100 per client, refilled
+		// at 10/s: spread over the three instances, the client is refused
+		// after about 100 begins, not after about 300.
+		c := newUser(3)
+		served := map[int]bool{}
+		allowed := 0
+		for ; allowed < 250; allowed++ {
+			r, err := c.do(http.MethodPost, "/passkeys/login/begin", []byte(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.status == http.StatusTooManyRequests {
+				break
+			}
+			if r.status != http.StatusOK {
+				t.Fatalf("begin %d = %d %s", allowed, r.status, r.body)
+			}
+			served[r.instance] = true
+		}
+		if len(served) != 3 || allowed < 100 || allowed > 150 {
+			t.Fatalf("one client got %d begins over %d instances before a 429, want 100 to 150 over 3", allowed, len(served))
+		}
+		t.Logf("one client: %d begins over 3 instances before a 429", allowed)
 	})
 
 	t.Run("instance_killed_under_load", func(t *testing.T) {

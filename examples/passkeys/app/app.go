@@ -90,7 +90,8 @@ type Config struct {
 	WebauthnSecretFile string
 
 	// RateLimit configures the adapter's rate limiting (httpadapter's
-	// defaults when zero: on).
+	// defaults when zero: on). With RedisAddr, RateLimit.Shared defaults to
+	// a redisstore.RateLimiter on that Redis, so instances share budgets.
 	RateLimit httpadapter.RateLimit
 
 	// Mailer sends the sign-up, recovery and notification mails. Default:
@@ -200,6 +201,10 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		return nil, nil, err
 	}
 	hook.Set(acc)
+	if st.rateLimiter != nil && cfg.RateLimit.Shared == nil {
+		// Instances sharing Redis share the per-client budgets too.
+		cfg.RateLimit.Shared = st.rateLimiter
+	}
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: derive(secret, "session cookie"),
 		Accounts:      acc,
@@ -557,6 +562,9 @@ func describeRateLimit(rl httpadapter.RateLimit) string {
 	}
 	d := fmt.Sprintf("per client: begin %s, finish %s, manage %s (per second/burst)",
 		pick(rl.Begin, httpadapter.DefaultBeginRate), pick(rl.Finish, httpadapter.DefaultFinishRate), pick(rl.Manage, httpadapter.DefaultManageRate))
+	if rl.Shared != nil {
+		d += ", shared by the instances on this Redis"
+	}
 	if len(rl.TrustedProxies) > 0 {
 		d += "; trusted proxies " + strings.Join(rl.TrustedProxies, " ")
 	}

@@ -27,7 +27,9 @@ type stores struct {
 	db             *sql.DB // nil without an SQL store
 	credsName      string
 	ceremoniesName string
-	closers        []func() error
+	// rateLimiter is set with Redis: every instance shares the buckets.
+	rateLimiter *redisstore.RateLimiter
+	closers     []func() error
 }
 
 func (s *stores) Close() error {
@@ -116,6 +118,9 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 			return nil, fmt.Errorf("app: %s: %w", st.ceremoniesName, err)
 		}
 		st.ceremonies = r
+		if st.rateLimiter, err = redisstore.NewRateLimiter(client, opts...); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
 	} else {
 		m, err := memstore.New(memstore.WithClock(cfg.Now))
 		if err != nil {
