@@ -48,7 +48,7 @@ const (
 	FieldDurationMS   = "duration_ms"   // a ceremony's Finish, milliseconds
 	FieldKind         = "kind"          // account.notified: the notice sent
 	FieldClass        = "class"         // http.rate_limited: endpoint class
-	FieldScope        = "scope"         // http.rate_limited: "client" or "global"
+	FieldBudget       = "budget"        // http.rate_limited: "client" or "global"
 	FieldClientIP     = "client_ip"     // http.rate_limited: the client address
 )
 
@@ -128,14 +128,14 @@ func (l *Logger) OnAccountEvent(ev account.Event) {
 // your retention policy says. A flood writes a line per refused request;
 // the metrics (package webauthnotel) count them more cheaply.
 func (l *Logger) OnRateLimited(r *http.Request, ref httpadapter.Refusal) {
-	scope := "client"
+	budget := "client"
 	if ref.Global {
-		scope = "global"
+		budget = "global"
 	}
 	attrs := make([]slog.Attr, 0, 6)
 	attrs = append(attrs, slog.String(FieldEvent, EventRateLimited), outcome(true),
 		slog.String(FieldCode, "rate_limited"),
-		slog.String(FieldClass, ref.Class), slog.String(FieldScope, scope))
+		slog.String(FieldClass, ref.Class), slog.String(FieldBudget, budget))
 	if ref.Client.IsValid() {
 		attrs = append(attrs, slog.String(FieldClientIP, ref.Client.String()))
 	}

@@ -233,8 +233,8 @@ func TestAuditAccountAndRateLimit(t *testing.T) {
 	require.Equal(t, map[string]any{"time": ts, "level": "INFO", "msg": audit.Message, "event": "account.sign_up_started", "outcome": "success"}, got[1])
 	delete(got[2], "time") // the refusal's own time
 	require.Equal(t, map[string]any{"level": "WARN", "msg": audit.Message, "event": "http.rate_limited", "outcome": "failure",
-		"code": "rate_limited", "class": "begin", "scope": "global", "client_ip": "2001:db8::7"}, got[2])
-	require.Equal(t, []string{"class", "code", "event", "level", "msg", "outcome", "scope", "time"}, keys(got[3]))
+		"code": "rate_limited", "class": "begin", "budget": "global", "client_ip": "2001:db8::7"}, got[2])
+	require.Equal(t, []string{"budget", "class", "code", "event", "level", "msg", "outcome", "time"}, keys(got[3]))
 }
 
 // A hostile client's oversized credential ID is not copied into the log.

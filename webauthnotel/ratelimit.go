@@ -11,25 +11,25 @@ import (
 )
 
 const (
-	attrClass = attribute.Key("class") // "begin", "finish", "manage", "account"
-	attrScope = attribute.Key("scope") // "client", "global"
+	attrClass  = attribute.Key("class")  // "begin", "finish", "manage", "account"
+	attrBudget = attribute.Key("budget") // "client", "global"
 )
 
 // OnRateLimited counts a refusal in webauthnkit.ratelimit.refusals (by
-// endpoint class, and scope "client" or "global": the client's own budget
+// endpoint class, and budget "client" or "global": the client's own budget
 // or the global begin budget) and adds a "webauthnkit.rate_limited" event
 // to the request's span: use it as httpadapter.RateLimit.OnRefused. The
 // client's address is not recorded (the audit log has it).
 func (t *Telemetry) OnRateLimited(r *http.Request, ref httpadapter.Refusal) {
-	scope := "client"
+	budget := "client"
 	if ref.Global {
-		scope = "global"
+		budget = "global"
 	}
 	ctx := r.Context()
-	t.refusals.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attrClass.String(ref.Class), attrScope.String(scope))))
+	t.refusals.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attrClass.String(ref.Class), attrBudget.String(budget))))
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("webauthnkit.rate_limited", trace.WithAttributes(
 			attribute.String("webauthnkit.ratelimit.class", ref.Class),
-			attribute.String("webauthnkit.ratelimit.scope", scope)))
+			attribute.String("webauthnkit.ratelimit.budget", budget)))
 	}
 }

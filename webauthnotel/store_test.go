@@ -107,7 +107,7 @@ func TestStoreFaults(t *testing.T) {
 	requireNoSecret(t, s.allAttributeValues(t), nil, "nobody", "10.0.0.1", "connection refused")
 }
 
-// OnRateLimited counts refusals by class and scope, and never records the
+// OnRateLimited counts refusals by class and budget, and never records the
 // client's address.
 func TestOnRateLimited(t *testing.T) {
 	s := newSDK(t)
@@ -119,9 +119,9 @@ func TestOnRateLimited(t *testing.T) {
 	s.tel.OnRateLimited(r, httpadapter.Refusal{Class: "finish", Client: client})
 	span.End()
 	require.Equal(t, map[string]int64{
-		"class=begin,scope=client":  1,
-		"class=begin,scope=global":  1,
-		"class=finish,scope=client": 1,
+		"budget=client,class=begin":  1,
+		"budget=global,class=begin":  1,
+		"budget=client,class=finish": 1,
 	}, counts(t, s.metrics(t)[webauthnotel.MetricRateLimitRefusals]))
 	require.Len(t, s.spans.Ended()[0].Events(), 3)
 	requireNoSecret(t, s.allAttributeValues(t), nil, "203.0.113.7")
