@@ -78,11 +78,11 @@ func TestMonitoring(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]uint64{
-		"webauthnkit.ceremony.duration ceremony=registration,outcome=success":                 1,
-		"webauthnkit.ceremony.duration ceremony=login,outcome=success":                        1,
+		"webauthnkit.ceremony.duration ceremony=registration,outcome=success":                1,
+		"webauthnkit.ceremony.duration ceremony=login,outcome=success":                       1,
 		"webauthnkit.ceremony.duration ceremony=login,code=invalid_response,outcome=failure": 1,
-		"webauthnkit.ratelimit.refusals budget=client,class=begin":                             1,
-		"webauthnkit.store.duration method=PutCeremony,result=ok,store=ceremonies":             4,
+		"webauthnkit.ratelimit.refusals budget=client,class=begin":                           1,
+		"webauthnkit.store.duration method=PutCeremony,result=ok,store=ceremonies":           4,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %d, want %d", k, got[k], want)
