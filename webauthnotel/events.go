@@ -53,11 +53,12 @@ func ceremonyAttrs(ceremony, outcome string, code webauthnkit.Code) metric.Measu
 // OnEvent records ev: use it as webauthnkit.Config.OnEvent, or call it
 // from yours. Every event counts in webauthnkit.events by type. A
 // registration or login outcome is also measured in
-// webauthnkit.ceremony.duration (Event.Duration) and becomes a span
-// "webauthnkit.FinishLogin" or "webauthnkit.FinishRegistration" under the
-// span in ctx (timed after the fact: the store calls made during the Finish
-// are its siblings, not its children). Any other event is added to the span
-// in ctx as a span event. The span's status is Error on a failed ceremony,
+// webauthnkit.ceremony.duration (Event.Duration) and, when ctx carries a
+// recording span (an HTTP middleware's), becomes its child span
+// "webauthnkit.FinishLogin" or "webauthnkit.FinishRegistration" (timed
+// after the fact: the store calls made during the Finish are its siblings,
+// not its children). Any other event is added to the span in ctx as a span
+// event. No trace is started without a span in ctx. The span's status is Error on a failed ceremony,
 // with the error code as its description; the error's text is never
 // recorded (go-webauthn's texts may quote the challenge).
 func (t *Telemetry) OnEvent(ctx context.Context, ev webauthnkit.Event) {
@@ -97,6 +98,9 @@ func (t *Telemetry) OnEvent(ctx context.Context, ev webauthnkit.Event) {
 	}
 	t.ceremony.Record(ctx, ev.Duration.Seconds(), set)
 
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return // no request trace to add the span to
+	}
 	end := time.Now()
 	name := "webauthnkit.FinishLogin"
 	if ceremony == ceremonyRegistration {

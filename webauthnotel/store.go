@@ -113,13 +113,20 @@ func expected(result string) bool {
 type call struct {
 	t     *Telemetry
 	m     method
-	span  trace.Span
+	span  trace.Span // nil: not traced
 	start time.Time
 }
 
+// begin starts timing a call of m, and its span if ctx carries a
+// recording span (webauthnotel adds spans to a request's trace, never
+// starts a trace of its own).
 func (t *Telemetry) begin(ctx context.Context, m method) (context.Context, call) {
-	ctx, span := t.tracer.Start(ctx, spanNames[m], trace.WithSpanKind(trace.SpanKindInternal))
-	return ctx, call{t: t, m: m, span: span, start: time.Now()}
+	c := call{t: t, m: m}
+	if trace.SpanFromContext(ctx).IsRecording() {
+		ctx, c.span = t.tracer.Start(ctx, spanNames[m], trace.WithSpanKind(trace.SpanKindInternal))
+	}
+	c.start = time.Now()
+	return ctx, c
 }
 
 func (c call) end(ctx context.Context, err error) {
@@ -130,20 +137,22 @@ func (c call) end(ctx context.Context, err error) {
 		set = storeAttrs(c.m, res)
 	}
 	c.t.store.Record(ctx, d.Seconds(), set)
-	if c.span.IsRecording() {
-		c.span.SetAttributes(spanMethod.String(methodNames[c.m]), spanResult.String(res))
-		if !expected(res) {
-			// The code only: error texts are the store's, and a span is
-			// no place for them.
-			c.span.SetStatus(codes.Error, res)
-		}
+	if c.span == nil {
+		return
+	}
+	c.span.SetAttributes(spanMethod.String(methodNames[c.m]), spanResult.String(res))
+	if !expected(res) {
+		// The code only: error texts are the store's, and a span is no
+		// place for them.
+		c.span.SetStatus(codes.Error, res)
 	}
 	c.span.End()
 }
 
 // CredentialStore wraps s: every call is timed in
-// webauthnkit.store.duration and traced as a span
-// "webauthnkit.store.<Method>" (a child of the span in the call's context).
+// webauthnkit.store.duration and, when its context carries a recording
+// span (an HTTP middleware's), traced as its child span
+// "webauthnkit.store.<Method>".
 // Features are s's: GetCredentialWithUser is forwarded (and timed) only if s
 // implements and declares it.
 func (t *Telemetry) CredentialStore(s webauthnkit.CredentialStore) webauthnkit.CredentialStore {

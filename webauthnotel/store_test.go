@@ -63,7 +63,11 @@ func TestStoreFaults(t *testing.T) {
 	faulty := storewrap.New(mem, mem)
 	creds := s.tel.CredentialStore(faulty)
 	cers := s.tel.ChallengeStore(faulty)
-	ctx := context.Background()
+	// Without a span in the context, no trace is started.
+	_, err = creds.GetUserByHandle(context.Background(), []byte("h"))
+	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
+	require.Empty(t, s.spans.Ended())
+	ctx, root := s.tracer.Tracer("test").Start(context.Background(), "request")
 
 	_, err = creds.GetUserByName(ctx, "nobody")
 	require.ErrorIs(t, err, webauthnkit.ErrNotFound)
@@ -78,7 +82,9 @@ func TestStoreFaults(t *testing.T) {
 	_, err = cers.TakeCeremony(short, "id")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
+	root.End()
 	require.Equal(t, map[string]int64{
+		"method=GetUserByHandle,result=not_found,store=credentials":       1,
 		"method=GetUserByName,result=not_found,store=credentials":         1,
 		"method=GetUserByName,result=store_unavailable,store=credentials": 1,
 		"method=PutCeremony,result=store_unavailable,store=ceremonies":    1,
@@ -87,6 +93,10 @@ func TestStoreFaults(t *testing.T) {
 
 	status := map[string]codes.Code{}
 	for _, sp := range s.spans.Ended() {
+		if sp.Name() == "request" {
+			continue
+		}
+		require.Equal(t, root.SpanContext().SpanID(), sp.Parent().SpanID())
 		var res string
 		for _, kv := range sp.Attributes() {
 			if kv.Key == "webauthnkit.store.result" {

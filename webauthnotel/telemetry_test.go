@@ -34,9 +34,8 @@ func rpWith(t *testing.T, s *sdk, onEvent func(context.Context, webauthnkit.Even
 	return rp, mem
 }
 
-func register(t *testing.T, rp *webauthnkit.RelyingParty, d *webauthntest.Authenticator, name string) *webauthnkit.Registration {
+func register(t *testing.T, ctx context.Context, rp *webauthnkit.RelyingParty, d *webauthntest.Authenticator, name string) *webauthnkit.Registration {
 	t.Helper()
-	ctx := context.Background()
 	begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: name})
 	require.NoError(t, err)
 	body, err := d.Register(begin.Options)
@@ -63,12 +62,14 @@ func challengeOf(t *testing.T, options []byte) []byte {
 func TestCeremonyMetricsAndSpans(t *testing.T) {
 	s := newSDK(t)
 	rp, _ := rpWith(t, s, nil)
-	ctx := context.Background()
+	// Spans are added to a request's trace only: every call here has one,
+	// as under an HTTP middleware.
+	ctx, root := s.tracer.Tracer("test").Start(context.Background(), "test")
 	key := webauthntest.New(webauthntest.WithOrigin(origin), webauthntest.SecurityKey())
-	reg := register(t, rp, key, "alice@example.com")
+	reg := register(t, ctx, rp, key, "alice@example.com")
 
-	// A request span, as an HTTP middleware would start it.
-	parentCtx, parent := s.tracer.Tracer("test").Start(ctx, "POST /login/finish")
+	// The first login's own request span.
+	parentCtx, parent := s.tracer.Tracer("test").Start(context.Background(), "POST /login/finish")
 	begin, err := rp.BeginLogin(parentCtx, webauthnkit.LoginRequest{})
 	require.NoError(t, err)
 	challenge := challengeOf(t, begin.Options)
@@ -85,7 +86,7 @@ func TestCeremonyMetricsAndSpans(t *testing.T) {
 	// A passkey this RP does not know, twice.
 	stranger := webauthntest.New(webauthntest.WithOrigin(origin), webauthntest.SyncedPasskey())
 	other, _ := rpWith(t, newSDK(t), func(context.Context, webauthnkit.Event) {})
-	strangerReg := register(t, other, stranger, "mallory@example.com")
+	strangerReg := register(t, ctx, other, stranger, "mallory@example.com")
 	for range 2 {
 		begin, err := rp.BeginLogin(ctx, webauthnkit.LoginRequest{})
 		require.NoError(t, err)
@@ -104,6 +105,8 @@ func TestCeremonyMetricsAndSpans(t *testing.T) {
 	require.NoError(t, err)
 	_, err = rp.FinishLogin(ctx, begin.CeremonyID, body)
 	require.ErrorIs(t, err, webauthnkit.ErrCounterRegression)
+
+	root.End()
 
 	m := s.metrics(t)
 	require.Equal(t, map[string]int64{
@@ -172,7 +175,7 @@ func TestOtherEventsOnTheRequestSpan(t *testing.T) {
 	s := newSDK(t)
 	rp, _ := rpWith(t, s, nil)
 	d := webauthntest.New(webauthntest.WithOrigin(origin), webauthntest.SyncedPasskey())
-	reg := register(t, rp, d, "bob")
+	reg := register(t, context.Background(), rp, d, "bob")
 	ctx, span := s.tracer.Tracer("test").Start(context.Background(), "DELETE credentials")
 	require.NoError(t, rp.RevokeCredential(ctx, reg.User.Handle, reg.Credential.ID, true))
 	span.End()
