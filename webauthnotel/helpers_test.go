@@ -66,7 +66,7 @@ func (s *sdk) metrics(t testing.TB) map[string]metricdata.Metrics {
 func key(set attribute.Set) string {
 	var parts []string
 	for _, kv := range set.ToSlice() {
-		parts = append(parts, fmt.Sprintf("%s=%s", kv.Key, kv.Value.Emit()))
+		parts = append(parts, fmt.Sprintf("%s=%s", kv.Key, kv.Value.String()))
 	}
 	return strings.Join(parts, ",")
 }
@@ -109,19 +109,19 @@ func (s *sdk) allAttributeValues(t testing.TB) []string {
 		}
 		for _, set := range sets {
 			for _, kv := range set.ToSlice() {
-				vals = append(vals, kv.Value.Emit())
+				vals = append(vals, kv.Value.String())
 			}
 		}
 	}
 	for _, sp := range s.spans.Ended() {
 		vals = append(vals, sp.Name(), sp.Status().Description)
 		for _, kv := range sp.Attributes() {
-			vals = append(vals, kv.Value.Emit())
+			vals = append(vals, kv.Value.String())
 		}
 		for _, ev := range sp.Events() {
 			vals = append(vals, ev.Name)
 			for _, kv := range ev.Attributes {
-				vals = append(vals, kv.Value.Emit())
+				vals = append(vals, kv.Value.String())
 			}
 		}
 	}
