@@ -23,7 +23,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
@@ -50,7 +53,11 @@ const (
 	FieldClass        = "class"         // http.rate_limited: endpoint class
 	FieldBudget       = "budget"        // http.rate_limited: "client" or "global"
 	FieldClientIP     = "client_ip"     // http.rate_limited: the client address
+	FieldSuppressed   = "suppressed"    // http.rate_limited: refusals not written before this line
 )
+
+// DefaultRateLimitedLines is the default of Options.RateLimitedLines.
+const DefaultRateLimitedLines = 10
 
 // maxCredentialID is WebAuthn's bound on credential IDs: a longer one (a
 // hostile client's invention) is not written.
@@ -68,16 +75,35 @@ type Options struct {
 	// middleware stored there. Their names must not clash with the Field*
 	// names, and they must not be secrets. Default nil.
 	ContextAttrs func(context.Context) []slog.Attr
+	// RateLimitedLines caps the http.rate_limited lines (OnRateLimited) at
+	// this many a second, with bursts of ten times as many: a flood is the
+	// one event a client can make at line rate, and one line per refused
+	// request would let it fill the disk. The refusals not written are
+	// counted in the next line's "suppressed" field (and all of them in
+	// webauthnotel's metric). Default DefaultRateLimitedLines (10);
+	// negative: no cap.
+	RateLimitedLines float64
 }
 
 // Logger writes audit lines. Safe for concurrent use (as its handler is).
 type Logger struct {
-	h    slog.Handler
-	opts Options
+	h          slog.Handler
+	opts       Options
+	refusals   *rate.Limiter // nil: no cap
+	suppressed atomic.Int64
 }
 
 // New writes audit lines to h at levels Info (success) and Warn (failure).
-func New(h slog.Handler, opts Options) *Logger { return &Logger{h: h, opts: opts} }
+func New(h slog.Handler, opts Options) *Logger {
+	l := &Logger{h: h, opts: opts}
+	if n := opts.RateLimitedLines; n >= 0 {
+		if n == 0 {
+			n = DefaultRateLimitedLines
+		}
+		l.refusals = rate.NewLimiter(rate.Limit(n), max(int(10*n), 1))
+	}
+	return l
+}
 
 // NewJSON writes audit lines to w as JSON, one object per line, with the
 // standard "time" (RFC 3339, the event's time), "level" and "msg" fields.
@@ -125,9 +151,14 @@ func (l *Logger) OnAccountEvent(ev account.Event) {
 // use it as httpadapter.RateLimit.OnRefused. It writes the client address
 // the limiter counted (client_ip; absent when RateLimit.Key counted the
 // request), which is personal data under some laws: keep the log as
-// your retention policy says. A flood writes a line per refused request;
-// the metrics (package webauthnotel) count them more cheaply.
+// your retention policy says. Options.RateLimitedLines caps these lines
+// (a flood would write one per refused request); the metrics (package
+// webauthnotel) count every refusal.
 func (l *Logger) OnRateLimited(r *http.Request, ref httpadapter.Refusal) {
+	if l.refusals != nil && !l.refusals.Allow() {
+		l.suppressed.Add(1)
+		return
+	}
 	budget := "client"
 	if ref.Global {
 		budget = "global"
@@ -138,6 +169,9 @@ func (l *Logger) OnRateLimited(r *http.Request, ref httpadapter.Refusal) {
 		slog.String(FieldClass, ref.Class), slog.String(FieldBudget, budget))
 	if ref.Client.IsValid() {
 		attrs = append(attrs, slog.String(FieldClientIP, ref.Client.String()))
+	}
+	if n := l.suppressed.Swap(0); n > 0 {
+		attrs = append(attrs, slog.Int64(FieldSuppressed, n))
 	}
 	l.write(r.Context(), time.Now(), true, attrs)
 }

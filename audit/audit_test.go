@@ -249,3 +249,36 @@ func TestAuditOversizedCredentialID(t *testing.T) {
 	require.NotContains(t, got[0], "credential_id")
 	require.Len(t, got[1]["credential_id"], 1364)
 }
+
+// A flood cannot write a line per refused request: the lines are capped,
+// and every refusal not written is counted in a later line.
+func TestAuditRateLimitedCapped(t *testing.T) {
+	var buf bytes.Buffer
+	al := audit.NewJSON(&buf, audit.Options{RateLimitedLines: 50}) // bursts of 500
+	r := httptest.NewRequest("POST", "/passkeys/login/begin", nil)
+	ref := httpadapter.Refusal{Class: "begin", Client: netip.MustParseAddr("203.0.113.9")}
+	const flood = 5000
+	for range flood {
+		al.OnRateLimited(r, ref)
+	}
+	time.Sleep(100 * time.Millisecond) // a few tokens back
+	al.OnRateLimited(r, ref)
+	got := lines(t, &buf)
+	require.Less(t, len(got), flood/2, "the cap must hold")
+	total := 0
+	for _, l := range got {
+		total++
+		if n, ok := l["suppressed"].(float64); ok {
+			total += int(n)
+		}
+	}
+	require.Equal(t, flood+1, total, "every refusal is written or counted")
+	require.Contains(t, got[len(got)-1], "suppressed")
+
+	// Negative: no cap.
+	al = audit.NewJSON(&buf, audit.Options{RateLimitedLines: -1})
+	for range 1000 {
+		al.OnRateLimited(r, ref)
+	}
+	require.Len(t, lines(t, &buf), 1000)
+}
