@@ -1,7 +1,7 @@
 // Package audit writes one structured log line per security event of
 // webauthnkit, its account flows and the HTTP adapter's rate limit, on
-// log/slog, for a SIEM. It depends on the standard library and this module
-// only.
+// log/slog, for a SIEM. It depends on the standard library, this module
+// and golang.org/x/time/rate only (no OpenTelemetry).
 //
 // The field names are stable (docs/monitoring.md has the schema). A line
 // never holds a challenge, signature, key, code, token, grant, session
