@@ -46,6 +46,10 @@ type Event struct {
 	Code Code
 	// Err is the full error on failures (for logging; not client-safe).
 	Err error
+	// Duration is how long the ceremony's Finish call took (on the
+	// monotonic clock, not Config.Now), set on the four registration and
+	// login outcomes only; zero on other events.
+	Duration time.Duration
 }
 
 func (rp *RelyingParty) emit(ctx context.Context, ev Event) {

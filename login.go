@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -211,8 +212,9 @@ func (rp *RelyingParty) allowListByHandle(ctx context.Context, handle []byte) ([
 // registered, or not the named user's, or its user handle names another
 // account), ErrCounterRegression (with CounterReject), ErrStoreUnavailable.
 func (rp *RelyingParty) FinishLogin(ctx context.Context, ceremonyID string, body []byte) (*Login, error) {
+	start := time.Now()
 	login, credID, err := rp.finishLogin(ctx, ceremonyID, body)
-	ev := Event{Type: EventLoginSucceeded, CredentialID: credID}
+	ev := Event{Type: EventLoginSucceeded, CredentialID: credID, Duration: time.Since(start)}
 	if err != nil {
 		ev.Type, ev.Code, ev.Err = EventLoginFailed, ErrorCode(err), err
 		rp.logFailure(ctx, "login", err)

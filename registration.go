@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -212,8 +213,9 @@ func withRegistrationChallenge(c []byte) webauthn.RegistrationOption {
 // taken since Begin); ErrUserNotFound (adding a passkey to an account
 // deleted since Begin); ErrStoreUnavailable.
 func (rp *RelyingParty) FinishRegistration(ctx context.Context, ceremonyID string, body []byte) (*Registration, error) {
+	start := time.Now()
 	reg, st, err := rp.finishRegistration(ctx, ceremonyID, body)
-	ev := Event{Type: EventRegistrationSucceeded}
+	ev := Event{Type: EventRegistrationSucceeded, Duration: time.Since(start)}
 	if st != nil {
 		ev.UserHandle, ev.Username = st.UserHandle, st.NewName
 	}

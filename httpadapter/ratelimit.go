@@ -98,6 +98,31 @@ type RateLimit struct {
 	// authenticates). An empty result falls back to the address. Keys
 	// longer than 64 bytes are hashed.
 	Key func(r *http.Request) string
+
+	// OnRefused, if set, is called (synchronously, before the 429 is
+	// written) for every request the limit refuses, e.g. to count refusals
+	// in metrics or write an audit line (packages webauthnotel and audit).
+	// It must be fast and must not block: under a flood it runs for every
+	// refused request. Default nil.
+	OnRefused func(r *http.Request, refusal Refusal)
+}
+
+// Refusal describes a request RateLimit refused, for RateLimit.OnRefused.
+type Refusal struct {
+	// Class is the endpoint class whose budget was exhausted: "begin",
+	// "finish", "manage" or "account".
+	Class string
+	// Client is the client's address as the limiter determined it
+	// (TrustedProxies applied); the zero Addr when RateLimit.Key counted
+	// the request under its own key.
+	Client netip.Addr
+	// Global: the global begin budget (CeremoniesInFlight) refused it, not
+	// the client's own budget: many clients together are beginning more
+	// ceremonies than the store should hold, a flood.
+	Global bool
+	// RetryAfter is the wait the 429's Retry-After announces (before
+	// rounding up to whole seconds).
+	RetryAfter time.Duration
 }
 
 // SharedLimiter keeps token buckets in a store several processes share
@@ -204,6 +229,7 @@ type rateLimiter struct {
 	// IPv6 /48 (pressureBlock), which holds 65,536 /64 client keys.
 	beginBlocks *limiterTable
 	now         func() time.Time
+	onRefused   func(*http.Request, Refusal)
 }
 
 func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Time) (*rateLimiter, error) {
@@ -223,7 +249,7 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 	if cfg.CeremoniesInFlight == 0 {
 		cfg.CeremoniesInFlight = DefaultCeremoniesInFlight
 	}
-	l := &rateLimiter{addrs: addrs, key: cfg.Key, now: now, shared: cfg.Shared}
+	l := &rateLimiter{addrs: addrs, key: cfg.Key, now: now, shared: cfg.Shared, onRefused: cfg.OnRefused}
 	for _, c := range []struct {
 		class     endpointClass
 		name      string
@@ -266,8 +292,14 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 // allow counts r in class and reports whether it may proceed; if not, how
 // long until it would be allowed.
 func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration, bool) {
+	ref, ok := l.check(r, class)
+	return ref.RetryAfter, ok
+}
+
+// check is allow, describing a refusal.
+func (l *rateLimiter) check(r *http.Request, class endpointClass) (Refusal, bool) {
 	if l == nil || class == classNone {
-		return 0, true
+		return Refusal{}, true
 	}
 	now := l.now()
 	// A few dozen clients, each within its budget, can together send more
@@ -281,22 +313,25 @@ func (l *rateLimiter) allow(r *http.Request, class endpointClass) (time.Duration
 		cost = l.pressureCost
 	}
 	key, addr := l.clientKey(r)
+	refused := func(wait time.Duration, global bool) (Refusal, bool) {
+		return Refusal{Class: class.String(), Client: addr, Global: global, RetryAfter: wait}, false
+	}
 	if wait, ok := l.allowClient(r.Context(), class, key, now, cost); !ok {
-		return wait, false
+		return refused(wait, false)
 	}
 	// One IPv6 /48 (a tunnel broker gives one away) holds more /64 client
 	// keys than MaxClients: under pressure its begins share one budget.
 	if block, ok := pressureBlock(addr); ok && cost > 1 {
 		if wait, ok := l.beginBlocks.allow(block, now, cost); !ok {
-			return wait, false
+			return refused(wait, false)
 		}
 	}
 	// The global ceiling is consulted only for requests within their own
 	// budget, so one noisy client cannot spend everyone's.
 	if class == classBegin && !l.globalBegin.AllowN(now, 1) {
-		return tokenWait(l.globalBegin, now, 1), false
+		return refused(tokenWait(l.globalBegin, now, 1), true)
 	}
-	return 0, true
+	return Refusal{}, true
 }
 
 // allowClient takes cost tokens from the client's bucket of class: in
@@ -432,10 +467,13 @@ func (t *limiterTable) len() int {
 
 // admit applies the rate limit of class to r, answering 429 if it is over.
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request, class endpointClass) bool {
-	wait, ok := h.limiter.allow(r, class)
+	ref, ok := h.limiter.check(r, class)
 	if !ok {
-		h.log.DebugContext(r.Context(), "httpadapter: rate limited", "class", class.String())
-		writeRateLimited(w, wait)
+		h.log.DebugContext(r.Context(), "httpadapter: rate limited", "class", ref.Class)
+		if h.limiter.onRefused != nil {
+			h.limiter.onRefused(r, ref)
+		}
+		writeRateLimited(w, ref.RetryAfter)
 	}
 	return ok
 }

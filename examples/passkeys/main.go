@@ -37,6 +37,13 @@
 //	                                visible in the process list)
 //	-smtp-tls  [PASSKEYS_SMTP_TLS]  starttls (default), implicit (port 465) or none
 //	                                (loopback servers only)
+//	-metrics-addr [PASSKEYS_METRICS_ADDR] serve Prometheus metrics at /metrics on this
+//	                                separate listener, e.g. localhost:9464 (default: off;
+//	                                no authentication: keep it on loopback or a private network)
+//	-audit-log [PASSKEYS_AUDIT_LOG] append JSON audit lines to this file, or - for
+//	                                standard output (default: off); docs/monitoring.md
+//	-audit-usernames [PASSKEYS_AUDIT_USERNAMES] add sign-in names to the audit lines
+//	                                (default false: user handles only)
 //
 // Secret files are created with mode 0600 and refused if other users may
 // read them.
@@ -171,6 +178,9 @@ func run(args []string, log *slog.Logger) error {
 	smtpUser := fs.String("smtp-user", env("PASSKEYS_SMTP_USER", ""), "SMTP AUTH `user` (default: no AUTH)")
 	smtpPassword := fs.String("smtp-password", env("PASSKEYS_SMTP_PASSWORD", ""), "SMTP AUTH `password` (prefer the PASSKEYS_SMTP_PASSWORD variable: flags show in the process list)")
 	smtpTLS := fs.String("smtp-tls", env("PASSKEYS_SMTP_TLS", "starttls"), "SMTP `protection`: starttls, implicit (port 465) or none (loopback only)")
+	metricsAddr := fs.String("metrics-addr", env("PASSKEYS_METRICS_ADDR", ""), "serve Prometheus /metrics on this separate listen `address`, e.g. localhost:9464 (default: off)")
+	auditLog := fs.String("audit-log", env("PASSKEYS_AUDIT_LOG", ""), "append JSON audit lines to this `file`, - for standard output (default: off)")
+	auditUsernames := fs.Bool("audit-usernames", env("PASSKEYS_AUDIT_USERNAMES", "") == "true", "write sign-in names (often email addresses) in the audit lines, not only user handles")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -227,6 +237,12 @@ func run(args []string, log *slog.Logger) error {
 	if s := os.Getenv("PASSKEYS_SESSION_SECRET"); s != "" {
 		cfg.SessionSecret = []byte(s)
 	}
+
+	stopMonitoring, err := monitoring(&cfg, *metricsAddr, *auditLog, *auditUsernames, log)
+	if err != nil {
+		return err
+	}
+	defer stopMonitoring()
 
 	handler, closer, err := app.New(cfg)
 	if err != nil {

@@ -41,6 +41,7 @@ func newAccounts(cfg Config, rp *webauthnkit.RelyingParty, st *stores, webauthnS
 		Secret:           derive(webauthnSecret, "account flows"),
 		AppName:          cfg.AppName,
 		MinStartDuration: cfg.AccountsMinStartDuration,
+		OnEvent:          monitorAccountEvents(cfg),
 		Now:              cfg.Now,
 		Logger:           log,
 	})

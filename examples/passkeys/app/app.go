@@ -29,8 +29,10 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
+	"github.com/webauthnkit/webauthnkit/audit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/mail"
+	"github.com/webauthnkit/webauthnkit/webauthnotel"
 )
 
 // Config configures the application. The zero value runs on
@@ -102,6 +104,14 @@ type Config struct {
 	// time a sign-up or recovery start takes (so that a real account does not
 	// answer slower than an unknown one). Default 1 s; negative disables.
 	AccountsMinStartDuration time.Duration
+
+	// Telemetry, if set, records OpenTelemetry metrics and spans (package
+	// webauthnotel): the stores are wrapped, and the events and rate-limit
+	// refusals reported. Default nil.
+	Telemetry *webauthnotel.Telemetry
+	// AuditLog, if set, receives one line per security event (package
+	// audit). Default nil.
+	AuditLog *audit.Logger
 
 	// Logger receives access and diagnostic logs. Default: discard.
 	Logger *slog.Logger
@@ -178,10 +188,11 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 			st.Close()
 		}
 	}()
+	instrumentStores(cfg, st)
 
 	// The core's events go to the log and, once Accounts exists, to the
 	// security notices it mails (passkey added, removed).
-	hook := &account.EventHook{Next: eventLogger(log, st.creds)}
+	hook := &account.EventHook{Next: monitorEvents(cfg, eventLogger(log, st.creds))}
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID:        cfg.RPID,
 		RPName:      cfg.AppName,
@@ -208,7 +219,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: derive(secret, "session cookie"),
 		Accounts:      acc,
-		RateLimit:     cfg.RateLimit,
+		RateLimit:     monitorRefusals(cfg, cfg.RateLimit),
 		Logger:        log,
 	})
 	if err != nil {
