@@ -469,7 +469,9 @@ func TestWellKnown(t *testing.T) {
 
 	// Options.RelatedOrigins may narrow it to origins the RP accepts.
 	narrow := newEnv(t, func(c *envConfig) {
-		c.rpCfg = func(cfg *webauthnkit.Config) { cfg.RelatedOrigins = []string{"https://example.co.uk", "https://example.de"} }
+		c.rpCfg = func(cfg *webauthnkit.Config) {
+			cfg.RelatedOrigins = []string{"https://example.co.uk", "https://example.de"}
+		}
 		c.opts.RelatedOrigins = []string{"https://example.de"}
 	})
 	r = narrow.browser().raw(http.MethodGet, narrow.srv.URL+"/.well-known/webauthn", nil, nil)
