@@ -122,6 +122,12 @@ type Config struct {
 	// CounterPolicy: default CounterReject.
 	CounterPolicy CounterPolicy
 
+	// AuthenticatorNames, if set, names authenticator models by AAGUID
+	// (e.g. from FIDO metadata) before the table embedded in the library;
+	// see RelyingParty.AuthenticatorName. Default: nil (the embedded table
+	// only).
+	AuthenticatorNames AuthenticatorNamer
+
 	// Algorithms are the COSE algorithms of credential keys, offered in
 	// registration options (pubKeyCredParams, in this order of preference)
 	// and accepted when a registration or login finishes. Default (nil):
