@@ -211,21 +211,14 @@ func New(cfg Config) (*RelyingParty, error) {
 	if len(cfg.Origins) == 0 {
 		return bad("Origins", "at least one origin is required, e.g. https://%s", cfg.RPID)
 	}
-	var webOrigins, opaqueOrigins []string
 	canonical := make([]string, 0, len(cfg.Origins))
 	for _, o := range cfg.Origins {
-		norm, opaque, err := checkOrigin(o, cfg.RPID)
+		norm, _, err := checkOrigin(o, cfg.RPID)
 		if err != nil {
 			return bad("Origins", "%v", err)
 		}
-		if slices.Contains(canonical, norm) {
-			continue
-		}
-		canonical = append(canonical, norm)
-		if opaque {
-			opaqueOrigins = append(opaqueOrigins, norm)
-		} else {
-			webOrigins = append(webOrigins, norm)
+		if !slices.Contains(canonical, norm) {
+			canonical = append(canonical, norm)
 		}
 	}
 	related, err := checkRelatedOrigins(cfg.RelatedOrigins, cfg.RPID)
@@ -233,16 +226,15 @@ func New(cfg Config) (*RelyingParty, error) {
 		return bad("RelatedOrigins", "%v", err)
 	}
 	cfg.RelatedOrigins = related
-	webOrigins = append(webOrigins, related...)
 	// Callers (the HTTP adapter's Origin check) compare against these, as
 	// browsers serialise them: lower case, no trailing slash, no default
-	// port. Related origins come last.
+	// port. Related origins come last. All go to go-webauthn's RPOrigins,
+	// native app origins included: it compares an origin that is not
+	// http(s) byte for byte there, needs no web origin beside them, and
+	// counts no related-origin labels (it would count the RP ID's own and,
+	// without a public suffix list, miscount example.co.uk; ours are
+	// counted in checkRelatedOrigins).
 	cfg.Origins = append(canonical, related...)
-	if len(webOrigins) == 0 {
-		// Native apps only: go-webauthn wants one RPOrigins entry and
-		// compares an origin that is not http(s) byte for byte there.
-		webOrigins, opaqueOrigins = opaqueOrigins, nil
-	}
 	if cfg.ChallengeTTL == 0 {
 		cfg.ChallengeTTL = 5 * time.Minute
 	}
@@ -333,8 +325,7 @@ func New(cfg Config) (*RelyingParty, error) {
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:                  cfg.RPID,
 		RPDisplayName:         cfg.RPName,
-		RPOrigins:             webOrigins,
-		RPOpaqueOrigins:       opaqueOrigins,
+		RPOrigins:             slices.Clone(cfg.Origins),
 		AttestationPreference: protocol.ConveyancePreference(cfg.Attestation),
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			RequireResidentKey: &residentRequired,

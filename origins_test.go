@@ -72,6 +72,17 @@ func TestRelatedOriginsConfig(t *testing.T) {
 		assert.Equal(t, "https://example.co.uk", rp.RelatedOrigins()[0], "a copy")
 	})
 
+	t.Run("native app, web and five related labels", func(t *testing.T) {
+		// The RP ID's own label does not count (the document lists only
+		// the related origins), nor does a native app origin.
+		cfg := base()
+		cfg.Origins = []string{"https://example.com", "android:apk-key-hash:AbCdEf"}
+		cfg.RelatedOrigins = []string{"https://a.co.uk", "https://b.org", "https://c.org", "https://d.org", "https://e.org"}
+		rp, err := webauthnkit.New(cfg)
+		require.NoError(t, err)
+		assert.Len(t, rp.Origins(), 7)
+	})
+
 	t.Run("native app origins only", func(t *testing.T) {
 		for _, o := range []string{
 			"android:apk-key-hash:AbCdEf_-12", "android:apk-key-hash-sha256:xyz", "ios:bundle-id:com.example.app",
@@ -120,7 +131,20 @@ func TestRelatedOriginCeremonies(t *testing.T) {
 	_, err = plain.rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	require.ErrorIs(t, err, webauthnkit.ErrOriginMismatch)
 
+	// A native app beside web and related origins.
 	const app = "android:apk-key-hash:AbCdEfGhIjKlMnOpQrStUvWxYz0"
+	mixed := newEnv(t, func(c *webauthnkit.Config) {
+		c.Origins = append(c.Origins, app)
+		c.RelatedOrigins = []string{relatedOrigin}
+	})
+	_, auth = register(t, mixed.rp, webauthnkit.RegistrationRequest{Username: "dave"}, webauthntest.WithOrigin(app))
+	_, err = mixed.login(t, auth, "dave")
+	require.NoError(t, err)
+	_, err = mixed.login(t, auth, "dave", webauthntest.WrongOrigin(relatedOrigin))
+	require.NoError(t, err, "the same passkey from the related origin")
+	_, err = mixed.login(t, auth, "dave", webauthntest.WrongOrigin("android:apk-key-hash:other"))
+	require.ErrorIs(t, err, webauthnkit.ErrOriginMismatch)
+
 	native := newEnv(t, func(c *webauthnkit.Config) { c.Origins = []string{app} })
 	_, auth = register(t, native.rp, webauthnkit.RegistrationRequest{Username: "carol"}, webauthntest.WithOrigin(app))
 	_, err = native.login(t, auth, "carol")

@@ -64,16 +64,16 @@ func (f *inputsFlag) Set(v string) error { *f = append(*f, v); return nil }
 func main() {
 	var ins inputsFlag
 	out := flag.String("o", "names_gen.go", "output file")
-	min := flag.Int("min", 20, "refuse fewer entries than this in all")
+	minEntries := flag.Int("min", 20, "refuse fewer entries than this in all")
 	flag.Var(&ins, "in", "PATH=LABEL of a list file (repeatable; later ones win)")
 	flag.Parse()
-	if err := run(ins, *out, *min); err != nil {
+	if err := run(ins, *out, *minEntries); err != nil {
 		fmt.Fprintln(os.Stderr, "aaguids/gen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ins []string, out string, min int) error {
+func run(ins []string, out string, minEntries int) error {
 	if len(ins) == 0 {
 		return errors.New("no -in given")
 	}
@@ -97,7 +97,7 @@ func run(ins []string, out string, min int) error {
 		}
 		inputs = append(inputs, input{label: label, data: data})
 	}
-	src, err := generate(inputs, min)
+	src, err := generate(inputs, minEntries)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func run(ins []string, out string, min int) error {
 }
 
 // generate merges the inputs and returns the formatted Go source.
-func generate(inputs []input, min int) ([]byte, error) {
+func generate(inputs []input, minEntries int) ([]byte, error) {
 	merged := map[[16]byte]string{}
 	var labels []string
 	for _, in := range inputs {
@@ -118,8 +118,8 @@ func generate(inputs []input, min int) ([]byte, error) {
 		}
 		labels = append(labels, fmt.Sprintf("%s (%d entries)", in.label, len(entries)))
 	}
-	if len(merged) < min {
-		return nil, fmt.Errorf("only %d entries in all, fewer than -min %d: a truncated or retired list?", len(merged), min)
+	if len(merged) < minEntries {
+		return nil, fmt.Errorf("only %d entries in all, fewer than -min %d: a truncated or retired list?", len(merged), minEntries)
 	}
 	table := make([]entry, 0, len(merged))
 	for id, name := range merged {
