@@ -36,7 +36,7 @@ func causeSummary(err error) string {
 		typ := keepOnly(pe.Type, maxSummaryType, func(r byte) bool {
 			return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-'
 		})
-		det := scrubBlobs(keepOnly(pe.Details, maxSummaryDetails, func(r byte) bool { return r >= 0x20 && r < 0x7f }))
+		det := safeText(pe.Details)
 		switch {
 		case typ != "" && det != "":
 			return typ + ": " + det
@@ -51,12 +51,27 @@ func causeSummary(err error) string {
 		if own.Message == "" {
 			return string(own.Code)
 		}
-		return string(own.Code) + ": " + scrubBlobs(keepOnly(own.Message, maxSummaryDetails, func(r byte) bool { return r >= 0x20 && r < 0x7f }))
+		return string(own.Code) + ": " + safeText(own.Message)
 	}
 	if err == nil {
 		return ""
 	}
 	return typeName(err)
+}
+
+// safeText returns s as printable ASCII, encoded values replaced, cut to
+// maxSummaryDetails bytes. Values are replaced before the cut, so that no
+// piece of one survives at the end.
+func safeText(s string) string {
+	s = scrubBlobs(keepOnly(s, 16*maxSummaryDetails, func(r byte) bool { return r >= 0x20 && r < 0x7f }))
+	if len(s) <= maxSummaryDetails {
+		return s
+	}
+	cut := maxSummaryDetails
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // keepOnly returns s cut to at most n bytes (marked with "…" when cut) with

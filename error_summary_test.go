@@ -124,3 +124,39 @@ func assertNoBlobsOf(t *testing.T, text string, docs ...[]byte) {
 		walk(v)
 	}
 }
+
+// FuzzInvalidResponseErrorText: whatever go-webauthn's texts hold, Error()
+// is short printable text, and a secret written into Details (anywhere,
+// any encoding) or DevInfo never appears in it.
+func FuzzInvalidResponseErrorText(f *testing.F) {
+	f.Add("verification_error", "Error validating challenge", "Expected b Value: x", []byte("0123456789abcdef0123"), 0)
+	f.Add("invalid_signature", strings.Repeat("word ", 40), "", []byte("\x00\xff\x10secret-bytes-here"), 150)
+	f.Add("", "\u202e\x00", "\n", []byte("abcdefghijklmnopqrstuvwxyz"), 3)
+	f.Fuzz(func(t *testing.T, typ, details, devInfo string, secret []byte, at int) {
+		if len(secret) < 12 {
+			return
+		}
+		for _, enc := range encodings(secret) {
+			if at < 0 || at > len(details) {
+				at = len(details)
+			}
+			d := details[:at] + " " + enc + " " + details[at:]
+			cause := &protocol.Error{Type: typ, Details: d, DevInfo: devInfo + enc}
+			text := (&webauthnkit.Error{Code: webauthnkit.CodeInvalidResponse, Message: "m", Err: cause}).Error()
+			if strings.Contains(text, enc) {
+				t.Fatalf("%q holds the secret %q", text, enc)
+			}
+			if len(text) > 40+maxDetails+64 {
+				t.Fatalf("%d bytes: %q", len(text), text)
+			}
+			for _, r := range text {
+				if r != '…' && (r < 0x20 || r >= 0x7f) {
+					t.Fatalf("%q in %q", r, text)
+				}
+			}
+		}
+	})
+}
+
+// maxDetails mirrors the bound of go-webauthn's Details in Error().
+const maxDetails = 160
