@@ -32,7 +32,7 @@ func TestAccountPageShowsProvider(t *testing.T) {
 	page := html.UnescapeString(b.accountPage())
 	for _, want := range []string{
 		`<span class="passkey-name">Google Password Manager</span>`, // the default name
-		`<span class="passkey-provider">YubiKey 5 Series with NFC</span> · Created`,
+		`<span class="passkey-provider-line"><span class="passkey-provider">YubiKey 5 Series with NFC</span> · </span>Created`,
 		`<span class="passkey-name">Keyring key</span>`,
 		`class="passkey-icon provider-icon" aria-hidden="true" title="YubiKey 5 Series with NFC">Y</span>`,
 		`title="Google Password Manager">G</span>`,
