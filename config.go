@@ -384,7 +384,7 @@ func checkOrigin(o, rpID string) (string, bool, error) {
 	}
 	ok := host == rpID || strings.HasSuffix(host, "."+rpID) || (rpID == "localhost" && loopback)
 	if !ok {
-		return "", false, fmt.Errorf("origin %q is not %s or a subdomain of it", o, rpID)
+		return "", false, fmt.Errorf("origin %q is not %s or a subdomain of it (list origins of other domains in RelatedOrigins)", o, rpID)
 	}
 	hostPort := strings.ToLower(u.Host)
 	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
