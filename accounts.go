@@ -20,11 +20,15 @@ func (rp *RelyingParty) UserByHandle(ctx context.Context, handle []byte) (User, 
 }
 
 // ListCredentials returns the passkeys of an account, oldest first (none,
-// and no error, for an unknown account). Errors: ErrStoreUnavailable.
+// and no error, for an unknown account), each with its ProviderName.
+// Errors: ErrStoreUnavailable.
 func (rp *RelyingParty) ListCredentials(ctx context.Context, userHandle []byte) ([]Credential, error) {
 	creds, err := rp.creds.ListCredentials(ctx, userHandle)
 	if err != nil {
 		return nil, rp.storeErr(ctx, "ListCredentials", err)
+	}
+	for i := range creds {
+		creds[i] = rp.withProviderName(creds[i])
 	}
 	return creds, nil
 }

@@ -71,13 +71,31 @@ type Config struct {
 	// RPName is shown by some authenticators. Default: RPID.
 	RPName string
 
-	// Origins are the web origins allowed to run ceremonies, e.g.
-	// "https://example.com", "https://login.example.com:8443". Required.
-	// Each must be https, except http://localhost[:port] (and 127.0.0.1 /
-	// [::1] with RPID "localhost") for development; its host must be RPID or
-	// a subdomain of it. Android app origins ("android:apk-key-hash:...") are
-	// also accepted.
+	// Origins are the origins allowed to run ceremonies, e.g.
+	// "https://example.com", "https://login.example.com:8443". Required (at
+	// least one). A web origin must be https, except
+	// http://localhost[:port] (and 127.0.0.1 / [::1] with RPID "localhost")
+	// for development; its host must be RPID or a subdomain of it (origins
+	// of other domains go in RelatedOrigins). Native app origins, compared
+	// byte for byte, are accepted too, with or without a web origin:
+	// "android:apk-key-hash:<base64url SHA-1 of the signing certificate>",
+	// "android:apk-key-hash-sha256:...", "android:apk-key-id:...",
+	// "ios:bundle-id:...", "ios:bundle-key:...", "chrome-extension://...",
+	// "moz-extension://...", "ms-appx://..." (not "file://"). See
+	// docs/origins.md.
 	Origins []string
+
+	// RelatedOrigins are web origins of other domains that may also run
+	// ceremonies for RPID (WebAuthn related origins), e.g.
+	// "https://example.co.uk" with RPID "example.com". Browsers accept one
+	// only when https://<RPID>/.well-known/webauthn lists it: the HTTP
+	// adapter's WellKnown serves exactly this list. Each must be https, with
+	// a registrable domain (not an IP address, localhost or a public
+	// suffix) outside RPID; together they may have at most 5 distinct
+	// registrable-domain labels ("example" of example.co.uk and example.de
+	// counts once), as many as browsers read. Passkeys of RPID can be used
+	// on every origin listed: list only sites you control. Default: none.
+	RelatedOrigins []string
 
 	// ChallengeTTL is how long a ceremony (Begin* to Finish*) may take.
 	// Default: 5 minutes. Between 10 seconds and 1 hour.
@@ -113,6 +131,12 @@ type Config struct {
 	// the counter or changes a flag always writes, as a compare-and-set.
 	// Default: 1 minute; a negative value writes on every login.
 	LastUsedResolution time.Duration
+
+	// AuthenticatorNames, if set, names authenticator models by AAGUID
+	// (e.g. from FIDO metadata) before the table embedded in the library;
+	// see RelyingParty.AuthenticatorName. Default: nil (the embedded table
+	// only).
+	AuthenticatorNames AuthenticatorNamer
 
 	// Algorithms are the COSE algorithms of credential keys, offered in
 	// registration options (pubKeyCredParams, in this order of preference)
@@ -200,29 +224,30 @@ func New(cfg Config) (*RelyingParty, error) {
 	if len(cfg.Origins) == 0 {
 		return bad("Origins", "at least one origin is required, e.g. https://%s", cfg.RPID)
 	}
-	var webOrigins, opaqueOrigins []string
 	canonical := make([]string, 0, len(cfg.Origins))
 	for _, o := range cfg.Origins {
-		norm, opaque, err := checkOrigin(o, cfg.RPID)
+		norm, _, err := checkOrigin(o, cfg.RPID)
 		if err != nil {
 			return bad("Origins", "%v", err)
 		}
-		if slices.Contains(canonical, norm) {
-			continue
-		}
-		canonical = append(canonical, norm)
-		if opaque {
-			opaqueOrigins = append(opaqueOrigins, norm)
-		} else {
-			webOrigins = append(webOrigins, norm)
+		if !slices.Contains(canonical, norm) {
+			canonical = append(canonical, norm)
 		}
 	}
+	related, err := checkRelatedOrigins(cfg.RelatedOrigins, cfg.RPID)
+	if err != nil {
+		return bad("RelatedOrigins", "%v", err)
+	}
+	cfg.RelatedOrigins = related
 	// Callers (the HTTP adapter's Origin check) compare against these, as
-	// browsers serialise them: lower case, no trailing slash, no default port.
-	cfg.Origins = canonical
-	if len(webOrigins) == 0 {
-		return bad("Origins", "at least one web origin is required")
-	}
+	// browsers serialise them: lower case, no trailing slash, no default
+	// port. Related origins come last. All go to go-webauthn's RPOrigins,
+	// native app origins included: it compares an origin that is not
+	// http(s) byte for byte there, needs no web origin beside them, and
+	// counts no related-origin labels (it would count the RP ID's own and,
+	// without a public suffix list, miscount example.co.uk; ours are
+	// counted in checkRelatedOrigins).
+	cfg.Origins = append(canonical, related...)
 	if cfg.ChallengeTTL == 0 {
 		cfg.ChallengeTTL = 5 * time.Minute
 	}
@@ -313,8 +338,7 @@ func New(cfg Config) (*RelyingParty, error) {
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:                  cfg.RPID,
 		RPDisplayName:         cfg.RPName,
-		RPOrigins:             webOrigins,
-		RPOpaqueOrigins:       opaqueOrigins,
+		RPOrigins:             slices.Clone(cfg.Origins),
 		AttestationPreference: protocol.ConveyancePreference(cfg.Attestation),
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			RequireResidentKey: &residentRequired,
@@ -347,9 +371,9 @@ func New(cfg Config) (*RelyingParty, error) {
 // checkOrigin validates one configured origin and returns its canonical form
 // and whether it is an opaque (native app) origin.
 func checkOrigin(o, rpID string) (string, bool, error) {
-	if strings.HasPrefix(o, "android:apk-key-hash:") {
-		if len(o) == len("android:apk-key-hash:") {
-			return "", false, fmt.Errorf("%q has no key hash", o)
+	if isNativeOrigin(o) {
+		if err := checkNativeOrigin(o); err != nil {
+			return "", false, err
 		}
 		return o, true, nil
 	}
@@ -373,7 +397,7 @@ func checkOrigin(o, rpID string) (string, bool, error) {
 	}
 	ok := host == rpID || strings.HasSuffix(host, "."+rpID) || (rpID == "localhost" && loopback)
 	if !ok {
-		return "", false, fmt.Errorf("origin %q is not %s or a subdomain of it", o, rpID)
+		return "", false, fmt.Errorf("origin %q is not %s or a subdomain of it (list origins of other domains in RelatedOrigins)", o, rpID)
 	}
 	hostPort := strings.ToLower(u.Host)
 	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
@@ -391,7 +415,7 @@ func (rp *RelyingParty) RPID() string { return rp.cfg.RPID }
 
 // Origins returns a copy of the allowed origins in canonical form, as
 // browsers send them in the Origin header: lower case, no trailing slash,
-// no default port.
+// no default port. It holds Config.Origins, then Config.RelatedOrigins.
 func (rp *RelyingParty) Origins() []string { return slices.Clone(rp.cfg.Origins) }
 
 // ChallengeTTL returns how long a ceremony may take (Config.ChallengeTTL,

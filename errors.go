@@ -38,7 +38,10 @@ const (
 // every Err* sentinel. Code and Message are safe to show to clients; the
 // wrapped cause (Err: a store's error, go-webauthn's detail) may hold
 // developer detail and belongs in logs only. Error() reads
-// "webauthnkit: <code>: <message>[: <cause>]".
+// "webauthnkit: <code>: <message>[: <cause>]"; for CodeInvalidResponse the
+// cause is only a log-safe summary (go-webauthn's error type and a bounded
+// description with encoded values removed, never the response, challenge
+// or keys).
 type Error struct {
 	Code    Code
 	Message string
@@ -56,15 +59,22 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
-	if e.Err == nil || e.Code == CodeInvalidResponse {
-		// Verification causes stay out of Error() (they may echo client
-		// input); store causes help operators.
+	if e.Err == nil {
 		return s
 	}
 	if c, ok := e.Err.(*Error); ok && c.isSentinel() {
 		// A bare sentinel cause (ErrUserExists's ErrDuplicate, a store's
 		// plain ErrNotFound) adds nothing to the text; errors.Is still
 		// finds it.
+		return s
+	}
+	if e.Code == CodeInvalidResponse {
+		// Verification causes may echo client input (go-webauthn's DevInfo
+		// holds the expected and received challenge): only a whitelisted
+		// summary goes into the text (see causeSummary).
+		if sum := causeSummary(e.Err); sum != "" {
+			return s + ": " + sum
+		}
 		return s
 	}
 	cause := e.Err.Error()

@@ -367,7 +367,7 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	stored.LastUsedAt, stored.CloneSuspected = use.LastUsedAt, use.CloneSuspected
 	return &Login{
 		User:           user,
-		Credential:     stored,
+		Credential:     rp.withProviderName(stored),
 		UserVerified:   authData.Flags.HasUserVerified(),
 		Factors:        factors(authData.Flags),
 		BackedUp:       use.BackupState,

@@ -21,6 +21,9 @@ type RegistrationRequest struct {
 	DisplayName string // default: Username, cut to MaxDisplayNameLength
 	UserHandle  []byte
 	// CredentialName labels the new passkey (e.g. "Work laptop"). Optional.
+	// Default: the authenticator's name (RelyingParty.AuthenticatorName,
+	// e.g. "YubiKey 5 Series with NFC") when its AAGUID is known, else
+	// "Synced passkey", "Security key", "Device passkey" or "Passkey".
 	CredentialName string
 	// Conditional asks for conditional create (automatic passkey upgrade
 	// after a password sign-in): the browser call must pass the returned
@@ -271,6 +274,9 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	}
 	rec.Transports = knownTransports(cred.Transport)
 	if rec.Name == "" {
+		rec.Name = rp.AuthenticatorName(rec.AAGUID) // "YubiKey 5 Series with NFC"
+	}
+	if rec.Name == "" {
 		rec.Name = defaultCredentialName(rec)
 	}
 	// A passkey under an ID already registered is refused (WebAuthn §7.1
@@ -321,7 +327,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	default:
 		return nil, st, rp.storeErr(ctx, "CreateCredential", err)
 	}
-	return &Registration{User: u, Credential: rec, NewUser: st.NewUser, GrantPurpose: st.GrantPurpose}, st, nil
+	return &Registration{User: u, Credential: rp.withProviderName(rec), NewUser: st.NewUser, GrantPurpose: st.GrantPurpose}, st, nil
 }
 
 // knownTransports keeps the transport hints WebAuthn defines, once each:

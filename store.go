@@ -37,8 +37,8 @@ type User struct {
 }
 
 // Credential is a registered passkey: the credential record of WebAuthn §4.
-// Stores persist every field and return it unchanged (time values may lose
-// precision below a microsecond and are returned in UTC).
+// Stores persist every field but ProviderName and return it unchanged (time
+// values may lose precision below a microsecond and are returned in UTC).
 type Credential struct {
 	// ID is the credential ID chosen by the authenticator (1 to 1023 bytes).
 	// Globally unique across all users: primary key.
@@ -82,6 +82,15 @@ type Credential struct {
 	// (discoverable) sign-in, only for a login bound to its user.
 	// Immutable after registration.
 	SecondFactorOnly bool
+
+	// ProviderName names the authenticator model or passkey provider
+	// ("Google Password Manager", "YubiKey 5 Series with NFC") from AAGUID,
+	// for display; "" when unknown. It is not stored: stores need not
+	// persist it (and the RelyingParty never passes it to them); the
+	// RelyingParty fills it in every credential it returns
+	// (ListCredentials, Registration.Credential, Login.Credential) with
+	// RelyingParty.AuthenticatorName.
+	ProviderName string
 }
 
 // CredentialUse is what a successful login writes back to a credential.

@@ -143,6 +143,9 @@ type Passkey struct {
 	Name       string
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero: never used to sign in
+	// ProviderName names its authenticator or passkey provider ("Google
+	// Password Manager"; webauthnkit.Credential.ProviderName), or "".
+	ProviderName string
 }
 
 // OldPasskeys lists the account's passkeys other than keep (the one just
@@ -159,7 +162,7 @@ func (a *Accounts) OldPasskeys(ctx context.Context, handle, keep []byte) ([]Pass
 		if bytes.Equal(c.ID, keep) {
 			continue
 		}
-		out = append(out, Passkey{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt})
+		out = append(out, Passkey{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt, ProviderName: c.ProviderName})
 	}
 	for i := 1; i < len(out); i++ { // insertion sort: a handful of passkeys
 		for j := i; j > 0 && out[j].LastUsedAt.After(out[j-1].LastUsedAt); j-- {

@@ -151,7 +151,8 @@ func writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err 
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		log.WarnContext(r.Context(), "httpadapter: store unavailable", "path", r.URL.Path, "code", string(e.Code))
 	case status >= 500:
-		// e.Error() leaves out verification causes; store causes help operators.
+		// e.Error() gives verification causes only as a log-safe summary;
+		// store causes help operators.
 		log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", e.Error())
 		msg = "internal error"
 	default:

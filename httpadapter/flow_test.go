@@ -46,7 +46,16 @@ func TestNewValidatesOptions(t *testing.T) {
 		_, err = httpadapter.New(e.rp, httpadapter.Options{SessionSecret: testSecret, RelatedOrigins: []string{bad}})
 		require.Error(t, err, bad)
 	}
-	_, err = httpadapter.New(e.rp, httpadapter.Options{SessionSecret: testSecret, RelatedOrigins: []string{"https://example.co.uk", "http://localhost:3000"}})
+	// An origin the RelyingParty does not accept would be served for
+	// ceremonies that then fail: refused.
+	_, err = httpadapter.New(e.rp, httpadapter.Options{SessionSecret: testSecret, RelatedOrigins: []string{"https://example.co.uk"}})
+	require.ErrorContains(t, err, "Config.RelatedOrigins")
+	_, err = httpadapter.New(e.rp, httpadapter.Options{SessionSecret: testSecret, RelatedOrigins: []string{e.origin}})
+	require.NoError(t, err, "one of the RelyingParty's own origins")
+	rel := newEnv(t, func(c *envConfig) {
+		c.rpCfg = func(cfg *webauthnkit.Config) { cfg.RelatedOrigins = []string{"https://example.co.uk"} }
+	})
+	_, err = httpadapter.New(rel.rp, httpadapter.Options{SessionSecret: testSecret, RelatedOrigins: []string{"https://EXAMPLE.co.uk:443"}})
 	require.NoError(t, err)
 }
 

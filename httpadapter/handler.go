@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -128,9 +129,12 @@ type Options struct {
 	SessionTTL time.Duration
 	// MaxBodyBytes caps request bodies (413 above). Default 64 KiB.
 	MaxBodyBytes int64
-	// RelatedOrigins are served at /.well-known/webauthn (WellKnown) when set:
-	// the other origins allowed to use this RP ID (WebAuthn related origin
-	// requests). Each must be an https origin (http only for localhost).
+	// RelatedOrigins are served at /.well-known/webauthn (WellKnown): the
+	// other origins allowed to use this RP ID (WebAuthn related origin
+	// requests). Default (nil): the RelyingParty's RelatedOrigins
+	// (webauthnkit.Config.RelatedOrigins), which is where they belong, since
+	// ceremonies from them verify only if the RelyingParty accepts them.
+	// When set, each must be one of the RelyingParty's origins (rp.Origins()).
 	RelatedOrigins []string
 	// RateLimit limits requests per client and endpoint class; on by
 	// default (see RateLimit for the numbers and why).
@@ -232,7 +236,8 @@ type route struct {
 
 // New returns a Handler serving rp. It fails if Options are invalid: no
 // CurrentUser and a SessionSecret shorter than 32 bytes, a negative
-// SessionTTL or MaxBodyBytes, or a malformed RelatedOrigins entry.
+// SessionTTL or MaxBodyBytes, or a RelatedOrigins entry that is malformed
+// or not one of the RelyingParty's origins.
 func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if rp == nil {
 		return nil, errors.New("httpadapter: New: RelyingParty is nil")
@@ -295,8 +300,12 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if lim != nil {
 		lim.sharedFailed = h.logSharedLimiterFailure
 	}
-	if len(opts.RelatedOrigins) > 0 {
-		wk, err := relatedOriginsDocument(opts.RelatedOrigins)
+	related := opts.RelatedOrigins
+	if related == nil {
+		related = rp.RelatedOrigins()
+	}
+	if len(related) > 0 {
+		wk, err := relatedOriginsDocument(related, h.origins)
 		if err != nil {
 			return nil, err
 		}
@@ -435,7 +444,8 @@ func (h *Handler) RevokeCredential() http.HandlerFunc {
 }
 
 // WellKnown serves GET /.well-known/webauthn (mount it at the site root):
-// {"origins": [...]} as application/json when Options.RelatedOrigins is set,
+// {"origins": [...]} as application/json when there are related origins
+// (Options.RelatedOrigins, by default webauthnkit.Config.RelatedOrigins),
 // 404 otherwise.
 func (h *Handler) WellKnown() http.Handler {
 	return h.guard(func(w http.ResponseWriter, r *http.Request) {
@@ -455,8 +465,9 @@ func (h *Handler) WellKnown() http.Handler {
 }
 
 // relatedOriginsDocument validates origins and returns the JSON of
-// /.well-known/webauthn.
-func relatedOriginsDocument(origins []string) ([]byte, error) {
+// /.well-known/webauthn. Each must be one of accepted (the RelyingParty's
+// origins, lower case): listing one whose ceremonies fail helps nobody.
+func relatedOriginsDocument(origins []string, accepted map[string]bool) ([]byte, error) {
 	clean := make([]string, 0, len(origins))
 	for _, o := range origins {
 		u, err := url.Parse(o)
@@ -470,7 +481,16 @@ func relatedOriginsDocument(origins []string) ([]byte, error) {
 		default:
 			return nil, fmt.Errorf("httpadapter: Options.RelatedOrigins: %q must use https", o)
 		}
-		clean = append(clean, u.Scheme+"://"+strings.ToLower(u.Host))
+		o := u.Scheme + "://" + strings.ToLower(u.Host)
+		if p := u.Port(); u.Scheme == "https" && p == "443" || u.Scheme == "http" && p == "80" {
+			o = strings.TrimSuffix(o, ":"+p)
+		}
+		if !accepted[o] {
+			return nil, fmt.Errorf("httpadapter: Options.RelatedOrigins: %q is not one of the RelyingParty's origins, so its ceremonies would fail: list it in webauthnkit Config.RelatedOrigins (and leave Options.RelatedOrigins unset)", o)
+		}
+		if !slices.Contains(clean, o) {
+			clean = append(clean, o)
+		}
 	}
 	return marshalJSON(struct {
 		Origins []string `json:"origins"`

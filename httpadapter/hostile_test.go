@@ -450,15 +450,32 @@ func TestClientJSSyntax(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 }
 
+// The well-known document is the RelyingParty's Config.RelatedOrigins: the
+// origins whose ceremonies verify (TestRelatedOriginCeremonies in the core).
 func TestWellKnown(t *testing.T) {
 	e := newEnv(t, func(c *envConfig) {
-		c.opts.RelatedOrigins = []string{"https://example.co.uk", "https://EXAMPLE.de"}
+		c.rpCfg = func(cfg *webauthnkit.Config) {
+			cfg.RelatedOrigins = []string{"https://example.co.uk", "https://EXAMPLE.de"}
+		}
 	})
 	b := e.browser()
 	r := b.raw(http.MethodGet, e.srv.URL+"/.well-known/webauthn", nil, nil)
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, "application/json", r.header.Get("Content-Type"))
 	require.JSONEq(t, `{"origins":["https://example.co.uk","https://example.de"]}`, string(r.body))
+	var doc struct{ Origins []string }
+	require.NoError(t, json.Unmarshal(r.body, &doc))
+	require.Equal(t, e.rp.RelatedOrigins(), doc.Origins, "served list = the config's")
+
+	// Options.RelatedOrigins may narrow it to origins the RP accepts.
+	narrow := newEnv(t, func(c *envConfig) {
+		c.rpCfg = func(cfg *webauthnkit.Config) {
+			cfg.RelatedOrigins = []string{"https://example.co.uk", "https://example.de"}
+		}
+		c.opts.RelatedOrigins = []string{"https://example.de"}
+	})
+	r = narrow.browser().raw(http.MethodGet, narrow.srv.URL+"/.well-known/webauthn", nil, nil)
+	require.JSONEq(t, `{"origins":["https://example.de"]}`, string(r.body))
 
 	none := newEnv(t)
 	r = none.browser().raw(http.MethodGet, none.srv.URL+"/.well-known/webauthn", nil, nil)

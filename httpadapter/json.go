@@ -30,6 +30,10 @@ type credentialJSON struct {
 	// AAGUID in UUID form ("01234567-89ab-cdef-0123-456789abcdef"); all
 	// zeros for many platforms with attestation "none"; empty if unknown.
 	AAGUID string `json:"aaguid"`
+	// ProviderName names the authenticator model or passkey provider
+	// ("Google Password Manager", "YubiKey 5 Series with NFC"), from
+	// webauthnkit.Credential.ProviderName; "" when unknown. For display.
+	ProviderName string `json:"providerName"`
 	// SecondFactorOnly: usable only in a login bound to its user.
 	SecondFactorOnly bool `json:"secondFactorOnly"`
 }
@@ -55,6 +59,7 @@ func newCredentialJSON(c webauthnkit.Credential) credentialJSON {
 		Attachment:     c.Attachment,
 		Transports:     transports,
 		AAGUID:         uuid(c.AAGUID),
+		ProviderName:   c.ProviderName,
 
 		SecondFactorOnly: c.SecondFactorOnly,
 	}

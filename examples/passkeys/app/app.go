@@ -425,6 +425,11 @@ type passkeyView struct {
 	CanSync     bool // backup eligible but not backed up yet
 	Kind        string
 	New         bool // just created by recovery on this device
+	// Provider names the authenticator or passkey provider ("Google
+	// Password Manager", from Credential.ProviderName); ProviderNote is it
+	// when it differs from Name (a default name is the provider's).
+	Provider     string
+	ProviderNote string
 }
 
 func newPasskeyView(c webauthnkit.Credential, now time.Time) passkeyView {
@@ -435,9 +440,13 @@ func newPasskeyView(c webauthnkit.Credential, now time.Time) passkeyView {
 		CreatedISO: c.CreatedAt.UTC().Format(time.RFC3339),
 		Synced:     c.BackupState,
 		CanSync:    c.BackupEligible && !c.BackupState,
+		Provider:   c.ProviderName,
 	}
 	if v.Name == "" {
 		v.Name = "Passkey"
+	}
+	if v.Provider != v.Name {
+		v.ProviderNote = v.Provider
 	}
 	if c.LastUsedAt.IsZero() {
 		v.LastUsed = "Not used yet"

@@ -559,6 +559,7 @@
         name = saved ? saved.name : name;
         item.dataset.name = name;
         $(".passkey-name", item).textContent = name;
+        showProvider(item, saved && saved.providerName !== name ? saved.providerName : "");
         $(".rename", item).setAttribute("aria-label", "Rename " + name);
         $(".revoke", item).setAttribute("aria-label", "Remove " + name);
         done();
@@ -569,6 +570,27 @@
         failed(err, input);
       }
     });
+
+    // The provider line ("Google Password Manager · Created ...") is shown
+    // only when the passkey's name is not the provider's own.
+    function showProvider(item, provider) {
+      var meta = $(".passkey-meta", item);
+      var line = $(".passkey-provider-line", meta);
+      if (!provider) {
+        if (line) meta.removeChild(line);
+        return;
+      }
+      if (!line) {
+        line = document.createElement("span");
+        line.className = "passkey-provider-line";
+        var note = document.createElement("span");
+        note.className = "passkey-provider";
+        line.appendChild(note);
+        line.appendChild(document.createTextNode(" · "));
+        meta.insertBefore(line, meta.firstChild);
+      }
+      $(".passkey-provider", line).textContent = provider;
+    }
 
     // Revoke, after confirmation in a modal dialog.
     var revoking = null;
