@@ -152,6 +152,25 @@ type Options struct {
 	// hook.OnEvent with an account.EventHook (docs/integration-hooks.md).
 	Accounts *account.Accounts
 
+	// StoreTimeout is the deadline of each request's work: the adapter
+	// runs every endpoint (and the user lookup of LoadUser and
+	// RequireUser) under a context that ends this long after the endpoint
+	// starts, so the core's and the account flows' store calls, and hooks
+	// that use the request's context, end by then. A store that hangs
+	// (a paused server, a network path that swallows packets) is answered
+	// 503 store_unavailable with Retry-After instead of holding the request
+	// and its connection; a client that goes away is still 499 canceled,
+	// not an outage. Give the store clients timeouts of the same order and
+	// let them honour the context (docs/operations.md). Default
+	// DefaultStoreTimeout (2s); negative: no deadline of the adapter's own
+	// (the request's context only).
+	StoreTimeout time.Duration
+	// MailTimeout is added to StoreTimeout for the account-flow endpoints
+	// (Options.Accounts), which send mail before they answer. Default
+	// DefaultMailTimeout (15s, the SMTP sender's own default); negative:
+	// StoreTimeout alone.
+	MailTimeout time.Duration
+
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
 	Logger *slog.Logger
@@ -258,6 +277,9 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if err := checkTimeouts(&opts); err != nil {
+		return nil, err
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -341,6 +363,8 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 	if !h.admit(w, r, classManage) {
 		return
 	}
+	r, cancel := h.withDeadline(r, classManage)
+	defer cancel()
 	switch r.Method {
 	case http.MethodPatch:
 		h.renameCredential(w, r)
@@ -355,6 +379,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	if !h.admit(w, r, rt.class) {
 		return
 	}
+	r, cancel := h.withDeadline(r, rt.class)
+	defer cancel()
 	for _, m := range rt.methods {
 		if r.Method == m {
 			rt.serve(w, r)
@@ -409,6 +435,8 @@ func (h *Handler) RenameCredential() http.HandlerFunc {
 			methodNotAllowed(w, http.MethodPatch)
 			return
 		}
+		r, cancel := h.withDeadline(r, classManage)
+		defer cancel()
 		h.renameCredential(w, r)
 	})
 }
@@ -424,6 +452,8 @@ func (h *Handler) RevokeCredential() http.HandlerFunc {
 			methodNotAllowed(w, http.MethodDelete)
 			return
 		}
+		r, cancel := h.withDeadline(r, classManage)
+		defer cancel()
 		h.revokeCredential(w, r)
 	})
 }
@@ -487,7 +517,7 @@ func UserFromContext(ctx context.Context) (webauthnkit.User, bool) {
 func (h *Handler) LoadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			if u, _, err := h.signedInUser(w, r); err == nil {
+			if u, _, err := h.signedInUserBounded(w, r); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
 			}
 		}
@@ -500,7 +530,7 @@ func (h *Handler) LoadUser(next http.Handler) http.Handler {
 func (h *Handler) RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			u, _, err := h.signedInUser(w, r)
+			u, _, err := h.signedInUserBounded(w, r)
 			if err != nil {
 				h.fail(w, r, err)
 				return
@@ -509,4 +539,12 @@ func (h *Handler) RequireUser(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// signedInUserBounded is signedInUser under the adapter's deadline, for the
+// middlewares: only the lookup is bounded, not the app's handler after it.
+func (h *Handler) signedInUserBounded(w http.ResponseWriter, r *http.Request) (webauthnkit.User, session, error) {
+	br, cancel := h.withDeadline(r, classManage)
+	defer cancel()
+	return h.signedInUser(w, br)
 }
