@@ -92,6 +92,10 @@ type Config struct {
 	// RateLimit configures the adapter's rate limiting (httpadapter's
 	// defaults when zero: on).
 	RateLimit httpadapter.RateLimit
+	// StoreTimeout is the deadline of each request's store work
+	// (httpadapter's Options.StoreTimeout): a hung store answers 503 after
+	// this long. Default 0: httpadapter.DefaultStoreTimeout (2 s).
+	StoreTimeout time.Duration
 
 	// Mailer sends the sign-up, recovery and notification mails. Default:
 	// mail.NewDevelopment on Logger, which sends nothing and logs each
@@ -204,6 +208,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		SessionSecret: derive(secret, "session cookie"),
 		Accounts:      acc,
 		RateLimit:     cfg.RateLimit,
+		StoreTimeout:  cfg.StoreTimeout,
 		Logger:        log,
 	})
 	if err != nil {
