@@ -54,11 +54,31 @@ func (h *Handler) deadlineFor(class endpointClass) time.Duration {
 // class, and the function that releases it. The request's own context
 // stays the parent: a client that goes away still cancels the work (499
 // canceled, not an outage), and an earlier deadline of the caller's wins.
+// The deadline counts from when the adapter first worked on the request: a
+// request that LoadUser already looked up (waiting for a hung store) does
+// not get a second full StoreTimeout at the endpoint.
 func (h *Handler) withDeadline(r *http.Request, class endpointClass) (*http.Request, context.CancelFunc) {
 	d := h.deadlineFor(class)
 	if d <= 0 {
 		return r, func() {}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), d)
+	start := time.Now()
+	if s, ok := r.Context().Value(startKey{}).(time.Time); ok && s.Before(start) {
+		start = s
+	}
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(d))
 	return r.WithContext(ctx), cancel
+}
+
+// startKey is the context key of when the adapter began on a request
+// (LoadUser, RequireUser), for withDeadline.
+type startKey struct{}
+
+// markStart records in r's context that the adapter began on it now,
+// unless an earlier start is recorded.
+func markStart(r *http.Request) *http.Request {
+	if _, ok := r.Context().Value(startKey{}).(time.Time); ok {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), startKey{}, time.Now()))
 }

@@ -111,3 +111,27 @@ func TestStoreTimeoutDefault(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 2500*time.Millisecond)
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 }
+
+// Behind LoadUser (as an app mounts the adapter under its session
+// middleware) the deadline counts from LoadUser's lookup: a request that
+// waited for a hung store there does not get a second full StoreTimeout at
+// the endpoint.
+func TestStoreTimeoutBehindLoadUser(t *testing.T) {
+	const deadline = time.Second
+	e := newEnv(t, func(c *envConfig) {
+		c.opts.StoreTimeout = deadline
+		c.mount = func(mux *http.ServeMux, h *httpadapter.Handler) {
+			mux.Handle("/passkeys/", h.LoadUser(http.StripPrefix("/passkeys", h)))
+		}
+	})
+	b := e.browser()
+	b.mustSignUp("alice") // signed in: LoadUser looks the user up
+	e.store.SetDelay(time.Hour)
+	start := time.Now()
+	r := b.post("/login/begin", map[string]string{"username": "alice"})
+	elapsed := time.Since(start)
+	require.Equal(t, http.StatusServiceUnavailable, r.status, r.String())
+	require.GreaterOrEqual(t, elapsed, deadline)
+	// Without the shared start it takes two deadlines (2 s).
+	require.Less(t, elapsed, deadline+700*time.Millisecond, "LoadUser's wait and the endpoint's each got a full deadline")
+}

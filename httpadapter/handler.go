@@ -517,6 +517,7 @@ func UserFromContext(ctx context.Context) (webauthnkit.User, bool) {
 func (h *Handler) LoadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
+			r = markStart(r)
 			if u, _, err := h.signedInUserBounded(w, r); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
 			}
@@ -530,6 +531,7 @@ func (h *Handler) LoadUser(next http.Handler) http.Handler {
 func (h *Handler) RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
+			r = markStart(r)
 			u, _, err := h.signedInUserBounded(w, r)
 			if err != nil {
 				h.fail(w, r, err)
