@@ -248,7 +248,8 @@ type route struct {
 
 // New returns a Handler serving rp. It fails if Options are invalid: no
 // CurrentUser and a SessionSecret shorter than 32 bytes, a negative
-// SessionTTL or MaxBodyBytes, or a malformed RelatedOrigins entry.
+// SessionTTL or MaxBodyBytes, a StoreTimeout below 1ms, or a malformed
+// RelatedOrigins entry.
 func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if rp == nil {
 		return nil, errors.New("httpadapter: New: RelyingParty is nil")
