@@ -100,12 +100,30 @@ func testPausedStore(t *testing.T, pg, rd, paused *testenv.Server) {
 		mu.Unlock()
 		return res.StatusCode, data
 	}
+	// page loads the account page (the app's own store calls, after
+	// LoadUser's): 200, 303 to / when LoadUser could not load the user, or
+	// the 503 error page.
+	page := func(u *loadUser) {
+		req, _ := http.NewRequest(http.MethodGet, a.URL+"/account", nil)
+		start := time.Now()
+		res, err := u.client.Do(req)
+		if err != nil {
+			t.Errorf("GET /account: %v (after %v)", err, time.Since(start))
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		mu.Lock()
+		outcomes = append(outcomes, outcome{res.StatusCode, res.Header.Get("Retry-After"), start, time.Since(start), "GET /account"})
+		mu.Unlock()
+	}
 	newUser := func(i int) *loadUser {
 		jar, _ := cookiejar.New(nil)
 		return &loadUser{
-			name:   fmt.Sprintf("u%d_%d", i, time.Now().UnixNano()%1e9),
-			dev:    webauthntest.New(webauthntest.WithOrigin(a.URL)),
-			client: &http.Client{Jar: jar, Timeout: 30 * time.Second},
+			name: fmt.Sprintf("u%d_%d", i, time.Now().UnixNano()%1e9),
+			dev:  webauthntest.New(webauthntest.WithOrigin(a.URL)),
+			client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		}
 	}
 	// signUp reports whether the server acknowledged the sign-up.
@@ -168,6 +186,9 @@ func testPausedStore(t *testing.T, pg, rd, paused *testenv.Server) {
 				} else {
 					refused.Add(1)
 				}
+				if n%3 == 1 {
+					page(u)
+				}
 				if n%5 == 4 {
 					nu := newUser(100*w + n)
 					if signUp(nu) {
@@ -216,9 +237,10 @@ func testPausedStore(t *testing.T, pg, rd, paused *testenv.Server) {
 		if o.elapsed > deadline+pauseSlack {
 			t.Errorf("%s answered %d after %v: more than the %v deadline + %v", o.path, o.status, o.elapsed, deadline, pauseSlack)
 		}
-		switch o.status {
-		case http.StatusOK:
-		case http.StatusServiceUnavailable:
+		switch {
+		case o.status == http.StatusOK:
+		case o.status == http.StatusSeeOther && o.path == "GET /account":
+		case o.status == http.StatusServiceUnavailable:
 			n503++
 			if o.retry == "" {
 				t.Errorf("%s: 503 without Retry-After", o.path)
