@@ -13,14 +13,25 @@
 //	go run ./cmd/webauthnkit-load -store mariadb+redis
 //	go run ./cmd/webauthnkit-load -store all -json results.json -chart chart.svg
 //
-// (postgres, mariadb and redis alone are accepted too.) It prints a
-// progress line every second and a summary per store: logins per second,
+// (postgres, mariadb and redis alone are accepted too.) It draws a
+// progress bar on stderr every second and prints a summary per store: logins per second,
 // p50/p95/p99 latency of a whole login (begin + finish round trips) and of
 // finish alone, errors, CPU per login, store calls and database round trips
 // per login. It exits with status 1 if any request failed.
 //
 // -target sends the load to a server that is already running instead; only
-// loopback targets are accepted. -serve runs just the server (for example
+// loopback targets are accepted unless -remote is given, which drives any
+// deployment that speaks the adapter's HTTP API. -origin (default: the
+// target's scheme and host) and -rp-id (default: the server's) must agree as
+// a browser requires, and -rp-id must be the server's: both are checked
+// before any load is sent or at the first sign-up. -max-requests,
+// -max-logins, -duration and -users bound a run (cmd/webauthnkit-load/README.md:
+// driving a deployment and sizing one from the output):
+//
+//	webauthnkit-load -target https://staging.example.com/passkeys -remote \
+//	  -origin https://staging.example.com -rp-id example.com -max-requests 100000
+//
+// -serve runs just the server (for example
 // pinned to one core with taskset, the load generator on the other):
 //
 //	taskset -c 0 webauthnkit-load -serve 127.0.0.1:8080 -store postgres+redis &
