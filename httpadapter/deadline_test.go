@@ -86,9 +86,6 @@ func TestStoreTimeoutClientCancel(t *testing.T) {
 // The default deadline is DefaultStoreTimeout (2 s), and a negative
 // StoreTimeout leaves only the request's own context.
 func TestStoreTimeoutDefault(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out the 2 s default deadline")
-	}
 	require.Equal(t, 2*time.Second, httpadapter.DefaultStoreTimeout)
 	e := newEnv(t)
 	e.store.SetDelay(time.Hour)
