@@ -150,6 +150,9 @@ func (s *Server) start(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
+	// A test binary killed by its timeout takes the server with it
+	// (PostgreSQL's backends exit when the postmaster dies).
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("%s: %v", s.name, err)
 	}
