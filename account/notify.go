@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/mail"
@@ -83,11 +84,20 @@ func (a *Accounts) Notify(ctx context.Context, handle []byte, kind Kind, d Notif
 //	var acc *account.Accounts
 //	cfg.OnEvent = func(ctx context.Context, ev webauthnkit.Event) { acc.HandleEvent(ctx, ev) }
 //
-// Mail is sent synchronously; failures are logged, never returned.
+// Mail is sent synchronously; failures are logged, never returned. The
+// notice does not share the request's deadline or cancellation (an HTTP
+// adapter bounds a request's store work to a couple of seconds, and a
+// client that went away must not stop a security notice): it runs on a
+// context detached from them, bounded by NoticeTimeout.
 func (a *Accounts) HandleEvent(ctx context.Context, ev webauthnkit.Event) {
 	if a == nil {
 		return
 	}
+	if ev.Type != webauthnkit.EventRegistrationSucceeded && ev.Type != webauthnkit.EventCredentialRevoked {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), NoticeTimeout)
+	defer cancel()
 	var kind Kind
 	var device string
 	switch ev.Type {
@@ -111,6 +121,10 @@ func (a *Accounts) HandleEvent(ctx context.Context, ev webauthnkit.Event) {
 		a.cfg.Logger.WarnContext(ctx, "account: notice not sent", "kind", string(kind), "error", err)
 	}
 }
+
+// NoticeTimeout bounds the sending of one notice by HandleEvent, store
+// lookups included: the SMTP sender's own default (15 s) and a margin.
+const NoticeTimeout = 20 * time.Second
 
 // EventHook connects the core's events to Accounts, which can only be
 // built after the RelyingParty whose Config.OnEvent needs the hook:

@@ -608,3 +608,25 @@ func TestAccountEmailChangeNotifiesOldAddress(t *testing.T) {
 	require.NotEmpty(t, newCode, "the new address gets its verification code")
 	require.Equal(t, 1, ae.mailsTo("vera.new@example.com"), "and nothing else")
 }
+
+// A hung store on the account endpoints: 503 with Retry-After once
+// StoreTimeout + MailTimeout have passed (their deadline, as they send
+// mail), never the hang.
+func TestAccountStoreHung(t *testing.T) {
+	const store, mail = 300 * time.Millisecond, 200 * time.Millisecond
+	ae := newAccountEnv(t, func(ec *envConfig, _ *account.Config) {
+		ec.opts.StoreTimeout, ec.opts.MailTimeout = store, mail
+	})
+	b := ae.browser()
+	b.mustSignUp("ivan")
+	ae.store.SetDelay(time.Hour)
+	defer ae.store.SetDelay(0)
+	for _, p := range accountPaths {
+		start := time.Now()
+		r := b.call(p.method, p.path, p.body)
+		elapsed := time.Since(start)
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "%s %s: %s", p.method, p.path, r)
+		require.NotEmpty(t, r.header.Get("Retry-After"), "%s", p.path)
+		require.Less(t, elapsed, store+mail+time.Second, "%s %s held past its deadline", p.method, p.path)
+	}
+}

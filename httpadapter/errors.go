@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -128,6 +129,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error, sig *signal) {
+	if clientGone(r, err) {
+		// The client went away (its context canceled, not a deadline that
+		// passed): whatever failed after that is not an outage.
+		log.DebugContext(r.Context(), "httpadapter: request canceled by the client", "path", r.URL.Path)
+		writeError(w, StatusClientClosedRequest, webauthnkit.CodeCanceled, "request canceled")
+		return
+	}
 	var he *httpError
 	if errors.As(err, &he) {
 		writeJSONError(w, he.status, errorBody{Error: string(he.code), Message: he.msg, Signal: sig})
@@ -162,6 +170,17 @@ func writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err 
 		msg = http.StatusText(status)
 	}
 	writeJSONError(w, status, errorBody{Error: string(e.Code), Message: msg, Signal: sig})
+}
+
+// clientGone reports whether err, which would be answered 5xx, came after
+// the client canceled the request (the account flows report a canceled
+// store call as a store failure; the core already says canceled).
+func clientGone(r *http.Request, err error) bool {
+	if !errors.Is(r.Context().Err(), context.Canceled) {
+		return false
+	}
+	var he *httpError
+	return !errors.As(err, &he)
 }
 
 // httpError is an HTTP-level failure detected by the adapter itself.

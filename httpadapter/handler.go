@@ -157,6 +157,25 @@ type Options struct {
 	// hook.OnEvent with an account.EventHook (docs/integration-hooks.md).
 	Accounts *account.Accounts
 
+	// StoreTimeout is the deadline of each request's work: the adapter
+	// runs every endpoint (and the user lookup of LoadUser and
+	// RequireUser) under a context that ends this long after the endpoint
+	// starts, so the core's and the account flows' store calls, and hooks
+	// that use the request's context, end by then. A store that hangs
+	// (a paused server, a network path that swallows packets) is answered
+	// 503 store_unavailable with Retry-After instead of holding the request
+	// and its connection; a client that goes away is still 499 canceled,
+	// not an outage. Give the store clients timeouts of the same order and
+	// let them honour the context (docs/operations.md). Default
+	// DefaultStoreTimeout (2s); negative: no deadline of the adapter's own
+	// (the request's context only).
+	StoreTimeout time.Duration
+	// MailTimeout is added to StoreTimeout for the account-flow endpoints
+	// (Options.Accounts), which send mail before they answer. Default
+	// DefaultMailTimeout (15s, the SMTP sender's own default); negative:
+	// StoreTimeout alone.
+	MailTimeout time.Duration
+
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
 	Logger *slog.Logger
@@ -236,8 +255,8 @@ type route struct {
 
 // New returns a Handler serving rp. It fails if Options are invalid: no
 // CurrentUser and a SessionSecret shorter than 32 bytes, a negative
-// SessionTTL or MaxBodyBytes, or a RelatedOrigins entry that is malformed
-// or not one of the RelyingParty's origins.
+// SessionTTL or MaxBodyBytes, a StoreTimeout below 1ms, or a RelatedOrigins
+// entry that is malformed or not one of the RelyingParty's origins.
 func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if rp == nil {
 		return nil, errors.New("httpadapter: New: RelyingParty is nil")
@@ -265,6 +284,9 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	}
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if err := checkTimeouts(&opts); err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -356,6 +378,8 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 	if !h.admit(w, r, classManage) {
 		return
 	}
+	r, cancel := h.withDeadline(r, classManage)
+	defer cancel()
 	switch r.Method {
 	case http.MethodPatch:
 		h.renameCredential(w, r)
@@ -370,6 +394,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	if !h.admit(w, r, rt.class) {
 		return
 	}
+	r, cancel := h.withDeadline(r, rt.class)
+	defer cancel()
 	for _, m := range rt.methods {
 		if r.Method == m {
 			rt.serve(w, r)
@@ -424,6 +450,8 @@ func (h *Handler) RenameCredential() http.HandlerFunc {
 			methodNotAllowed(w, http.MethodPatch)
 			return
 		}
+		r, cancel := h.withDeadline(r, classManage)
+		defer cancel()
 		h.renameCredential(w, r)
 	})
 }
@@ -439,6 +467,8 @@ func (h *Handler) RevokeCredential() http.HandlerFunc {
 			methodNotAllowed(w, http.MethodDelete)
 			return
 		}
+		r, cancel := h.withDeadline(r, classManage)
+		defer cancel()
 		h.revokeCredential(w, r)
 	})
 }
@@ -513,7 +543,8 @@ func UserFromContext(ctx context.Context) (webauthnkit.User, bool) {
 func (h *Handler) LoadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			if u, _, err := h.signedInUser(w, r); err == nil {
+			r = markStart(r)
+			if u, _, err := h.signedInUserBounded(w, r); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
 			}
 		}
@@ -526,7 +557,8 @@ func (h *Handler) LoadUser(next http.Handler) http.Handler {
 func (h *Handler) RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFromContext(r.Context()); !ok {
-			u, _, err := h.signedInUser(w, r)
+			r = markStart(r)
+			u, _, err := h.signedInUserBounded(w, r)
 			if err != nil {
 				h.fail(w, r, err)
 				return
@@ -535,4 +567,12 @@ func (h *Handler) RequireUser(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// signedInUserBounded is signedInUser under the adapter's deadline, for the
+// middlewares: only the lookup is bounded, not the app's handler after it.
+func (h *Handler) signedInUserBounded(w http.ResponseWriter, r *http.Request) (webauthnkit.User, session, error) {
+	br, cancel := h.withDeadline(r, classManage)
+	defer cancel()
+	return h.signedInUser(w, br)
 }

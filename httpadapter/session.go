@@ -257,11 +257,14 @@ func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) error {
 // Options.CurrentUser it ends the account's epoch too; your sessions honour
 // it if they record User.SessionEpoch at sign-in and compare it with the
 // user loaded on each request (LoadUser gives it). Without a valid session
-// it only clears the cookie. Errors: store unavailable.
+// it only clears the cookie. Errors: store unavailable (the store work is
+// bounded by Options.StoreTimeout, as the endpoints' is).
 func (h *Handler) SignOutEverywhere(w http.ResponseWriter, r *http.Request) error {
 	if h.opts.CurrentUser == nil {
 		h.clearSession(w, r)
 	}
+	r, cancel := h.withDeadline(r, classManage)
+	defer cancel()
 	u, _, err := h.signedInUser(nil, r)
 	if err != nil {
 		var he *httpError

@@ -37,6 +37,9 @@ type loadOptions struct {
 	Duration  time.Duration // measured login phase, after Warmup
 	Warmup    time.Duration // logins not measured (errors still count)
 	MaxLogins int64         // stop after this many logins, warm-up included; 0: no limit
+	// MaxRequests, if positive, stops the run after this many HTTP
+	// requests, sign-ups included.
+	MaxRequests int64
 	// Rate, if positive, paces the logins of all users together to this
 	// many per second (open-loop schedule); 0: every user signs in again as
 	// soon as its last login ended (closed loop, the server saturates).
@@ -65,6 +68,7 @@ type target struct {
 	stores   *stores // in-process stores, nil for -target
 	statsURL string  // -target: the stats endpoint of a -serve server, if any
 	client   *http.Transport
+	rpID     string // -rp-id: the RP ID the server must have ("": any that fits origin)
 }
 
 // Latency summarises durations, in milliseconds.
@@ -98,6 +102,9 @@ type RunResult struct {
 	Signups int     `json:"signups"`
 	Signup  Latency `json:"signupMs"`
 
+	// Requests is the number of HTTP requests sent (at most; a failed
+	// login may have sent only its begin), sign-ups included.
+	Requests       int64    `json:"requests"`
 	Seconds        float64  `json:"seconds"` // measured window
 	Logins         int64    `json:"logins"`  // measured logins
 	Errors         int64    `json:"errors"`  // failed requests and ceremonies, sign-up and warm-up included
@@ -167,6 +174,10 @@ type runner struct {
 	errors  atomic.Int64
 	errMu   sync.Mutex
 	samples []string
+
+	signupRequests atomic.Int64 // requests sent by the sign-ups
+	rpOnce         sync.Once    // the server's RP ID is checked once
+	rpErr          error
 }
 
 func newRunner(t *target, opts loadOptions) (*runner, error) {
@@ -203,9 +214,12 @@ func newRunner(t *target, opts loadOptions) (*runner, error) {
 }
 
 // newTransport is a keep-alive transport that dials loopback addresses only.
-func newTransport(users int) *http.Transport {
+func newTransport(users int) *http.Transport { return newTransportFor(users, false) }
+
+// newTransportFor is newTransport, dialing any address when remote.
+func newTransportFor(users int, remote bool) *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			host, port, err := net.SplitHostPort(addr)
 			if err != nil {
@@ -227,7 +241,12 @@ func newTransport(users int) *http.Transport {
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
+		TLSHandshakeTimeout: 10 * time.Second,
 	}
+	if remote {
+		tr.DialContext = d.DialContext
+	}
+	return tr
 }
 
 // checkTarget parses a -target URL and refuses anything but a loopback
@@ -337,10 +356,16 @@ func (r *runner) signup(ctx context.Context) (Latency, int) {
 
 func (r *runner) signupOne(ctx context.Context, u *loadUser) error {
 	begin, _ := json.Marshal(map[string]string{"username": u.name, "displayName": "Load " + u.name})
+	r.signupRequests.Add(1)
 	opts, err := r.post(ctx, u, "/registration/begin", begin)
 	if err != nil {
 		return err
 	}
+	r.rpOnce.Do(func() { r.rpErr = r.checkServerRPID(opts) })
+	if r.rpErr != nil {
+		return r.rpErr
+	}
+	r.signupRequests.Add(1)
 	resp, err := u.dev.Register(opts)
 	if err != nil {
 		return fmt.Errorf("authenticator: %w", err)
@@ -474,6 +499,7 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 		maxNanos  atomic.Int64 // slowest login since the last progress line
 		measuring atomic.Bool
 		measured  atomic.Int64
+		sent      atomic.Int64 // requests of logins begun (for MaxRequests)
 		wg        sync.WaitGroup
 		samples   = make([]workerSamples, len(active))
 		startSnap snapshot
@@ -520,8 +546,14 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 		}
 		stop()
 	}()
+	progressDone := make(chan struct{})
 	if o.Log != nil && o.Progress > 0 {
-		go r.progress(timerCtx, phaseStart, &done, &sumNanos, &maxNanos)
+		go func() {
+			defer close(progressDone)
+			r.progress(timerCtx, phaseStart, &done, &sumNanos, &maxNanos, &requests)
+		}()
+	} else {
+		close(progressDone)
 	}
 
 	for i, u := range active {
@@ -540,6 +572,13 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 				// A login is measured if it starts in the measured window.
 				measure := measuring.Load()
 				if o.MaxLogins > 0 && measure && started.Add(1) > o.MaxLogins {
+					stop()
+					break
+				}
+				// A login is two requests; stop before the budget would be
+				// exceeded.
+				if n := sent.Add(2); o.MaxRequests > 0 && n+r.signupRequests.Load() > o.MaxRequests {
+					sent.Add(-2)
 					stop()
 					break
 				}
@@ -595,6 +634,7 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 		o.OnMeasure(false)
 	}
 	cancelTimers()
+	<-progressDone // its last line is out before the summary
 
 	var all workerSamples
 	for _, ws := range samples {
@@ -603,6 +643,7 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 		all.finish = append(all.finish, ws.finish...)
 	}
 	res.Logins = measured.Load()
+	res.Requests = r.signupRequests.Load() + sent.Load()
 	res.Login, res.Begin, res.Finish = summarize(all.login), summarize(all.begin), summarize(all.finish)
 	window := end.at.Sub(startSnap.at).Seconds()
 	res.Seconds = round(window, 3)
@@ -644,30 +685,6 @@ func (r *runner) loginPhase(ctx context.Context, res *RunResult) {
 		}
 		res.StoreCallsPerLogin = perLogin(startSnap.calls, end.calls, res.Logins)
 		res.RoundTripsPerLogin = perLogin(startSnap.wire, end.wire, res.Logins)
-	}
-}
-
-// progress prints a line every interval: logins so far, the rate, mean and
-// maximum login latency over the last interval, errors.
-func (r *runner) progress(ctx context.Context, start time.Time, done, sumNanos, maxNanos *atomic.Int64) {
-	tick := time.NewTicker(r.opts.Progress)
-	defer tick.Stop()
-	lastN, lastSum, lastT := int64(0), int64(0), start
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			n, sum := done.Load(), sumNanos.Load()
-			rate := float64(n-lastN) / now.Sub(lastT).Seconds()
-			mean := 0.0
-			if n > lastN {
-				mean = ms(time.Duration((sum - lastSum) / (n - lastN)))
-			}
-			fmt.Fprintf(r.opts.Log, "[%6.1fs] %s: %d logins, %.0f/s, login mean %.2f ms, max %.2f ms, errors %d\n",
-				now.Sub(start).Seconds(), r.opts.Label, n, rate, mean, ms(time.Duration(maxNanos.Swap(0))), r.errors.Load())
-			lastN, lastSum, lastT = n, sum, now
-		}
 	}
 }
 

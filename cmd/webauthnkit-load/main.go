@@ -13,14 +13,25 @@
 //	go run ./cmd/webauthnkit-load -store mariadb+redis
 //	go run ./cmd/webauthnkit-load -store all -json results.json -chart chart.svg
 //
-// (postgres, mariadb and redis alone are accepted too.) It prints a
-// progress line every second and a summary per store: logins per second,
+// (postgres, mariadb and redis alone are accepted too.) It draws a
+// progress bar on stderr every second and prints a summary per store: logins per second,
 // p50/p95/p99 latency of a whole login (begin + finish round trips) and of
 // finish alone, errors, CPU per login, store calls and database round trips
 // per login. It exits with status 1 if any request failed.
 //
 // -target sends the load to a server that is already running instead; only
-// loopback targets are accepted. -serve runs just the server (for example
+// loopback targets are accepted unless -remote is given, which drives any
+// deployment that speaks the adapter's HTTP API. -origin (default: the
+// target's scheme and host) and -rp-id (default: the server's) must agree as
+// a browser requires, and -rp-id must be the server's: both are checked
+// before any load is sent or at the first sign-up. -max-requests,
+// -max-logins, -duration and -users bound a run (cmd/webauthnkit-load/README.md:
+// driving a deployment and sizing one from the output):
+//
+//	webauthnkit-load -target https://staging.example.com/passkeys -remote \
+//	  -origin https://staging.example.com -rp-id example.com -max-requests 100000
+//
+// -serve runs just the server (for example
 // pinned to one core with taskset, the load generator on the other):
 //
 //	taskset -c 0 webauthnkit-load -serve 127.0.0.1:8080 -store postgres+redis &
@@ -82,6 +93,9 @@ type flags struct {
 	store       string
 	target      string
 	origin      string
+	rpID        string
+	remote      bool
+	maxRequests int64
 	serve       string
 	serveFor    time.Duration
 	users       int
@@ -155,7 +169,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	case f.scale != "":
 		failed, err = runScale(ctx, f, rep, stdout)
 	default:
-		failed, err = runStores(ctx, f, rep, stdout)
+		failed, err = runStores(ctx, f, rep, stdout, stderr)
 	}
 	if werr := writeOutputs(f, rep, stdout); werr != nil {
 		err = errors.Join(err, werr)
@@ -176,8 +190,11 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs := flag.NewFlagSet("webauthnkit-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.store, "store", storeMemstore, "store combination(s), comma-separated: "+strings.Join(knownStores, ", ")+", or all (the first four)")
-	fs.StringVar(&f.target, "target", "", "load an external server instead, e.g. http://localhost:8080/passkeys (loopback only)")
+	fs.StringVar(&f.target, "target", "", "load a server that is already running instead, e.g. http://localhost:8080/passkeys (loopback only unless -remote)")
 	fs.StringVar(&f.origin, "origin", "", "with -target: the RP origin to send (default: scheme://host:port of -target)")
+	fs.StringVar(&f.rpID, "rp-id", "", "with -target: the deployment's RP ID; it must fit -origin (the origin's host or a parent domain) and be the server's (default: the server's, checked against -origin)")
+	fs.BoolVar(&f.remote, "remote", false, "with -target: allow a non-loopback host (a deployment you run; mind its rate limits and that the users the tool signs up stay)")
+	fs.Int64Var(&f.maxRequests, "max-requests", 0, "stop a run after this many HTTP requests, sign-ups included (0: no limit)")
 	fs.StringVar(&f.serve, "serve", "", "only run the server on this loopback address (e.g. 127.0.0.1:8080) over the first -store, for -target from another process")
 	fs.DurationVar(&f.serveFor, "serve-for", 10*time.Minute, "with -serve: stop after this long")
 	fs.IntVar(&f.users, "users", 32, "concurrent simulated users")
@@ -230,6 +247,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil, fmt.Errorf("-rate %v: want 0 to 1000000", f.rate)
 	case f.maxLogins < 0:
 		return nil, fmt.Errorf("-max-logins %d: want 0 or more", f.maxLogins)
+	case f.maxRequests < 0 || (f.maxRequests > 0 && f.maxRequests < int64(2*f.users+2)):
+		return nil, fmt.Errorf("-max-requests %d: want 0 (no limit) or at least %d (two per sign-up of -users %d, and one login)", f.maxRequests, 2*f.users+2, f.users)
 	case f.repeat < 1 || f.repeat > 20:
 		return nil, fmt.Errorf("-repeat %d: want 1 to 20", f.repeat)
 	case f.backends.DBConns < 1:
@@ -251,9 +270,20 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil, errors.New("-target cannot be combined with -serve or -scale")
 	}
 	if f.target != "" {
-		if _, err := checkTarget(f.target); err != nil {
+		u, err := checkTargetFor(f.target, f.remote)
+		if err != nil {
 			return nil, err
 		}
+		if f.origin == "" {
+			f.origin = u.Scheme + "://" + u.Host
+		}
+		if f.rpID != "" {
+			if err := checkOriginRPID(f.origin, f.rpID); err != nil {
+				return nil, err
+			}
+		}
+	} else if f.remote || f.rpID != "" || f.origin != "" {
+		return nil, errors.New("-remote, -rp-id and -origin go with -target")
 	}
 	if _, err := parseStores(f.store); err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
@@ -285,7 +315,8 @@ func (f *flags) loadOptions(label string, stderr io.Writer) loadOptions {
 	o := loadOptions{
 		Users: f.users, Duration: f.duration, Warmup: f.warmup, MaxLogins: f.maxLogins,
 		LoginMode: f.loginMode, Progress: f.progress, RequestTimeout: f.reqTimeout, Label: label,
-		Rate: f.rate, Background: time.Second, QuietWait: f.quietWait,
+		MaxRequests: f.maxRequests,
+		Rate:        f.rate, Background: time.Second, QuietWait: f.quietWait,
 	}
 	if f.progress > 0 {
 		o.Log = stderr
@@ -332,19 +363,14 @@ func profilePath(path, store string, several bool) string {
 }
 
 // runStores runs every -store in turn (or the -target).
-func runStores(ctx context.Context, f *flags, rep *Report, stdout io.Writer) (failed bool, err error) {
-	stderr := os.Stderr
+func runStores(ctx context.Context, f *flags, rep *Report, stdout, stderr io.Writer) (failed bool, err error) {
 	if f.target != "" {
-		u, err := checkTarget(f.target)
+		u, err := checkTargetFor(f.target, f.remote)
 		if err != nil {
 			return false, err
 		}
-		origin := f.origin
-		if origin == "" {
-			origin = u.Scheme + "://" + u.Host
-		}
-		t := &target{url: u.String(), origin: origin, statsURL: u.Scheme + "://" + u.Host + statsPath}
-		t.client = newTransport(f.users)
+		t := &target{url: u.String(), origin: f.origin, rpID: f.rpID, statsURL: u.Scheme + "://" + u.Host + statsPath}
+		t.client = newTransportFor(f.users, f.remote)
 		if fetchStats(ctx, t.client, t.statsURL) == nil {
 			t.statsURL = "" // not a -serve server: no server CPU
 		}

@@ -17,6 +17,7 @@
 //	-redis     [PASSKEYS_REDIS]     Redis for ceremonies: host:port, redis://user:pass@host:port/db
 //	                                or rediss:// (TLS) (default: in the process)
 //	-db-conns  [PASSKEYS_DB_CONNS]  SQL connections, open and idle (default 16)
+//	-store-timeout [PASSKEYS_STORE_TIMEOUT] deadline of a request's store work (default 2s)
 //	-secret-file [PASSKEYS_SECRET_FILE] session secret file (default <db>.secret)
 //	[PASSKEYS_SESSION_SECRET]       the session secret itself (>= 32 characters, not weak)
 //	-webauthn-secret-file [PASSKEYS_WEBAUTHN_SECRET_FILE] webauthnkit's Config.Secret
@@ -88,6 +89,13 @@ func env(key, def string) string {
 
 func envInt(key string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(key)); err == nil {
 		return v
 	}
 	return def
@@ -167,6 +175,7 @@ func run(args []string, log *slog.Logger) error {
 	pg := fs.String("postgres", env("PASSKEYS_POSTGRES", ""), "PostgreSQL `DSN` for users and passkeys (instead of SQLite)")
 	my := fs.String("mysql", env("PASSKEYS_MYSQL", ""), "MySQL/MariaDB `DSN` for users and passkeys (instead of SQLite)")
 	rd := fs.String("redis", env("PASSKEYS_REDIS", ""), "Redis for in-flight ceremonies: host:port, or a redis://user:password@host:port/db or rediss:// (TLS) `URL` (default: in the process)")
+	storeTimeout := fs.Duration("store-timeout", envDuration("PASSKEYS_STORE_TIMEOUT", httpadapter.DefaultStoreTimeout), "deadline of each request's store work: a hung store answers 503 after this `duration`")
 	dbConns := fs.Int("db-conns", envInt("PASSKEYS_DB_CONNS", app.DefaultDBConns), "SQL connection pool `size` (open and idle)")
 	secretFile := fs.String("secret-file", env("PASSKEYS_SECRET_FILE", ""), "session secret `file`, created if missing (default <db>.secret with SQLite; random per start otherwise)")
 	webauthnSecretFile := fs.String("webauthn-secret-file", env("PASSKEYS_WEBAUTHN_SECRET_FILE", ""), "webauthnkit secret `file`, created if missing; the same for every instance (default <db>.webauthn-secret with SQLite, passkeys.webauthn-secret with -postgres/-mysql)")
@@ -217,6 +226,8 @@ func run(args []string, log *slog.Logger) error {
 		DBConns:     *dbConns,
 		RateLimit:   rl,
 		Logger:      log,
+
+		StoreTimeout: *storeTimeout,
 	}
 	if *pg == "" && *my == "" {
 		cfg.SQLitePath = *db

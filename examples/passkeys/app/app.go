@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,6 +96,10 @@ type Config struct {
 	// defaults when zero: on). With RedisAddr, RateLimit.Shared defaults to
 	// a redisstore.RateLimiter on that Redis, so instances share budgets.
 	RateLimit httpadapter.RateLimit
+	// StoreTimeout is the deadline of each request's store work
+	// (httpadapter's Options.StoreTimeout): a hung store answers 503 after
+	// this long. Default 0: httpadapter.DefaultStoreTimeout (2 s).
+	StoreTimeout time.Duration
 
 	// Mailer sends the sign-up, recovery and notification mails. Default:
 	// mail.NewDevelopment on Logger, which sends nothing and logs each
@@ -220,6 +225,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		SessionSecret: derive(secret, "session cookie"),
 		Accounts:      acc,
 		RateLimit:     monitorRefusals(cfg, cfg.RateLimit),
+		StoreTimeout:  cfg.StoreTimeout,
 		Logger:        log,
 	})
 	if err != nil {
@@ -325,19 +331,36 @@ func (s *server) recover(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "recover", s.data(r, "recover", "Lost your device?"))
 }
 
+// storeContext bounds a page's store calls by Config.StoreTimeout (the
+// adapter's default when zero; none when negative).
+func (s *server) storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	d := s.cfg.StoreTimeout
+	if d == 0 {
+		d = httpadapter.DefaultStoreTimeout
+	}
+	if d < 0 {
+		return r.Context(), func() {}
+	}
+	return context.WithTimeout(r.Context(), d)
+}
+
 func (s *server) account(w http.ResponseWriter, r *http.Request) {
 	u, ok := httpadapter.UserFromContext(r.Context())
 	if !ok {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	creds, err := s.rp.ListCredentials(r.Context(), u.Handle)
+	// The page's own store calls get the adapter's deadline too: a hung
+	// store shows the error page, not a page that never loads.
+	ctx, cancel := s.storeContext(r)
+	defer cancel()
+	creds, err := s.rp.ListCredentials(ctx, u.Handle)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "passkeys: listing credentials", "err", err)
 		s.errorPage(w, r, http.StatusServiceUnavailable, "We can’t load your passkeys right now. Please try again in a moment.")
 		return
 	}
-	left, err := s.acc.RecoveryCodesLeft(r.Context(), u.Handle)
+	left, err := s.acc.RecoveryCodesLeft(ctx, u.Handle)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "passkeys: counting recovery codes", "err", err)
 	}
@@ -401,6 +424,12 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	d := s.data(r, "error", http.StatusText(status))
 	d.Notice = msg
+	// Headers before the status line (render's come too late for it).
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(httpadapter.RetryAfterSeconds))
+	}
 	w.WriteHeader(status)
 	s.render(w, r, "error", d)
 }

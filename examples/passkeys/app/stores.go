@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // "mysql" driver for -mysql
+	"github.com/go-sql-driver/mysql"   // "mysql" driver for -mysql
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for -postgres
 	"github.com/redis/go-redis/v9"
 
@@ -53,10 +55,16 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 	var dialect sqlstore.Dialect
 	switch {
 	case cfg.PostgresDSN != "":
-		db, err = sql.Open("pgx", cfg.PostgresDSN)
+		var dsn string
+		if dsn, err = postgresDSN(cfg.PostgresDSN); err == nil {
+			db, err = sql.Open("pgx", dsn)
+		}
 		dialect, st.credsName = sqlstore.Postgres, "PostgreSQL"
 	case cfg.MySQLDSN != "":
-		db, err = sql.Open("mysql", cfg.MySQLDSN)
+		var dsn string
+		if dsn, err = mysqlDSN(cfg.MySQLDSN); err == nil {
+			db, err = sql.Open("mysql", dsn)
+		}
 		dialect, st.credsName = sqlstore.MySQL, "MySQL/MariaDB"
 	case cfg.SQLitePath != "":
 		db, err = sqlitedb.Open(cfg.SQLitePath)
@@ -135,15 +143,82 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 // DefaultDBConns is the default of Config.DBConns.
 const DefaultDBConns = 16
 
-// Redis client timeouts. redisstore's advice: fail fast when Redis is down
-// rather than hold requests (DialerRetries 1), and honour the request's
-// deadline (ContextTimeoutEnabled); the timeouts bound a request whose
-// context has none.
+// Store client timeouts. The request's deadline (httpadapter's
+// Options.StoreTimeout, 2 s by default) is what bounds a request; these
+// bound what has no deadline or outlives one, and a connection attempt to a
+// server that accepts TCP but does not answer (a paused or overloaded one).
+//
+// Redis: fail fast when Redis is down rather than hold requests
+// (DialerRetries 1: one dial per attempt, not go-redis's 5), and honour the
+// request's deadline (ContextTimeoutEnabled); read and write timeouts below
+// go-redis's 5 s defaults. The pool: go-redis's default PoolSize (10 per
+// CPU), ample for a store whose calls take well under a millisecond; a
+// caller waiting for a connection still gives up at its deadline.
 const (
-	redisDialTimeout  = 5 * time.Second
+	redisDialTimeout  = 2 * time.Second
 	redisReadTimeout  = 3 * time.Second
 	redisWriteTimeout = 3 * time.Second
+
+	// PostgreSQL: connect_timeout (seconds) bounds a dial and the start-up
+	// exchange; statement_timeout makes the server end a statement that
+	// runs on after its request gave up (a lock wait, a runaway plan).
+	pgConnectTimeout   = "2"
+	pgStatementTimeout = "10s"
+
+	// MySQL/MariaDB: the driver's dial timeout and its socket read and
+	// write timeouts (a connection that hits one is discarded).
+	mysqlDialTimeout  = 2 * time.Second
+	mysqlReadTimeout  = 10 * time.Second
+	mysqlWriteTimeout = 10 * time.Second
 )
+
+// postgresDSN adds connect_timeout and statement_timeout to a pgx DSN (URL
+// or keyword=value form) that does not set them. Errors never repeat the
+// DSN, which may hold a password.
+func postgresDSN(dsn string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", errors.New("app: the PostgreSQL DSN is not a valid URL")
+		}
+		q := u.Query()
+		if q.Get("connect_timeout") == "" && os.Getenv("PGCONNECT_TIMEOUT") == "" {
+			q.Set("connect_timeout", pgConnectTimeout)
+		}
+		if q.Get("statement_timeout") == "" && !strings.Contains(q.Get("options"), "statement_timeout") {
+			q.Set("statement_timeout", pgStatementTimeout)
+		}
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	// keyword=value form.
+	if !strings.Contains(dsn, "connect_timeout=") && os.Getenv("PGCONNECT_TIMEOUT") == "" {
+		dsn += " connect_timeout=" + pgConnectTimeout
+	}
+	if !strings.Contains(dsn, "statement_timeout") {
+		dsn += " statement_timeout=" + pgStatementTimeout
+	}
+	return strings.TrimSpace(dsn), nil
+}
+
+// mysqlDSN sets the driver's timeouts in a go-sql-driver/mysql DSN that
+// does not set them.
+func mysqlDSN(dsn string) (string, error) {
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", errors.New("app: the MySQL DSN is not valid: use user:password@tcp(host:3306)/dbname")
+	}
+	if c.Timeout == 0 {
+		c.Timeout = mysqlDialTimeout
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = mysqlReadTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = mysqlWriteTimeout
+	}
+	return c.FormatDSN(), nil
+}
 
 // redisOptions reads Config.RedisAddr: host:port, or a redis:// or
 // rediss:// (TLS) URL with optional user, password and database number.

@@ -101,3 +101,36 @@ func TestSQLPoolSized(t *testing.T) {
 		t.Errorf("%d idle connections after a burst of 6, want 6", idle)
 	}
 }
+
+// The demo adds connect and statement timeouts to a PostgreSQL DSN, and the
+// driver's timeouts to a MySQL DSN, unless they are given.
+func TestStoreDSNTimeouts(t *testing.T) {
+	t.Setenv("PGCONNECT_TIMEOUT", "")
+	for in, want := range map[string]string{
+		"postgres://u:pw@db:5432/app?sslmode=disable":                        "postgres://u:pw@db:5432/app?connect_timeout=2&sslmode=disable&statement_timeout=10s",
+		"postgres://db/app?connect_timeout=9&statement_timeout=1s":           "postgres://db/app?connect_timeout=9&statement_timeout=1s",
+		"host=db user=u dbname=app":                                          "host=db user=u dbname=app connect_timeout=2 statement_timeout=10s",
+		"host=db connect_timeout=7 options='-c statement_timeout=3s' user=u": "host=db connect_timeout=7 options='-c statement_timeout=3s' user=u",
+	} {
+		got, err := postgresDSN(in)
+		if err != nil || got != want {
+			t.Errorf("postgresDSN(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := postgresDSN("postgres://u:hunter2@db:notaport/x"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad URL: %v", err)
+	}
+	got, err := mysqlDSN("root:pw@tcp(127.0.0.1:3306)/test?interpolateParams=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"timeout=2s", "readTimeout=10s", "writeTimeout=10s", "interpolateParams=true"} {
+		if !strings.Contains(got, p) {
+			t.Errorf("mysqlDSN: %q lacks %s", got, p)
+		}
+	}
+	got, err = mysqlDSN("root@tcp(127.0.0.1:3306)/test?readTimeout=1s")
+	if err != nil || !strings.Contains(got, "readTimeout=1s") {
+		t.Errorf("mysqlDSN kept readTimeout? %q %v", got, err)
+	}
+}
