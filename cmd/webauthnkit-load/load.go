@@ -43,8 +43,13 @@ type loadOptions struct {
 	// Rate, if positive, paces the logins of all users together to this
 	// many per second (open-loop schedule); 0: every user signs in again as
 	// soon as its last login ended (closed loop, the server saturates).
-	Rate           float64
-	LoginMode      string
+	Rate      float64
+	LoginMode string
+	// Synced is the share (0 to 1) of users whose passkey is a synced one
+	// (signature counter 0, backup eligible and backed up, as iCloud
+	// Keychain or Google Password Manager); the others have a device-bound
+	// passkey whose counter grows at every login (a security key).
+	Synced         float64
 	Progress       time.Duration // interval of progress lines; 0: none
 	Log            io.Writer     // progress lines; nil: none
 	RequestTimeout time.Duration
@@ -58,6 +63,14 @@ type loadOptions struct {
 	// OnMeasure, if set, is called when measurement starts and ends (CPU
 	// profile around the measured phase).
 	OnMeasure func(start bool)
+}
+
+// newDevice is a simulated user's authenticator.
+func newDevice(origin string, synced bool) *webauthntest.Authenticator {
+	if synced {
+		return webauthntest.New(webauthntest.WithOrigin(origin), webauthntest.SyncedPasskey())
+	}
+	return webauthntest.New(webauthntest.WithOrigin(origin))
 }
 
 // target is what the users talk to.
@@ -193,10 +206,14 @@ func newRunner(t *target, opts loadOptions) (*runner, error) {
 	if opts.LoginMode != loginUsername && opts.LoginMode != loginDiscoverable {
 		return nil, fmt.Errorf("unknown login mode %q (want %s or %s)", opts.LoginMode, loginUsername, loginDiscoverable)
 	}
+	if opts.Synced < 0 || opts.Synced > 1 || math.IsNaN(opts.Synced) {
+		return nil, fmt.Errorf("synced share %v: want 0 to 1", opts.Synced)
+	}
 	if t.client == nil {
 		t.client = newTransport(opts.Users)
 	}
 	r := &runner{t: t, opts: opts}
+	synced := int(math.Round(opts.Synced * float64(opts.Users)))
 	run := make([]byte, 4)
 	_, _ = rand.Read(run)
 	for i := range opts.Users {
@@ -206,7 +223,7 @@ func newRunner(t *target, opts loadOptions) (*runner, error) {
 		}
 		r.users = append(r.users, &loadUser{
 			name:   fmt.Sprintf("load-%s-%d", hex.EncodeToString(run), i),
-			dev:    webauthntest.New(webauthntest.WithOrigin(t.origin)),
+			dev:    newDevice(t.origin, i < synced),
 			client: &http.Client{Transport: t.client, Jar: jar, Timeout: opts.RequestTimeout},
 		})
 	}

@@ -335,3 +335,41 @@ func TestFlood(t *testing.T) {
 		t.Errorf("stdout:\n%s", stdout.String())
 	}
 }
+
+// TestSyncedPasskeysWriteNothing: users with synced passkeys (counter 0)
+// signing in again within Config.LastUsedResolution make no credential
+// write; half of them do (the device-bound half).
+func TestSyncedPasskeysWriteNothing(t *testing.T) {
+	for _, tc := range []struct {
+		synced   string
+		min, max float64 // UpdateCredentialUse per login
+	}{{"1", 0, 0.05}, {"0.5", 0.4, 0.6}} {
+		dir := t.TempDir()
+		jsonPath := filepath.Join(dir, "results.json")
+		var stdout, stderr bytes.Buffer
+		code := realMain([]string{"-store", "memstore", "-users", "4", "-synced", tc.synced,
+			"-duration", "500ms", "-warmup", "100ms", "-max-logins", "200", "-q", "-json", jsonPath}, &stdout, &stderr)
+		if code != 0 {
+			t.Fatalf("-synced %s: exit status %d\n%s\n%s", tc.synced, code, stdout.String(), stderr.String())
+		}
+		data, err := os.ReadFile(jsonPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep Report
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		r := rep.Runs[0]
+		if r.Errors != 0 || r.Logins < 8 {
+			t.Fatalf("-synced %s: %d errors, %d logins", tc.synced, r.Errors, r.Logins)
+		}
+		if v := r.StoreCallsPerLogin["UpdateCredentialUse"]; v < tc.min || v > tc.max {
+			t.Errorf("-synced %s: UpdateCredentialUse per login = %v, want %v to %v", tc.synced, v, tc.min, tc.max)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := realMain([]string{"-store", "memstore", "-synced", "1.5"}, io.Discard, &stderr); code == 0 {
+		t.Error("-synced 1.5 accepted")
+	}
+}

@@ -90,6 +90,7 @@ type Report struct {
 }
 
 type flags struct {
+	synced      float64
 	store       string
 	target      string
 	origin      string
@@ -205,6 +206,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.quietWait, "quiet-wait", 0, "before each run, wait up to this long for other work on the machine to stop (busy cores are always measured and reported)")
 	fs.IntVar(&f.repeat, "repeat", 1, "run each store up to this many times and keep the run least disturbed by other work on the machine (stops early at a clean run)")
 	fs.BoolVar(&f.countCalls, "count-calls", true, "count the core's store calls (an atomic add per call; the wrapper forwards the optional methods the store declares)")
+	fs.Float64Var(&f.synced, "synced", 0, "share of users (0 to 1) with a synced passkey (counter 0: a repeated login within Config.LastUsedResolution writes nothing); the others have a device-bound one whose counter grows (a write per login)")
 	fs.StringVar(&f.loginMode, "login", loginUsername, "login/begin request: username ({\"username\"}: allowCredentials from the store) or discoverable ({}: usernameless)")
 	fs.DurationVar(&f.progress, "progress", time.Second, "interval of progress lines on stderr (0: none)")
 	fs.BoolVar(&f.quiet, "q", false, "no progress lines")
@@ -314,7 +316,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 func (f *flags) loadOptions(label string, stderr io.Writer) loadOptions {
 	o := loadOptions{
 		Users: f.users, Duration: f.duration, Warmup: f.warmup, MaxLogins: f.maxLogins,
-		LoginMode: f.loginMode, Progress: f.progress, RequestTimeout: f.reqTimeout, Label: label,
+		LoginMode: f.loginMode, Synced: f.synced, Progress: f.progress, RequestTimeout: f.reqTimeout, Label: label,
 		MaxRequests: f.maxRequests,
 		Rate:        f.rate, Background: time.Second, QuietWait: f.quietWait,
 	}
