@@ -97,9 +97,12 @@ type Latency struct {
 // RunResult is the outcome of one run against one store combination (or
 // one external server).
 type RunResult struct {
-	Store      string `json:"store"` // "external" for -target
-	Target     string `json:"target"`
-	InProcess  bool   `json:"inProcess"`
+	Store     string `json:"store"` // "external" for -target
+	Target    string `json:"target"`
+	InProcess bool   `json:"inProcess"`
+	// Instances is -instances: in-process servers behind a round-robin
+	// proxy (1: the server is loaded directly).
+	Instances  int    `json:"instances,omitempty"`
 	LoginMode  string `json:"loginMode"`
 	Users      int    `json:"users"`
 	GOMAXPROCS int    `json:"gomaxprocs"`

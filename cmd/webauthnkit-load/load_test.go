@@ -373,3 +373,39 @@ func TestSyncedPasskeysWriteNothing(t *testing.T) {
 		t.Error("-synced 1.5 accepted")
 	}
 }
+
+// TestInstances: three in-process servers behind the round-robin proxy:
+// begins and finishes land on different instances and every login works.
+func TestInstances(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "results.json")
+	var stdout, stderr bytes.Buffer
+	code := realMain([]string{"-store", "memstore", "-instances", "3", "-users", "4",
+		"-duration", "500ms", "-warmup", "100ms", "-max-logins", "200", "-q", "-json", jsonPath}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit status %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "x 3 instances behind a proxy") {
+		t.Errorf("stdout does not name the instances:\n%s", stdout.String())
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Runs[0]
+	if r.Instances != 3 || r.Errors != 0 || r.Logins < 8 {
+		t.Errorf("instances %d, errors %d, logins %d", r.Instances, r.Errors, r.Logins)
+	}
+	if v := r.StoreCallsPerLogin["TakeCeremony"]; v < 0.8 || v > 1.2 {
+		t.Errorf("TakeCeremony per login = %v: the proxy's instances do not share the counting wrapper", v)
+	}
+	for _, bad := range [][]string{{"-instances", "0"}, {"-instances", "17"}, {"-instances", "2", "-target", "http://127.0.0.1:1/passkeys"}} {
+		if code := realMain(append([]string{"-store", "memstore"}, bad...), io.Discard, io.Discard); code == 0 {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -90,6 +90,7 @@ type Report struct {
 }
 
 type flags struct {
+	instances   int
 	synced      float64
 	store       string
 	target      string
@@ -206,6 +207,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.quietWait, "quiet-wait", 0, "before each run, wait up to this long for other work on the machine to stop (busy cores are always measured and reported)")
 	fs.IntVar(&f.repeat, "repeat", 1, "run each store up to this many times and keep the run least disturbed by other work on the machine (stops early at a clean run)")
 	fs.BoolVar(&f.countCalls, "count-calls", true, "count the core's store calls (an atomic add per call; the wrapper forwards the optional methods the store declares)")
+	fs.IntVar(&f.instances, "instances", 1, "in-process servers (1 to 16), each with its own RelyingParty and adapter over the same stores and secrets, behind a round-robin reverse proxy: a ceremony begun on one finishes on another (on one machine this shows the overhead of the extra hop, not scaling)")
 	fs.Float64Var(&f.synced, "synced", 0, "share of users (0 to 1) with a synced passkey (counter 0: a repeated login within Config.LastUsedResolution writes nothing); the others have a device-bound one whose counter grows (a write per login)")
 	fs.StringVar(&f.loginMode, "login", loginUsername, "login/begin request: username ({\"username\"}: allowCredentials from the store) or discoverable ({}: usernameless)")
 	fs.DurationVar(&f.progress, "progress", time.Second, "interval of progress lines on stderr (0: none)")
@@ -241,6 +243,12 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	switch {
 	case f.users < 1 || f.users > 10000:
 		return nil, fmt.Errorf("-users %d: want 1 to 10000", f.users)
+	case f.instances < 1 || f.instances > maxInstances:
+		return nil, fmt.Errorf("-instances %d: want 1 to %d", f.instances, maxInstances)
+	case f.instances > 1 && f.target != "":
+		return nil, errors.New("-instances starts servers in this process: not with -target")
+	case f.synced < 0 || f.synced > 1:
+		return nil, fmt.Errorf("-synced %v: want 0 to 1", f.synced)
 	case f.duration <= 0 || f.duration > time.Hour:
 		return nil, fmt.Errorf("-duration %v: want more than 0 and at most 1h", f.duration)
 	case f.warmup < 0 || f.warmup > 10*time.Minute:
@@ -442,14 +450,24 @@ func runStore(ctx context.Context, f *flags, name string, several bool, stderr i
 			err = errors.Join(err, fmt.Errorf("clean-up: %w", cerr))
 		}
 	}()
-	srv, err := startServer(st, "127.0.0.1:0", f.countCalls)
-	if err != nil {
-		return nil, err
+	var srv *server
+	if f.instances > 1 {
+		var stop func() error
+		srv, stop, err = startInstances(st, f.instances, f.countCalls)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, stop()) }()
+	} else {
+		srv, err = startServer(st, "127.0.0.1:0", f.countCalls)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, srv.close()) }()
 	}
-	defer func() { err = errors.Join(err, srv.close()) }()
 	opts := f.loadOptions(name, stderr)
 	opts.OnMeasure = profileHook(profilePath(f.cpuProfile, name, several), stderr)
-	res = &RunResult{Store: name, Servers: st.versions}
+	res = &RunResult{Store: name, Servers: st.versions, Instances: max(f.instances, 1)}
 	t := &target{url: srv.url, origin: srv.origin, server: srv, stores: st}
 	err = run(ctx, t, opts, res)
 	return res, err
@@ -527,6 +545,9 @@ func printResult(w io.Writer, r *RunResult) {
 	label := r.Store
 	if r.RegisteredCredentials > 0 {
 		label += " @ " + strconv.FormatInt(r.RegisteredCredentials, 10) + " credentials"
+	}
+	if r.Instances > 1 {
+		label += fmt.Sprintf(" x %d instances behind a proxy", r.Instances)
 	}
 	pace := "closed loop"
 	if r.OfferedRate > 0 {

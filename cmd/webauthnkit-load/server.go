@@ -57,6 +57,26 @@ func startServer(st *stores, addr string, countCalls bool) (*server, error) {
 
 // startServerLimited is startServer with the adapter's rate limiting as rl.
 func startServerLimited(st *stores, addr string, countCalls bool, rl httpadapter.RateLimit) (*server, error) {
+	return startServerWith(serverConfig{stores: st, addr: addr, countCalls: countCalls, rateLimit: rl})
+}
+
+// serverConfig is what startServerWith needs.
+type serverConfig struct {
+	stores     *stores
+	addr       string
+	countCalls bool
+	rateLimit  httpadapter.RateLimit
+	// origin, if set, is the origin the pages are served from (a proxy in
+	// front of several servers); default the server's own address.
+	origin string
+	// calls, if set, is the counting wrapper to use (shared by several
+	// servers); default one of the server's own.
+	calls *storewrap.Store
+}
+
+// startServerWith starts a server as cfg says.
+func startServerWith(cfg serverConfig) (*server, error) {
+	st, addr, countCalls, rl := cfg.stores, cfg.addr, cfg.countCalls, cfg.rateLimit
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", addr, err)
@@ -69,7 +89,13 @@ func startServerLimited(st *stores, addr string, countCalls bool, rl httpadapter
 		return nil, err
 	}
 	origin := "http://" + ln.Addr().String()
-	calls := storewrap.New(st.creds, st.cers)
+	if cfg.origin != "" {
+		origin = cfg.origin
+	}
+	calls := cfg.calls
+	if calls == nil {
+		calls = storewrap.New(st.creds, st.cers)
+	}
 	var creds webauthnkit.CredentialStore = calls
 	var cers webauthnkit.ChallengeStore = calls
 	if !countCalls {
@@ -89,9 +115,8 @@ func startServerLimited(st *stores, addr string, countCalls bool, rl httpadapter
 		ln.Close()
 		return nil, err
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	s := &server{url: origin + mountPath, origin: origin, calls: calls, done: make(chan error, 1)}
+	secret := runSessionSecret()
+	s := &server{url: "http://" + ln.Addr().String() + mountPath, origin: origin, calls: calls, done: make(chan error, 1)}
 	h, err := httpadapter.New(rp, httpadapter.Options{
 		SessionSecret: secret,
 		RateLimit:     rl,
@@ -132,6 +157,14 @@ func (s *server) close() error {
 	}
 	return err
 }
+
+// runSessionSecret is the session secret of every server of this run, so
+// that a session cookie from one is good on the others (-instances).
+var runSessionSecret = sync.OnceValue(func() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+})
 
 // runSecret is Config.Secret for every server of this run: random, made
 // once per process.
