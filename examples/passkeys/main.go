@@ -179,6 +179,9 @@ func run(args []string, log *slog.Logger) error {
 	dbConns := fs.Int("db-conns", envInt("PASSKEYS_DB_CONNS", app.DefaultDBConns), "SQL connection pool `size` (open and idle)")
 	secretFile := fs.String("secret-file", env("PASSKEYS_SECRET_FILE", ""), "session secret `file`, created if missing (default <db>.secret with SQLite; random per start otherwise)")
 	webauthnSecretFile := fs.String("webauthn-secret-file", env("PASSKEYS_WEBAUTHN_SECRET_FILE", ""), "webauthnkit secret `file`, created if missing; the same for every instance (default <db>.webauthn-secret with SQLite, passkeys.webauthn-secret with -postgres/-mysql)")
+	rdCluster := fs.String("redis-cluster", env("PASSKEYS_REDIS_CLUSTER", ""), "Redis Cluster for in-flight ceremonies instead of -redis: comma-separated `host:port` of some nodes")
+	rdSentinel := fs.String("redis-sentinel", env("PASSKEYS_REDIS_SENTINEL", ""), "Redis behind Sentinel for in-flight ceremonies instead of -redis: `master@host:port,...` (the sentinels)")
+	rdAck := fs.Int("redis-replica-ack", envInt("PASSKEYS_REDIS_REPLICA_ACK", 0), "acknowledge a Redis write only once this many `replicas` have it (WAIT, 500 ms timeout)")
 	storePrefix := fs.String("store-prefix", env("PASSKEYS_STORE_PREFIX", ""), "`prefix` of the SQL table names and Redis keys (lower-case letters, digits, underscores; default: the stores' own), to keep several apps apart in one database")
 	rateLimit := fs.String("rate-limit", env("PASSKEYS_RATE_LIMIT", "on"), "rate limiting: on, off, or per-client `budgets` like begin=10/100,finish=10/100,manage=20/200 (requests per second/burst)")
 	trustedProxies := fs.String("trusted-proxies", env("PASSKEYS_TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
@@ -216,16 +219,18 @@ func run(args []string, log *slog.Logger) error {
 		return err
 	}
 	cfg := app.Config{
-		Mailer:      mailer,
-		RPID:        *rpID,
-		Origins:     []string{*origin},
-		PostgresDSN: *pg,
-		MySQLDSN:    *my,
-		RedisAddr:   *rd,
-		StorePrefix: *storePrefix,
-		DBConns:     *dbConns,
-		RateLimit:   rl,
-		Logger:      log,
+		Mailer:          mailer,
+		RPID:            *rpID,
+		Origins:         []string{*origin},
+		PostgresDSN:     *pg,
+		MySQLDSN:        *my,
+		RedisAddr:       *rd,
+		RedisSentinel:   *rdSentinel,
+		RedisReplicaAck: *rdAck,
+		StorePrefix:     *storePrefix,
+		DBConns:         *dbConns,
+		RateLimit:       rl,
+		Logger:          log,
 
 		StoreTimeout: *storeTimeout,
 	}
@@ -242,6 +247,9 @@ func run(args []string, log *slog.Logger) error {
 		// A shared database: instances on other machines need a copy of
 		// this file (the app refuses to start without a secret).
 		*webauthnSecretFile = "passkeys.webauthn-secret"
+	}
+	if *rdCluster != "" {
+		cfg.RedisCluster = strings.Split(*rdCluster, ",")
 	}
 	cfg.SessionSecretFile = *secretFile
 	cfg.WebauthnSecretFile = *webauthnSecretFile

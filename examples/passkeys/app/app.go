@@ -72,6 +72,17 @@ type Config struct {
 	// redis://user:password@host:6379/0, rediss://... (redis.ParseURL).
 	// Default: in the process (memstore).
 	RedisAddr string
+	// RedisCluster, instead of RedisAddr, keeps ceremonies in a Redis
+	// Cluster: the host:port of some of its nodes. Default: none.
+	RedisCluster []string
+	// RedisSentinel, instead of RedisAddr, keeps ceremonies in a Redis
+	// behind Sentinel: "master-name@host:port,host:port" (the sentinels).
+	// Default: none.
+	RedisSentinel string
+	// RedisReplicaAck, if positive, acknowledges a Redis write only once
+	// this many replicas have it (redisstore.WithReplicaAck, 500 ms
+	// timeout), so a failover cannot undo a used ceremony. Default 0.
+	RedisReplicaAck int
 
 	// SessionSecret (at least 32 bytes, not weak: see checkSecretStrength)
 	// signs the session cookie. If empty, it is read from SessionSecretFile,
@@ -148,6 +159,15 @@ type server struct {
 // if needed), the relying party and the HTTP adapter, and returns the
 // handler to serve and a Closer that releases the stores.
 func New(cfg Config) (http.Handler, io.Closer, error) {
+	redisSettings := 0
+	for _, set := range []bool{cfg.RedisAddr != "", len(cfg.RedisCluster) > 0, cfg.RedisSentinel != ""} {
+		if set {
+			redisSettings++
+		}
+	}
+	if redisSettings > 1 {
+		return nil, nil, errors.New("app: set one of RedisAddr, RedisCluster and RedisSentinel")
+	}
 	if cfg.RPID == "" {
 		cfg.RPID = "localhost"
 	}
@@ -170,7 +190,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		return nil, nil, err
 	}
 	webauthnSecret := derive(secret, "fake credential IDs")
-	shared := cfg.PostgresDSN != "" || cfg.MySQLDSN != "" || cfg.SQLitePath != "" || cfg.RedisAddr != ""
+	shared := cfg.PostgresDSN != "" || cfg.MySQLDSN != "" || cfg.SQLitePath != "" || cfg.usesRedis()
 	switch {
 	case len(cfg.WebauthnSecret) > 0 || cfg.WebauthnSecretFile != "":
 		webauthnSecret, err = loadSecret("webauthnkit secret", cfg.WebauthnSecret, cfg.WebauthnSecretFile, log)

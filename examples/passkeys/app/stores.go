@@ -105,23 +105,22 @@ func openStores(ctx context.Context, cfg Config) (_ *stores, err error) {
 		st.creds, st.credsName = m, "memory"
 	}
 
-	if cfg.RedisAddr != "" {
-		ropts, err := redisOptions(cfg.RedisAddr)
+	if cfg.usesRedis() {
+		client, name, err := redisClient(cfg)
 		if err != nil {
 			return nil, err
 		}
-		client := redis.NewClient(ropts)
 		st.closers = append(st.closers, client.Close)
 		var opts []redisstore.Option
 		if cfg.StorePrefix != "" {
 			opts = append(opts, redisstore.WithKeyPrefix(cfg.StorePrefix))
 		}
-		// The address only: the URL may hold a password.
-		st.ceremoniesName = "Redis " + ropts.Addr
-		if ropts.TLSConfig != nil {
-			st.ceremoniesName += " (TLS)"
+		st.ceremoniesName = name
+		storeOpts := opts
+		if cfg.RedisReplicaAck > 0 {
+			storeOpts = append(storeOpts, redisstore.WithReplicaAck(cfg.RedisReplicaAck, redisReplicaAckTimeout))
 		}
-		r, err := redisstore.New(client, opts...)
+		r, err := redisstore.New(client, storeOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("app: %s: %w", st.ceremoniesName, err)
 		}
@@ -218,6 +217,62 @@ func mysqlDSN(dsn string) (string, error) {
 		c.WriteTimeout = mysqlWriteTimeout
 	}
 	return c.FormatDSN(), nil
+}
+
+// redisReplicaAckTimeout bounds the wait for Config.RedisReplicaAck.
+const redisReplicaAckTimeout = 500 * time.Millisecond
+
+// usesRedis reports whether cfg names a Redis for the ceremonies.
+func (cfg Config) usesRedis() bool {
+	return cfg.RedisAddr != "" || len(cfg.RedisCluster) > 0 || cfg.RedisSentinel != ""
+}
+
+// redisClient builds the client for whichever of RedisAddr, RedisCluster
+// and RedisSentinel is set (New refuses more than one), with the same
+// timeouts, and names it for the logs (addresses only: never a password).
+func redisClient(cfg Config) (redis.UniversalClient, string, error) {
+	base, err := redisOptions("127.0.0.1:6379")
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case len(cfg.RedisCluster) > 0:
+		for _, a := range cfg.RedisCluster {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, "", errors.New("app: each Redis Cluster address must be host:port")
+			}
+		}
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: cfg.RedisCluster, DialTimeout: base.DialTimeout, ReadTimeout: base.ReadTimeout,
+			WriteTimeout: base.WriteTimeout, DialerRetries: base.DialerRetries, ContextTimeoutEnabled: true,
+		}), "Redis Cluster " + strings.Join(cfg.RedisCluster, ","), nil
+	case cfg.RedisSentinel != "":
+		master, addrs, ok := strings.Cut(cfg.RedisSentinel, "@")
+		sentinels := strings.Split(addrs, ",")
+		for _, a := range sentinels {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				ok = false
+			}
+		}
+		if !ok || master == "" {
+			return nil, "", errors.New("app: the Redis Sentinel setting must be master-name@host:port[,host:port...] (the sentinels)")
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: master, SentinelAddrs: sentinels, DialTimeout: base.DialTimeout,
+			ReadTimeout: base.ReadTimeout, WriteTimeout: base.WriteTimeout, DialerRetries: base.DialerRetries,
+			ContextTimeoutEnabled: true,
+		}), "Redis Sentinel " + master + "@" + addrs, nil
+	}
+	ropts, err := redisOptions(cfg.RedisAddr)
+	if err != nil {
+		return nil, "", err
+	}
+	// The address only: the URL may hold a password.
+	name := "Redis " + ropts.Addr
+	if ropts.TLSConfig != nil {
+		name += " (TLS)"
+	}
+	return redis.NewClient(ropts), name, nil
 }
 
 // redisOptions reads Config.RedisAddr: host:port, or a redis:// or
