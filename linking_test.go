@@ -397,8 +397,8 @@ func TestLinkUserAgents(t *testing.T) {
 		uaChromeAndroid: {Browser: "Chrome", OS: "Android"},
 		uaSafariMac:     {Browser: "Safari", OS: "macOS"},
 		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1": {Browser: "Safari", OS: "iOS"},
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0":        {Browser: "Edge", OS: "Windows"},
-		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                                {Browser: "Firefox", OS: "Linux"},
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0":           {Browser: "Edge", OS: "Windows"},
+		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                                  {Browser: "Firefox", OS: "Linux"},
 		"curl/8.0": {},
 		"":         {},
 	} {
