@@ -56,7 +56,9 @@ func (h *Handler) freshAuthOn() bool {
 // freshAuthFor returns what to pass to the core for an action that needs a
 // fresh authentication (webauthnkit.LinkApproval.AuthenticatedAt and
 // MaxAge): the session's time and Options.FreshAuthMaxAge, or a negative
-// max age when the check is off.
+// max age when the check is off. For the device-link approval endpoint.
+//
+//lint:ignore U1000 used by the device-linking endpoints, built on this API
 func (h *Handler) freshAuthFor(s session) (time.Time, time.Duration) {
 	if !h.freshAuthOn() {
 		return time.Time{}, -1
