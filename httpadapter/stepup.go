@@ -18,7 +18,8 @@ import (
 // (Options.AuthenticatedAt, Options.OnReauth).
 //
 // Sensitive endpoints (adding a passkey to an account that has one,
-// removing a passkey, approving a device) answer
+// removing a passkey, replacing the recovery codes, approving a device)
+// answer
 // 403 {"error":"reauth_required"} when that time is older than
 // Options.FreshAuthMaxAge; client.js then runs the re-authentication
 // ceremony (reauth/begin, reauth/finish: a passkey of the signed-in
