@@ -34,6 +34,7 @@ func TestLastUsedCoalesced(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, stored().LastUsedAt.Equal(t0), "a login within the resolution changed the stored last use")
 	require.True(t, again.Credential.LastUsedAt.Equal(t0), "Login.Credential is what is stored")
+	require.True(t, again.AuthenticatedAt.Equal(e.clock.Now()), "AuthenticatedAt is this login's time, not the coalesced last use (step-up freshness)")
 
 	e.clock.Advance(31 * time.Second) // 61 s after the written use
 	_, err = e.login(t, synced, "sam")

@@ -58,6 +58,20 @@ type Login struct {
 	// CloneSuspected: the sign counter went backwards and CounterFlag
 	// accepted the login anyway.
 	CloneSuspected bool
+	// AuthenticatedAt is when the login was verified (Config.Now). Keep it
+	// with the session as the time of the last authentication; with
+	// UserVerified it is also a user-verified one, fresh enough for a
+	// sensitive action for DefaultReauthMaxAge (see FinishReauth).
+	AuthenticatedAt time.Time
+	// CrossDevice: the browser reported the assertion as coming from a
+	// roaming authenticator (authenticatorAttachment "cross-platform"): a
+	// phone over the hybrid transport (QR code and Bluetooth) or a
+	// security key. The passkey then stays on that other device, and this
+	// device has none: passkeys.dev recommends offering to create a passkey
+	// on this device right after such a sign-in ("Create a passkey on this
+	// device?", a registration with RegistrationRequest.UserHandle).
+	// False when the browser did not report the attachment.
+	CrossDevice bool
 }
 
 // BeginLogin starts a login ceremony. For an unknown username or user
@@ -213,7 +227,7 @@ func (rp *RelyingParty) allowListByHandle(ctx context.Context, handle []byte) ([
 // account), ErrCounterRegression (with CounterReject), ErrStoreUnavailable.
 func (rp *RelyingParty) FinishLogin(ctx context.Context, ceremonyID string, body []byte) (*Login, error) {
 	start := time.Now()
-	login, credID, err := rp.finishLogin(ctx, ceremonyID, body)
+	login, credID, err := rp.finishLogin(ctx, ceremonyID, body, kindLogin, nil)
 	ev := Event{Type: EventLoginSucceeded, CredentialID: credID, Duration: time.Since(start)}
 	if err != nil {
 		ev.Type, ev.Code, ev.Err = EventLoginFailed, ErrorCode(err), err
@@ -225,13 +239,22 @@ func (rp *RelyingParty) FinishLogin(ctx context.Context, ceremonyID string, body
 	return login, err
 }
 
-func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body []byte) (*Login, []byte, error) {
+// finishLogin finishes a ceremony of kind (kindLogin, kindReauth). A
+// re-authentication (signedIn set) must have been begun for signedIn and
+// be answered by one of its passkeys: another account's is ErrWrongUser.
+func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body []byte, kind string, signedIn []byte) (*Login, []byte, error) {
 	if len(body) > MaxResponseSize {
 		return nil, nil, &Error{Code: CodeInvalidRequest, Message: "response too large"}
 	}
-	st, err := rp.takeCeremony(ctx, ceremonyID, kindLogin)
+	st, err := rp.takeCeremony(ctx, ceremonyID, kind)
 	if err != nil {
 		return nil, nil, err
+	}
+	reauth := kind == kindReauth
+	if reauth && (len(signedIn) == 0 || !bytes.Equal(st.UserHandle, signedIn)) {
+		// A ceremony begun for another account (a session that changed
+		// between Begin and Finish).
+		return nil, nil, &Error{Code: CodeWrongUser, Message: "this re-authentication was started for another account"}
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
 	if err != nil {
@@ -276,6 +299,9 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	// the user handle in the response, when present, must be the owner's
 	// (some hybrid authenticators omit it: the credential ID then decides).
 	if st.ByUsername && !bytes.Equal(stored.UserHandle, st.UserHandle) {
+		if reauth {
+			return nil, parsed.RawID, &Error{Code: CodeWrongUser, Message: ErrWrongUser.Message}
+		}
 		return nil, parsed.RawID, unknown
 	}
 	if uh := parsed.Response.UserHandle; len(uh) > 0 && !bytes.Equal(uh, stored.UserHandle) {
@@ -299,11 +325,14 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 		return nil, parsed.RawID, invalidResponse(err)
 	}
 	newCount := authData.Counter
+	// The time of this authentication, whatever LastUsedAt keeps (it may
+	// stay older: Config.LastUsedResolution).
+	authenticatedAt := rp.cfg.Now().UTC()
 	use := CredentialUse{
 		SignCount:      newCount,
 		BackupState:    authData.Flags.HasBackupState(),
 		UserVerified:   stored.UserVerified || authData.Flags.HasUserVerified(),
-		LastUsedAt:     rp.cfg.Now().UTC(),
+		LastUsedAt:     authenticatedAt,
 		CloneSuspected: stored.CloneSuspected,
 	}
 	// Compare-and-set, re-evaluating the counter against what a concurrent
@@ -366,12 +395,14 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	stored.SignCount, stored.BackupState, stored.UserVerified = use.SignCount, use.BackupState, use.UserVerified
 	stored.LastUsedAt, stored.CloneSuspected = use.LastUsedAt, use.CloneSuspected
 	return &Login{
-		User:           user,
-		Credential:     rp.withProviderName(stored),
-		UserVerified:   authData.Flags.HasUserVerified(),
-		Factors:        factors(authData.Flags),
-		BackedUp:       use.BackupState,
-		CloneSuspected: regressed,
+		User:            user,
+		Credential:      rp.withProviderName(stored),
+		UserVerified:    authData.Flags.HasUserVerified(),
+		Factors:         factors(authData.Flags),
+		BackedUp:        use.BackupState,
+		CloneSuspected:  regressed,
+		AuthenticatedAt: authenticatedAt,
+		CrossDevice:     parsed.AuthenticatorAttachment == protocol.CrossPlatform,
 	}, parsed.RawID, nil
 }
 

@@ -34,6 +34,11 @@ const (
 // RetryAfterSeconds is the Retry-After sent with 503 store_unavailable.
 const RetryAfterSeconds = 5
 
+// RetryAfterBudgetSeconds is the Retry-After sent with a 429 of the core
+// (webauthnkit.ErrTooManyAttempts: the device-link lookup budget, which
+// refills at the end of its webauthnkit.LinkLookupWindow).
+const RetryAfterBudgetSeconds = 60
+
 // errorBody is the JSON of every error response.
 type errorBody struct {
 	Error   string  `json:"error"`
@@ -93,6 +98,16 @@ func statusOf(code webauthnkit.Code) int {
 		webauthnkit.CodeConflict,
 		webauthnkit.CodeLastCredential:
 		return http.StatusConflict
+	case webauthnkit.CodeReauthRequired:
+		return http.StatusForbidden
+	case webauthnkit.CodeWrongUser:
+		return http.StatusUnauthorized
+	case webauthnkit.CodeNoPasskey:
+		return http.StatusConflict
+	case webauthnkit.CodeLinkNotFound:
+		return http.StatusNotFound
+	case webauthnkit.CodeTooManyAttempts:
+		return http.StatusTooManyRequests
 	case webauthnkit.CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	case webauthnkit.CodeCanceled:
@@ -158,6 +173,10 @@ func writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err 
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		log.WarnContext(r.Context(), "httpadapter: store unavailable", "path", r.URL.Path, "code", string(e.Code))
+	case status == http.StatusTooManyRequests:
+		// A core budget (device-link code lookups) that refills within its
+		// window; the message says when.
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterBudgetSeconds))
 	case status >= 500:
 		// e.Error() gives verification causes only as a log-safe summary;
 		// store causes help operators.
