@@ -247,23 +247,23 @@ func checkAttestationPolicy(p *AttestationPolicy) error {
 		}
 	case ConveyanceNone:
 		if !off {
-			return fmt.Errorf("Conveyance none requests no attestation: nothing to %s (use Mode off)", p.Mode)
+			return fmt.Errorf("conveyance none requests no attestation: nothing to %s (use Mode off)", p.Mode)
 		}
 	case ConveyanceIndirect, ConveyanceDirect, ConveyanceEnterprise:
 		if off {
-			return fmt.Errorf("Conveyance %s with Mode off would ask users to share their authenticator's make and model for nothing", p.Conveyance)
+			return fmt.Errorf("conveyance %s with Mode off would ask users to share their authenticator's make and model for nothing", p.Conveyance)
 		}
 	default:
 		return fmt.Errorf("unknown Conveyance %q", p.Conveyance)
 	}
 	if off && (p.Metadata != nil || p.RequireAttestation || len(p.AllowAAGUIDs) > 0 || len(p.DenyAAGUIDs) > 0) {
-		return errors.New("Metadata, RequireAttestation and the AAGUID lists need Mode monitor or enforce")
+		return errors.New("a Metadata provider, RequireAttestation and the AAGUID lists need Mode monitor or enforce")
 	}
 	if p.Mode != AttestationEnforce && (p.RequireAttestation || len(p.AllowAAGUIDs) > 0) {
-		return errors.New("RequireAttestation and AllowAAGUIDs apply in Mode enforce only")
+		return errors.New("the fields RequireAttestation and AllowAAGUIDs apply in Mode enforce only")
 	}
 	if p.Mode == AttestationEnforce && p.Metadata == nil {
-		return errors.New("Mode enforce needs Metadata (e.g. an mds.Provider): without trust anchors every attestation is untrusted")
+		return errors.New("mode enforce needs Metadata (e.g. an mds.Provider): without trust anchors every attestation is untrusted")
 	}
 	var err error
 	if p.allow, err = aaguidSet("AllowAAGUIDs", p.AllowAAGUIDs); err != nil {

@@ -151,12 +151,11 @@ func TestRefusedBLOBs(t *testing.T) {
 
 // blobServer serves the BLOB held in cur; fail makes it answer 500.
 type blobServer struct {
-	mu    sync.Mutex
-	cur   []byte
-	fail  bool
-	hits  atomic.Int32
-	srv   *httptest.Server
-	reply func(w http.ResponseWriter)
+	mu   sync.Mutex
+	cur  []byte
+	fail bool
+	hits atomic.Int32
+	srv  *httptest.Server
 }
 
 func newBlobServer(t *testing.T, blob []byte) *blobServer {
