@@ -33,7 +33,7 @@ type fixture struct {
 	entry map[string]any
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	root, err := mdstest.NewRoot("Test MDS")
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{root: root, model: model, entry: model.MetadataEntry("Test Key")}
 }
 
-func (f *fixture) blob(t *testing.T, no int, next time.Time) []byte {
+func (f *fixture) blob(t testing.TB, no int, next time.Time) []byte {
 	t.Helper()
 	b, err := f.root.BLOB(no, next, f.entry)
 	require.NoError(t, err)
