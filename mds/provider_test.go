@@ -235,7 +235,36 @@ func TestStaleStatus(t *testing.T) {
 	assert.NotNil(t, e, "a stale BLOB still answers: it is the last good one")
 }
 
+// countingTransport records every request and answers none.
+type countingTransport struct{ n atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return nil, http.ErrHandlerTimeout
+}
+
 func TestOfflineByDefault(t *testing.T) {
 	_, err := mds.New(context.Background(), mds.Options{})
 	require.Error(t, err, "no file, no URL: nothing to load, nothing fetched")
+
+	// A file only: past nextUpdate the provider re-reads the file, and
+	// never touches the network.
+	f := newFixture(t)
+	file := filepath.Join(t.TempDir(), "mds.jwt")
+	require.NoError(t, os.WriteFile(file, f.blob(t, 1, day), 0o600))
+	var mu sync.Mutex
+	now := day
+	rt := &countingTransport{}
+	p, err := mds.New(context.Background(), mds.Options{
+		Root: f.root.Cert, File: file, HTTPClient: &http.Client{Transport: rt}, RetryInterval: 10 * time.Millisecond,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	mu.Lock()
+	now = day.AddDate(0, 0, 3)
+	mu.Unlock()
+	require.NoError(t, os.WriteFile(file, f.blob(t, 2, day.AddDate(0, 1, 0)), 0o600))
+	require.Eventually(t, func() bool { return p.Status().Number == 2 }, 5*time.Second, 10*time.Millisecond, "a newer file is picked up")
+	assert.Zero(t, rt.n.Load(), "no request without a URL")
 }
