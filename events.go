@@ -50,6 +50,8 @@ type Event struct {
 	// monotonic clock, not Config.Now), set on the four registration and
 	// login outcomes only; zero on other events.
 	Duration time.Duration
+	// Attestation is set on the attestation.* events (attestation.go).
+	Attestation *AttestationResult
 }
 
 func (rp *RelyingParty) emit(ctx context.Context, ev Event) {

@@ -62,6 +62,9 @@ type Registration struct {
 	// GrantPurpose is GrantRequest.Purpose when the ceremony was begun with
 	// a grant ("" otherwise).
 	GrantPurpose string
+	// Attestation is the attestation policy's verdict (nil with
+	// AttestationOff).
+	Attestation *AttestationResult
 }
 
 // BeginRegistration starts registering a passkey, for a new account
@@ -214,7 +217,8 @@ func withRegistrationChallenge(c []byte) webauthn.RegistrationOption {
 // ErrUserVerificationRequired; ErrCredentialExists (the credential is
 // registered, to this or another account); ErrUsernameTaken (the name was
 // taken since Begin); ErrUserNotFound (adding a passkey to an account
-// deleted since Begin); ErrStoreUnavailable.
+// deleted since Begin); ErrAttestationRefused (AttestationEnforce refused
+// the authenticator); ErrStoreUnavailable.
 func (rp *RelyingParty) FinishRegistration(ctx context.Context, ceremonyID string, body []byte) (*Registration, error) {
 	start := time.Now()
 	reg, st, err := rp.finishRegistration(ctx, ceremonyID, body)
@@ -254,6 +258,10 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	cred, err := rp.wa.CreateCredential(user, st.Session, parsed)
 	if err != nil {
 		return nil, st, invalidResponse(err)
+	}
+	attResult, err := rp.applyAttestationPolicy(ctx, st, cred.ID, cred.AttestationFormat, cred.Authenticator.AAGUID, cred.Attestation.Object)
+	if err != nil {
+		return nil, st, err
 	}
 	now := rp.cfg.Now().UTC()
 	rec := Credential{
@@ -327,7 +335,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	default:
 		return nil, st, rp.storeErr(ctx, "CreateCredential", err)
 	}
-	return &Registration{User: u, Credential: rp.withProviderName(rec), NewUser: st.NewUser, GrantPurpose: st.GrantPurpose}, st, nil
+	return &Registration{User: u, Credential: rp.withProviderName(rec), NewUser: st.NewUser, GrantPurpose: st.GrantPurpose, Attestation: attResult}, st, nil
 }
 
 // knownTransports keeps the transport hints WebAuthn defines, once each:

@@ -45,6 +45,9 @@
 //	                                standard output (default: off); docs/monitoring.md
 //	-audit-usernames [PASSKEYS_AUDIT_USERNAMES] add sign-in names to the audit lines
 //	                                (default false: user handles only)
+//	-attestation [PASSKEYS_ATTESTATION] off (default), monitor or enforce
+//	                                (docs/attestation.md); enforce needs -mds
+//	-mds       [PASSKEYS_MDS]       FIDO metadata BLOB file (webauthnkit-mds -out FILE)
 //
 // Secret files are created with mode 0600 and refused if other users may
 // read them.
@@ -67,9 +70,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/examples/passkeys/app"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/mail"
+	"github.com/webauthnkit/webauthnkit/mds"
 )
 
 func main() {
@@ -193,6 +198,8 @@ func run(args []string, log *slog.Logger) error {
 	metricsAddr := fs.String("metrics-addr", env("PASSKEYS_METRICS_ADDR", ""), "serve Prometheus /metrics on this separate listen `address`, e.g. localhost:9464 (default: off)")
 	auditLog := fs.String("audit-log", env("PASSKEYS_AUDIT_LOG", ""), "append JSON audit lines to this `file`, - for standard output (default: off)")
 	auditUsernames := fs.Bool("audit-usernames", env("PASSKEYS_AUDIT_USERNAMES", "") == "true", "write sign-in names (often email addresses) in the audit lines, not only user handles")
+	attestation := fs.String("attestation", env("PASSKEYS_ATTESTATION", "off"), "attestation `mode`: off, monitor (verify and log) or enforce (refuse untrusted authenticators; needs -mds)")
+	mdsFile := fs.String("mds", env("PASSKEYS_MDS", ""), "FIDO metadata BLOB `file` (download it with webauthnkit-mds); re-read after its nextUpdate")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -262,6 +269,15 @@ func run(args []string, log *slog.Logger) error {
 		return err
 	}
 	defer stopMonitoring()
+	cfg.Attestation.Mode = webauthnkit.AttestationMode(*attestation)
+	if *mdsFile != "" {
+		p, err := mds.New(context.Background(), mds.Options{File: *mdsFile, Logger: log})
+		if err != nil {
+			return fmt.Errorf("-mds: %w", err)
+		}
+		defer p.Close()
+		cfg.Attestation.Metadata = p
+	}
 
 	handler, closer, err := app.New(cfg)
 	if err != nil {

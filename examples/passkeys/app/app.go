@@ -128,6 +128,9 @@ type Config struct {
 	// AuditLog, if set, receives one line per security event (package
 	// audit). Default nil.
 	AuditLog *audit.Logger
+	// Attestation is webauthnkit's Config.Attestation (docs/attestation.md).
+	// Default: off.
+	Attestation webauthnkit.AttestationPolicy
 
 	// Logger receives access and diagnostic logs. Default: discard.
 	Logger *slog.Logger
@@ -228,6 +231,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		Logger:      log,
 		Now:         cfg.Now,
 		OnEvent:     hook.OnEvent,
+		Attestation: cfg.Attestation,
 	})
 	if err != nil {
 		return nil, nil, err
