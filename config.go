@@ -125,8 +125,9 @@ type Config struct {
 
 	// AuthenticatorNames, if set, names authenticator models by AAGUID
 	// (e.g. from FIDO metadata) before the table embedded in the library;
-	// see RelyingParty.AuthenticatorName. Default: nil (the embedded table
-	// only).
+	// see RelyingParty.AuthenticatorName. Default: Attestation.Metadata
+	// when it implements AuthenticatorNamer (mds.Provider does), else nil
+	// (the embedded table only).
 	AuthenticatorNames AuthenticatorNamer
 
 	// Algorithms are the COSE algorithms of credential keys, offered in
@@ -197,6 +198,11 @@ func New(cfg Config) (*RelyingParty, error) {
 	}
 	if cfg.LastUsedResolution == 0 {
 		cfg.LastUsedResolution = time.Minute
+	}
+	if cfg.AuthenticatorNames == nil {
+		if n, ok := cfg.Attestation.Metadata.(AuthenticatorNamer); ok {
+			cfg.AuthenticatorNames = n
+		}
 	}
 	cfg.RPID = strings.TrimSpace(cfg.RPID)
 	if cfg.RPID == "" {

@@ -389,3 +389,25 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// AuthenticatorName implements webauthnkit.AuthenticatorNamer: the
+// description of the model with this AAGUID in the last good BLOB ("YubiKey
+// 5 Series with NFC"), or "" (the library then uses its embedded table).
+// New uses it when Config.Attestation.Metadata is a Provider and
+// Config.AuthenticatorNames is not set.
+func (p *Provider) AuthenticatorName(aaguid []byte) string {
+	id, err := uuid.FromBytes(aaguid)
+	if err != nil || id == uuid.Nil {
+		return ""
+	}
+	p.mu.RLock()
+	b := p.cur
+	p.mu.RUnlock()
+	if b == nil {
+		return ""
+	}
+	if e := b.Entry(id, nil); e != nil {
+		return e.MetadataStatement.Description
+	}
+	return ""
+}

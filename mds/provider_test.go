@@ -19,8 +19,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/mds"
 	"github.com/webauthnkit/webauthnkit/mds/mdstest"
+	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
@@ -267,4 +269,25 @@ func TestOfflineByDefault(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, f.blob(t, 2, day.AddDate(0, 1, 0)), 0o600))
 	require.Eventually(t, func() bool { return p.Status().Number == 2 }, 5*time.Second, 10*time.Millisecond, "a newer file is picked up")
 	assert.Zero(t, rt.n.Load(), "no request without a URL")
+}
+
+// The Provider names models from the BLOB, and New uses it for
+// Credential.ProviderName when it is the attestation metadata.
+func TestProviderNamesAuthenticators(t *testing.T) {
+	f := newFixture(t)
+	now := day
+	p, err := mds.NewFromReader(bytes.NewReader(f.blob(t, 7, day.AddDate(0, 1, 0))), f.opts(&now))
+	require.NoError(t, err)
+	assert.Equal(t, "Test Key", p.AuthenticatorName(f.model.AAGUID[:]))
+	assert.Empty(t, p.AuthenticatorName(func() []byte { u := uuid.New(); return u[:] }()), "a model not in the BLOB")
+	assert.Empty(t, p.AuthenticatorName(make([]byte, 16)), "the zero AAGUID")
+	assert.Empty(t, p.AuthenticatorName([]byte{1, 2, 3}), "a malformed AAGUID")
+
+	m, err := memstore.New()
+	require.NoError(t, err)
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: "example.com", Origins: []string{"https://example.com"},
+		Credentials: m, Ceremonies: m, Now: func() time.Time { return now },
+		Attestation: webauthnkit.AttestationPolicy{Mode: webauthnkit.AttestationMonitor, Metadata: p}})
+	require.NoError(t, err)
+	assert.Equal(t, "Test Key", rp.AuthenticatorName(f.model.AAGUID[:]))
 }
