@@ -15,6 +15,7 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/internal/loginbench"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -27,6 +28,11 @@ import (
 //	BenchmarkLoginGoWebAuthn      go-webauthn parse + ValidateLogin, nothing stored
 //	BenchmarkFinishLogin          webauthnkit FinishLogin on memstore: take the
 //	                              ceremony, parse, look up, validate, write back
+//
+// Each also reports cpu-ns/op, the process CPU time per operation
+// (testenv.ProcessCPU): on a shared machine it is steadier than sec/op.
+// BenchmarkFinishRegistration and BenchmarkRegistrationGoWebAuthn compare
+// the same way for a "none" ES256 registration.
 //
 // Compare runs with benchstat (see BENCHMARKS.md).
 
@@ -70,11 +76,13 @@ func BenchmarkFinishLogin(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
 	for i := range b.N {
 		if _, err := f.rp.FinishLogin(ctx, ids[i], f.body); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
 }
 
 // waBenchUser is the minimal go-webauthn user for the bare benchmark.
@@ -102,6 +110,7 @@ func BenchmarkLoginGoWebAuthn(b *testing.B) {
 	}}}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
 	for range b.N {
 		parsed, err := protocol.ParseCredentialRequestResponseBytes(f.body)
 		if err != nil {
@@ -111,6 +120,7 @@ func BenchmarkLoginGoWebAuthn(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
 }
 
 func BenchmarkLoginFloorECDSA(b *testing.B) {
@@ -126,6 +136,7 @@ func BenchmarkLoginFloorECDSA(b *testing.B) {
 	r := resp.Response
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
 	for range b.N {
 		cdHash := sha256.Sum256(r.ClientDataJSON)
 		h := sha256.New()
@@ -135,6 +146,7 @@ func BenchmarkLoginFloorECDSA(b *testing.B) {
 			b.Fatal("signature does not verify")
 		}
 	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
 }
 
 func BenchmarkBeginLogin(b *testing.B) {
@@ -172,9 +184,56 @@ func BenchmarkFinishRegistration(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
 	for i := range b.N {
 		if _, err := rp.FinishRegistration(context.Background(), ids[i], bodies[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
+}
+
+// BenchmarkRegistrationGoWebAuthn is go-webauthn's parse + CreateCredential
+// of the same kind of registration ("none", ES256, fixed challenge), nothing
+// stored: what BenchmarkFinishRegistration compares to.
+func BenchmarkRegistrationGoWebAuthn(b *testing.B) {
+	rp, _ := benchRP(b)
+	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
+	begin, err := rp.BeginRegistration(context.Background(), webauthnkit.RegistrationRequest{Username: "alice"})
+	require.NoError(b, err)
+	body, err := device.Register(begin.Options)
+	require.NoError(b, err)
+	var opts struct {
+		User struct {
+			ID protocol.URLEncodedBase64 `json:"id"`
+		} `json:"user"`
+		PubKeyCredParams []protocol.CredentialParameter `json:"pubKeyCredParams"`
+	}
+	require.NoError(b, json.Unmarshal(begin.Options, &opts))
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID: testRPID, RPDisplayName: testRPID, RPOrigins: []string{testOrigin},
+		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
+	})
+	require.NoError(b, err)
+	user := &waBenchUser{id: opts.User.ID}
+	session := webauthn.SessionData{
+		Challenge:        protocol.URLEncodedBase64(fixedChallenge).String(),
+		RelyingPartyID:   testRPID,
+		UserID:           opts.User.ID,
+		UserVerification: protocol.VerificationPreferred,
+		CredParams:       opts.PubKeyCredParams,
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
+	for range b.N {
+		parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := wa.CreateCredential(user, session, parsed); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
 }
