@@ -70,19 +70,29 @@ func TestCeremonyRecordIntegrity(t *testing.T) {
 
 	t.Run("forged record adding a passkey to alice", func(t *testing.T) {
 		b, key, record, body := begin("mallory")
-		// Rewrite the state (its first JSON value) to name alice's account.
+		// Rewrite the state (the record without its tag) to name alice's
+		// account.
+		js, err := webauthnkit.CeremonyDataJSON(record[:len(record)-webauthnkit.CeremonyMACSize])
+		require.NoError(t, err)
 		var st map[string]any
-		require.NoError(t, json.NewDecoder(bytes.NewReader(record)).Decode(&st))
+		require.NoError(t, json.Unmarshal(js, &st))
 		st["u"] = base64.StdEncoding.EncodeToString(alice.User.Handle)
 		st["s"].(map[string]any)["user_id"] = st["u"]
 		delete(st, "nu")
 		delete(st, "n")
 		delete(st, "d")
-		forged, err := json.Marshal(st)
+		js, err = json.Marshal(st)
 		require.NoError(t, err)
-		require.NoError(t, e.store.PutCeremony(ctx, key, forged, b.ExpiresAt))
+		forged, err := webauthnkit.CeremonyDataFromJSON(js)
+		require.NoError(t, err)
 		before := e.logs.String()
-		require.ErrorIs(t, finish(b.CeremonyID, body), webauthnkit.ErrCeremonyNotFound)
+		// In the current form, then in the earlier JSON form, with the
+		// genuine tag and without one.
+		tag := record[len(record)-webauthnkit.CeremonyMACSize:]
+		for _, f := range [][]byte{forged, js, append(forged, tag...), append(js, tag...)} {
+			require.NoError(t, e.store.PutCeremony(ctx, key, f, b.ExpiresAt))
+			require.ErrorIs(t, finish(b.CeremonyID, body), webauthnkit.ErrCeremonyNotFound)
+		}
 		assert.Equal(t, 1, aliceKeys(), "no passkey added to alice's account")
 		logged := strings.TrimPrefix(e.logs.String(), before)
 		assert.Contains(t, logged, "integrity check")
