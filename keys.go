@@ -371,10 +371,19 @@ func (rp *RelyingParty) checkRegistrationKeys(parsed *protocol.ParsedCredentialC
 // credential before a login verifies a signature with it: a key stored by an
 // earlier version, or written to the store by someone else, must not cost
 // seconds of CPU either. The log names the reason, never the key.
+//
+// A key that passed is remembered (keys_cache.go): the next login with the
+// same credential ID and the same key bytes skips the check.
 func (rp *RelyingParty) checkStoredKey(ctx context.Context, c *Credential) error {
+	k := keyCheckKey(c.ID, c.PublicKey)
+	if _, ok := rp.keyChecks.get(k); ok {
+		return nil
+	}
 	alg, err := checkCredentialKey(c.PublicKey, rp.cfg.Algorithms)
 	if err != nil {
 		rp.log.WarnContext(ctx, "webauthnkit: stored credential key refused", "alg", alg.String(), "reason", err.(*Error).Message)
+		return err
 	}
-	return err
+	rp.keyChecks.add(k, alg)
+	return nil
 }

@@ -22,4 +22,7 @@ type RelyingParty struct {
 	dummyKey []byte
 	// credParams is cfg.Algorithms as go-webauthn's pubKeyCredParams.
 	credParams []protocol.CredentialParameter
+	// keyChecks remembers stored keys that passed the key limits
+	// (keys_cache.go).
+	keyChecks keyCheckCache
 }
