@@ -97,7 +97,19 @@ func (u *waBenchUser) WebAuthnDisplayName() string                { return "alic
 func (u *waBenchUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
 
 func BenchmarkLoginGoWebAuthn(b *testing.B) {
-	f := newLoginFixture(b)
+	op := goWebAuthnLogin(b, newLoginFixture(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
+	for range b.N {
+		op()
+	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
+}
+
+// goWebAuthnLogin returns one go-webauthn login of f's assertion: parse +
+// ValidateLogin, nothing stored.
+func goWebAuthnLogin(b *testing.B, f *loginFixture) func() {
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID: testRPID, RPDisplayName: testRPID, RPOrigins: []string{testOrigin},
 		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
@@ -108,10 +120,7 @@ func BenchmarkLoginGoWebAuthn(b *testing.B) {
 		Flags:         webauthn.NewCredentialFlags(protocol.FlagUserPresent | protocol.FlagBackupEligible | protocol.FlagBackupState),
 		Authenticator: webauthn.Authenticator{AAGUID: f.cred.AAGUID},
 	}}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := testenv.ProcessCPU()
-	for range b.N {
+	return func() {
 		parsed, err := protocol.ParseCredentialRequestResponseBytes(f.body)
 		if err != nil {
 			b.Fatal(err)
@@ -120,11 +129,22 @@ func BenchmarkLoginGoWebAuthn(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, testenv.ProcessCPU()-cpu)
 }
 
 func BenchmarkLoginFloorECDSA(b *testing.B) {
-	f := newLoginFixture(b)
+	op := floorLogin(b, newLoginFixture(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
+	for range b.N {
+		op()
+	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
+}
+
+// floorLogin returns the cryptographic floor of a login of f's assertion:
+// sha256 + ecdsa.VerifyASN1 on the parsed key.
+func floorLogin(b *testing.B, f *loginFixture) func() {
 	var resp struct {
 		Response struct {
 			ClientDataJSON    protocol.URLEncodedBase64 `json:"clientDataJSON"`
@@ -134,10 +154,7 @@ func BenchmarkLoginFloorECDSA(b *testing.B) {
 	}
 	require.NoError(b, json.Unmarshal(f.body, &resp))
 	r := resp.Response
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := testenv.ProcessCPU()
-	for range b.N {
+	return func() {
 		cdHash := sha256.Sum256(r.ClientDataJSON)
 		h := sha256.New()
 		h.Write(r.AuthenticatorData)
@@ -146,7 +163,6 @@ func BenchmarkLoginFloorECDSA(b *testing.B) {
 			b.Fatal("signature does not verify")
 		}
 	}
-	reportCPU(b, testenv.ProcessCPU()-cpu)
 }
 
 func BenchmarkBeginLogin(b *testing.B) {
@@ -173,22 +189,15 @@ func BenchmarkBeginLogin(b *testing.B) {
 func BenchmarkFinishRegistration(b *testing.B) {
 	rp, _ := benchRP(b)
 	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-	ids := make([]string, b.N)
-	bodies := make([][]byte, b.N)
+	ins := make([]*regInput, b.N)
 	for i := range b.N {
-		begin, err := rp.BeginRegistration(context.Background(), webauthnkit.RegistrationRequest{Username: fmt.Sprintf("user-%d", i)})
-		require.NoError(b, err)
-		ids[i] = begin.CeremonyID
-		bodies[i], err = device.Register(begin.Options)
-		require.NoError(b, err)
+		ins[i] = newRegInput(b, rp, device, fmt.Sprintf("user-%d", i))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := testenv.ProcessCPU()
-	for i := range b.N {
-		if _, err := rp.FinishRegistration(context.Background(), ids[i], bodies[i]); err != nil {
-			b.Fatal(err)
-		}
+	for _, in := range ins {
+		finishRegistration(b, rp, in)
 	}
 	reportCPU(b, testenv.ProcessCPU()-cpu)
 }
@@ -198,8 +207,28 @@ func BenchmarkFinishRegistration(b *testing.B) {
 // stored: what BenchmarkFinishRegistration compares to.
 func BenchmarkRegistrationGoWebAuthn(b *testing.B) {
 	rp, _ := benchRP(b)
-	device := webauthntest.New(webauthntest.WithOrigin(testOrigin))
-	begin, err := rp.BeginRegistration(context.Background(), webauthnkit.RegistrationRequest{Username: "alice"})
+	in := newRegInput(b, rp, webauthntest.New(webauthntest.WithOrigin(testOrigin)), "alice")
+	create := goWebAuthnRegistration(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
+	for range b.N {
+		create(in)
+	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
+}
+
+// regInput is a registration begun with a benchRP and answered by a
+// device, with what go-webauthn needs to verify it alone.
+type regInput struct {
+	ceremonyID string
+	body       []byte
+	user       waBenchUser
+	session    webauthn.SessionData
+}
+
+func newRegInput(b *testing.B, rp *webauthnkit.RelyingParty, device *webauthntest.Authenticator, name string) *regInput {
+	begin, err := rp.BeginRegistration(context.Background(), webauthnkit.RegistrationRequest{Username: name})
 	require.NoError(b, err)
 	body, err := device.Register(begin.Options)
 	require.NoError(b, err)
@@ -210,30 +239,40 @@ func BenchmarkRegistrationGoWebAuthn(b *testing.B) {
 		PubKeyCredParams []protocol.CredentialParameter `json:"pubKeyCredParams"`
 	}
 	require.NoError(b, json.Unmarshal(begin.Options, &opts))
+	return &regInput{
+		ceremonyID: begin.CeremonyID, body: body,
+		user: waBenchUser{id: opts.User.ID},
+		session: webauthn.SessionData{
+			Challenge:        protocol.URLEncodedBase64(fixedChallenge).String(),
+			RelyingPartyID:   testRPID,
+			UserID:           opts.User.ID,
+			UserVerification: protocol.VerificationPreferred,
+			CredParams:       opts.PubKeyCredParams,
+		},
+	}
+}
+
+func finishRegistration(b *testing.B, rp *webauthnkit.RelyingParty, in *regInput) {
+	if _, err := rp.FinishRegistration(context.Background(), in.ceremonyID, in.body); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// goWebAuthnRegistration returns go-webauthn's parse + CreateCredential of
+// a registration, nothing stored.
+func goWebAuthnRegistration(b *testing.B) func(*regInput) {
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID: testRPID, RPDisplayName: testRPID, RPOrigins: []string{testOrigin},
 		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
 	})
 	require.NoError(b, err)
-	user := &waBenchUser{id: opts.User.ID}
-	session := webauthn.SessionData{
-		Challenge:        protocol.URLEncodedBase64(fixedChallenge).String(),
-		RelyingPartyID:   testRPID,
-		UserID:           opts.User.ID,
-		UserVerification: protocol.VerificationPreferred,
-		CredParams:       opts.PubKeyCredParams,
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := testenv.ProcessCPU()
-	for range b.N {
-		parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
+	return func(in *regInput) {
+		parsed, err := protocol.ParseCredentialCreationResponseBytes(in.body)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := wa.CreateCredential(user, session, parsed); err != nil {
+		if _, err := wa.CreateCredential(&in.user, in.session, parsed); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, testenv.ProcessCPU()-cpu)
 }

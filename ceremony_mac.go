@@ -36,6 +36,10 @@ const ceremonyMACSize = sha256.Size
 type ceremonyKeys struct {
 	mac     *keyedHash // tags records
 	storeID *keyedHash // hashes ceremony IDs into store keys
+	// secret is HMAC-SHA256 under Config.Secret itself, with the labels of
+	// enumeration.go (fake allow lists, user handles and ID tags): pooled,
+	// not rebuilt for each fake.
+	secret *keyedHash
 }
 
 func newCeremonyKeys(secret []byte) (ceremonyKeys, error) {
@@ -47,7 +51,7 @@ func newCeremonyKeys(secret []byte) (ceremonyKeys, error) {
 	if err != nil {
 		return ceremonyKeys{}, fmt.Errorf("webauthnkit: deriving the ceremony keys: %w", err)
 	}
-	return ceremonyKeys{mac: newKeyedHash(mac), storeID: newKeyedHash(storeID)}, nil
+	return ceremonyKeys{mac: newKeyedHash(mac), storeID: newKeyedHash(storeID), secret: newKeyedHash(secret)}, nil
 }
 
 // keyedHash computes HMAC-SHA256 under one key, reusing keyed states: the

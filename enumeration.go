@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -139,11 +138,7 @@ func (rp *RelyingParty) fakeAllowListByHandle(handle []byte) []protocol.Credenti
 
 func (rp *RelyingParty) fakeAllowListFor(label string, key []byte) []protocol.CredentialDescriptor {
 	stream := func(i byte) []byte {
-		m := hmac.New(sha256.New, rp.cfg.Secret)
-		m.Write([]byte(label))
-		m.Write(key)
-		m.Write([]byte{0, i})
-		return m.Sum(nil)
+		return rp.ceremonyKeys.secret.sum([]byte(label), key, []byte{0, i})
 	}
 	head := stream(0)
 	count := 1
@@ -170,10 +165,7 @@ const fakeIDTagSize = 8
 
 // fakeIDTag is the tag of a fake credential ID whose other bytes are body.
 func (rp *RelyingParty) fakeIDTag(body []byte) []byte {
-	m := hmac.New(sha256.New, rp.cfg.Secret)
-	m.Write([]byte("webauthnkit fake credential tag\x00"))
-	m.Write(body)
-	return m.Sum(nil)[:fakeIDTagSize]
+	return rp.ceremonyKeys.secret.sum([]byte("webauthnkit fake credential tag\x00"), body)[:fakeIDTagSize]
 }
 
 // isFakeCredentialID reports whether id is a fake credential ID made by
@@ -191,8 +183,5 @@ func (rp *RelyingParty) isFakeCredentialID(id []byte) bool {
 // fakeUserHandle is looked up for an unknown name so that both paths of
 // BeginLogin make the same store calls.
 func (rp *RelyingParty) fakeUserHandle(name string) []byte {
-	m := hmac.New(sha256.New, rp.cfg.Secret)
-	m.Write([]byte("webauthnkit fake user\x00"))
-	m.Write([]byte(name))
-	return m.Sum(nil)
+	return rp.ceremonyKeys.secret.sum([]byte("webauthnkit fake user\x00"), []byte(name))
 }
