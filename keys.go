@@ -197,8 +197,7 @@ func checkCredentialKey(cose []byte, allowed []Algorithm) (Algorithm, error) {
 	}
 	switch spec.kty {
 	case coseKtyEC2, coseKtyOKP:
-		var crv int64
-		if err := webauthncbor.Unmarshal(k.P1, &crv); err != nil || crv != spec.crv {
+		if !coseSmallUint(k.P1, spec.crv) {
 			return alg, keyNotAllowed("a %v credential key must be on COSE curve %d", alg, spec.crv)
 		}
 		if len(k.P2) != spec.size || (spec.kty == coseKtyEC2) != (k.P3 != nil) || (k.P3 != nil && len(k.P3) != spec.size) {
@@ -229,6 +228,17 @@ func checkCredentialKey(cose []byte, allowed []Algorithm) (Algorithm, error) {
 		}
 	}
 	return alg, nil
+}
+
+// coseSmallUint reports whether raw, one CBOR data item, is the integer
+// want. The curve identifiers (0..23) take one byte in CBOR's preferred
+// encoding; any other encoding goes through the full decoder.
+func coseSmallUint(raw []byte, want int64) bool {
+	if len(raw) == 1 && raw[0] < 24 {
+		return int64(raw[0]) == want
+	}
+	var v int64
+	return webauthncbor.Unmarshal(raw, &v) == nil && v == want
 }
 
 func containsAlg(list []Algorithm, a Algorithm) bool {

@@ -95,3 +95,24 @@ func TestStoredKeyCheckCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, len(keys), rp.keyChecks.len())
 }
+
+// The one-byte fast path agrees with the CBOR decoder.
+func TestCOSESmallUint(t *testing.T) {
+	for _, tc := range []struct {
+		raw  []byte
+		want int64
+		ok   bool
+	}{
+		{[]byte{0x01}, 1, true},
+		{[]byte{0x06}, 6, true},
+		{[]byte{0x06}, 1, false},
+		{[]byte{0x18, 0x01}, 1, true}, // non-preferred encoding: decoder
+		{[]byte{0x20}, -1, true},      // negative: decoder
+		{[]byte{0x20}, 1, false},
+		{[]byte{0x41, 0x01}, 1, false}, // a byte string
+		{[]byte{0x18}, 24, false},      // truncated
+		{nil, 0, false},
+	} {
+		assert.Equal(t, tc.ok, coseSmallUint(tc.raw, tc.want), "% x", tc.raw)
+	}
+}
