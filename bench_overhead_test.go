@@ -33,18 +33,22 @@ const overheadBlock = 50
 
 // blockCPU runs ops in blocks of overheadBlock, rotating their order, until
 // each has run b.N times (rounded up to a block), and returns each op's CPU
-// time per operation. prepare (may be nil) runs before each block of op i,
-// unmeasured.
+// time per operation. prepare[i] (prepare and its entries may be nil)
+// prepares a block of op i; all run before each round of blocks, unmeasured.
 func blockCPU(b *testing.B, prepare []func(n int), ops []func(i int)) []time.Duration {
 	b.Helper()
 	cpu := make([]time.Duration, len(ops))
 	blocks := (b.N + overheadBlock - 1) / overheadBlock
 	for blk := range blocks {
+		// All preparations first: the GC work their garbage causes then
+		// lands on whichever op runs first, which rotates.
+		for _, p := range prepare {
+			if p != nil {
+				p(overheadBlock)
+			}
+		}
 		for j := range ops {
 			k := (j + blk) % len(ops)
-			if prepare != nil && prepare[k] != nil {
-				prepare[k](overheadBlock)
-			}
 			start := testenv.ProcessCPU()
 			for i := range overheadBlock {
 				ops[k](i)

@@ -16,7 +16,7 @@ import (
 // ChallengeStore (a Redis or database account, a backup restored in the
 // wrong place) could otherwise forge a registration ceremony naming any
 // account's user handle and add their own passkey to it. Each record is the
-// JSON state followed by an HMAC-SHA256 tag over the ceremony ID and the
+// encoded state (ceremony_codec.go) followed by an HMAC-SHA256 tag over the ceremony ID and the
 // state, under a key derived from Config.Secret for this use only; a record
 // whose tag does not match is treated as absent.
 //
