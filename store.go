@@ -261,6 +261,9 @@ type Features struct {
 	// CredentialWithUser: the store implements CredentialUserGetter, and a
 	// discoverable FinishLogin uses it (one round trip instead of two).
 	CredentialWithUser bool
+	// ListUserHandles: the store implements UserHandleLister (every
+	// account can be visited in pages: key rotation, exports, audits).
+	ListUserHandles bool
 }
 
 // CredentialUserGetter is an optional interface: a CredentialStore that can
@@ -275,4 +278,31 @@ type Features struct {
 // checks this when a store declares it).
 type CredentialUserGetter interface {
 	GetCredentialWithUser(ctx context.Context, id []byte) (Credential, User, error)
+}
+
+// MaxUserHandlePage is the largest page UserHandleLister.ListUserHandles
+// accepts.
+const MaxUserHandlePage = 1000
+
+// UserHandleLister is an optional interface: a CredentialStore that can
+// list the handles of all its users, in pages, implements it and declares
+// Features.ListUserHandles. Tools that visit every account use it (package
+// sealstore's Rekey re-seals each user's values with a new key).
+//
+// Contract (storetest.TestCredentialStore's ListUserHandles clauses, run
+// when the store declares it):
+//
+//   - ListUserHandles returns the handles of stored users that are greater
+//     than after (bytes.Compare order; nil or empty after starts at the
+//     beginning), ascending, at most limit of them. Fewer than limit
+//     (possibly none) means there are no more. limit must be 1 to
+//     MaxUserHandlePage (any error otherwise).
+//   - A walk (each call's after the last handle of the previous page)
+//     returns every user that exists for the whole walk exactly once;
+//     users created or deleted meanwhile may or may not appear. A deleted
+//     user is not returned by a call that starts after the deletion.
+//   - A canceled context gives an error wrapping ctx.Err(); backend errors
+//     wrap ErrStoreUnavailable. Returned slices are owned by the caller.
+type UserHandleLister interface {
+	ListUserHandles(ctx context.Context, after []byte, limit int) ([][]byte, error)
 }

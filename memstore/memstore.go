@@ -753,7 +753,7 @@ func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, err
 // Features declares that the data lives in this process only and that
 // GetCredentialWithUser is implemented.
 func (s *Store) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true, ListUserHandles: true}
 }
 
 // insertCredential stores a deep copy of cred for u, keeping u.creds sorted.

@@ -129,7 +129,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // (a credential and its owner live in different slots: it would still take
 // two round trips).
 func (s *Store) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false}
+	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false, ListUserHandles: true}
 }
 
 // Close releases what the Store owns and returns nil. A redisstore Store

@@ -50,6 +50,9 @@ type queries struct {
 	lockCeremony   string
 	deleteCeremony string
 	deleteExpired  string
+
+	// ListUserHandles (listusers.go): one page of handles in byte order.
+	listUserHandles string
 }
 
 // userColumns is the column order of insertUser and Store.userDest.
@@ -136,6 +139,8 @@ func buildQueries(d Dialect, prefix string) queries {
 		lockCeremony:   "SELECT data FROM " + cers + " WHERE id = ? AND expires_at > ? FOR UPDATE",
 		deleteCeremony: "DELETE FROM " + cers + " WHERE id = ?",
 		deleteExpired:  "DELETE FROM " + cers + " WHERE expires_at <= ?",
+
+		listUserHandles: "SELECT handle FROM " + users + " WHERE handle > ? ORDER BY handle LIMIT ?",
 	}
 	for _, p := range []*string{
 		&q.schemaCheck, &q.insertUser, &q.userByHandle, &q.userByName, &q.updateUser, &q.deleteUser,
@@ -145,6 +150,7 @@ func buildQueries(d Dialect, prefix string) queries {
 		&q.lockUser, &q.deleteGuardedCredential, &q.lockUserCredentials, &q.endSessions,
 		&q.upsertCeremony,
 		&q.takeCeremony, &q.lockCeremony, &q.deleteCeremony, &q.deleteExpired,
+		&q.listUserHandles,
 	} {
 		*p = d.rebind(*p)
 	}

@@ -429,7 +429,7 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 // using the database (so the library requires Config.Secret), and it reads
 // a credential with its owner in one query.
 func (s *Store) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true}
+	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true, ListUserHandles: true}
 }
 
 // execWrite runs one statement that writes, holding the SQLite write lock
