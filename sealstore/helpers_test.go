@@ -72,7 +72,7 @@ func newSite(t testing.TB, s *sealstore.Store, inner backendtest.Store, onEvent 
 	rp, err := webauthnkit.New(webauthnkit.Config{
 		RPID: testRPID, Origins: []string{testOrigin},
 		Credentials: s, Ceremonies: inner,
-		Secret:  bytes.Repeat([]byte{0x5e}, 32),
+		Secret: bytes.Repeat([]byte{0x5e}, 32),
 		OnEvent: func(_ context.Context, ev webauthnkit.Event) {
 			if onEvent != nil {
 				onEvent(ev)

@@ -133,6 +133,33 @@ func (s *Store) report(ctx context.Context, op string, handle, id []byte, err er
 	return fail(op, err)
 }
 
+// openUserRow opens a user row with kr, the keyring loaded before the row
+// was read; if the row names a key kr lacks and the keyring has changed
+// since (a rotation in progress), it tries the current one. Loading the
+// ring before the read keeps a retired key usable for rows read before
+// the retirement; the retry covers rows sealed with a key added after kr
+// was loaded.
+func (s *Store) openUserRow(kr *Keyring, row webauthnkit.User) (webauthnkit.User, userRecord, string, error) {
+	u, rec, id, err := kr.openUser(row)
+	if err != nil && errors.Is(err, ErrKeyMissing) {
+		if cur := s.ring.Load(); cur != kr {
+			return cur.openUser(row)
+		}
+	}
+	return u, rec, id, err
+}
+
+// openCredentialRow is openUserRow for a credential row.
+func (s *Store) openCredentialRow(kr *Keyring, row webauthnkit.Credential) (webauthnkit.Credential, string, error) {
+	c, id, err := kr.openCredential(row)
+	if err != nil && errors.Is(err, ErrKeyMissing) {
+		if cur := s.ring.Load(); cur != kr {
+			return cur.openCredential(row)
+		}
+	}
+	return c, id, err
+}
+
 // ---- users ----
 
 // sealUser returns the row stored for u: blind indexes in the name and
@@ -208,11 +235,12 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *we
 
 func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit.User, error) {
 	const op = "GetUserByHandle"
+	kr := s.ring.Load()
 	row, err := s.inner.GetUserByHandle(ctx, handle)
 	if err != nil {
 		return webauthnkit.User{}, fail(op, err)
 	}
-	u, _, _, err := s.ring.Load().openUser(row)
+	u, _, _, err := s.openUserRow(kr, row)
 	if err != nil {
 		return webauthnkit.User{}, s.report(ctx, op, row.Handle, nil, err)
 	}
@@ -226,7 +254,7 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.Use
 	if err != nil {
 		return webauthnkit.User{}, fail(op, err)
 	}
-	u, _, _, err := kr.openUser(row)
+	u, _, _, err := s.openUserRow(kr, row)
 	if err == nil && u.Name != name {
 		err = errMismatch
 	}
@@ -249,7 +277,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (webauthnkit.U
 	if err != nil {
 		return webauthnkit.User{}, fail(op, err)
 	}
-	u, _, _, err := kr.openUser(row)
+	u, _, _, err := s.openUserRow(kr, row)
 	if err == nil && u.Email != email {
 		err = errMismatch
 	}
@@ -261,11 +289,12 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (webauthnkit.U
 
 // readUser reads and opens a user for a read-modify-write (lock held).
 func (s *Store) readUser(ctx context.Context, op string, handle []byte) (webauthnkit.User, webauthnkit.User, error) {
+	kr := s.ring.Load()
 	row, err := s.inner.GetUserByHandle(ctx, handle)
 	if err != nil {
 		return row, webauthnkit.User{}, fail(op, err)
 	}
-	u, _, _, err := s.ring.Load().openUser(row)
+	u, _, _, err := s.openUserRow(kr, row)
 	if err != nil {
 		return row, u, s.report(ctx, op, handle, nil, err)
 	}
@@ -431,11 +460,12 @@ func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) 
 
 func (s *Store) GetCredential(ctx context.Context, id []byte) (webauthnkit.Credential, error) {
 	const op = "GetCredential"
+	kr := s.ring.Load()
 	row, err := s.inner.GetCredential(ctx, id)
 	if err != nil {
 		return webauthnkit.Credential{}, fail(op, err)
 	}
-	c, _, err := s.ring.Load().openCredential(row)
+	c, _, err := s.openCredentialRow(kr, row)
 	if err == nil && !bytes.Equal(c.ID, id) {
 		err = errMismatch
 	}
@@ -452,19 +482,19 @@ func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnk
 	if s.join == nil {
 		return webauthnkit.Credential{}, webauthnkit.User{}, fail(op, errors.New("the wrapped store does not declare Features().CredentialWithUser"))
 	}
+	kr := s.ring.Load()
 	row, urow, err := s.join.GetCredentialWithUser(ctx, id)
 	if err != nil {
 		return webauthnkit.Credential{}, webauthnkit.User{}, fail(op, err)
 	}
-	kr := s.ring.Load()
-	c, _, err := kr.openCredential(row)
+	c, _, err := s.openCredentialRow(kr, row)
 	if err == nil && (!bytes.Equal(c.ID, id) || !bytes.Equal(urow.Handle, c.UserHandle)) {
 		err = errMismatch
 	}
 	if err != nil {
 		return webauthnkit.Credential{}, webauthnkit.User{}, s.report(ctx, op, row.UserHandle, row.ID, err)
 	}
-	u, _, _, err := kr.openUser(urow)
+	u, _, _, err := s.openUserRow(kr, urow)
 	if err != nil {
 		return webauthnkit.Credential{}, webauthnkit.User{}, s.report(ctx, op, urow.Handle, nil, err)
 	}
@@ -475,13 +505,13 @@ func (s *Store) GetCredentialWithUser(ctx context.Context, id []byte) (webauthnk
 // call fail (closed), naming it to OnTamper.
 func (s *Store) ListCredentials(ctx context.Context, userHandle []byte) ([]webauthnkit.Credential, error) {
 	const op = "ListCredentials"
+	kr := s.ring.Load()
 	rows, err := s.inner.ListCredentials(ctx, userHandle)
 	if err != nil {
 		return nil, fail(op, err)
 	}
-	kr := s.ring.Load()
 	for i, row := range rows {
-		c, _, err := kr.openCredential(row)
+		c, _, err := s.openCredentialRow(kr, row)
 		if err == nil && !bytes.Equal(c.UserHandle, userHandle) {
 			err = errMismatch
 		}
@@ -506,6 +536,7 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 		return fail(op, err)
 	}
 	defer s.lock(userHandle)()
+	kr := s.ring.Load()
 	row, err := s.inner.GetCredential(ctx, id)
 	if err != nil {
 		return fail(op, err)
@@ -513,13 +544,12 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 	if !bytes.Equal(row.UserHandle, userHandle) {
 		return fail(op, webauthnkit.ErrNotFound)
 	}
-	kr := s.ring.Load()
-	c, _, err := kr.openCredential(row)
+	c, _, err := s.openCredentialRow(kr, row)
 	if err != nil {
 		return s.report(ctx, op, row.UserHandle, row.ID, err)
 	}
 	c.Name = name
-	return fail(op, s.inner.RenameCredential(ctx, userHandle, id, kr.sealCredential(c).Name))
+	return fail(op, s.inner.RenameCredential(ctx, userHandle, id, s.ring.Load().sealCredential(c).Name))
 }
 
 func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, allowLast bool) error {
