@@ -120,3 +120,9 @@ func (s *site) login(a *account, username bool) (*webauthnkit.Login, error) {
 func storetestUser() webauthnkit.User { return storetest.RandomUser() }
 
 func storetestCredential(h []byte) webauthnkit.Credential { return storetest.RandomCredential(h) }
+
+func sealedMem(t testing.TB, kr *sealstore.Keyring) (*sealstore.Store, backendtest.Store) {
+	t.Helper()
+	be, _ := backendtest.Named("memstore")
+	return sealed(t, be, kr, nil)
+}
