@@ -19,3 +19,15 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+// TestCeremoniesConformance runs the ChallengeStore suite over Ceremonies
+// on every backend.
+func TestCeremoniesConformance(t *testing.T) {
+	for _, b := range backendtest.All() {
+		t.Run(b.Name, func(t *testing.T) {
+			s, inner := sealed(t, b, testKeyring(t, nil), nil)
+			c := s.Ceremonies(inner)
+			storetest.TestChallengeStore(t, func(t *testing.T) webauthnkit.ChallengeStore { return c })
+		})
+	}
+}

@@ -41,7 +41,7 @@ type Keyring struct {
 	byID    map[string]keyEntry
 	ids     []string
 	index   []byte
-	hmacs   sync.Pool // hash.Hash keyed with index
+	hmacs   sync.Pool // *indexer keyed with index
 }
 
 type keyEntry struct {
@@ -88,7 +88,7 @@ func NewKeyring(indexKey []byte, keys ...Key) (*Keyring, error) {
 			kr.primary = e
 		}
 	}
-	kr.hmacs.New = func() any { return hmac.New(sha256.New, kr.index) }
+	kr.hmacs.New = func() any { return &indexer{h: hmac.New(sha256.New, kr.index), buf: make([]byte, 0, 128)} }
 	return kr, nil
 }
 
@@ -191,13 +191,22 @@ var b64 = base64.RawURLEncoding
 // ("name", "email"): base64url(HMAC-SHA-256(indexKey, domain 0 value)),
 // 43 ASCII characters.
 func (kr *Keyring) blindIndex(domain, value string) string {
-	h := kr.hmacs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(domain))
-	h.Write([]byte{0})
-	h.Write([]byte(value))
-	var sum [sha256.Size]byte
-	out := h.Sum(sum[:0])
-	kr.hmacs.Put(h)
-	return b64.EncodeToString(out)
+	ix := kr.hmacs.Get().(*indexer)
+	ix.buf = append(append(append(ix.buf[:0], domain...), 0), value...)
+	ix.h.Reset()
+	ix.h.Write(ix.buf)
+	sum := ix.h.Sum(ix.sum[:0])
+	var out [43]byte
+	b64.Encode(out[:], sum)
+	if cap(ix.buf) <= 4096 {
+		kr.hmacs.Put(ix)
+	}
+	return string(out[:])
+}
+
+// indexer is a pooled HMAC with its buffers.
+type indexer struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
