@@ -58,7 +58,7 @@ func BenchmarkLoginSealed(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64((testenv.ProcessCPU() - cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64((testenv.ProcessCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
