@@ -354,8 +354,8 @@ type CredentialUserGetter interface {
 //     scan may or may not be; one may be returned more than once (callers
 //     must be idempotent). Credentials come back as GetCredential returns
 //     them.
-//   - A cursor the store did not make gives an error (any), never a page of
-//     something else.
+//   - A malformed cursor (one the store cannot have made) gives an error
+//     (any).
 //   - The scan holds no lock and no server-side state between pages: it
 //     may be abandoned at any point.
 //   - SetCredentialAudit replaces the four audit fields of the credential
