@@ -44,7 +44,7 @@ func requireTables(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string, 
 }
 
 // allVersions is what Migrate records on a new database.
-var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}, {3, "second_factor_only"}, {4, "email_recovery_codes"}}
+var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}, {3, "second_factor_only"}, {4, "email_recovery_codes"}, {5, "attestation_audit"}}
 
 type versionRow struct {
 	version int64
