@@ -268,6 +268,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		SecondFactorOnly:  st.SecondFactorOnly,
 	}
 	rec.Transports = knownTransports(cred.Transport)
+	keepAttestation(&rec, parsed)
 	if rec.Name == "" {
 		rec.Name = defaultCredentialName(rec)
 	}
