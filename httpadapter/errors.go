@@ -86,6 +86,8 @@ func statusOf(code webauthnkit.Code) int {
 		return http.StatusForbidden
 	case webauthnkit.CodeNotFound:
 		return http.StatusNotFound
+	case webauthnkit.CodeAttestationRefused:
+		return http.StatusForbidden
 	case webauthnkit.CodeCredentialExists,
 		webauthnkit.CodeUsernameTaken,
 		webauthnkit.CodeEmailTaken,
