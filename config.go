@@ -34,16 +34,6 @@ const (
 	ResidentKeyDiscouraged ResidentKey = "discouraged"
 )
 
-// Attestation is the WebAuthn attestation conveyance preference.
-type Attestation string
-
-const (
-	AttestationNone       Attestation = "none"
-	AttestationIndirect   Attestation = "indirect"
-	AttestationDirect     Attestation = "direct"
-	AttestationEnterprise Attestation = "enterprise"
-)
-
 // CounterPolicy decides what a login does when the authenticator's signature
 // counter did not increase (a possible cloned authenticator, WebAuthn §6.1.1).
 // A counter of 0 in both the stored credential and the assertion is never a
@@ -96,10 +86,11 @@ type Config struct {
 	// (passkeys, which make usernameless sign-in possible).
 	ResidentKey ResidentKey
 
-	// Attestation is the attestation conveyance preference. Default:
-	// AttestationNone (no attestation certificate is requested: it would
-	// only add a privacy prompt for no benefit without a metadata policy).
-	Attestation Attestation
+	// Attestation is the attestation policy (attestation.go,
+	// docs/attestation.md). Default: the zero AttestationPolicy, Mode
+	// AttestationOff: no attestation is requested (conveyance "none", no
+	// privacy prompt) and none is evaluated.
+	Attestation AttestationPolicy
 
 	// CounterPolicy: default CounterReject.
 	CounterPolicy CounterPolicy
@@ -236,12 +227,8 @@ func New(cfg Config) (*RelyingParty, error) {
 	default:
 		return bad("ResidentKey", "unknown value %q", cfg.ResidentKey)
 	}
-	switch cfg.Attestation {
-	case "":
-		cfg.Attestation = AttestationNone
-	case AttestationNone, AttestationIndirect, AttestationDirect, AttestationEnterprise:
-	default:
-		return bad("Attestation", "unknown value %q", cfg.Attestation)
+	if err := checkAttestationPolicy(&cfg.Attestation); err != nil {
+		return bad("Attestation", "%v", err)
 	}
 	switch cfg.CounterPolicy {
 	case CounterReject, CounterFlag:
@@ -302,7 +289,7 @@ func New(cfg Config) (*RelyingParty, error) {
 		RPDisplayName:         cfg.RPName,
 		RPOrigins:             webOrigins,
 		RPOpaqueOrigins:       opaqueOrigins,
-		AttestationPreference: protocol.ConveyancePreference(cfg.Attestation),
+		AttestationPreference: protocol.ConveyancePreference(cfg.Attestation.Conveyance),
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			RequireResidentKey: &residentRequired,
 			ResidentKey:        protocol.ResidentKeyRequirement(cfg.ResidentKey),

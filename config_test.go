@@ -39,7 +39,21 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"browser timeout over ttl", "BrowserTimeout", func(c *webauthnkit.Config) { c.BrowserTimeout = 10 * time.Minute }},
 		{"bad uv", "UserVerification", func(c *webauthnkit.Config) { c.UserVerification = "always" }},
 		{"bad resident key", "ResidentKey", func(c *webauthnkit.Config) { c.ResidentKey = "yes" }},
-		{"bad attestation", "Attestation", func(c *webauthnkit.Config) { c.Attestation = "full" }},
+		{"bad attestation mode", "Attestation", func(c *webauthnkit.Config) { c.Attestation.Mode = "full" }},
+		{"attestation off with direct conveyance", "Attestation", func(c *webauthnkit.Config) { c.Attestation.Conveyance = webauthnkit.ConveyanceDirect }},
+		{"attestation monitor with none conveyance", "Attestation", func(c *webauthnkit.Config) {
+			c.Attestation = webauthnkit.AttestationPolicy{Mode: webauthnkit.AttestationMonitor, Conveyance: webauthnkit.ConveyanceNone}
+		}},
+		{"attestation enforce without metadata", "Attestation", func(c *webauthnkit.Config) { c.Attestation.Mode = webauthnkit.AttestationEnforce }},
+		{"attestation off with a deny list", "Attestation", func(c *webauthnkit.Config) {
+			c.Attestation.DenyAAGUIDs = []string{"cb69481e-8ff7-4039-93ec-0a2729a154a8"}
+		}},
+		{"attestation monitor with require", "Attestation", func(c *webauthnkit.Config) {
+			c.Attestation = webauthnkit.AttestationPolicy{Mode: webauthnkit.AttestationMonitor, RequireAttestation: true}
+		}},
+		{"attestation bad AAGUID", "Attestation", func(c *webauthnkit.Config) {
+			c.Attestation = webauthnkit.AttestationPolicy{Mode: webauthnkit.AttestationMonitor, DenyAAGUIDs: []string{"cb69481e8ff7403993ec0a2729a154a8"}}
+		}},
 		{"bad counter policy", "CounterPolicy", func(c *webauthnkit.Config) { c.CounterPolicy = 7 }},
 		{"short secret", "Secret", func(c *webauthnkit.Config) { c.Secret = []byte("short") }},
 		{"no credential store", "Credentials", func(c *webauthnkit.Config) { c.Credentials = nil }},
@@ -65,7 +79,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		assert.Equal(t, 5*time.Minute, cfg.BrowserTimeout)
 		assert.Equal(t, webauthnkit.UserVerificationPreferred, cfg.UserVerification)
 		assert.Equal(t, webauthnkit.ResidentKeyRequired, cfg.ResidentKey)
-		assert.Equal(t, webauthnkit.AttestationNone, cfg.Attestation)
+		assert.Equal(t, webauthnkit.AttestationOff, cfg.Attestation.Mode)
+		assert.Equal(t, webauthnkit.ConveyanceNone, cfg.Attestation.Conveyance)
 		assert.Equal(t, webauthnkit.CounterReject, cfg.CounterPolicy)
 		assert.Equal(t, "example.com", cfg.RPName)
 		assert.Len(t, cfg.Secret, 32)

@@ -46,6 +46,8 @@ type Event struct {
 	Code Code
 	// Err is the full error on failures (for logging; not client-safe).
 	Err error
+	// Attestation is set on the attestation.* events (attestation.go).
+	Attestation *AttestationResult
 }
 
 func (rp *RelyingParty) emit(ctx context.Context, ev Event) {

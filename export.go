@@ -54,6 +54,13 @@ type ExportedCredential struct {
 	SecondFactorOnly  bool       `json:"second_factor_only"`
 	CreatedAt         time.Time  `json:"created_at"`
 	LastUsedAt        *time.Time `json:"last_used_at"`
+
+	AttestationObject         string     `json:"attestation_object,omitempty"`
+	AttestationClientDataHash string     `json:"attestation_client_data_hash,omitempty"`
+	AttestationTrust          string     `json:"attestation_trust,omitempty"`
+	AttestationCheckedAt      *time.Time `json:"attestation_checked_at,omitempty"`
+	QuarantinedAt             *time.Time `json:"quarantined_at,omitempty"`
+	QuarantineReason          string     `json:"quarantine_reason,omitempty"`
 }
 
 // UserExportFormat names the layout of UserExport.
@@ -111,6 +118,13 @@ func ExportUser(ctx context.Context, store CredentialStore, handle []byte) (*Use
 			SecondFactorOnly:  c.SecondFactorOnly,
 			CreatedAt:         c.CreatedAt.UTC(),
 			LastUsedAt:        optionalTime(c.LastUsedAt),
+
+			AttestationObject:         enc(c.AttestationObject),
+			AttestationClientDataHash: enc(c.AttestationClientDataHash),
+			AttestationTrust:          c.AttestationTrust,
+			AttestationCheckedAt:      optionalTime(c.AttestationCheckedAt),
+			QuarantinedAt:             optionalTime(c.QuarantinedAt),
+			QuarantineReason:          c.QuarantineReason,
 		})
 	}
 	return out, nil

@@ -58,6 +58,9 @@ type Registration struct {
 	// GrantPurpose is GrantRequest.Purpose when the ceremony was begun with
 	// a grant ("" otherwise).
 	GrantPurpose string
+	// Attestation is the attestation policy's verdict (nil with
+	// AttestationOff).
+	Attestation *AttestationResult
 }
 
 // BeginRegistration starts registering a passkey, for a new account
@@ -210,7 +213,8 @@ func withRegistrationChallenge(c []byte) webauthn.RegistrationOption {
 // ErrUserVerificationRequired; ErrCredentialExists (the credential is
 // registered, to this or another account); ErrUsernameTaken (the name was
 // taken since Begin); ErrUserNotFound (adding a passkey to an account
-// deleted since Begin); ErrStoreUnavailable.
+// deleted since Begin); ErrAttestationRefused (AttestationEnforce refused
+// the authenticator); ErrStoreUnavailable.
 func (rp *RelyingParty) FinishRegistration(ctx context.Context, ceremonyID string, body []byte) (*Registration, error) {
 	reg, st, err := rp.finishRegistration(ctx, ceremonyID, body)
 	ev := Event{Type: EventRegistrationSucceeded}
@@ -250,6 +254,10 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	if err != nil {
 		return nil, st, invalidResponse(err)
 	}
+	attResult, err := rp.applyAttestationPolicy(ctx, st, cred.ID, cred.AttestationFormat, cred.Authenticator.AAGUID, cred.Attestation.Object)
+	if err != nil {
+		return nil, st, err
+	}
 	now := rp.cfg.Now().UTC()
 	rec := Credential{
 		ID:                cred.ID,
@@ -268,6 +276,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		SecondFactorOnly:  st.SecondFactorOnly,
 	}
 	rec.Transports = knownTransports(cred.Transport)
+	keepAttestation(&rec, parsed)
 	if rec.Name == "" {
 		rec.Name = defaultCredentialName(rec)
 	}
@@ -319,7 +328,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	default:
 		return nil, st, rp.storeErr(ctx, "CreateCredential", err)
 	}
-	return &Registration{User: u, Credential: rec, NewUser: st.NewUser, GrantPurpose: st.GrantPurpose}, st, nil
+	return &Registration{User: u, Credential: rec, NewUser: st.NewUser, GrantPurpose: st.GrantPurpose, Attestation: attResult}, st, nil
 }
 
 // knownTransports keeps the transport hints WebAuthn defines, once each:

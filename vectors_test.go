@@ -518,6 +518,10 @@ func testRegistrationVector(t *testing.T, v *vectorFile) {
 		})
 	}
 
+	if v.success() {
+		t.Run("attestation-monitor", func(t *testing.T) { testVectorAttestation(t, v) })
+	}
+
 	t.Run("tampered-signature", func(t *testing.T) {
 		body, what, ok := tamperAttestation(t, v.Response)
 		if !ok {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
+	"github.com/webauthnkit/webauthnkit/mds"
+	"github.com/webauthnkit/webauthnkit/mds/mdstest"
 	"github.com/webauthnkit/webauthnkit/memstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
@@ -254,6 +256,15 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			want: webauthnkit.ErrCounterRegression, status: 401,
 		},
 		{
+			name: "quarantined passkey",
+			run: func(t *testing.T, l *layers) error {
+				reg, auth := l.signUp(t, "alice")
+				require.NoError(t, l.rp.QuarantineCredential(ctx, reg.Credential.ID, "lost key reported"))
+				return l.login(t, auth)
+			},
+			want: webauthnkit.ErrCredentialQuarantined, status: 403,
+		},
+		{
 			name: "rename another account's passkey",
 			run: func(t *testing.T, l *layers) error {
 				alice, _ := l.signUp(t, "alice")
@@ -295,6 +306,38 @@ func TestErrorsAcrossLayers(t *testing.T) {
 				return err
 			},
 			want: webauthnkit.ErrStoreUnavailable, status: 503,
+		},
+		{
+			name: "attestation refused (enforce, model unknown to the metadata)",
+			config: func(c *webauthnkit.Config) {
+				root, err := mdstest.NewRoot("Test MDS")
+				if err != nil {
+					panic(err)
+				}
+				blob, err := root.BLOB(1, time.Now().AddDate(0, 1, 0))
+				if err != nil {
+					panic(err)
+				}
+				p, err := mds.NewFromReader(bytes.NewReader(blob), mds.Options{Root: root.Cert})
+				if err != nil {
+					panic(err)
+				}
+				c.Attestation = webauthnkit.AttestationPolicy{Mode: webauthnkit.AttestationEnforce, Metadata: p}
+			},
+			run: func(t *testing.T, l *layers) error {
+				ca, err := webauthntest.NewAttestationCA("Vendor")
+				require.NoError(t, err)
+				model, err := ca.NewModel([16]byte{1, 2, 3})
+				require.NoError(t, err)
+				auth := webauthntest.New(webauthntest.WithOrigin("https://example.com"), webauthntest.WithPackedAttestation(model))
+				b, err := l.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "alice"})
+				require.NoError(t, err)
+				body, err := auth.Register(b.Options)
+				require.NoError(t, err)
+				_, err = l.rp.FinishRegistration(ctx, b.CeremonyID, body)
+				return err
+			},
+			want: webauthnkit.ErrAttestationRefused, status: 403,
 		},
 		{
 			name: "deadline passed",

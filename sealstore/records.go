@@ -63,6 +63,11 @@ type credentialRecord struct {
 	AttestationFormat string
 	Transports        []string
 	Attachment        string
+	// The attestation statement kept for audits (immutable after
+	// registration): it names the authenticator model and may hold a
+	// device certificate.
+	AttestationObject         []byte
+	AttestationClientDataHash []byte
 }
 
 const recordVersion = 1
@@ -98,7 +103,7 @@ func decodeUserRecord(b []byte) (userRecord, error) {
 }
 
 func (r *credentialRecord) encode() []byte {
-	b := make([]byte, 0, 16+len(r.Name)+len(r.AAGUID)+len(r.AttestationFormat)+len(r.Attachment)+32)
+	b := make([]byte, 0, 24+len(r.Name)+len(r.AAGUID)+len(r.AttestationFormat)+len(r.Attachment)+32+len(r.AttestationObject)+len(r.AttestationClientDataHash))
 	b = append(b, recordVersion)
 	b = appendString(b, r.Name)
 	b = appendBytes(b, r.AAGUID)
@@ -108,6 +113,8 @@ func (r *credentialRecord) encode() []byte {
 		b = appendString(b, t)
 	}
 	b = appendString(b, r.Attachment)
+	b = appendBytes(b, r.AttestationObject)
+	b = appendBytes(b, r.AttestationClientDataHash)
 	return b
 }
 
@@ -131,6 +138,8 @@ func decodeCredentialRecord(b []byte) (credentialRecord, error) {
 		r.Transports = append(r.Transports, d.string())
 	}
 	r.Attachment = d.string()
+	r.AttestationObject = d.bytes()
+	r.AttestationClientDataHash = d.bytes()
 	return r, d.done()
 }
 

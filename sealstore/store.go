@@ -46,6 +46,7 @@ type Store struct {
 	inner    webauthnkit.CredentialStore
 	join     webauthnkit.CredentialUserGetter
 	lister   webauthnkit.UserHandleLister
+	auditor  webauthnkit.CredentialAuditor
 	ring     atomic.Pointer[Keyring]
 	onTamper func(context.Context, Tamper)
 
@@ -60,6 +61,7 @@ var (
 	_ webauthnkit.CredentialStore      = (*Store)(nil)
 	_ webauthnkit.CredentialUserGetter = (*Store)(nil)
 	_ webauthnkit.UserHandleLister     = (*Store)(nil)
+	_ webauthnkit.CredentialAuditor    = (*Store)(nil)
 )
 
 // New wraps inner. Values written through the Store are sealed with
@@ -80,6 +82,9 @@ func New(inner webauthnkit.CredentialStore, cfg Config) (*Store, error) {
 	}
 	if l, ok := inner.(webauthnkit.UserHandleLister); ok && f.ListUserHandles {
 		s.lister = l
+	}
+	if a, ok := inner.(webauthnkit.CredentialAuditor); ok && f.Audit {
+		s.auditor = a
 	}
 	s.ring.Store(cfg.Keyring)
 	return s, nil
@@ -109,13 +114,15 @@ func (s *Store) Keyring() *Keyring { return s.ring.Load() }
 func (s *Store) Unwrap() webauthnkit.CredentialStore { return s.inner }
 
 // Features forwards the wrapped store's declaration of what the Store
-// really forwards: ProcessLocal as declared; CredentialWithUser and
-// ListUserHandles when the wrapped store declares and implements them.
+// really forwards: ProcessLocal as declared; CredentialWithUser,
+// ListUserHandles and Audit when the wrapped store declares and implements
+// them.
 func (s *Store) Features() webauthnkit.Features {
 	return webauthnkit.Features{
 		ProcessLocal:       s.inner.Features().ProcessLocal,
 		CredentialWithUser: s.join != nil,
 		ListUserHandles:    s.lister != nil,
+		Audit:              s.auditor != nil,
 	}
 }
 
@@ -417,12 +424,17 @@ func (kr *Keyring) sealCredential(c webauthnkit.Credential) webauthnkit.Credenti
 		AttestationFormat: c.AttestationFormat,
 		Transports:        c.Transports,
 		Attachment:        c.Attachment,
+
+		AttestationObject:         c.AttestationObject,
+		AttestationClientDataHash: c.AttestationClientDataHash,
 	}
 	out := c
 	out.AAGUID = nil
 	out.AttestationFormat = ""
 	out.Transports = nil
 	out.Attachment = ""
+	out.AttestationObject = nil
+	out.AttestationClientDataHash = nil
 	out.Name = kr.sealText(rec.encode(), credentialAAD(&c))
 	return out
 }
@@ -447,6 +459,8 @@ func (kr *Keyring) openCredential(row webauthnkit.Credential) (webauthnkit.Crede
 	c.AttestationFormat = rec.AttestationFormat
 	c.Transports = rec.Transports
 	c.Attachment = rec.Attachment
+	c.AttestationObject = rec.AttestationObject
+	c.AttestationClientDataHash = rec.AttestationClientDataHash
 	return c, keyID, nil
 }
 
@@ -555,3 +569,39 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 func (s *Store) DeleteCredential(ctx context.Context, userHandle, id []byte, allowLast bool) error {
 	return fail("DeleteCredential", s.inner.DeleteCredential(ctx, userHandle, id, allowLast))
 }
+
+// ScanCredentials forwards to the wrapped store's CredentialAuditor (when
+// Features declares it) and opens each credential; one that fails to open
+// fails the page (reported to OnTamper), as in ListCredentials. The cursor
+// is the wrapped store's.
+func (s *Store) ScanCredentials(ctx context.Context, cursor string, limit int) ([]webauthnkit.Credential, string, error) {
+	const op = "ScanCredentials"
+	if s.auditor == nil {
+		return nil, "", fail(op, errNoAuditor)
+	}
+	kr := s.ring.Load()
+	rows, next, err := s.auditor.ScanCredentials(ctx, cursor, limit)
+	if err != nil {
+		return nil, "", fail(op, err)
+	}
+	for i, row := range rows {
+		c, _, err := s.openCredentialRow(kr, row)
+		if err != nil {
+			return nil, "", s.report(ctx, op, row.UserHandle, row.ID, err)
+		}
+		rows[i] = c
+	}
+	return rows, next, nil
+}
+
+// SetCredentialAudit forwards: the audit state (trust, times, quarantine
+// reason) is stored in clear, since the wrapped store writes it as one
+// atomic step and reads of a quarantine must not need a key.
+func (s *Store) SetCredentialAudit(ctx context.Context, id []byte, audit webauthnkit.CredentialAudit) error {
+	if s.auditor == nil {
+		return fail("SetCredentialAudit", errNoAuditor)
+	}
+	return fail("SetCredentialAudit", s.auditor.SetCredentialAudit(ctx, id, audit))
+}
+
+var errNoAuditor = errors.New("the wrapped store does not declare Features().Audit")

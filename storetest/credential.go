@@ -193,7 +193,9 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 	t.Run("Features", func(t *testing.T) {
 		run(t, "stable", testCredentialFeaturesStable)
 		run(t, "CredentialWithUser_implemented", testCredentialWithUserImplemented)
+		run(t, "Audit_implemented", testAuditImplemented)
 	})
+	t.Run("Audit", func(t *testing.T) { auditClauses(t, newStore, run) })
 	t.Run("LargeAndUnicodeValues", func(t *testing.T) {
 		run(t, "large_credential", testLargeCredential)
 		run(t, "unicode_names", testUnicodeNames)

@@ -93,6 +93,9 @@ func testExportUserEverything(t *testing.T, s credStore) {
 	for _, c := range creds {
 		mustHave = append(mustHave, enc(c.ID), enc(c.PublicKey), enc(c.AAGUID), jsonString(c.Name), jsonString(c.AttestationFormat),
 			jsonString(c.Attachment), c.CreatedAt.UTC().Format(time.RFC3339), c.LastUsedAt.UTC().Format(time.RFC3339))
+		if len(c.AttestationObject) > 0 {
+			mustHave = append(mustHave, enc(c.AttestationObject), enc(c.AttestationClientDataHash))
+		}
 	}
 	for _, want := range mustHave {
 		require.Contains(t, text, strings.TrimSuffix(want, "Z"), "the export lacks a stored value")

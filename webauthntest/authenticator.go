@@ -286,7 +286,16 @@ func (a *Authenticator) Register(optionsJSON []byte, opts ...CallOption) ([]byte
 	clientDataHash := sha256.Sum256(clientData)
 
 	var attStmt any = map[string]any{}
-	if a.cfg.attestation == AttestationPackedSelf {
+	if m := a.cfg.attModel; m != nil && a.cfg.attestation == AttestationPackedSelf {
+		sig, err := m.sign(slices.Concat(authData, clientDataHash[:]))
+		if err != nil {
+			return nil, fmt.Errorf("webauthntest: register: %w", err)
+		}
+		if cl.badSignature {
+			sig[len(sig)-1] ^= 0x01
+		}
+		attStmt = map[string]any{"alg": int(ES256), "sig": sig, "x5c": m.x5c()}
+	} else if a.cfg.attestation == AttestationPackedSelf {
 		sig, err := a.sign(key, cred.alg, slices.Concat(authData, clientDataHash[:]))
 		if err != nil {
 			return nil, fmt.Errorf("webauthntest: register: %w", err)

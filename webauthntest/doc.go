@@ -33,7 +33,10 @@
 // signature counter that starts at 0 and grows by 1 per assertion. Options
 // change this: WithAlgorithm (ES256, EdDSA, RS256, ES384, ES512, PS256),
 // WithRSAKeyBits (2048, 3072 or 4096), WithAttestation (none or
-// packed self attestation), WithAAGUID, WithUserVerification,
+// packed self attestation), WithPackedAttestation (packed with an x5c
+// chain under a test CA: NewAttestationCA, AttestationCA.NewModel, and
+// AttestationModel.MetadataEntry for its FIDO MDS3 entry), WithAAGUID,
+// WithUserVerification,
 // WithUserPresence, WithBackup (the BE and BS flags), WithCounter,
 // WithAttachment, WithTransports, WithResidentKeys and
 // WithCredentialIDLength. SyncedPasskey and SecurityKey set several of them

@@ -72,6 +72,7 @@ type config struct {
 	rsaBits      int
 	key          crypto.Signer // nil: a new key per credential
 	attestation  AttestationFormat
+	attModel     *AttestationModel // packed with x5c when set
 	aaguid       [16]byte
 	uv, up       bool
 	be, bs       bool
@@ -165,6 +166,26 @@ func WithAttestation(format AttestationFormat) Option {
 			panic(fmt.Sprintf("webauthntest: unsupported attestation format %q", format))
 		}
 		c.attestation = format
+		c.attModel = nil
+	}
+}
+
+// WithPackedAttestation makes registrations carry packed attestation with a
+// certificate chain ("basic_full"): attStmt {alg: ES256, sig, x5c:
+// [model's attestation certificate, its CA's intermediate]}, the signature
+// made with the model's attestation key, and the model's AAGUID in the
+// authenticator data. Like WithAttestation, it ignores the RP's conveyance
+// preference. A later WithAttestation overrides it; a later WithAAGUID
+// sends an AAGUID other than the certificate's, which a relying party
+// must refuse.
+func WithPackedAttestation(m *AttestationModel) Option {
+	return func(c *config) {
+		if m == nil {
+			panic("webauthntest: WithPackedAttestation(nil)")
+		}
+		c.attestation = AttestationPackedSelf
+		c.attModel = m
+		c.aaguid = m.AAGUID
 	}
 }
 

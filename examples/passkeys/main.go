@@ -37,6 +37,9 @@
 //	                                visible in the process list)
 //	-smtp-tls  [PASSKEYS_SMTP_TLS]  starttls (default), implicit (port 465) or none
 //	                                (loopback servers only)
+//	-attestation [PASSKEYS_ATTESTATION] off (default), monitor or enforce
+//	                                (docs/attestation.md); enforce needs -mds
+//	-mds       [PASSKEYS_MDS]       FIDO metadata BLOB file (webauthnkit-mds -out FILE)
 //
 // Secret files are created with mode 0600 and refused if other users may
 // read them.
@@ -59,9 +62,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/examples/passkeys/app"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/mail"
+	"github.com/webauthnkit/webauthnkit/mds"
 )
 
 func main() {
@@ -170,6 +175,8 @@ func run(args []string, log *slog.Logger) error {
 	smtpUser := fs.String("smtp-user", env("PASSKEYS_SMTP_USER", ""), "SMTP AUTH `user` (default: no AUTH)")
 	smtpPassword := fs.String("smtp-password", env("PASSKEYS_SMTP_PASSWORD", ""), "SMTP AUTH `password` (prefer the PASSKEYS_SMTP_PASSWORD variable: flags show in the process list)")
 	smtpTLS := fs.String("smtp-tls", env("PASSKEYS_SMTP_TLS", "starttls"), "SMTP `protection`: starttls, implicit (port 465) or none (loopback only)")
+	attestation := fs.String("attestation", env("PASSKEYS_ATTESTATION", "off"), "attestation `mode`: off, monitor (verify and log) or enforce (refuse untrusted authenticators; needs -mds)")
+	mdsFile := fs.String("mds", env("PASSKEYS_MDS", ""), "FIDO metadata BLOB `file` (download it with webauthnkit-mds); re-read after its nextUpdate")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -224,6 +231,16 @@ func run(args []string, log *slog.Logger) error {
 	cfg.WebauthnSecretFile = *webauthnSecretFile
 	if s := os.Getenv("PASSKEYS_SESSION_SECRET"); s != "" {
 		cfg.SessionSecret = []byte(s)
+	}
+
+	cfg.Attestation.Mode = webauthnkit.AttestationMode(*attestation)
+	if *mdsFile != "" {
+		p, err := mds.New(context.Background(), mds.Options{File: *mdsFile, Logger: log})
+		if err != nil {
+			return fmt.Errorf("-mds: %w", err)
+		}
+		defer p.Close()
+		cfg.Attestation.Metadata = p
 	}
 
 	handler, closer, err := app.New(cfg)

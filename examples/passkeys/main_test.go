@@ -48,6 +48,9 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{"extra"},
 		{"-nosuchflag"},
 		{"-addr", "localhost:0", "-rpid", "https://example.com", "-db", t.TempDir() + "/x.db"},
+		{"-addr", "localhost:0", "-db", t.TempDir() + "/x.db", "-attestation", "enforce"}, // no -mds
+		{"-addr", "localhost:0", "-db", t.TempDir() + "/x.db", "-attestation", "sometimes"},
+		{"-addr", "localhost:0", "-db", t.TempDir() + "/x.db", "-attestation", "monitor", "-mds", t.TempDir() + "/missing.jwt"},
 	} {
 		if err := run(args, discard); err == nil {
 			t.Errorf("run(%s) succeeded", strings.Join(args, " "))

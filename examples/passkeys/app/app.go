@@ -102,6 +102,10 @@ type Config struct {
 	// answer slower than an unknown one). Default 1 s; negative disables.
 	AccountsMinStartDuration time.Duration
 
+	// Attestation is webauthnkit's Config.Attestation (docs/attestation.md).
+	// Default: off.
+	Attestation webauthnkit.AttestationPolicy
+
 	// Logger receives access and diagnostic logs. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -191,6 +195,7 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 		Logger:      log,
 		Now:         cfg.Now,
 		OnEvent:     hook.OnEvent,
+		Attestation: cfg.Attestation,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -41,6 +41,10 @@ func eventLogger(log *slog.Logger, creds webauthnkit.CredentialStore) func(conte
 			attrs = append(attrs, slog.String("credential", base64.RawURLEncoding.EncodeToString(ev.CredentialID)))
 		}
 		level := slog.LevelInfo
+		if a := ev.Attestation; a != nil {
+			attrs = append(attrs, slog.String("aaguid", a.AAGUID.String()), slog.String("trust", string(a.Trust)),
+				slog.String("model", a.Description), slog.String("reason", a.Reason), slog.Bool("refused", a.Refused))
+		}
 		if ev.Code != "" {
 			attrs = append(attrs, slog.String("code", string(ev.Code)))
 			level = slog.LevelWarn

@@ -16,6 +16,7 @@
     // sign-up
     username_taken: "That username is already taken. Choose another one, or sign in if it’s yours.",
     credential_exists: "This device already has a passkey for your account. Use another device or password manager.",
+    attestation_refused: "This security key or passkey provider isn’t accepted here. Use another one.",
     // sign-in
     unknown_credential: "We don’t recognise this passkey. It may have been removed from your account — try another passkey, or create an account.",
     user_not_found: "We don’t recognise this passkey. Try another one, or create an account.",

@@ -1,0 +1,107 @@
+package webauthnkit_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
+	"github.com/webauthnkit/webauthnkit/mds"
+	"github.com/webauthnkit/webauthnkit/webauthntest"
+)
+
+// Attestation policy cost (issue 16); see BENCHMARKS.md, "Attestation and
+// metadata (issue 16)".
+//
+// BenchmarkAttestationRegistration compares FinishRegistration of a
+// "none" attestation with the policy off (what a passkey site does) with
+// packed attestation and an x5c chain (a security key) under
+// AttestationEnforce, which adds go-webauthn's packed verification (one
+// more ECDSA signature, certificate parsing) and the policy (chain
+// verification to the MDS root, status reports). cpu-ns/op is process CPU
+// time. Use a fixed -benchtime (e.g. 300x): bodies are made beforehand.
+func BenchmarkAttestationRegistration(b *testing.B) {
+	w := newAttWorld(b)
+	cases := []struct {
+		name   string
+		policy webauthnkit.AttestationPolicy
+		device []webauthntest.Option
+	}{
+		{"none/off", webauthnkit.AttestationPolicy{}, []webauthntest.Option{webauthntest.SyncedPasskey()}},
+		{"packed-x5c/off", webauthnkit.AttestationPolicy{}, device(w.good)},
+		{"packed-x5c/monitor", w.policy(webauthnkit.AttestationMonitor), device(w.good)},
+		{"packed-x5c/enforce", w.policy(webauthnkit.AttestationEnforce), device(w.good)},
+		{"none/enforce", w.policy(webauthnkit.AttestationEnforce), []webauthntest.Option{webauthntest.SyncedPasskey()}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			store := newMemStore(b)
+			rp, err := webauthnkit.New(webauthnkit.Config{
+				RPID: testRPID, Origins: []string{testOrigin},
+				Credentials: store, Ceremonies: store,
+				NewChallenge: func() ([]byte, error) { return fixedChallenge, nil },
+				Attestation:  tc.policy,
+			})
+			require.NoError(b, err)
+			d := webauthntest.New(append([]webauthntest.Option{webauthntest.WithOrigin(testOrigin)}, tc.device...)...)
+			ids, bodies := make([]string, b.N), make([][]byte, b.N)
+			for i := range b.N {
+				begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: fmt.Sprintf("user-%d", i)})
+				require.NoError(b, err)
+				ids[i] = begin.CeremonyID
+				bodies[i], err = d.Register(begin.Options)
+				require.NoError(b, err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := testenv.ProcessCPU()
+			for i := range b.N {
+				if _, err := rp.FinishRegistration(ctx, ids[i], bodies[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, testenv.ProcessCPU()-cpu)
+		})
+	}
+}
+
+// BenchmarkMDSLoad measures verifying and loading a BLOB of n entries
+// (each ~2 KB of JSON, like the FIDO Alliance's; its BLOB is a few MB).
+func BenchmarkMDSLoad(b *testing.B) {
+	w := newAttWorld(b)
+	for _, n := range []int{10, 1000} {
+		entries := make([]map[string]any, n)
+		for i := range entries {
+			m, err := w.ca.NewModel(uuid.New())
+			require.NoError(b, err)
+			entries[i] = m.MetadataEntry(fmt.Sprintf("Key %d", i))
+		}
+		blob, err := w.root.BLOB(1, time.Now().AddDate(0, 1, 0), entries...)
+		require.NoError(b, err)
+		b.Run(fmt.Sprintf("Verify/%d-entries-%dKB", n, len(blob)>>10), func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := testenv.ProcessCPU()
+			for range b.N {
+				if _, err := mds.Verify(blob, w.root.Cert, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, testenv.ProcessCPU()-cpu)
+		})
+		b.Run(fmt.Sprintf("NewFromReader/%d-entries-%dKB", n, len(blob)>>10), func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := testenv.ProcessCPU()
+			for range b.N {
+				if _, err := mds.NewFromReader(bytes.NewReader(blob), mds.Options{Root: w.root.Cert}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, testenv.ProcessCPU()-cpu)
+		})
+	}
+}
