@@ -23,6 +23,11 @@
 //	                                (default <db>.webauthn-secret, or passkeys.webauthn-secret
 //	                                with -postgres/-mysql); every instance sharing the
 //	                                database or Redis needs the same file
+//	-keyring-file [PASSKEYS_KEYRING_FILE] keys that seal users' data at rest (package
+//	                                sealstore, docs/privacy.md), created on first run
+//	                                (default <db>.keyring, or passkeys.keyring with
+//	                                -postgres/-mysql); "off" stores it in clear
+//	[PASSKEYS_SEAL_KEYS]            the keyring itself, as JSON (instead of the file)
 //	-rate-limit [PASSKEYS_RATE_LIMIT] on (default), off, or per-client budgets such as
 //	                                begin=10/100,finish=10/100,manage=20/200 (per second/burst)
 //	-trusted-proxies [PASSKEYS_TRUSTED_PROXIES] CIDRs of reverse proxies whose
@@ -168,6 +173,7 @@ func run(args []string, log *slog.Logger) error {
 	dbConns := fs.Int("db-conns", envInt("PASSKEYS_DB_CONNS", app.DefaultDBConns), "SQL connection pool `size` (open and idle)")
 	secretFile := fs.String("secret-file", env("PASSKEYS_SECRET_FILE", ""), "session secret `file`, created if missing (default <db>.secret with SQLite; random per start otherwise)")
 	webauthnSecretFile := fs.String("webauthn-secret-file", env("PASSKEYS_WEBAUTHN_SECRET_FILE", ""), "webauthnkit secret `file`, created if missing; the same for every instance (default <db>.webauthn-secret with SQLite, passkeys.webauthn-secret with -postgres/-mysql)")
+	keyringFile := fs.String("keyring-file", env("PASSKEYS_KEYRING_FILE", ""), "keyring `file` sealing users' data at rest, created if missing; \"off\" stores it in clear (default <db>.keyring with SQLite, passkeys.keyring with -postgres/-mysql)")
 	rateLimit := fs.String("rate-limit", env("PASSKEYS_RATE_LIMIT", "on"), "rate limiting: on, off, or per-client `budgets` like begin=10/100,finish=10/100,manage=20/200 (requests per second/burst)")
 	trustedProxies := fs.String("trusted-proxies", env("PASSKEYS_TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	smtpAddr := fs.String("smtp", env("PASSKEYS_SMTP", ""), "SMTP submission server `host:port` for the mails (default: none, codes are written to the log)")
@@ -229,6 +235,19 @@ func run(args []string, log *slog.Logger) error {
 	}
 	cfg.SessionSecretFile = *secretFile
 	cfg.WebauthnSecretFile = *webauthnSecretFile
+	switch {
+	case *keyringFile == "off":
+	case *keyringFile != "":
+		cfg.SealKeyringFile = *keyringFile
+	case cfg.SQLitePath != "":
+		cfg.SealKeyringFile = cfg.SQLitePath + ".keyring"
+	default:
+		// A shared database: instances on other machines need a copy.
+		cfg.SealKeyringFile = "passkeys.keyring"
+	}
+	if k := os.Getenv("PASSKEYS_SEAL_KEYS"); k != "" && *keyringFile != "off" {
+		cfg.SealKeys, cfg.SealKeyringFile = []byte(k), ""
+	}
 	if s := os.Getenv("PASSKEYS_SESSION_SECRET"); s != "" {
 		cfg.SessionSecret = []byte(s)
 	}
