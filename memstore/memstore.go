@@ -752,8 +752,8 @@ func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, err
 }
 
 // Features declares that the data lives in this process only and that
-// GetCredentialWithUser, ScanCredentials and SetCredentialAudit are
-// implemented.
+// GetCredentialWithUser, ListUserHandles (listusers.go), ScanCredentials
+// and SetCredentialAudit are implemented.
 func (s *Store) Features() webauthnkit.Features {
 	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true, ListUserHandles: true, Audit: true}
 }

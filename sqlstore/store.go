@@ -429,7 +429,8 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 // Features declares what the Store offers: it is shared by every process
 // using the database (so the library requires Config.Secret), and it reads
 // a credential with its owner in one query, and it implements
-// webauthnkit.CredentialAuditor (audit.go).
+// webauthnkit.CredentialAuditor (audit.go) and
+// webauthnkit.UserHandleLister (listusers.go).
 func (s *Store) Features() webauthnkit.Features {
 	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true, ListUserHandles: true, Audit: true}
 }

@@ -118,6 +118,21 @@
 //     hash in both the old and the new set is usable once. 16 concurrent
 //     uses of one code give exactly one success; 16 concurrent uses of
 //     different codes all succeed and none is lost.
+//   - ListUserHandles (run when the store declares Features().ListUserHandles):
+//     the suite's users share a random 24-byte handle prefix and every walk
+//     starts at that prefix, so the store may hold any number of other
+//     users. Walks with limits 1, 2, 3, 7 and 100 return the same handles
+//     in byte order; a deleted user is absent; limits 0, -1 and
+//     MaxUserHandlePage+1 are refused; returned slices are the caller's;
+//     three walks run while other users are created and deleted, and must
+//     each return every stable user exactly once.
+//   - DeleteUser/removes_every_trace: after DeleteUser of a user with an
+//     email, two credentials, recovery codes and an ended session, no read
+//     finds it (by handle, name or email), its credentials, codes or epoch,
+//     and a new user may take its handle, name, email and credential IDs
+//     and starts empty. ExportUser/everything_stored: webauthnkit.ExportUser
+//     over the store returns every stored field of the user and of its
+//     credentials, and nothing of another user.
 //
 // Two contract clauses cannot be checked against a healthy store and are left
 // to each store's own tests:
