@@ -3,6 +3,7 @@ package sealstore_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -108,21 +109,29 @@ func BenchmarkOpen(b *testing.B) {
 // GetCredentialWithUser and UpdateCredentialUse; username: GetUserByName,
 // ListCredentials, then the finish's reads and UpdateCredentialUse), and
 // replays exactly those calls on plain memstore and on sealed memstore.
-// The difference of the two is the cost sealing adds per login; compare it
-// with BenchmarkLoginSealed's plain cpu-ns/op.
+// The ceremony's put and take are replayed with the login's real record
+// (plain, or through Store.Ceremonies). The difference of the variants is
+// the cost sealing adds per login; compare it with BenchmarkLoginSealed's
+// plain cpu-ns/op.
 func BenchmarkLoginStoreCalls(b *testing.B) {
 	for _, kind := range []string{"discoverable", "username"} {
-		for _, variant := range []string{"plain", "sealed"} {
+		for _, variant := range []string{"plain", "sealed", "sealed+ceremonies"} {
 			b.Run(kind+"/"+variant, func(b *testing.B) {
 				mem, err := memstore.New()
 				require.NoError(b, err)
 				b.Cleanup(func() { mem.Close() })
 				var creds webauthnkit.CredentialStore = mem
-				if variant == "sealed" {
-					creds, err = sealstore.New(mem, sealstore.Config{Keyring: testKeyring(b, nil)})
+				var cers webauthnkit.ChallengeStore = mem
+				if variant != "plain" {
+					sealed, err := sealstore.New(mem, sealstore.Config{Keyring: testKeyring(b, nil)})
 					require.NoError(b, err)
+					creds = sealed
+					if variant == "sealed+ceremonies" {
+						cers = sealed.Ceremonies(mem)
+					}
 				}
-				probe := storewrap.New(creds, mem, storewrap.WithCallLog())
+				rec := &lastPut{ChallengeStore: mem}
+				probe := storewrap.New(creds, rec, storewrap.WithCallLog())
 				f := loginbench.New(b, probe, probe)
 				req := webauthnkit.LoginRequest{}
 				if kind == "username" {
@@ -135,7 +144,7 @@ func BenchmarkLoginStoreCalls(b *testing.B) {
 				_, err = f.RP.FinishLogin(ctx, begin.CeremonyID, f.Body)
 				require.NoError(b, err)
 				calls := probe.TakeCalls()
-				b.Logf("%s login: %v", kind, calls)
+				b.Logf("%s login: %v (ceremony record: %d bytes)", kind, calls, len(rec.data))
 				u, c := f.Registration.User, f.Registration.Credential
 				getter, _ := creds.(webauthnkit.CredentialUserGetter)
 				b.ReportAllocs()
@@ -157,8 +166,10 @@ func BenchmarkLoginStoreCalls(b *testing.B) {
 							_, err = creds.ListCredentials(ctx, u.Handle)
 						case "UpdateCredentialUse":
 							err = creds.UpdateCredentialUse(ctx, c.ID, 0, webauthnkit.CredentialUse{LastUsedAt: c.CreatedAt})
-						case "PutCeremony", "TakeCeremony":
-							// ChallengeStore calls: not sealed here.
+						case "PutCeremony":
+							err = cers.PutCeremony(ctx, "bench", rec.data, rec.expires)
+						case "TakeCeremony":
+							_, err = cers.TakeCeremony(ctx, "bench")
 						default:
 							b.Fatalf("unexpected call %s", call)
 						}
@@ -171,4 +182,17 @@ func BenchmarkLoginStoreCalls(b *testing.B) {
 			})
 		}
 	}
+}
+
+// lastPut forwards to a ChallengeStore and keeps the last record put, so
+// BenchmarkLoginStoreCalls can replay a real ceremony record.
+type lastPut struct {
+	webauthnkit.ChallengeStore
+	data    []byte
+	expires time.Time
+}
+
+func (l *lastPut) PutCeremony(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
+	l.data, l.expires = append([]byte(nil), data...), expiresAt
+	return l.ChallengeStore.PutCeremony(ctx, id, data, expiresAt)
 }

@@ -144,16 +144,18 @@ func (kr *Keyring) seal(plaintext, aad []byte) []byte {
 	return k.aead.Seal(out, nonce, plaintext, aad)
 }
 
-// open decrypts a sealed value with the key it names. It returns the key ID
-// too, so Rekey can tell values sealed with an older key.
+// open decrypts a sealed value with the key it names, in place (sealed is
+// overwritten: pass a copy you own). It returns the key ID too, so Rekey
+// can tell values sealed with an older key.
 func (kr *Keyring) open(sealed, aad []byte) (plaintext []byte, keyID string, err error) {
 	if len(sealed) < 2 || sealed[0] != sealVersion || len(sealed) < 2+int(sealed[1]) {
 		return nil, "", errMalformed
 	}
 	idLen := int(sealed[1])
-	keyID = string(sealed[2 : 2+idLen])
-	k, ok := kr.byID[keyID]
+	k, ok := kr.byID[string(sealed[2:2+idLen])] // no allocation for the lookup
+	keyID = k.id
 	if !ok {
+		keyID = string(sealed[2 : 2+idLen])
 		if validKeyID(keyID) != nil {
 			return nil, "", errMalformed
 		}
@@ -164,7 +166,9 @@ func (kr *Keyring) open(sealed, aad []byte) (plaintext []byte, keyID string, err
 	if len(rest) < ns+k.aead.Overhead() {
 		return nil, keyID, errMalformed
 	}
-	plaintext, err = k.aead.Open(nil, rest[:ns], rest[ns:], aad)
+	// Decrypted in place: the caller's buffer (a fresh decode) becomes
+	// the plaintext.
+	plaintext, err = k.aead.Open(rest[ns:ns], rest[:ns], rest[ns:], aad)
 	if err != nil {
 		return nil, keyID, errAuth
 	}
@@ -202,6 +206,22 @@ func (kr *Keyring) blindIndex(domain, value string) string {
 		kr.hmacs.Put(ix)
 	}
 	return string(out[:])
+}
+
+// blindIndexEqual reports whether want is the blind index of value,
+// without allocating.
+func (kr *Keyring) blindIndexEqual(domain, value, want string) bool {
+	ix := kr.hmacs.Get().(*indexer)
+	ix.buf = append(append(append(ix.buf[:0], domain...), 0), value...)
+	ix.h.Reset()
+	ix.h.Write(ix.buf)
+	sum := ix.h.Sum(ix.sum[:0])
+	var out [43]byte
+	b64.Encode(out[:], sum)
+	if cap(ix.buf) <= 4096 {
+		kr.hmacs.Put(ix)
+	}
+	return string(out[:]) == want
 }
 
 // indexer is a pooled HMAC with its buffers.

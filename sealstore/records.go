@@ -85,7 +85,7 @@ func (r *userRecord) encode() []byte {
 }
 
 func decodeUserRecord(b []byte) (userRecord, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	var r userRecord
 	if d.byte() != recordVersion {
 		return r, errMalformed
@@ -119,7 +119,7 @@ func (r *credentialRecord) encode() []byte {
 }
 
 func decodeCredentialRecord(b []byte) (credentialRecord, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	var r credentialRecord
 	if d.byte() != recordVersion {
 		return r, errMalformed
@@ -154,20 +154,28 @@ func appendString(b []byte, v string) []byte {
 }
 
 // decoder reads what the append functions wrote; the first error sticks.
+// Strings are substrings of one copy of the input (one allocation for
+// all); byte fields alias the input itself, capped so that appending to
+// one never overwrites the next: the input must be a buffer the caller
+// owns and hands over (open's fresh plaintext).
 type decoder struct {
 	b   []byte
+	s   string // string(b), made once
+	pos int
 	err error
 }
+
+func newDecoder(b []byte) decoder { return decoder{b: b, s: string(b)} }
 
 var errShort = errors.New("short")
 
 func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) == 0 {
+	if d.err != nil || d.pos >= len(d.b) {
 		d.err = errShort
 		return 0
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
+	c := d.b[d.pos]
+	d.pos++
 	return c
 }
 
@@ -175,37 +183,39 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b[d.pos:])
 	if n <= 0 {
 		d.err = errShort
 		return 0
 	}
-	d.b = d.b[n:]
+	d.pos += n
 	return v
 }
 
 func (d *decoder) bytes() []byte {
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
+	if d.err != nil || n > uint64(len(d.b)-d.pos) {
 		d.err = errShort
 		return nil
 	}
 	if n == 0 {
 		return nil
 	}
-	v := append([]byte(nil), d.b[:n]...)
-	d.b = d.b[n:]
+	end := d.pos + int(n)
+	v := d.b[d.pos:end:end]
+	d.pos = end
 	return v
 }
 
 func (d *decoder) string() string {
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
+	if d.err != nil || n > uint64(len(d.b)-d.pos) {
 		d.err = errShort
 		return ""
 	}
-	v := string(d.b[:n])
-	d.b = d.b[n:]
+	end := d.pos + int(n)
+	v := d.s[d.pos:end]
+	d.pos = end
 	return v
 }
 
@@ -213,7 +223,7 @@ func (d *decoder) string() string {
 // (the plaintext was authenticated, so this means a bug or a future
 // format, never an attack).
 func (d *decoder) done() error {
-	if d.err != nil || len(d.b) != 0 {
+	if d.err != nil || d.pos != len(d.b) {
 		return errMalformed
 	}
 	return nil

@@ -196,7 +196,7 @@ func (kr *Keyring) openUser(row webauthnkit.User) (webauthnkit.User, userRecord,
 	if err != nil {
 		return webauthnkit.User{}, userRecord{}, keyID, err
 	}
-	if kr.blindIndex("name", rec.Name) != row.Name {
+	if !kr.blindIndexEqual("name", rec.Name, row.Name) {
 		return webauthnkit.User{}, userRecord{}, keyID, errMismatch
 	}
 	u := row
@@ -206,7 +206,7 @@ func (kr *Keyring) openUser(row webauthnkit.User) (webauthnkit.User, userRecord,
 	if row.Email != "" {
 		found := false
 		for _, e := range rec.Emails {
-			if kr.blindIndex("email", e) == row.Email {
+			if kr.blindIndexEqual("email", e, row.Email) {
 				u.Email, found = e, true
 				break
 			}
