@@ -112,8 +112,10 @@
 //     a tampered row makes the account's username sign-in fail (closed)
 //     until an operator removes it.
 //   - Rows written around the wrapper (by an older version, a migration
-//     script) fail to open: seal existing data by copying it through a
-//     Store (read from the plain store, CreateUser on the sealed one).
+//     script) fail to open. Seal existing data with Copy: it copies every
+//     account of the clear store into a Store over new, empty tables (or
+//     another key prefix), resumably; recovery codes cannot be copied (a
+//     store hands out no hashes), so their owners need new ones.
 //   - Sealed values are longer than the plaintext (about 4/3 of it plus 45
 //     characters): sqlstore's columns are TEXT and fit them.
 //
