@@ -118,7 +118,8 @@ type AuditReport struct {
 // req.Quarantine, QuarantinedAt and QuarantineReason too, emitting
 // EventCredentialQuarantined or EventCredentialReleased).
 //
-// It stops at the first store error or when ctx is done, returning the
+// It stops at the first store error, when the metadata cannot be read
+// (ErrInternal), or when ctx is done, returning the
 // report so far, whose Cursor resumes the audit; a credential may then be
 // evaluated twice, which is harmless. Concurrent logins go on; a
 // credential registered during the audit may be missed (registration
@@ -189,6 +190,10 @@ func (rp *RelyingParty) auditOne(ctx context.Context, store CredentialAuditor, c
 	if err != nil {
 		if ctx.Err() != nil {
 			return rp.storeErr(ctx, "AuditCredentials", ctx.Err())
+		}
+		if errors.Is(err, errMetadataUnavailable) {
+			// Every credential would fail alike: stop, resumable.
+			return &Error{Code: CodeInternal, Message: "the attestation metadata is unavailable: resume the audit later", Err: err}
 		}
 		report.Failed++
 		rp.log.WarnContext(ctx, "webauthnkit: credential audit failed", "err", err)
@@ -339,7 +344,38 @@ func (rp *RelyingParty) checkQuarantine(ctx context.Context, c *Credential) erro
 // AuditRequest.Evaluate: the configured attestation policy against the
 // current metadata; nil without one.
 func (rp *RelyingParty) defaultAuditFunc() AuditFunc {
-	return nil // wired to the attestation policy (attpolicy) at merge
+	if rp.cfg.Attestation.Mode == AttestationOff {
+		return nil
+	}
+	return rp.auditByPolicy
+}
+
+// errMetadataUnavailable: the metadata could not be read; the audit must
+// not conclude anything (under enforce every credential would look
+// untrusted).
+var errMetadataUnavailable = errors.New("webauthnkit: attestation metadata unavailable")
+
+// auditByPolicy evaluates a stored credential with EvaluateAttestation
+// (Config.Attestation against the current metadata, at Config.Now). It
+// refuses what FinishRegistration would refuse now, except that a
+// credential stored without its attestation object (registered before it
+// was kept, or imported) is refused only for its model (denied or
+// revoked), not for the evidence it no longer has. An unreadable metadata
+// source is an evaluation error: nothing is concluded.
+func (rp *RelyingParty) auditByPolicy(ctx context.Context, c Credential) (AuditVerdict, error) {
+	res, err := rp.EvaluateAttestation(ctx, AttestationInput{Format: c.AttestationFormat, AAGUID: c.AAGUID, AttestationObject: c.AttestationObject})
+	if err != nil {
+		return AuditVerdict{}, err
+	}
+	if res.MetadataErr != nil {
+		return AuditVerdict{}, fmt.Errorf("%w: %w", errMetadataUnavailable, res.MetadataErr)
+	}
+	refuse := res.Refused
+	if refuse && c.AttestationObject == nil && c.AttestationFormat != "" && c.AttestationFormat != "none" &&
+		!res.Denied && res.Trust != AttestationRevoked {
+		refuse = false
+	}
+	return AuditVerdict{Trust: string(res.Trust), Refuse: refuse, Reason: res.Reason}, nil
 }
 
 // keepAttestation stores the attestation object and the client data hash
