@@ -1007,6 +1007,10 @@ func TestAssertCredentialEqual(t *testing.T) {
 		c.Transports = slices.Clone(c.Transports)
 		c.CreatedAt = c.CreatedAt.UTC()
 		c.LastUsedAt = c.LastUsedAt.UTC()
+		c.AttestationObject = bytes.Clone(c.AttestationObject)
+		c.AttestationClientDataHash = bytes.Clone(c.AttestationClientDataHash)
+		c.AttestationCheckedAt = c.AttestationCheckedAt.UTC()
+		c.QuarantinedAt = c.QuarantinedAt.UTC()
 		return c
 	}
 	ok := func(name string, got webauthnkit.Credential) {
