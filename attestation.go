@@ -247,23 +247,23 @@ func checkAttestationPolicy(p *AttestationPolicy) error {
 		}
 	case ConveyanceNone:
 		if !off {
-			return fmt.Errorf("Conveyance none requests no attestation: nothing to %s (use Mode off)", p.Mode)
+			return fmt.Errorf("conveyance none requests no attestation: nothing to %s (use Mode off)", p.Mode)
 		}
 	case ConveyanceIndirect, ConveyanceDirect, ConveyanceEnterprise:
 		if off {
-			return fmt.Errorf("Conveyance %s with Mode off would ask users to share their authenticator's make and model for nothing", p.Conveyance)
+			return fmt.Errorf("conveyance %s with Mode off would ask users to share their authenticator's make and model for nothing", p.Conveyance)
 		}
 	default:
 		return fmt.Errorf("unknown Conveyance %q", p.Conveyance)
 	}
 	if off && (p.Metadata != nil || p.RequireAttestation || len(p.AllowAAGUIDs) > 0 || len(p.DenyAAGUIDs) > 0) {
-		return errors.New("Metadata, RequireAttestation and the AAGUID lists need Mode monitor or enforce")
+		return errors.New("a Metadata provider, RequireAttestation and the AAGUID lists need Mode monitor or enforce")
 	}
 	if p.Mode != AttestationEnforce && (p.RequireAttestation || len(p.AllowAAGUIDs) > 0) {
-		return errors.New("RequireAttestation and AllowAAGUIDs apply in Mode enforce only")
+		return errors.New("the fields RequireAttestation and AllowAAGUIDs apply in Mode enforce only")
 	}
 	if p.Mode == AttestationEnforce && p.Metadata == nil {
-		return errors.New("Mode enforce needs Metadata (e.g. an mds.Provider): without trust anchors every attestation is untrusted")
+		return errors.New("mode enforce needs Metadata (e.g. an mds.Provider): without trust anchors every attestation is untrusted")
 	}
 	var err error
 	if p.allow, err = aaguidSet("AllowAAGUIDs", p.AllowAAGUIDs); err != nil {
@@ -394,6 +394,9 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 		if err != nil {
 			res.MetadataErr = err
 		}
+		if entry != nil && res.AAGUID != uuid.Nil && entry.AaGUID != uuid.Nil && entry.AaGUID != res.AAGUID {
+			entry = nil // a provider's mistake: another model's entry
+		}
 	}
 	if entry != nil {
 		res.Description = entry.MetadataStatement.Description
@@ -435,6 +438,11 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			res.Reason = "authenticator model not in the metadata"
 		case len(entry.MetadataStatement.AttestationRootCertificates) == 0:
 			res.Reason = "the metadata gives no attestation root for this model"
+		case certAAGUIDMismatch(certs[0], res.AAGUID):
+			// WebAuthn §8.2.1: the certificate names the model it attests
+			// (go-webauthn checks it at registration; an audit reads a
+			// stored object).
+			res.Reason = "the attestation certificate names another AAGUID"
 		default:
 			if err := verifyAttestationChain(res.Format, certs, entry, now); err != nil {
 				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + err.Error()
@@ -456,6 +464,26 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 		res.Reason = "AAGUID not allowed by the policy; " + res.Reason
 	}
 	return res, nil
+}
+
+// oidFIDOAAGUID is id-fido-gen-ce-aaguid: the AAGUID an attestation
+// certificate is for.
+var oidFIDOAAGUID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
+
+// certAAGUIDMismatch reports whether cert carries an AAGUID extension
+// other than aaguid (or an unreadable one).
+func certAAGUIDMismatch(cert *x509.Certificate, aaguid uuid.UUID) bool {
+	for _, ext := range cert.Extensions {
+		if !ext.Id.Equal(oidFIDOAAGUID) {
+			continue
+		}
+		var v []byte
+		if rest, err := asn1.Unmarshal(ext.Value, &v); err != nil || len(rest) != 0 || len(v) != 16 {
+			return true
+		}
+		return uuid.UUID(v) != aaguid
+	}
+	return false
 }
 
 // oidSubjectAltName is the SAN extension a TPM AIK certificate marks

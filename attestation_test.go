@@ -327,3 +327,31 @@ func registerIgnoringParams(t *testing.T, rp *webauthnkit.RelyingParty, name str
 	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	return err
 }
+
+// A stored attestation whose certificate is another model's of the same
+// vendor (same root) is not that model's attestation: go-webauthn refuses
+// it at registration, and EvaluateAttestation on a stored object too.
+func TestEvaluateAttestationCertificateOfAnotherModel(t *testing.T) {
+	w := newAttWorld(t)
+	e := newEnv(t, func(c *webauthnkit.Config) { c.Attestation = w.policy(webauthnkit.AttestationEnforce) })
+	forged := append(device(w.good), webauthntest.WithAAGUID(w.revokedLater.AAGUID), webauthntest.WithOrigin(testOrigin))
+	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "mallory"})
+	require.NoError(t, err)
+	body, err := webauthntest.New(forged...).Register(begin.Options)
+	require.NoError(t, err)
+	_, err = e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	require.ErrorIs(t, err, webauthnkit.ErrInvalidResponse, "go-webauthn: certificate AAGUID differs")
+
+	var resp struct {
+		Response struct {
+			AttestationObject string `json:"attestationObject"`
+		} `json:"response"`
+	}
+	require.NoError(t, json.Unmarshal(body, &resp))
+	res, err := e.rp.EvaluateAttestation(ctx, webauthnkit.AttestationInput{AttestationObject: b64(t, resp.Response.AttestationObject)})
+	require.NoError(t, err)
+	assert.Equal(t, uuid.UUID(w.revokedLater.AAGUID), res.AAGUID)
+	assert.Equal(t, webauthnkit.AttestationUntrusted, res.Trust, "the chain verifies to the vendor root, but names another model")
+	assert.Contains(t, res.Reason, "another AAGUID")
+	assert.True(t, res.Refused)
+}

@@ -3,6 +3,9 @@ package webauthnkit_test
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,4 +107,43 @@ func BenchmarkMDSLoad(b *testing.B) {
 			reportCPU(b, testenv.ProcessCPU()-cpu)
 		})
 	}
+}
+
+// BenchmarkMDSRefresh measures Provider.Refresh: downloading a newer BLOB
+// of 1,000 entries from a loopback HTTP server, verifying and installing
+// it. Use a fixed -benchtime (e.g. 20x): a BLOB is minted per iteration
+// beforehand.
+func BenchmarkMDSRefresh(b *testing.B) {
+	w := newAttWorld(b)
+	entries := make([]map[string]any, 1000)
+	for i := range entries {
+		m, err := w.ca.NewModel(uuid.New())
+		require.NoError(b, err)
+		entries[i] = m.MetadataEntry(fmt.Sprintf("Key %d", i))
+	}
+	blobs := make([][]byte, b.N+1)
+	for i := range blobs {
+		var err error
+		blobs[i], err = w.root.BLOB(i+1, time.Now().AddDate(0, 1, 0), entries...)
+		require.NoError(b, err)
+	}
+	var next atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		_, _ = rw.Write(blobs[next.Load()])
+	}))
+	b.Cleanup(srv.Close)
+	p, err := mds.New(ctx, mds.Options{Root: w.root.Cert, URL: srv.URL})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = p.Close() })
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
+	for i := range b.N {
+		next.Store(int32(i + 1))
+		if err := p.Refresh(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
+	b.ReportMetric(float64(len(blobs[0]))/1024, "blob-KB")
 }
