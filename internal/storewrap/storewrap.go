@@ -110,7 +110,7 @@ type Store struct {
 	// implements and declares it.
 	audit     webauthnkit.CredentialAuditor
 	hideAudit bool
-	logCalls bool
+	logCalls  bool
 
 	counts [numMethods]atomic.Int64
 	faults [numMethods]atomic.Pointer[error]
