@@ -204,9 +204,15 @@ func TestCOSEKeyFromSPKI(t *testing.T) {
 		"EC key as RS256": func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.AlgRS256); return err },
 		"P-256 as ES384":  func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.AlgES384); return err },
 		"P-256 as EdDSA":  func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.AlgEdDSA); return err },
-		"garbage":         func() error { _, err := webauthnkit.COSEKeyFromSPKI([]byte("not DER"), webauthnkit.AlgES256); return err },
-		"oversized":       func() error { _, err := webauthnkit.COSEKeyFromSPKI(make([]byte, 5000), webauthnkit.AlgES256); return err },
-		"unknown alg":     func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.Algorithm(1)); return err },
+		"garbage": func() error {
+			_, err := webauthnkit.COSEKeyFromSPKI([]byte("not DER"), webauthnkit.AlgES256)
+			return err
+		},
+		"oversized": func() error {
+			_, err := webauthnkit.COSEKeyFromSPKI(make([]byte, 5000), webauthnkit.AlgES256)
+			return err
+		},
+		"unknown alg": func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.Algorithm(1)); return err },
 	} {
 		require.ErrorIs(t, call(), webauthnkit.ErrInvalidRequest, name)
 	}
