@@ -65,6 +65,10 @@ type AuditVerdict struct {
 	// logged and put in events). At most MaxAuditTextLength bytes with the
 	// "audit: " prefix AuditCredentials adds.
 	Reason string
+	// Attestation is the policy's full result, when the evaluation is
+	// EvaluateAttestation (the default); the audit events carry it in
+	// Event.Attestation.
+	Attestation *AttestationResult
 }
 
 // AuditFunc evaluates one stored credential (its AAGUID, attestation
@@ -205,7 +209,7 @@ func (rp *RelyingParty) auditOne(ctx context.Context, store CredentialAuditor, c
 		reason = auditReason(v.Reason)
 		report.Refused++
 		rp.emit(ctx, Event{Type: EventAuditRefused, UserHandle: c.UserHandle, CredentialID: c.ID,
-			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}})
+			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}, Attestation: v.Attestation})
 	}
 	next := CredentialAudit{Trust: v.Trust, CheckedAt: c.AttestationCheckedAt, QuarantinedAt: c.QuarantinedAt, QuarantineReason: c.QuarantineReason}
 	var event EventType
@@ -239,10 +243,10 @@ func (rp *RelyingParty) auditOne(ctx context.Context, store CredentialAuditor, c
 	case EventCredentialQuarantined:
 		report.Quarantined++
 		rp.emit(ctx, Event{Type: event, UserHandle: c.UserHandle, CredentialID: c.ID,
-			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}})
+			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}, Attestation: v.Attestation})
 	case EventCredentialReleased:
 		report.Released++
-		rp.emit(ctx, Event{Type: event, UserHandle: c.UserHandle, CredentialID: c.ID})
+		rp.emit(ctx, Event{Type: event, UserHandle: c.UserHandle, CredentialID: c.ID, Attestation: v.Attestation})
 	}
 	return nil
 }
@@ -375,7 +379,7 @@ func (rp *RelyingParty) auditByPolicy(ctx context.Context, c Credential) (AuditV
 		!res.Denied && res.Trust != AttestationRevoked {
 		refuse = false
 	}
-	return AuditVerdict{Trust: string(res.Trust), Refuse: refuse, Reason: res.Reason}, nil
+	return AuditVerdict{Trust: string(res.Trust), Refuse: refuse, Reason: res.Reason, Attestation: res}, nil
 }
 
 // keepAttestation stores the attestation object and the client data hash

@@ -62,6 +62,11 @@ func TestAuditByPolicyEveryBackend(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "revoked", stored.AttestationTrust)
 			require.Contains(t, stored.QuarantineReason, "REVOKED")
+			q := e.events.ofType(webauthnkit.EventCredentialQuarantined)
+			require.Len(t, q, 1)
+			require.NotNil(t, q[0].Attestation, "the event carries the policy's result")
+			require.Equal(t, webauthnkit.AttestationRevoked, q[0].Attestation.Trust)
+			require.Equal(t, "Good Key", q[0].Attestation.Description)
 
 			w.setEntry(w.good, "Good Key")
 			w.publish(t)
