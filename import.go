@@ -95,10 +95,15 @@ type ImportedCredential struct {
 // Errors: ErrInvalidRequest (a missing or malformed field, BackupEligible
 // or BackupState nil, BS without BE; for the key, wrapping
 // ErrKeyNotAllowed), ErrUserNotFound, ErrCredentialExists (the ID
-// is registered, to any account), ErrStoreUnavailable.
+// is registered, to any account), ErrAttestationRefused (under
+// AttestationEnforce, a model the AAGUID lists deny or the metadata
+// revoked), ErrStoreUnavailable.
 func (rp *RelyingParty) ImportCredential(ctx context.Context, in ImportedCredential) (Credential, error) {
 	rec, err := rp.importRecord(in)
 	if err != nil {
+		return Credential{}, err
+	}
+	if err := rp.importPolicy(ctx, &rec); err != nil {
 		return Credential{}, err
 	}
 	if _, err := rp.creds.GetUserByHandle(ctx, rec.UserHandle); err != nil {
@@ -124,6 +129,30 @@ func (rp *RelyingParty) ImportCredential(ctx context.Context, in ImportedCredent
 	}
 	rp.emit(ctx, Event{Type: EventCredentialImported, UserHandle: rec.UserHandle, CredentialID: rec.ID})
 	return rec, nil
+}
+
+// importPolicy applies Config.Attestation to an imported record, which
+// carries no attestation: as for a stored record without its attestation
+// object (auditByPolicy), enforce refuses it only for its model (denied by
+// the AAGUID lists or revoked by the metadata), not for the evidence it
+// cannot have. The verdict is stored as the record's audit state.
+func (rp *RelyingParty) importPolicy(ctx context.Context, rec *Credential) error {
+	if rp.cfg.Attestation.Mode == AttestationOff {
+		return nil
+	}
+	res, err := rp.EvaluateAttestation(ctx, AttestationInput{Format: rec.AttestationFormat, AAGUID: rec.AAGUID})
+	if err != nil {
+		return err
+	}
+	if res.MetadataErr != nil && rp.cfg.Attestation.Mode == AttestationEnforce {
+		return &Error{Code: CodeInternal, Message: "the attestation metadata is unavailable: import later", Err: res.MetadataErr}
+	}
+	if rp.cfg.Attestation.Mode == AttestationEnforce && (res.Denied || res.Trust == AttestationRevoked) {
+		res.Refused = true
+		return &Error{Code: CodeAttestationRefused, Message: ErrAttestationRefused.Message, Err: &AttestationRefusal{Result: res}}
+	}
+	rec.AttestationTrust, rec.AttestationCheckedAt = cutText(string(res.Trust), MaxAuditTextLength), rp.cfg.Now().UTC()
+	return nil
 }
 
 // importRecord validates in and builds the record to store.

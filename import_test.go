@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -216,4 +217,35 @@ func TestCOSEKeyFromSPKI(t *testing.T) {
 	} {
 		require.ErrorIs(t, call(), webauthnkit.ErrInvalidRequest, name)
 	}
+}
+
+// TestImportUnderEnforce: an imported record has no attestation, so
+// enforce refuses it only for its model: denied by the AAGUID lists or
+// revoked by the metadata; others are imported with the verdict stored.
+func TestImportUnderEnforce(t *testing.T) {
+	w := newAttWorld(t)
+	denied := uuid.New()
+	e := newEnv(t, func(c *webauthnkit.Config) {
+		c.Attestation = w.policy(webauthnkit.AttestationEnforce)
+		c.Attestation.DenyAAGUIDs = []string{denied.String()}
+	})
+	old, _ := registerElsewhere(t, "alice")
+	_, err := e.rp.CreateUser(ctx, webauthnkit.NewUser{Handle: old.UserHandle, Name: "alice"})
+	require.NoError(t, err)
+	for name, aaguid := range map[string][]byte{"denied": denied[:], "revoked": w.revoked.AAGUID[:]} {
+		in := importOf(old)
+		in.AAGUID = aaguid
+		_, err := e.rp.ImportCredential(ctx, in)
+		require.ErrorIs(t, err, webauthnkit.ErrAttestationRefused, name)
+		var refusal *webauthnkit.AttestationRefusal
+		require.ErrorAs(t, err, &refusal)
+		_, err = e.store.GetCredential(ctx, old.ID)
+		require.ErrorIs(t, err, webauthnkit.ErrNotFound, "%s: nothing stored", name)
+	}
+	in := importOf(old)
+	in.AAGUID = w.good.AAGUID[:]
+	rec, err := e.rp.ImportCredential(ctx, in)
+	require.NoError(t, err, "a model in good standing, without attestation: imported")
+	require.Equal(t, "untrusted", rec.AttestationTrust)
+	require.Equal(t, e.clock.Now(), rec.AttestationCheckedAt)
 }
