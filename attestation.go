@@ -100,6 +100,7 @@ type AttestationPolicy struct {
 	UndesiredStatuses []metadata.AuthenticatorStatus
 
 	allow, deny map[uuid.UUID]bool
+	chains      *chainCache
 }
 
 // DefaultUndesiredStatuses returns the status reports that make an
@@ -266,6 +267,7 @@ func checkAttestationPolicy(p *AttestationPolicy) error {
 		return errors.New("mode enforce needs Metadata (e.g. an mds.Provider): without trust anchors every attestation is untrusted")
 	}
 	var err error
+	p.chains = &chainCache{}
 	if p.allow, err = aaguidSet("AllowAAGUIDs", p.AllowAAGUIDs); err != nil {
 		return err
 	}
@@ -444,7 +446,7 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			// stored object).
 			res.Reason = "the attestation certificate names another AAGUID"
 		default:
-			if err := verifyAttestationChain(res.Format, certs, entry, now); err != nil {
+			if err := p.chains.verify(res.Format, certs, entry, now); err != nil {
 				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + err.Error()
 			} else {
 				res.Trust = AttestationTrusted
@@ -491,8 +493,9 @@ func certAAGUIDMismatch(cert *x509.Certificate, aaguid uuid.UUID) bool {
 var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 
 // verifyAttestationChain verifies certs[0] (the attestation certificate)
-// with certs[1:] as intermediates to one of the model's roots, at now.
-func verifyAttestationChain(format string, certs []*x509.Certificate, entry *metadata.Entry, now time.Time) error {
+// with certs[1:] as intermediates to one of the model's roots, at now, and
+// returns the path found (attestation certificate first, root last).
+func verifyAttestationChain(format string, certs []*x509.Certificate, entry *metadata.Entry, now time.Time) ([]*x509.Certificate, error) {
 	leaf := certs[0]
 	if format == string(protocol.AttestationFormatTPM) && slices.ContainsFunc(leaf.UnhandledCriticalExtensions, oidSubjectAltName.Equal) {
 		c := *leaf
@@ -501,8 +504,11 @@ func verifyAttestationChain(format string, certs []*x509.Certificate, entry *met
 	}
 	opts := entry.MetadataStatement.Verifier(certs[1:])
 	opts.CurrentTime = now
-	_, err := leaf.Verify(opts)
-	return err
+	chains, err := leaf.Verify(opts)
+	if err != nil {
+		return nil, err
+	}
+	return chains[0], nil
 }
 
 // keyIdentifiers returns the FIDO attestation certificate key identifiers
