@@ -14,7 +14,10 @@ import (
 // keys (packed attestation with an x5c chain under a test CA) on memstore,
 // with the default evaluation (Config.Attestation against an MDS3 BLOB:
 // the chain verified at Config.Now, status reports) or a trivial one (the
-// audit's own cost: scan, loop, no write). ns/cred is per credential.
+// audit's own cost: scan, loop, no write). ns/cred is per credential. The
+// 200 keys share one model's certificate chain, so the policy's chain
+// cache (attestation_cache.go) serves all but the first verification: on
+// this machine about 55-80 µs per credential with it, 220-650 µs before it.
 //
 //	go test -run '^$' -bench Audit -benchmem -count 6 .
 func BenchmarkAudit(b *testing.B) {
