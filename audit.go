@@ -362,9 +362,11 @@ var errMetadataUnavailable = errors.New("webauthnkit: attestation metadata unava
 // auditByPolicy evaluates a stored credential with EvaluateAttestation
 // (Config.Attestation against the current metadata, at Config.Now). It
 // refuses what FinishRegistration would refuse now, except that a
-// credential stored without its attestation object (registered before it
-// was kept, or imported) is refused only for its model (denied or
-// revoked), not for the evidence it no longer has. An unreadable metadata
+// credential stored without an attestation object ("none" attestation,
+// registered before it was kept, or imported) is refused only for its
+// model (denied by the AAGUID lists, or revoked), not for evidence it does
+// not have: RequireAttestation, turned on later, does not quarantine every
+// synced passkey. An unreadable metadata
 // source is an evaluation error: nothing is concluded.
 func (rp *RelyingParty) auditByPolicy(ctx context.Context, c Credential) (AuditVerdict, error) {
 	res, err := rp.EvaluateAttestation(ctx, AttestationInput{Format: c.AttestationFormat, AAGUID: c.AAGUID, AttestationObject: c.AttestationObject})
@@ -375,8 +377,7 @@ func (rp *RelyingParty) auditByPolicy(ctx context.Context, c Credential) (AuditV
 		return AuditVerdict{}, fmt.Errorf("%w: %w", errMetadataUnavailable, res.MetadataErr)
 	}
 	refuse := res.Refused
-	if refuse && c.AttestationObject == nil && c.AttestationFormat != "" && c.AttestationFormat != "none" &&
-		!res.Denied && res.Trust != AttestationRevoked {
+	if refuse && c.AttestationObject == nil && !res.Denied && res.Trust != AttestationRevoked {
 		refuse = false
 	}
 	return AuditVerdict{Trust: string(res.Trust), Refuse: refuse, Reason: res.Reason, Attestation: res}, nil

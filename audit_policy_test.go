@@ -107,3 +107,33 @@ func TestAuditStopsWhenMetadataUnavailable(t *testing.T) {
 	require.True(t, stored.QuarantinedAt.IsZero())
 	require.Equal(t, "trusted", stored.AttestationTrust)
 }
+
+// TestAuditWithoutEvidence: passkeys without an attestation object ("none")
+// are judged by their model only: RequireAttestation turned on later does
+// not quarantine them, a denied AAGUID does.
+func TestAuditWithoutEvidence(t *testing.T) {
+	w := newAttWorld(t)
+	e := newEnv(t, func(c *webauthnkit.Config) { c.Attestation = w.policy(webauthnkit.AttestationEnforce) })
+	synced, _ := e.signUp(t, "bob", webauthntest.WithAAGUID(goodModel))
+	require.Nil(t, synced.Credential.AttestationObject)
+	e.signUp(t, "carol", webauthntest.WithAAGUID(revokedModel))
+
+	strict := newEnv(t, func(c *webauthnkit.Config) {
+		c.Attestation = w.policy(webauthnkit.AttestationEnforce)
+		c.Attestation.RequireAttestation = true
+		c.Credentials, c.Ceremonies = e.store, e.store
+	})
+	report, err := strict.rp.AuditCredentials(ctx, webauthnkit.AuditRequest{Quarantine: true})
+	require.NoError(t, err)
+	require.Equal(t, 2, report.Scanned)
+	require.Zero(t, report.Quarantined, "no evidence is not a reason to quarantine")
+
+	denying := newEnv(t, func(c *webauthnkit.Config) {
+		c.Attestation = w.policy(webauthnkit.AttestationEnforce)
+		c.Attestation.DenyAAGUIDs = []string{uuid.UUID(revokedModel).String()}
+		c.Credentials, c.Ceremonies = e.store, e.store
+	})
+	report, err = denying.rp.AuditCredentials(ctx, webauthnkit.AuditRequest{Quarantine: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, report.Quarantined, "a denied model is")
+}
