@@ -100,6 +100,7 @@ type AttestationPolicy struct {
 	UndesiredStatuses []metadata.AuthenticatorStatus
 
 	allow, deny map[uuid.UUID]bool
+	chains      *chainCache
 }
 
 // DefaultUndesiredStatuses returns the status reports that make an
@@ -247,25 +248,26 @@ func checkAttestationPolicy(p *AttestationPolicy) error {
 		}
 	case ConveyanceNone:
 		if !off {
-			return fmt.Errorf("Conveyance none requests no attestation: nothing to %s (use Mode off)", p.Mode)
+			return fmt.Errorf("conveyance none requests no attestation: nothing to %s (use Mode off)", p.Mode)
 		}
 	case ConveyanceIndirect, ConveyanceDirect, ConveyanceEnterprise:
 		if off {
-			return fmt.Errorf("Conveyance %s with Mode off would ask users to share their authenticator's make and model for nothing", p.Conveyance)
+			return fmt.Errorf("conveyance %s with Mode off would ask users to share their authenticator's make and model for nothing", p.Conveyance)
 		}
 	default:
 		return fmt.Errorf("unknown Conveyance %q", p.Conveyance)
 	}
 	if off && (p.Metadata != nil || p.RequireAttestation || len(p.AllowAAGUIDs) > 0 || len(p.DenyAAGUIDs) > 0) {
-		return errors.New("Metadata, RequireAttestation and the AAGUID lists need Mode monitor or enforce")
+		return errors.New("a Metadata provider, RequireAttestation and the AAGUID lists need Mode monitor or enforce")
 	}
 	if p.Mode != AttestationEnforce && (p.RequireAttestation || len(p.AllowAAGUIDs) > 0) {
-		return errors.New("RequireAttestation and AllowAAGUIDs apply in Mode enforce only")
+		return errors.New("the fields RequireAttestation and AllowAAGUIDs apply in Mode enforce only")
 	}
 	if p.Mode == AttestationEnforce && p.Metadata == nil {
-		return errors.New("Mode enforce needs Metadata (e.g. an mds.Provider): without trust anchors every attestation is untrusted")
+		return errors.New("mode enforce needs Metadata (e.g. an mds.Provider): without trust anchors every attestation is untrusted")
 	}
 	var err error
+	p.chains = &chainCache{}
 	if p.allow, err = aaguidSet("AllowAAGUIDs", p.AllowAAGUIDs); err != nil {
 		return err
 	}
@@ -394,6 +396,9 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 		if err != nil {
 			res.MetadataErr = err
 		}
+		if entry != nil && res.AAGUID != uuid.Nil && entry.AaGUID != uuid.Nil && entry.AaGUID != res.AAGUID {
+			entry = nil // a provider's mistake: another model's entry
+		}
 	}
 	if entry != nil {
 		res.Description = entry.MetadataStatement.Description
@@ -435,8 +440,13 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			res.Reason = "authenticator model not in the metadata"
 		case len(entry.MetadataStatement.AttestationRootCertificates) == 0:
 			res.Reason = "the metadata gives no attestation root for this model"
+		case certAAGUIDMismatch(certs[0], res.AAGUID):
+			// WebAuthn §8.2.1: the certificate names the model it attests
+			// (go-webauthn checks it at registration; an audit reads a
+			// stored object).
+			res.Reason = "the attestation certificate names another AAGUID"
 		default:
-			if err := verifyAttestationChain(res.Format, certs, entry, now); err != nil {
+			if err := p.chains.verify(res.Format, certs, entry, now); err != nil {
 				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + err.Error()
 			} else {
 				res.Trust = AttestationTrusted
@@ -458,13 +468,34 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 	return res, nil
 }
 
+// oidFIDOAAGUID is id-fido-gen-ce-aaguid: the AAGUID an attestation
+// certificate is for.
+var oidFIDOAAGUID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
+
+// certAAGUIDMismatch reports whether cert carries an AAGUID extension
+// other than aaguid (or an unreadable one).
+func certAAGUIDMismatch(cert *x509.Certificate, aaguid uuid.UUID) bool {
+	for _, ext := range cert.Extensions {
+		if !ext.Id.Equal(oidFIDOAAGUID) {
+			continue
+		}
+		var v []byte
+		if rest, err := asn1.Unmarshal(ext.Value, &v); err != nil || len(rest) != 0 || len(v) != 16 {
+			return true
+		}
+		return uuid.UUID(v) != aaguid
+	}
+	return false
+}
+
 // oidSubjectAltName is the SAN extension a TPM AIK certificate marks
 // critical, with TPM attributes Go's x509 does not handle.
 var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 
 // verifyAttestationChain verifies certs[0] (the attestation certificate)
-// with certs[1:] as intermediates to one of the model's roots, at now.
-func verifyAttestationChain(format string, certs []*x509.Certificate, entry *metadata.Entry, now time.Time) error {
+// with certs[1:] as intermediates to one of the model's roots, at now, and
+// returns the path found (attestation certificate first, root last).
+func verifyAttestationChain(format string, certs []*x509.Certificate, entry *metadata.Entry, now time.Time) ([]*x509.Certificate, error) {
 	leaf := certs[0]
 	if format == string(protocol.AttestationFormatTPM) && slices.ContainsFunc(leaf.UnhandledCriticalExtensions, oidSubjectAltName.Equal) {
 		c := *leaf
@@ -473,8 +504,11 @@ func verifyAttestationChain(format string, certs []*x509.Certificate, entry *met
 	}
 	opts := entry.MetadataStatement.Verifier(certs[1:])
 	opts.CurrentTime = now
-	_, err := leaf.Verify(opts)
-	return err
+	chains, err := leaf.Verify(opts)
+	if err != nil {
+		return nil, err
+	}
+	return chains[0], nil
 }
 
 // keyIdentifiers returns the FIDO attestation certificate key identifiers

@@ -3,6 +3,7 @@ package webauthnkit_test
 import (
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,6 +226,19 @@ func TestEvaluateAttestationAfterMetadataChange(t *testing.T) {
 	assert.Equal(t, webauthnkit.AttestationTrusted, res.Trust)
 	assert.Equal(t, "Good Key", res.Description)
 
+	// The metadata now gives the model another root: the chain verified
+	// (and remembered) before no longer leads to it.
+	otherCA, err := webauthntest.NewAttestationCA("Other Vendor")
+	require.NoError(t, err)
+	impostor, err := otherCA.NewModel(w.good.AAGUID)
+	require.NoError(t, err)
+	w.entries[w.good] = impostor.MetadataEntry("Good Key")
+	w.publish(t)
+	res, err = e.rp.EvaluateAttestation(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, webauthnkit.AttestationUntrusted, res.Trust)
+	assert.Contains(t, res.Reason, "does not verify")
+
 	w.setEntry(w.good, "Good Key", webauthntest.StatusReport{Status: "USER_VERIFICATION_BYPASS", EffectiveDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)})
 	w.publish(t)
 	res, err = e.rp.EvaluateAttestation(ctx, in)
@@ -326,4 +340,67 @@ func registerIgnoringParams(t *testing.T, rp *webauthnkit.RelyingParty, name str
 	require.NoError(t, err)
 	_, err = rp.FinishRegistration(ctx, begin.CeremonyID, body)
 	return err
+}
+
+// A stored attestation whose certificate is another model's of the same
+// vendor (same root) is not that model's attestation: go-webauthn refuses
+// it at registration, and EvaluateAttestation on a stored object too.
+func TestEvaluateAttestationCertificateOfAnotherModel(t *testing.T) {
+	w := newAttWorld(t)
+	e := newEnv(t, func(c *webauthnkit.Config) { c.Attestation = w.policy(webauthnkit.AttestationEnforce) })
+	forged := append(device(w.good), webauthntest.WithAAGUID(w.revokedLater.AAGUID), webauthntest.WithOrigin(testOrigin))
+	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "mallory"})
+	require.NoError(t, err)
+	body, err := webauthntest.New(forged...).Register(begin.Options)
+	require.NoError(t, err)
+	_, err = e.rp.FinishRegistration(ctx, begin.CeremonyID, body)
+	require.ErrorIs(t, err, webauthnkit.ErrInvalidResponse, "go-webauthn: certificate AAGUID differs")
+
+	var resp struct {
+		Response struct {
+			AttestationObject string `json:"attestationObject"`
+		} `json:"response"`
+	}
+	require.NoError(t, json.Unmarshal(body, &resp))
+	res, err := e.rp.EvaluateAttestation(ctx, webauthnkit.AttestationInput{AttestationObject: b64(t, resp.Response.AttestationObject)})
+	require.NoError(t, err)
+	assert.Equal(t, uuid.UUID(w.revokedLater.AAGUID), res.AAGUID)
+	assert.Equal(t, webauthnkit.AttestationUntrusted, res.Trust, "the chain verifies to the vendor root, but names another model")
+	assert.Contains(t, res.Reason, "another AAGUID")
+	assert.True(t, res.Refused)
+}
+
+// Concurrent evaluations share the verified-chain cache (run with -race).
+func TestEvaluateAttestationConcurrent(t *testing.T) {
+	w := newAttWorld(t)
+	e := newEnv(t, func(c *webauthnkit.Config) { c.Attestation = w.policy(webauthnkit.AttestationMonitor) })
+	var objs [][]byte
+	for _, m := range []*webauthntest.AttestationModel{w.good, w.revoked, w.revokedLater} {
+		begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "u" + m.AAGUIDString()[:8]})
+		require.NoError(t, err)
+		body, err := webauthntest.New(append(device(m), webauthntest.WithOrigin(testOrigin))...).Register(begin.Options)
+		require.NoError(t, err)
+		var resp struct {
+			Response struct {
+				AttestationObject string `json:"attestationObject"`
+			} `json:"response"`
+		}
+		require.NoError(t, json.Unmarshal(body, &resp))
+		objs = append(objs, b64(t, resp.Response.AttestationObject))
+	}
+	want := []webauthnkit.AttestationTrust{webauthnkit.AttestationTrusted, webauthnkit.AttestationRevoked, webauthnkit.AttestationTrusted}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				k := (g + i) % len(objs)
+				res, err := e.rp.EvaluateAttestation(ctx, webauthnkit.AttestationInput{AttestationObject: objs[k]})
+				if err != nil || res.Trust != want[k] {
+					t.Errorf("object %d: %v %v", k, res, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -65,6 +65,10 @@ type AuditVerdict struct {
 	// logged and put in events). At most MaxAuditTextLength bytes with the
 	// "audit: " prefix AuditCredentials adds.
 	Reason string
+	// Attestation is the policy's full result, when the evaluation is
+	// EvaluateAttestation (the default); the audit events carry it in
+	// Event.Attestation.
+	Attestation *AttestationResult
 }
 
 // AuditFunc evaluates one stored credential (its AAGUID, attestation
@@ -118,7 +122,8 @@ type AuditReport struct {
 // req.Quarantine, QuarantinedAt and QuarantineReason too, emitting
 // EventCredentialQuarantined or EventCredentialReleased).
 //
-// It stops at the first store error or when ctx is done, returning the
+// It stops at the first store error, when the metadata cannot be read
+// (ErrInternal), or when ctx is done, returning the
 // report so far, whose Cursor resumes the audit; a credential may then be
 // evaluated twice, which is harmless. Concurrent logins go on; a
 // credential registered during the audit may be missed (registration
@@ -190,6 +195,10 @@ func (rp *RelyingParty) auditOne(ctx context.Context, store CredentialAuditor, c
 		if ctx.Err() != nil {
 			return rp.storeErr(ctx, "AuditCredentials", ctx.Err())
 		}
+		if errors.Is(err, errMetadataUnavailable) {
+			// Every credential would fail alike: stop, resumable.
+			return &Error{Code: CodeInternal, Message: "the attestation metadata is unavailable: resume the audit later", Err: err}
+		}
 		report.Failed++
 		rp.log.WarnContext(ctx, "webauthnkit: credential audit failed", "err", err)
 		rp.emit(ctx, Event{Type: EventAuditFailed, UserHandle: c.UserHandle, CredentialID: c.ID, Code: CodeInternal, Err: err})
@@ -200,7 +209,7 @@ func (rp *RelyingParty) auditOne(ctx context.Context, store CredentialAuditor, c
 		reason = auditReason(v.Reason)
 		report.Refused++
 		rp.emit(ctx, Event{Type: EventAuditRefused, UserHandle: c.UserHandle, CredentialID: c.ID,
-			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}})
+			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}, Attestation: v.Attestation})
 	}
 	next := CredentialAudit{Trust: v.Trust, CheckedAt: c.AttestationCheckedAt, QuarantinedAt: c.QuarantinedAt, QuarantineReason: c.QuarantineReason}
 	var event EventType
@@ -234,10 +243,10 @@ func (rp *RelyingParty) auditOne(ctx context.Context, store CredentialAuditor, c
 	case EventCredentialQuarantined:
 		report.Quarantined++
 		rp.emit(ctx, Event{Type: event, UserHandle: c.UserHandle, CredentialID: c.ID,
-			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}})
+			Code: CodeCredentialQuarantined, Err: &Error{Code: CodeCredentialQuarantined, Message: reason}, Attestation: v.Attestation})
 	case EventCredentialReleased:
 		report.Released++
-		rp.emit(ctx, Event{Type: event, UserHandle: c.UserHandle, CredentialID: c.ID})
+		rp.emit(ctx, Event{Type: event, UserHandle: c.UserHandle, CredentialID: c.ID, Attestation: v.Attestation})
 	}
 	return nil
 }
@@ -339,7 +348,39 @@ func (rp *RelyingParty) checkQuarantine(ctx context.Context, c *Credential) erro
 // AuditRequest.Evaluate: the configured attestation policy against the
 // current metadata; nil without one.
 func (rp *RelyingParty) defaultAuditFunc() AuditFunc {
-	return nil // wired to the attestation policy (attpolicy) at merge
+	if rp.cfg.Attestation.Mode == AttestationOff {
+		return nil
+	}
+	return rp.auditByPolicy
+}
+
+// errMetadataUnavailable: the metadata could not be read; the audit must
+// not conclude anything (under enforce every credential would look
+// untrusted).
+var errMetadataUnavailable = errors.New("webauthnkit: attestation metadata unavailable")
+
+// auditByPolicy evaluates a stored credential with EvaluateAttestation
+// (Config.Attestation against the current metadata, at Config.Now). It
+// refuses what FinishRegistration would refuse now, except that a
+// credential stored without an attestation object ("none" attestation,
+// registered before it was kept, or imported) is refused only for its
+// model (denied by the AAGUID lists, or revoked), not for evidence it does
+// not have: RequireAttestation, turned on later, does not quarantine every
+// synced passkey. An unreadable metadata
+// source is an evaluation error: nothing is concluded.
+func (rp *RelyingParty) auditByPolicy(ctx context.Context, c Credential) (AuditVerdict, error) {
+	res, err := rp.EvaluateAttestation(ctx, AttestationInput{Format: c.AttestationFormat, AAGUID: c.AAGUID, AttestationObject: c.AttestationObject})
+	if err != nil {
+		return AuditVerdict{}, err
+	}
+	if res.MetadataErr != nil {
+		return AuditVerdict{}, fmt.Errorf("%w: %w", errMetadataUnavailable, res.MetadataErr)
+	}
+	refuse := res.Refused
+	if refuse && c.AttestationObject == nil && !res.Denied && res.Trust != AttestationRevoked {
+		refuse = false
+	}
+	return AuditVerdict{Trust: string(res.Trust), Refuse: refuse, Reason: res.Reason, Attestation: res}, nil
 }
 
 // keepAttestation stores the attestation object and the client data hash

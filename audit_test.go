@@ -236,7 +236,7 @@ func TestAuditNeedsStoreAndEvaluation(t *testing.T) {
 	require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
 
 	store := newMemStore(t)
-	wrapped := storewrap.New(store, store) // declares only what it forwards: no Audit
+	wrapped := storewrap.New(store, store, storewrap.WithoutAudit())
 	require.False(t, wrapped.Features().Audit)
 	rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin}, Credentials: wrapped, Ceremonies: wrapped, Secret: make([]byte, 32)})
 	require.NoError(t, err)
@@ -250,4 +250,39 @@ func b64url(t testing.TB, s string) []byte {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	require.NoError(t, err)
 	return b
+}
+
+// TestAuditStoreOutage: a store failing during an audit stops it with
+// ErrStoreUnavailable and a cursor; once the store is back, the audit
+// resumed from the cursor finishes the job.
+func TestAuditStoreOutage(t *testing.T) {
+	store := newMemStore(t)
+	wrapped := storewrap.New(store, store)
+	require.True(t, wrapped.Features().Audit, "forwarded")
+	e := newEnv(t, func(c *webauthnkit.Config) { c.Credentials, c.Ceremonies = wrapped, wrapped })
+	for _, name := range []string{"a1", "a2", "a3", "a4", "a5"} {
+		e.signUp(t, name, webauthntest.WithAAGUID(revokedModel))
+	}
+	wrapped.Fail(storewrap.ErrDown, storewrap.SetCredentialAudit)
+	report, err := e.rp.AuditCredentials(ctx, webauthnkit.AuditRequest{Evaluate: revokes(revokedModel), Quarantine: true, PageSize: 2})
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
+	require.Zero(t, report.Quarantined)
+	require.Empty(t, report.Cursor, "stopped on the first page: resume from the start")
+
+	wrapped.Fail(nil)
+	report, err = e.rp.AuditCredentials(ctx, webauthnkit.AuditRequest{Evaluate: revokes(revokedModel), Quarantine: true, PageSize: 2,
+		Progress: func(r webauthnkit.AuditReport) {
+			if r.Scanned == 2 {
+				wrapped.Fail(storewrap.ErrDown, storewrap.ScanCredentials)
+			}
+		}})
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
+	require.Equal(t, 2, report.Quarantined)
+	require.NotEmpty(t, report.Cursor)
+
+	wrapped.Fail(nil)
+	rest, err := e.rp.AuditCredentials(ctx, webauthnkit.AuditRequest{Evaluate: revokes(revokedModel), Quarantine: true, PageSize: 2, Cursor: report.Cursor})
+	require.NoError(t, err)
+	require.Equal(t, 3, rest.Quarantined, "the rest, once each")
+	require.Equal(t, 3, rest.Scanned)
 }

@@ -2,7 +2,11 @@ package webauthnkit_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,11 +39,30 @@ func BenchmarkAttestationRegistration(b *testing.B) {
 		{"none/off", webauthnkit.AttestationPolicy{}, []webauthntest.Option{webauthntest.SyncedPasskey()}},
 		{"packed-x5c/off", webauthnkit.AttestationPolicy{}, device(w.good)},
 		{"packed-x5c/monitor", w.policy(webauthnkit.AttestationMonitor), device(w.good)},
-		{"packed-x5c/enforce", w.policy(webauthnkit.AttestationEnforce), device(w.good)},
+		{"packed-x5c/enforce", w.policy(webauthnkit.AttestationEnforce), device(w.good)}, // one model: the chain cache hits
 		{"none/enforce", w.policy(webauthnkit.AttestationEnforce), []webauthntest.Option{webauthntest.SyncedPasskey()}},
 	}
+	// distinct: one model per registration, each in the metadata, so that
+	// no chain is verified twice (the verified-chain cache never hits).
+	const distinctModels = 300
+	var distinct []*webauthntest.AttestationModel
+	for range distinctModels {
+		m, err := w.ca.NewModel(uuid.New())
+		require.NoError(b, err)
+		w.setEntry(m, "Distinct Key")
+		distinct = append(distinct, m)
+	}
+	w.publish(b)
+	cases = append(cases, struct {
+		name   string
+		policy webauthnkit.AttestationPolicy
+		device []webauthntest.Option
+	}{"packed-x5c/enforce/distinct-models", w.policy(webauthnkit.AttestationEnforce), nil})
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
+			if tc.device == nil && b.N > distinctModels {
+				b.Skipf("at most %d registrations (-benchtime=%dx)", distinctModels, distinctModels)
+			}
 			store := newMemStore(b)
 			rp, err := webauthnkit.New(webauthnkit.Config{
 				RPID: testRPID, Origins: []string{testOrigin},
@@ -54,6 +77,9 @@ func BenchmarkAttestationRegistration(b *testing.B) {
 				begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: fmt.Sprintf("user-%d", i)})
 				require.NoError(b, err)
 				ids[i] = begin.CeremonyID
+				if tc.device == nil {
+					d = webauthntest.New(append(device(distinct[i]), webauthntest.WithOrigin(testOrigin))...)
+				}
 				bodies[i], err = d.Register(begin.Options)
 				require.NoError(b, err)
 			}
@@ -99,6 +125,108 @@ func BenchmarkMDSLoad(b *testing.B) {
 			for range b.N {
 				if _, err := mds.NewFromReader(bytes.NewReader(blob), mds.Options{Root: w.root.Cert}); err != nil {
 					b.Fatal(err)
+				}
+			}
+			reportCPU(b, testenv.ProcessCPU()-cpu)
+		})
+	}
+}
+
+// BenchmarkMDSRefresh measures Provider.Refresh: downloading a newer BLOB
+// of 1,000 entries from a loopback HTTP server, verifying and installing
+// it. Use a fixed -benchtime (e.g. 20x): a BLOB is minted per iteration
+// beforehand.
+func BenchmarkMDSRefresh(b *testing.B) {
+	w := newAttWorld(b)
+	entries := make([]map[string]any, 1000)
+	for i := range entries {
+		m, err := w.ca.NewModel(uuid.New())
+		require.NoError(b, err)
+		entries[i] = m.MetadataEntry(fmt.Sprintf("Key %d", i))
+	}
+	blobs := make([][]byte, b.N+1)
+	for i := range blobs {
+		var err error
+		blobs[i], err = w.root.BLOB(i+1, time.Now().AddDate(0, 1, 0), entries...)
+		require.NoError(b, err)
+	}
+	var next atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		_, _ = rw.Write(blobs[next.Load()])
+	}))
+	b.Cleanup(srv.Close)
+	p, err := mds.New(ctx, mds.Options{Root: w.root.Cert, URL: srv.URL})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = p.Close() })
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
+	for i := range b.N {
+		next.Store(int32(i + 1))
+		if err := p.Refresh(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, testenv.ProcessCPU()-cpu)
+	b.ReportMetric(float64(len(blobs[0]))/1024, "blob-KB")
+}
+
+// BenchmarkEvaluateAttestation measures re-evaluating a stored packed x5c
+// attestation object (what an audit does per credential), with the chain
+// already verified once (warm: a batch of keys shares one certificate) and
+// with a distinct model per evaluation, so that every chain is verified
+// (cold).
+func BenchmarkEvaluateAttestation(b *testing.B) {
+	w := newAttWorld(b)
+	const models = 300
+	var objs [][]byte
+	ms := []*webauthntest.AttestationModel{w.good}
+	for range models - 1 {
+		m, err := w.ca.NewModel(uuid.New())
+		require.NoError(b, err)
+		w.setEntry(m, "Distinct Key")
+		ms = append(ms, m)
+	}
+	w.publish(b)
+	rp, _ := benchRP(b)
+	for _, m := range ms {
+		begin, err := rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "u-" + m.AAGUIDString()})
+		require.NoError(b, err)
+		body, err := webauthntest.New(append(device(m), webauthntest.WithOrigin(testOrigin))...).Register(begin.Options)
+		require.NoError(b, err)
+		var resp struct {
+			Response struct {
+				AttestationObject string `json:"attestationObject"`
+			} `json:"response"`
+		}
+		require.NoError(b, json.Unmarshal(body, &resp))
+		objs = append(objs, b64(b, resp.Response.AttestationObject))
+	}
+	for _, warm := range []bool{true, false} {
+		name := map[bool]string{true: "warm", false: "cold"}[warm]
+		b.Run(name, func(b *testing.B) {
+			if !warm && b.N > models {
+				b.Skipf("at most %d evaluations (-benchtime=%dx)", models, models)
+			}
+			store := newMemStore(b)
+			rp, err := webauthnkit.New(webauthnkit.Config{RPID: testRPID, Origins: []string{testOrigin},
+				Credentials: store, Ceremonies: store, Attestation: w.policy(webauthnkit.AttestationEnforce)})
+			require.NoError(b, err)
+			if warm {
+				_, err := rp.EvaluateAttestation(ctx, webauthnkit.AttestationInput{AttestationObject: objs[0]})
+				require.NoError(b, err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := testenv.ProcessCPU()
+			for i := range b.N {
+				obj := objs[0]
+				if !warm {
+					obj = objs[i]
+				}
+				res, err := rp.EvaluateAttestation(ctx, webauthnkit.AttestationInput{AttestationObject: obj})
+				if err != nil || res.Trust != webauthnkit.AttestationTrusted {
+					b.Fatal(res, err)
 				}
 			}
 			reportCPU(b, testenv.ProcessCPU()-cpu)

@@ -2,9 +2,17 @@ package webauthnkit
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"math/big"
 	"slices"
 	"time"
+
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 )
 
 // EventCredentialImported: a passkey was imported from another system
@@ -32,7 +40,7 @@ type ImportedCredential struct {
 	// PublicKey is the credential public key as a COSE_Key (what
 	// go-webauthn and most libraries store; from the registration's
 	// attestedCredentialData). Keys in SubjectPublicKeyInfo form (from
-	// response.getPublicKey()) must be converted first. Checked like the key
+	// response.getPublicKey()) convert with COSEKeyFromSPKI. Checked like the key
 	// of a registration: an algorithm in Config.Algorithms and the public
 	// key limits (MaxRSAModulusBits...). Required.
 	PublicKey []byte
@@ -87,10 +95,15 @@ type ImportedCredential struct {
 // Errors: ErrInvalidRequest (a missing or malformed field, BackupEligible
 // or BackupState nil, BS without BE; for the key, wrapping
 // ErrKeyNotAllowed), ErrUserNotFound, ErrCredentialExists (the ID
-// is registered, to any account), ErrStoreUnavailable.
+// is registered, to any account), ErrAttestationRefused (under
+// AttestationEnforce, a model the AAGUID lists deny or the metadata
+// revoked), ErrStoreUnavailable.
 func (rp *RelyingParty) ImportCredential(ctx context.Context, in ImportedCredential) (Credential, error) {
 	rec, err := rp.importRecord(in)
 	if err != nil {
+		return Credential{}, err
+	}
+	if err := rp.importPolicy(ctx, &rec); err != nil {
 		return Credential{}, err
 	}
 	if _, err := rp.creds.GetUserByHandle(ctx, rec.UserHandle); err != nil {
@@ -116,6 +129,30 @@ func (rp *RelyingParty) ImportCredential(ctx context.Context, in ImportedCredent
 	}
 	rp.emit(ctx, Event{Type: EventCredentialImported, UserHandle: rec.UserHandle, CredentialID: rec.ID})
 	return rec, nil
+}
+
+// importPolicy applies Config.Attestation to an imported record, which
+// carries no attestation: as for a stored record without its attestation
+// object (auditByPolicy), enforce refuses it only for its model (denied by
+// the AAGUID lists or revoked by the metadata), not for the evidence it
+// cannot have. The verdict is stored as the record's audit state.
+func (rp *RelyingParty) importPolicy(ctx context.Context, rec *Credential) error {
+	if rp.cfg.Attestation.Mode == AttestationOff {
+		return nil
+	}
+	res, err := rp.EvaluateAttestation(ctx, AttestationInput{Format: rec.AttestationFormat, AAGUID: rec.AAGUID})
+	if err != nil {
+		return err
+	}
+	if res.MetadataErr != nil && rp.cfg.Attestation.Mode == AttestationEnforce {
+		return &Error{Code: CodeInternal, Message: "the attestation metadata is unavailable: import later", Err: res.MetadataErr}
+	}
+	if rp.cfg.Attestation.Mode == AttestationEnforce && (res.Denied || res.Trust == AttestationRevoked) {
+		res.Refused = true
+		return &Error{Code: CodeAttestationRefused, Message: ErrAttestationRefused.Message, Err: &AttestationRefusal{Result: res}}
+	}
+	rec.AttestationTrust, rec.AttestationCheckedAt = cutText(string(res.Trust), MaxAuditTextLength), rp.cfg.Now().UTC()
+	return nil
 }
 
 // importRecord validates in and builds the record to store.
@@ -199,4 +236,57 @@ func (rp *RelyingParty) importRecord(in ImportedCredential) (Credential, error) 
 		rec.Name = defaultCredentialName(rec)
 	}
 	return rec, nil
+}
+
+// maxSPKISize bounds COSEKeyFromSPKI's input: an RSA-4096
+// SubjectPublicKeyInfo is 550 bytes.
+const maxSPKISize = 4096
+
+// COSEKeyFromSPKI converts a public key in SubjectPublicKeyInfo DER form
+// (what response.getPublicKey() returns, and what some systems store) to
+// the COSE_Key ImportCredential takes, for the credential algorithm alg
+// (ES256, ES384, ES512, EdDSA, or an RSA one: the key alone does not say
+// whether it signs RS256 or PS256). The key limits are applied by
+// ImportCredential, not here.
+func COSEKeyFromSPKI(der []byte, alg Algorithm) ([]byte, error) {
+	bad := func(msg string) ([]byte, error) {
+		return nil, &Error{Code: CodeInvalidRequest, Message: "public key: " + msg}
+	}
+	if len(der) > maxSPKISize {
+		return bad("too large for a SubjectPublicKeyInfo")
+	}
+	spec, ok := keySpecs[alg]
+	if !ok {
+		return bad("unknown algorithm")
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return bad("not a SubjectPublicKeyInfo")
+	}
+	var m map[int]any
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if spec.kty != coseKtyEC2 || (k.Curve.Params().BitSize+7)/8 != spec.size {
+			return bad(fmt.Sprintf("an ECDSA key on %s is not a %v key", k.Curve.Params().Name, alg))
+		}
+		pt, err := k.Bytes() // 0x04 || x || y, each left-padded to the field size
+		if err != nil {
+			return bad("invalid ECDSA key")
+		}
+		n := (len(pt) - 1) / 2
+		m = map[int]any{1: coseKtyEC2, 3: int64(alg), -1: spec.crv, -2: pt[1 : 1+n], -3: pt[1+n:]}
+	case ed25519.PublicKey:
+		if alg != AlgEdDSA {
+			return bad(fmt.Sprintf("an Ed25519 key is not a %v key", alg))
+		}
+		m = map[int]any{1: coseKtyOKP, 3: int64(alg), -1: coseCrvEd25519, -2: []byte(k)}
+	case *rsa.PublicKey:
+		if spec.kty != coseKtyRSA {
+			return bad(fmt.Sprintf("an RSA key is not a %v key", alg))
+		}
+		m = map[int]any{1: coseKtyRSA, 3: int64(alg), -1: k.N.Bytes(), -2: big.NewInt(int64(k.E)).Bytes()}
+	default:
+		return bad(fmt.Sprintf("unsupported key type %T", pub))
+	}
+	return webauthncbor.Marshal(m)
 }

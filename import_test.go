@@ -1,9 +1,11 @@
 package webauthnkit_test
 
 import (
+	"crypto/x509"
 	"math/big"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
@@ -162,4 +164,88 @@ func TestImportRefuses(t *testing.T) {
 		require.ErrorIs(t, err, webauthnkit.ErrCredentialExists, "another account's ID")
 		require.ErrorIs(t, err, webauthnkit.ErrDuplicate)
 	})
+}
+
+// TestCOSEKeyFromSPKI: a key stored as SubjectPublicKeyInfo (from
+// getPublicKey()) converts to the COSE_Key of the same key, which imports
+// and signs in; a key of another type than the algorithm, garbage and
+// oversized input are refused.
+func TestCOSEKeyFromSPKI(t *testing.T) {
+	for _, tc := range []struct {
+		alg    webauthntest.Alg
+		kitAlg webauthnkit.Algorithm
+	}{
+		{webauthntest.ES256, webauthnkit.AlgES256},
+		{webauthntest.EdDSA, webauthnkit.AlgEdDSA},
+		{webauthntest.RS256, webauthnkit.AlgRS256},
+	} {
+		t.Run(tc.kitAlg.String(), func(t *testing.T) {
+			old, auth := registerElsewhere(t, "alice", webauthntest.WithAlgorithm(tc.alg))
+			spki, err := x509.MarshalPKIXPublicKey(auth.Credentials()[0].PublicKey)
+			require.NoError(t, err)
+			cose, err := webauthnkit.COSEKeyFromSPKI(spki, tc.kitAlg)
+			require.NoError(t, err)
+			require.Equal(t, old.PublicKey, cose, "the same canonical COSE_Key the authenticator sent")
+
+			e := newEnv(t)
+			_, err = e.rp.CreateUser(ctx, webauthnkit.NewUser{Handle: old.UserHandle, Name: "alice"})
+			require.NoError(t, err)
+			in := importOf(old)
+			in.PublicKey = cose
+			_, err = e.rp.ImportCredential(ctx, in)
+			require.NoError(t, err)
+			_, err = e.login(t, auth, "alice")
+			require.NoError(t, err)
+		})
+	}
+	_, auth := registerElsewhere(t, "bob")
+	spki, err := x509.MarshalPKIXPublicKey(auth.Credentials()[0].PublicKey)
+	require.NoError(t, err)
+	for name, call := range map[string]func() error{
+		"EC key as RS256": func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.AlgRS256); return err },
+		"P-256 as ES384":  func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.AlgES384); return err },
+		"P-256 as EdDSA":  func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.AlgEdDSA); return err },
+		"garbage": func() error {
+			_, err := webauthnkit.COSEKeyFromSPKI([]byte("not DER"), webauthnkit.AlgES256)
+			return err
+		},
+		"oversized": func() error {
+			_, err := webauthnkit.COSEKeyFromSPKI(make([]byte, 5000), webauthnkit.AlgES256)
+			return err
+		},
+		"unknown alg": func() error { _, err := webauthnkit.COSEKeyFromSPKI(spki, webauthnkit.Algorithm(1)); return err },
+	} {
+		require.ErrorIs(t, call(), webauthnkit.ErrInvalidRequest, name)
+	}
+}
+
+// TestImportUnderEnforce: an imported record has no attestation, so
+// enforce refuses it only for its model: denied by the AAGUID lists or
+// revoked by the metadata; others are imported with the verdict stored.
+func TestImportUnderEnforce(t *testing.T) {
+	w := newAttWorld(t)
+	denied := uuid.New()
+	e := newEnv(t, func(c *webauthnkit.Config) {
+		c.Attestation = w.policy(webauthnkit.AttestationEnforce)
+		c.Attestation.DenyAAGUIDs = []string{denied.String()}
+	})
+	old, _ := registerElsewhere(t, "alice")
+	_, err := e.rp.CreateUser(ctx, webauthnkit.NewUser{Handle: old.UserHandle, Name: "alice"})
+	require.NoError(t, err)
+	for name, aaguid := range map[string][]byte{"denied": denied[:], "revoked": w.revoked.AAGUID[:]} {
+		in := importOf(old)
+		in.AAGUID = aaguid
+		_, err := e.rp.ImportCredential(ctx, in)
+		require.ErrorIs(t, err, webauthnkit.ErrAttestationRefused, name)
+		var refusal *webauthnkit.AttestationRefusal
+		require.ErrorAs(t, err, &refusal)
+		_, err = e.store.GetCredential(ctx, old.ID)
+		require.ErrorIs(t, err, webauthnkit.ErrNotFound, "%s: nothing stored", name)
+	}
+	in := importOf(old)
+	in.AAGUID = w.good.AAGUID[:]
+	rec, err := e.rp.ImportCredential(ctx, in)
+	require.NoError(t, err, "a model in good standing, without attestation: imported")
+	require.Equal(t, "untrusted", rec.AttestationTrust)
+	require.Equal(t, e.clock.Now(), rec.AttestationCheckedAt)
 }

@@ -277,6 +277,10 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	}
 	rec.Transports = knownTransports(cred.Transport)
 	keepAttestation(&rec, parsed)
+	if attResult != nil {
+		// The registration's verdict is the audit state's starting point.
+		rec.AttestationTrust, rec.AttestationCheckedAt = cutText(string(attResult.Trust), MaxAuditTextLength), now
+	}
 	if rec.Name == "" {
 		rec.Name = defaultCredentialName(rec)
 	}

@@ -16,5 +16,7 @@
 //
 // What is covered, and how conditional mediation (passkey autofill) is
 // driven, is described on TestPasskeys and newTab; the email and recovery
-// flows, read from a loopback SMTP server's capture, on TestRecovery.
+// flows, read from a loopback SMTP server's capture, on TestRecovery; the
+// attestation policy (monitor logs the browser's real attestation, enforce
+// refuses it and the page says so) on TestAttestation.
 package e2e

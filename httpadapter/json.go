@@ -32,6 +32,9 @@ type credentialJSON struct {
 	AAGUID string `json:"aaguid"`
 	// SecondFactorOnly: usable only in a login bound to its user.
 	SecondFactorOnly bool `json:"secondFactorOnly"`
+	// Quarantined: suspended by an audit or the application; its logins
+	// fail with credential_quarantined (see docs/audit.md).
+	Quarantined bool `json:"quarantined"`
 }
 
 // newUserJSON converts a user for a response.
@@ -57,6 +60,7 @@ func newCredentialJSON(c webauthnkit.Credential) credentialJSON {
 		AAGUID:         uuid(c.AAGUID),
 
 		SecondFactorOnly: c.SecondFactorOnly,
+		Quarantined:      !c.QuarantinedAt.IsZero(),
 	}
 }
 

@@ -33,7 +33,7 @@ type fixture struct {
 	entry map[string]any
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	root, err := mdstest.NewRoot("Test MDS")
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{root: root, model: model, entry: model.MetadataEntry("Test Key")}
 }
 
-func (f *fixture) blob(t *testing.T, no int, next time.Time) []byte {
+func (f *fixture) blob(t testing.TB, no int, next time.Time) []byte {
 	t.Helper()
 	b, err := f.root.BLOB(no, next, f.entry)
 	require.NoError(t, err)
@@ -151,12 +151,11 @@ func TestRefusedBLOBs(t *testing.T) {
 
 // blobServer serves the BLOB held in cur; fail makes it answer 500.
 type blobServer struct {
-	mu    sync.Mutex
-	cur   []byte
-	fail  bool
-	hits  atomic.Int32
-	srv   *httptest.Server
-	reply func(w http.ResponseWriter)
+	mu   sync.Mutex
+	cur  []byte
+	fail bool
+	hits atomic.Int32
+	srv  *httptest.Server
 }
 
 func newBlobServer(t *testing.T, blob []byte) *blobServer {
@@ -236,7 +235,36 @@ func TestStaleStatus(t *testing.T) {
 	assert.NotNil(t, e, "a stale BLOB still answers: it is the last good one")
 }
 
+// countingTransport records every request and answers none.
+type countingTransport struct{ n atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return nil, http.ErrHandlerTimeout
+}
+
 func TestOfflineByDefault(t *testing.T) {
 	_, err := mds.New(context.Background(), mds.Options{})
 	require.Error(t, err, "no file, no URL: nothing to load, nothing fetched")
+
+	// A file only: past nextUpdate the provider re-reads the file, and
+	// never touches the network.
+	f := newFixture(t)
+	file := filepath.Join(t.TempDir(), "mds.jwt")
+	require.NoError(t, os.WriteFile(file, f.blob(t, 1, day), 0o600))
+	var mu sync.Mutex
+	now := day
+	rt := &countingTransport{}
+	p, err := mds.New(context.Background(), mds.Options{
+		Root: f.root.Cert, File: file, HTTPClient: &http.Client{Transport: rt}, RetryInterval: 10 * time.Millisecond,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	mu.Lock()
+	now = day.AddDate(0, 0, 3)
+	mu.Unlock()
+	require.NoError(t, os.WriteFile(file, f.blob(t, 2, day.AddDate(0, 1, 0)), 0o600))
+	require.Eventually(t, func() bool { return p.Status().Number == 2 }, 5*time.Second, 10*time.Millisecond, "a newer file is picked up")
+	assert.Zero(t, rt.n.Load(), "no request without a URL")
 }

@@ -22,8 +22,12 @@ import (
 // DefaultMaxSize bounds a BLOB: the FIDO Alliance's is a few megabytes.
 const DefaultMaxSize = 32 << 20
 
-// maxChain bounds the x5c header of a BLOB.
-const maxChain = 8
+// maxChain bounds the x5c header of a BLOB, and maxHeader its encoded
+// size (read before the signature is checked).
+const (
+	maxChain  = 8
+	maxHeader = 64 << 10
+)
 
 // signingMethods are the JWS algorithms accepted for a BLOB (MDS3 §3.1.7
 // names ES256 and RS256; the others are their siblings). "none" and HMAC
@@ -107,6 +111,9 @@ func Verify(data []byte, root *x509.Certificate, now time.Time) (*BLOB, error) {
 	parts := strings.Split(s, ".")
 	if len(parts) != 3 {
 		return nil, fmt.Errorf("%w: not a compact JWS", ErrSignature)
+	}
+	if len(parts[0]) > maxHeader {
+		return nil, fmt.Errorf("%w: header above %d bytes", ErrSignature, maxHeader)
 	}
 	var header struct {
 		Alg string   `json:"alg"`

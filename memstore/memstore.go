@@ -19,7 +19,8 @@
 //		Ceremonies:  store,
 //	})
 //
-// It declares Features{ProcessLocal: true, CredentialWithUser: true}: with
+// It declares Features{ProcessLocal: true, CredentialWithUser: true,
+// Audit: true} (webauthnkit.CredentialAuditor, for audits: audit.go): with
 // memstore as both stores, webauthnkit.Config.Secret may be left unset (a
 // random one per process is then made).
 //

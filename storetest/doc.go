@@ -43,10 +43,12 @@
 // go test -run 'TestCredentialStore/UpdateCredentialUse/concurrent_no_lost_update'.
 //
 // The suite never assumes the store is empty: it uses random user handles,
-// names, credential IDs and ceremony IDs everywhere and never lists or
-// counts everything, so the stores built by newStore may share one database
+// names, credential IDs and ceremony IDs everywhere and never counts
+// everything, so the stores built by newStore may share one database
 // across subtests, test runs and packages, and nothing needs to be truncated
-// between them. It does not clean up the rows it creates.
+// between them. It does not clean up the rows it creates. Only the Audit
+// scan clauses list everything (they look for their own credentials among
+// what ScanCredentials returns), so their cost grows with the store.
 //
 // The suite is sized to run in a few seconds against a local server on a
 // small machine. It runs its subtests one after the other (a few of them
@@ -106,6 +108,21 @@
 //     Features().CredentialWithUser (as the library decides), and a store
 //     declaring it must implement webauthnkit.CredentialUserGetter. A store
 //     that has the method without declaring it is only told so in the log.
+//   - Audit (webauthnkit.CredentialAuditor, run when the store declares
+//     Features().Audit, which then must implement it): attestation objects
+//     of MaxAttestationObjectSize bytes and audit texts of
+//     MaxAuditTextLength bytes come back exactly, and one byte more of
+//     text is refused. Scans with pages of 4 and 5 must return every
+//     credential stored before them (as GetCredential would), none deleted
+//     before them, at most limit per page, with a cursor that moves; one
+//     scan runs while three writers add and delete other credentials of
+//     the same user. Limits 0, -1 and MaxScanPageSize+1 and three
+//     malformed cursors are refused. SetCredentialAudit on an unknown,
+//     deleted or deleted user's credential is ErrNotFound and creates
+//     nothing (the ID stays free). Its concurrency subtest runs four
+//     SetCredentialAudit calls, an UpdateCredentialUse and a
+//     RenameCredential on one credential at once, 5 times: the use and
+//     the name are kept and the audit fields are one call's, whole.
 //   - Emails (User.Email) are compared byte for byte like names (the library
 //     normalises them first); "" is no address: any number of users have
 //     none, and GetUserByEmail("") is ErrNotFound. Addresses of 254
