@@ -119,6 +119,10 @@
 //   - Sealed values are longer than the plaintext (about 4/3 of it plus 45
 //     characters): sqlstore's columns are TEXT and fit them.
 //
+// Cost: 1.6 to 3.9 µs of CPU per sign-in (an AES-GCM open per record, an
+// HMAC per name or email), 1.4 % to 3.0 % of a memstore sign-in
+// (BENCHMARKS.md).
+//
 // ExportUser (in package webauthnkit) exports everything stored about a
 // person, opened; DeleteUser removes it all. docs/privacy.md lists what is
 // stored where.
