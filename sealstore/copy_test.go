@@ -69,3 +69,29 @@ func TestCopy(t *testing.T) {
 		storetest.AssertCredentialEqual(t, c, got)
 	}
 }
+
+// TestCopyRotatesIndexKey: the index key cannot rotate in place, but Copy
+// from the sealed store (old keyring) into a sealed store over new tables
+// (new keyring, new index key) does it.
+func TestCopyRotatesIndexKey(t *testing.T) {
+	be, _ := backendtest.Named("sqlite")
+	old, _ := sealed(t, be, testKeyring(t, nil), nil)
+	ctx := t.Context()
+	u := storetest.RandomUser()
+	u.Email = storetest.RandomEmail()
+	c := storetest.RandomCredential(u.Handle)
+	require.NoError(t, old.CreateUser(ctx, u, &c))
+
+	fresh, inner := sealed(t, be, testKeyring(t, nil, sealstore.NewKey("new")), nil)
+	p, err := sealstore.Copy(ctx, old, fresh, sealstore.CopyOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, p.Users)
+	got, err := fresh.GetUserByEmail(ctx, u.Email)
+	require.NoError(t, err)
+	storetest.AssertUserEqual(t, u, got)
+	row, err := inner.GetUserByHandle(ctx, u.Handle)
+	require.NoError(t, err)
+	oldRow, err := old.Unwrap().GetUserByHandle(ctx, u.Handle)
+	require.NoError(t, err)
+	require.NotEqual(t, oldRow.Name, row.Name, "the name's blind index changed with the index key")
+}

@@ -66,9 +66,9 @@
 //   - Uniqueness stays the wrapped store's job (a unique index on the
 //     index column), as before.
 //   - The index key cannot rotate in place: a new one changes every index,
-//     so it needs a rebuild (read every user with the old keyring, write it
-//     with the new) while lookups are stopped. SetKeyring refuses a ring
-//     with another index key.
+//     so it needs a rebuild: Copy from the sealed store (old keyring) into a
+//     Store over new tables with the new keyring, while nothing writes,
+//     then switch over. SetKeyring refuses a ring with another index key.
 //
 // # Keys and rotation
 //
