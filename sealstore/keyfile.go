@@ -16,14 +16,15 @@ import (
 // variable:
 //
 //	{
-//	  "index_key": "<32 bytes, base64url>",
+//	  "index_key": "<32 bytes, base64>",
 //	  "keys": [
-//	    {"id": "2026-12", "secret": "<32 bytes, base64url>"},
-//	    {"id": "2026-01", "secret": "<32 bytes, base64url>"}
+//	    {"id": "2026-12", "secret": "<32 bytes, base64>"},
+//	    {"id": "2026-01", "secret": "<32 bytes, base64>"}
 //	  ]
 //	}
 //
-// The first key is the primary. With envelope encryption (a KMS holds the
+// (standard base64 with padding, as encoding/json writes []byte). The
+// first key is the primary. With envelope encryption (a KMS holds the
 // master key), "secret" and "index_key" give way to "wrapped" and
 // "index_key_wrapped": data keys encrypted by the KMS, which
 // OpenKeyring asks it to decrypt at start-up. The file then holds nothing
