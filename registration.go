@@ -281,6 +281,11 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		SecondFactorOnly:  st.SecondFactorOnly,
 	}
 	rec.Transports = knownTransports(cred.Transport)
+	keepAttestation(&rec, parsed)
+	if attResult != nil {
+		// The registration's verdict is the audit state's starting point.
+		rec.AttestationTrust, rec.AttestationCheckedAt = cutText(string(attResult.Trust), MaxAuditTextLength), now
+	}
 	if rec.Name == "" {
 		rec.Name = rp.AuthenticatorName(rec.AAGUID) // "YubiKey 5 Series with NFC"
 	}
