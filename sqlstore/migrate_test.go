@@ -229,6 +229,7 @@ func TestMigrationsFS(t *testing.T) {
 				"002_session_epoch.down.sql", "002_session_epoch.up.sql",
 				"003_second_factor_only.down.sql", "003_second_factor_only.up.sql",
 				"004_email_recovery_codes.down.sql", "004_email_recovery_codes.up.sql",
+				"005_attestation_audit.down.sql", "005_attestation_audit.up.sql",
 			}, names)
 
 			up, err := fs.ReadFile(fsys, "001_init.up.sql")
