@@ -201,13 +201,13 @@ func threeInstances(t *testing.T, bin, dsn string, alsoKill func(), redisArgs ..
 	t.Run("instance_killed_under_load", func(t *testing.T) {
 		const workers = 6
 		var (
-			mu        sync.Mutex
-			acked     []*client // sign-ups whose finish answered 200
-			failures  atomic.Int64
-			okAfter   atomic.Int64
-			killed    atomic.Bool // set once the kills are over
-			stop      atomic.Bool
-			wg        sync.WaitGroup
+			mu       sync.Mutex
+			acked    []*client // sign-ups whose finish answered 200
+			failures atomic.Int64
+			okAfter  atomic.Int64
+			killed   atomic.Bool // set once the kills are over
+			stop     atomic.Bool
+			wg       sync.WaitGroup
 		)
 		for w := range workers {
 			wg.Go(func() {
