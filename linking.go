@@ -636,7 +636,8 @@ func (rp *RelyingParty) parsePollToken(tok string) (time.Time, []byte, bool) {
 	if len(tok) != base64.RawURLEncoding.EncodedLen(pollTokenLen) {
 		return time.Time{}, nil, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	// Strict: one spelling per token (no variants in the unused bits).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(b) != pollTokenLen || b[0] != pollTokenVersion {
 		return time.Time{}, nil, false
 	}
