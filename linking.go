@@ -397,6 +397,23 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 	if err != nil {
 		return err
 	}
+	// The expiry marker is the compare-and-set between this decision and
+	// the expiry: the poll that reports the expiry replaces it by a
+	// tombstone (linkKindOver), so a decision that finds no open marker
+	// lost to the expiry (the request, taken just before it expired, is
+	// not put back); one that takes it won, and polls after the expiry
+	// wait for the decision instead of reporting "expired".
+	marker, err := rp.takeLinkRecordOf(ctx, linkExpiryKey(rec.Decision), linkKindExpiry, linkKindOver)
+	if err == nil && marker.Kind == linkKindOver {
+		rp.putBack(ctx, linkExpiryKey(rec.Decision), marker)
+		err = ErrLinkNotFound
+	}
+	if err != nil {
+		if !errors.Is(err, ErrLinkNotFound) {
+			rp.restoreBound(ctx, linkID, u.Handle, rec)
+		}
+		return err
+	}
 	now := rp.cfg.Now()
 	dec := &linkRecord{
 		Kind:        linkKindDecision,
@@ -411,15 +428,31 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 		ev.Type, ev.Username = EventLinkApproved, u.Name
 	}
 	if err := rp.putLinkRecord(ctx, linkDecisionKey(rec.Decision), dec); err != nil {
-		// Undecided after all: put the request back (best effort) so that
-		// the user can retry.
-		if perr := rp.putLinkRecord(ctx, linkBoundKey(linkID, u.Handle), rec); perr != nil {
-			rp.log.WarnContext(ctx, "webauthnkit: could not restore a link request after a failed decision", "err", perr)
+		// Undecided after all: put the marker and the request back (best
+		// effort) so that the user can retry.
+		if perr := rp.putLinkRecord(ctx, linkExpiryKey(rec.Decision), marker); perr != nil {
+			rp.log.WarnContext(ctx, "webauthnkit: could not restore a link expiry marker after a failed decision", "err", perr)
 		}
+		rp.restoreBound(ctx, linkID, u.Handle, rec)
 		return rp.storeErr(ctx, "PutCeremony", err)
 	}
 	rp.emit(ctx, ev)
 	return nil
+}
+
+// putBack puts a record taken only to be looked at back (best effort).
+func (rp *RelyingParty) putBack(ctx context.Context, key string, rec *linkRecord) {
+	if perr := rp.putLinkRecord(ctx, key, rec); perr != nil {
+		rp.log.WarnContext(ctx, "webauthnkit: could not put a link record back", "kind", rec.Kind, "err", perr)
+	}
+}
+
+// restoreBound puts a taken request back after a failed decision (best
+// effort), so that the user can retry.
+func (rp *RelyingParty) restoreBound(ctx context.Context, linkID string, handle []byte, rec *linkRecord) {
+	if perr := rp.putLinkRecord(ctx, linkBoundKey(linkID, handle), rec); perr != nil {
+		rp.log.WarnContext(ctx, "webauthnkit: could not restore a link request after a failed decision", "err", perr)
+	}
 }
 
 // PollLink tells the new device holding pollToken what became of its
@@ -443,10 +476,10 @@ func (rp *RelyingParty) PollLink(ctx context.Context, pollToken string) (*LinkPo
 	dec, err := rp.takeLinkRecord(ctx, linkDecisionKey(decision), linkKindDecision)
 	switch {
 	case err == nil:
-		// Decided: no expiry to report later.
-		if _, err := rp.takeLinkRecord(ctx, linkExpiryKey(decision), linkKindExpiry); err != nil && !errors.Is(err, ErrLinkNotFound) {
-			rp.log.WarnContext(ctx, "webauthnkit: could not remove a link expiry marker", "err", err)
-		}
+		// Decided (the decision took the expiry marker): a tombstone in
+		// its place, so that polls after the expiry say "expired", not
+		// "pending" (no decision on its way). Best effort.
+		rp.putBack(ctx, linkExpiryKey(decision), &linkRecord{Kind: linkKindOver, Expires: expires.Add(LinkGrantTTL)})
 		if dec.Status != string(LinkApproved) {
 			out.Status = LinkDenied
 			return out, nil
@@ -472,14 +505,25 @@ func (rp *RelyingParty) PollLink(ctx context.Context, pollToken string) (*LinkPo
 		out.Status = LinkPending
 		return out, nil
 	}
-	// Expired undecided: the first poll to take the marker reports it.
-	marker, err := rp.takeLinkRecord(ctx, linkExpiryKey(decision), linkKindExpiry)
+	// After the expiry, no decision: the first poll to take the open
+	// marker reports the expiry and leaves a tombstone (a decision still
+	// under way then fails: decideLink); a tombstone (expiry reported, or
+	// decision collected) is put back and says "expired".
+	marker, err := rp.takeLinkRecordOf(ctx, linkExpiryKey(decision), linkKindExpiry, linkKindOver)
 	switch {
 	case err == nil:
-		_ = marker
-		rp.emit(ctx, Event{Type: EventLinkExpired})
+		if marker.Kind == linkKindExpiry {
+			rp.emit(ctx, Event{Type: EventLinkExpired})
+			marker = &linkRecord{Kind: linkKindOver, Expires: expires.Add(LinkGrantTTL)}
+		}
+		rp.putBack(ctx, linkExpiryKey(decision), marker)
 	case !errors.Is(err, ErrLinkNotFound):
 		return nil, err
+	default:
+		// No marker: a decision took it before the expiry and its record
+		// is being written (the next poll gets it). Not "expired": the
+		// decision is the outcome.
+		out.Status = LinkPending
 	}
 	return out, nil
 }
@@ -491,7 +535,8 @@ const (
 	linkKindCode     = "link-code"     // pending, under the code's keyed hash
 	linkKindBound    = "link-bound"    // looked up, under link ID + account
 	linkKindDecision = "link-decision" // approved/denied, under the decision ID
-	linkKindExpiry   = "link-expiry"   // marker to report the expiry once
+	linkKindExpiry   = "link-expiry"   // open: neither decided nor reported expired
+	linkKindOver     = "link-over"     // tombstone of the marker: expiry reported, or decision collected
 	linkKindLookup   = "link-lookup"   // one spent lookup of an account
 	maxLinkIDLen     = 64
 	pollTokenVersion = 1
@@ -554,6 +599,11 @@ func (rp *RelyingParty) putLinkRecord(ctx context.Context, key string, rec *link
 // takeLinkRecord takes the record under key (once). Absent, forged, of
 // another kind or expired: ErrLinkNotFound.
 func (rp *RelyingParty) takeLinkRecord(ctx context.Context, key, kind string) (*linkRecord, error) {
+	return rp.takeLinkRecordOf(ctx, key, kind, kind)
+}
+
+// takeLinkRecordOf is takeLinkRecord accepting either of two kinds.
+func (rp *RelyingParty) takeLinkRecordOf(ctx context.Context, key, kind, orKind string) (*linkRecord, error) {
 	raw, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(key))
 	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Code: CodeLinkNotFound, Message: ErrLinkNotFound.Message, Err: err}
@@ -566,7 +616,7 @@ func (rp *RelyingParty) takeLinkRecord(ctx context.Context, key, kind string) (*
 		return nil, ErrLinkNotFound
 	}
 	rec := new(linkRecord)
-	if err := json.Unmarshal(data, rec); err != nil || rec.Kind != kind || !rp.cfg.Now().Before(rec.Expires) {
+	if err := json.Unmarshal(data, rec); err != nil || (rec.Kind != kind && rec.Kind != orKind) || !rp.cfg.Now().Before(rec.Expires) {
 		return nil, ErrLinkNotFound
 	}
 	return rec, nil

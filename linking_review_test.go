@@ -1,9 +1,11 @@
 package webauthnkit_test
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,4 +64,108 @@ func TestLinkRecordsAreNotCeremonies(t *testing.T) {
 	req, err := f.rp.LookupLink(ctx, bob.User.Handle, ls.Code)
 	require.NoError(t, err, "a pending code taken through a ceremony ID")
 	require.Equal(t, ls.LinkID, req.LinkID)
+}
+
+// hookAfterTake runs hook once, before the first ChallengeStore call that
+// follows the armed TakeCeremony: a deterministic interleaving of another
+// request between two store calls of one operation.
+type hookAfterTake struct {
+	webauthnkit.ChallengeStore
+	mu    sync.Mutex
+	armed bool
+	taken bool
+	hook  func()
+}
+
+func (s *hookAfterTake) arm(hook func()) {
+	s.mu.Lock()
+	s.armed, s.taken, s.hook = true, false, hook
+	s.mu.Unlock()
+}
+
+func (s *hookAfterTake) before(take bool) {
+	s.mu.Lock()
+	var run func()
+	if s.armed {
+		if s.taken {
+			run, s.armed = s.hook, false
+		} else if take {
+			s.taken = true
+		}
+	}
+	s.mu.Unlock()
+	if run != nil {
+		run()
+	}
+}
+
+func (s *hookAfterTake) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	s.before(false)
+	return s.ChallengeStore.PutCeremony(ctx, id, data, exp)
+}
+
+func (s *hookAfterTake) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
+	s.before(true)
+	return s.ChallengeStore.TakeCeremony(ctx, id)
+}
+
+// An approval that takes the request just before it expires, and a poll
+// of the new device just after, while the decision is being written: one
+// outcome for both devices. Before, the poll reported the expiry (and
+// EventLinkExpired) and the approval succeeded too (EventLinkApproved, the
+// device_linked notice): the next poll then handed out a grant after
+// "expired", or the new device had stopped and the user was told it was
+// linked.
+func TestLinkApprovalRacesExpiry(t *testing.T) {
+	for _, decide := range []string{"approve", "deny"} {
+		t.Run(decide, func(t *testing.T) {
+			var hook *hookAfterTake
+			f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
+				hook = &hookAfterTake{ChallengeStore: c.Ceremonies}
+				c.Ceremonies = hook
+			})}
+			f.alice, f.authA = f.signUp(t, "alice")
+			ls := f.start(t)
+			req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
+			require.NoError(t, err)
+			f.clock.Advance(ls.ExpiresAt.Sub(f.clock.Now()) - 2*time.Second)
+			a := f.fresh(t, req.LinkID)
+
+			var during *webauthnkit.LinkPoll
+			hook.arm(func() {
+				f.clock.Advance(ls.ExpiresAt.Sub(f.clock.Now()) + time.Second)
+				during = f.poll(t, ls.PollToken)
+			})
+			if decide == "approve" {
+				err = f.rp.ApproveLink(ctx, a)
+			} else {
+				err = f.rp.DenyLink(ctx, req.LinkID, f.alice.User.Handle)
+			}
+			require.NotNil(t, during)
+			after := f.poll(t, ls.PollToken)
+
+			types := f.events.types()
+			decided := webauthnkit.EventLinkApproved
+			if decide == "deny" {
+				decided = webauthnkit.EventLinkDenied
+			}
+			if err == nil {
+				// The decision won: the new device learns it, never "expired".
+				require.NotEqual(t, webauthnkit.LinkExpired, during.Status)
+				require.NotContains(t, types, webauthnkit.EventLinkExpired)
+				want := webauthnkit.LinkApproved
+				if decide == "deny" {
+					want = webauthnkit.LinkDenied
+				}
+				require.Equal(t, want, after.Status)
+			} else {
+				// The expiry won: the decision fails, and stays unmade.
+				require.ErrorIs(t, err, webauthnkit.ErrLinkNotFound)
+				require.Equal(t, webauthnkit.LinkExpired, during.Status)
+				require.Equal(t, webauthnkit.LinkExpired, after.Status)
+				require.Empty(t, after.Grant)
+				require.NotContains(t, types, decided)
+			}
+		})
+	}
 }
