@@ -37,7 +37,11 @@ import (
 // to the CredentialStore. Every state change takes a record with the
 // store's atomic TakeCeremony (the compare-and-set): of concurrent lookups
 // of one code exactly one wins; of concurrent approvals and denials of one
-// request exactly one wins; B collects the decision exactly once.
+// request exactly one wins; B collects the decision exactly once. A
+// decision and the expiry race on the expiry marker: a decision takes it,
+// the poll that reports the expiry replaces it by a tombstone, so an
+// approval that took the request a moment before it expired either wins
+// (B's polls wait for it) or fails, never both "expired" and "approved".
 //
 // The code (NIST SP 800-63B-4 §4.1.2.2 "External Authenticator Binding",
 // a binding code that B obtains and the user enters on the authenticated
