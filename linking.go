@@ -570,7 +570,9 @@ type linkRecord struct {
 
 // Store keys. They go through ceremonyStoreID (a keyed hash), so the store
 // sees neither codes nor link IDs nor handles; the "link/" prefix keeps
-// them apart from ceremony IDs (random base64url, no '/').
+// them apart from ceremony IDs (random base64url, no '/'), and
+// takeCeremony refuses an ID from the client that is not base64url
+// (validCeremonyID), so no ceremony ID or grant can name a link record.
 func linkCodeKey(code string) string { return "link/code/" + code }
 
 func linkBoundKey(linkID string, handle []byte) string {
