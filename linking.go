@@ -333,7 +333,14 @@ func (rp *RelyingParty) LookupLink(ctx context.Context, userHandle []byte, code 
 	}
 	pending := *rec
 	rec.Kind, rec.UserHandle = linkKindBound, bytes.Clone(userHandle)
-	if err := rp.putLinkRecord(ctx, linkBoundKey(rec.LinkID, userHandle), rec); err != nil {
+	err = rp.putLinkRecord(ctx, linkBoundKey(rec.LinkID, userHandle), rec)
+	if errors.Is(err, ErrDuplicate) {
+		// This account's earlier lookup of this request committed but its
+		// answer was lost (the code was then put back): the request is
+		// bound to this account already.
+		err = nil
+	}
+	if err != nil {
 		// Put the code back (best effort) so that a store hiccup does not
 		// lose the request: the lookup failed, the code stays usable.
 		if perr := rp.putLinkRecord(ctx, linkCodeKey(norm), &pending); perr != nil {
@@ -432,16 +439,42 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 		ev.Type, ev.Username = EventLinkApproved, u.Name
 	}
 	if err := rp.putLinkRecord(ctx, linkDecisionKey(rec.Decision), dec); err != nil {
-		// Undecided after all: put the marker and the request back (best
-		// effort) so that the user can retry.
-		if perr := rp.putLinkRecord(ctx, linkExpiryKey(rec.Decision), marker); perr != nil {
-			rp.log.WarnContext(ctx, "webauthnkit: could not restore a link expiry marker after a failed decision", "err", perr)
+		if rp.undoDecision(ctx, linkID, u.Handle, rec, marker) {
+			// It had committed, and the new device collected it: decided.
+			rp.emit(ctx, ev)
+			return nil
 		}
-		rp.restoreBound(ctx, linkID, u.Handle, rec)
 		return rp.storeErr(ctx, "PutCeremony", err)
 	}
 	rp.emit(ctx, ev)
 	return nil
+}
+
+// undoDecision runs after the decision's write reported a failure, which
+// may have committed anyway (a timeout after the commit): the caller is
+// told it failed, so the decision must not stay. It takes the decision
+// back, then puts the expiry marker and the request back so that the user
+// can retry. It reports true when the decision had committed and the new
+// device had already collected it (the collecting poll left a tombstone
+// where the marker goes): the decision stands. When the store cannot say,
+// nothing is put back: the request stays spent (start again), never
+// decided twice.
+func (rp *RelyingParty) undoDecision(ctx context.Context, linkID string, handle []byte, rec, marker *linkRecord) bool {
+	_, err := rp.takeLinkRecord(ctx, linkDecisionKey(rec.Decision), linkKindDecision)
+	if err != nil && !errors.Is(err, ErrLinkNotFound) {
+		rp.log.WarnContext(ctx, "webauthnkit: a link decision may have been written; the request is not put back", "err", err)
+		return false
+	}
+	err = rp.putLinkRecord(ctx, linkExpiryKey(rec.Decision), marker)
+	if errors.Is(err, ErrDuplicate) {
+		return true
+	}
+	if err != nil {
+		rp.log.WarnContext(ctx, "webauthnkit: could not restore a link expiry marker after a failed decision; the request is not put back", "err", err)
+		return false
+	}
+	rp.restoreBound(ctx, linkID, handle, rec)
+	return false
 }
 
 // putBack puts a record taken only to be looked at back (best effort).

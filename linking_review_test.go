@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 )
 
 // A ceremony ID, or a grant, comes from the client (a cookie, a JSON
@@ -168,4 +169,125 @@ func TestLinkApprovalRacesExpiry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// landsThenFails forwards every PutCeremony, but reports the skip+1-th
+// after arming as failed: a write that committed and whose answer was
+// lost (a timeout after the commit), the ambiguous failure of any
+// networked store.
+type landsThenFails struct {
+	webauthnkit.ChallengeStore
+	mu    sync.Mutex
+	armed bool
+	skip  int
+	// then, when set, runs after the write that is reported failed.
+	then func()
+}
+
+func (s *landsThenFails) failAfter(skip int) {
+	s.mu.Lock()
+	s.armed, s.skip = true, skip
+	s.mu.Unlock()
+}
+
+func (s *landsThenFails) PutCeremony(ctx context.Context, id string, data []byte, exp time.Time) error {
+	err := s.ChallengeStore.PutCeremony(ctx, id, data, exp)
+	s.mu.Lock()
+	var then func()
+	if s.armed {
+		if s.skip == 0 {
+			s.armed = false
+			if err == nil {
+				err, then = storewrap.ErrDown, s.then
+			}
+		} else {
+			s.skip--
+		}
+	}
+	s.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	return err
+}
+
+// A decision whose write committed but reported a failure: the user is
+// told it failed, so nothing of it may stay. Before, the request was put
+// back with the decision still in the store: the new device collected the
+// approval, and the user's retry (a denial) succeeded too.
+func TestLinkDecisionAmbiguousWriteFailure(t *testing.T) {
+	var store *landsThenFails
+	f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
+		store = &landsThenFails{ChallengeStore: c.Ceremonies}
+		c.Ceremonies = store
+	})}
+	f.alice, f.authA = f.signUp(t, "alice")
+	ls := f.start(t)
+	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
+	require.NoError(t, err)
+
+	a := f.fresh(t, req.LinkID)
+	store.failAfter(0)
+	require.ErrorIs(t, f.rp.ApproveLink(ctx, a), webauthnkit.ErrStoreUnavailable)
+	p := f.poll(t, ls.PollToken)
+	require.Equal(t, webauthnkit.LinkPending, p.Status, "a failed approval approved nothing")
+	require.Empty(t, p.Grant)
+	require.NotContains(t, f.events.types(), webauthnkit.EventLinkApproved)
+
+	// The user, told it failed, denies instead: B learns that, only that.
+	require.NoError(t, f.rp.DenyLink(ctx, req.LinkID, f.alice.User.Handle))
+	require.Equal(t, webauthnkit.LinkDenied, f.poll(t, ls.PollToken).Status)
+	require.NotEqual(t, webauthnkit.LinkApproved, f.poll(t, ls.PollToken).Status)
+}
+
+// A lookup whose bound record committed but reported a failure: the
+// retry of the same account finds its request (before: the code was put
+// back, and every retry failed with internal_error on the duplicate).
+func TestLinkLookupAmbiguousWriteFailure(t *testing.T) {
+	var store *landsThenFails
+	f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
+		store = &landsThenFails{ChallengeStore: c.Ceremonies}
+		c.Ceremonies = store
+	})}
+	f.alice, f.authA = f.signUp(t, "alice")
+	bob, _ := f.signUp(t, "bob")
+	ls := f.start(t)
+
+	store.failAfter(1) // the budget slot goes through, the bound record "fails"
+	_, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
+	require.ErrorIs(t, err, webauthnkit.ErrStoreUnavailable)
+	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
+	require.NoError(t, err, "the retry finds the request bound to this account")
+	require.Equal(t, ls.LinkID, req.LinkID)
+	require.Equal(t, ls.MatchPhrase, req.MatchPhrase)
+	_, err = f.rp.LookupLink(ctx, bob.User.Handle, ls.Code)
+	require.ErrorIs(t, err, webauthnkit.ErrLinkNotFound, "bound to one account only")
+	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID)))
+	require.Equal(t, webauthnkit.LinkApproved, f.poll(t, ls.PollToken).Status)
+}
+
+// The same, when the new device collected the committed approval before
+// the approver saw the failure: the approval stands (ApproveLink
+// succeeds, once), and a later denial fails.
+func TestLinkDecisionAmbiguousWriteCollected(t *testing.T) {
+	var store *landsThenFails
+	f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
+		store = &landsThenFails{ChallengeStore: c.Ceremonies}
+		c.Ceremonies = store
+	})}
+	f.alice, f.authA = f.signUp(t, "alice")
+	ls := f.start(t)
+	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
+	require.NoError(t, err)
+	a := f.fresh(t, req.LinkID)
+
+	var during *webauthnkit.LinkPoll
+	store.then = func() { during = f.poll(t, ls.PollToken) }
+	store.failAfter(0)
+	require.NoError(t, f.rp.ApproveLink(ctx, a), "the new device has the grant: approved")
+	require.Equal(t, webauthnkit.LinkApproved, during.Status)
+	require.NotEmpty(t, during.Grant)
+	require.Contains(t, f.events.types(), webauthnkit.EventLinkApproved)
+	require.ErrorIs(t, f.rp.DenyLink(ctx, req.LinkID, f.alice.User.Handle), webauthnkit.ErrLinkNotFound)
+	require.NotEqual(t, webauthnkit.LinkDenied, f.poll(t, ls.PollToken).Status)
 }
