@@ -1,6 +1,7 @@
 package webauthnkit_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/backendtest"
 	"github.com/webauthnkit/webauthnkit/internal/storewrap"
+	"github.com/webauthnkit/webauthnkit/internal/testenv"
 )
 
 // A ceremony ID, or a grant, comes from the client (a cookie, a JSON
@@ -67,6 +70,37 @@ func TestLinkRecordsAreNotCeremonies(t *testing.T) {
 	require.Equal(t, ls.LinkID, req.LinkID)
 }
 
+// reviewFixture is a linkFixture on backend b (nil: memstore through
+// newEnv) whose ChallengeStore is wrap(store).
+func reviewFixture(t *testing.T, b *backendtest.Backend, wrap func(webauthnkit.ChallengeStore) webauthnkit.ChallengeStore) *linkFixture {
+	t.Helper()
+	var e *env
+	if b == nil {
+		e = newEnv(t, func(c *webauthnkit.Config) { c.Ceremonies = wrap(c.Ceremonies) })
+	} else {
+		clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+		store := b.Open(t, clock.Now)
+		events := &eventLog{}
+		rp, err := webauthnkit.New(webauthnkit.Config{
+			RPID: testRPID, Origins: []string{testOrigin}, Credentials: store, Ceremonies: wrap(store),
+			Now: clock.Now, Secret: bytes.Repeat([]byte{7}, 32), OnEvent: events.record,
+		})
+		require.NoError(t, err)
+		e = &env{rp: rp, clock: clock, events: events, logs: &testenv.SyncBuffer{}}
+	}
+	f := &linkFixture{env: e}
+	f.alice, f.authA = f.signUp(t, "alice")
+	return f
+}
+
+// onEveryBackend runs test on memstore (newEnv) and on every backend.
+func onEveryBackend(t *testing.T, test func(t *testing.T, b *backendtest.Backend)) {
+	t.Run("env", func(t *testing.T) { test(t, nil) })
+	for _, b := range backendtest.All() {
+		t.Run(b.Name, func(t *testing.T) { test(t, &b) })
+	}
+}
+
 // hookAfterTake runs hook once, before the first ChallengeStore call that
 // follows the armed TakeCeremony: a deterministic interleaving of another
 // request between two store calls of one operation.
@@ -118,14 +152,17 @@ func (s *hookAfterTake) TakeCeremony(ctx context.Context, id string) ([]byte, er
 // "expired", or the new device had stopped and the user was told it was
 // linked.
 func TestLinkApprovalRacesExpiry(t *testing.T) {
+	onEveryBackend(t, testLinkApprovalRacesExpiry)
+}
+
+func testLinkApprovalRacesExpiry(t *testing.T, b *backendtest.Backend) {
 	for _, decide := range []string{"approve", "deny"} {
 		t.Run(decide, func(t *testing.T) {
 			var hook *hookAfterTake
-			f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
-				hook = &hookAfterTake{ChallengeStore: c.Ceremonies}
-				c.Ceremonies = hook
-			})}
-			f.alice, f.authA = f.signUp(t, "alice")
+			f := reviewFixture(t, b, func(c webauthnkit.ChallengeStore) webauthnkit.ChallengeStore {
+				hook = &hookAfterTake{ChallengeStore: c}
+				return hook
+			})
 			ls := f.start(t)
 			req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 			require.NoError(t, err)
@@ -216,12 +253,15 @@ func (s *landsThenFails) PutCeremony(ctx context.Context, id string, data []byte
 // back with the decision still in the store: the new device collected the
 // approval, and the user's retry (a denial) succeeded too.
 func TestLinkDecisionAmbiguousWriteFailure(t *testing.T) {
+	onEveryBackend(t, testLinkDecisionAmbiguousWriteFailure)
+}
+
+func testLinkDecisionAmbiguousWriteFailure(t *testing.T, b *backendtest.Backend) {
 	var store *landsThenFails
-	f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
-		store = &landsThenFails{ChallengeStore: c.Ceremonies}
-		c.Ceremonies = store
-	})}
-	f.alice, f.authA = f.signUp(t, "alice")
+	f := reviewFixture(t, b, func(c webauthnkit.ChallengeStore) webauthnkit.ChallengeStore {
+		store = &landsThenFails{ChallengeStore: c}
+		return store
+	})
 	ls := f.start(t)
 	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 	require.NoError(t, err)
@@ -244,12 +284,15 @@ func TestLinkDecisionAmbiguousWriteFailure(t *testing.T) {
 // retry of the same account finds its request (before: the code was put
 // back, and every retry failed with internal_error on the duplicate).
 func TestLinkLookupAmbiguousWriteFailure(t *testing.T) {
+	onEveryBackend(t, testLinkLookupAmbiguousWriteFailure)
+}
+
+func testLinkLookupAmbiguousWriteFailure(t *testing.T, b *backendtest.Backend) {
 	var store *landsThenFails
-	f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
-		store = &landsThenFails{ChallengeStore: c.Ceremonies}
-		c.Ceremonies = store
-	})}
-	f.alice, f.authA = f.signUp(t, "alice")
+	f := reviewFixture(t, b, func(c webauthnkit.ChallengeStore) webauthnkit.ChallengeStore {
+		store = &landsThenFails{ChallengeStore: c}
+		return store
+	})
 	bob, _ := f.signUp(t, "bob")
 	ls := f.start(t)
 
@@ -270,12 +313,15 @@ func TestLinkLookupAmbiguousWriteFailure(t *testing.T) {
 // the approver saw the failure: the approval stands (ApproveLink
 // succeeds, once), and a later denial fails.
 func TestLinkDecisionAmbiguousWriteCollected(t *testing.T) {
+	onEveryBackend(t, testLinkDecisionAmbiguousWriteCollected)
+}
+
+func testLinkDecisionAmbiguousWriteCollected(t *testing.T, b *backendtest.Backend) {
 	var store *landsThenFails
-	f := &linkFixture{env: newEnv(t, func(c *webauthnkit.Config) {
-		store = &landsThenFails{ChallengeStore: c.Ceremonies}
-		c.Ceremonies = store
-	})}
-	f.alice, f.authA = f.signUp(t, "alice")
+	f := reviewFixture(t, b, func(c webauthnkit.ChallengeStore) webauthnkit.ChallengeStore {
+		store = &landsThenFails{ChallengeStore: c}
+		return store
+	})
 	ls := f.start(t)
 	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 	require.NoError(t, err)
