@@ -84,7 +84,10 @@ type ceremonyState struct {
 	FakeIDs [][]byte `json:"f,omitempty"`
 	// SessionEpoch: adding a passkey to an existing account: the account's
 	// User.SessionEpoch at Begin. Ending its sessions ends the ceremony too.
+	// A grant with EpochBound (a device link's) has the epoch of its
+	// approval: ending the account's sessions since voids the grant.
 	SessionEpoch uint64 `json:"ep,omitempty"`
+	EpochBound   bool   `json:"eb,omitempty"`
 	// Grants (grants.go), and registrations begun with one: the grant's
 	// purpose, and the email of a new account.
 	GrantPurpose     string `json:"gp,omitempty"`

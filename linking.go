@@ -145,7 +145,7 @@ type LinkStatus string
 const (
 	LinkPending  LinkStatus = "pending"  // waiting for the signed-in device
 	LinkApproved LinkStatus = "approved" // LinkPoll.Grant is set (once)
-	LinkDenied   LinkStatus = "denied"   // final
+	LinkDenied   LinkStatus = "denied"   // final (also: approved, then the account's sessions ended)
 	LinkExpired  LinkStatus = "expired"  // final: start again
 )
 
@@ -224,7 +224,10 @@ type LinkPoll struct {
 	Status LinkStatus
 	// Grant, with LinkApproved only, is a single-use registration grant
 	// (RegistrationRequest.Grant) for the approving account, valid
-	// LinkGrantTTL; purpose LinkGrantPurpose. It is returned once: the
+	// LinkGrantTTL; purpose LinkGrantPurpose. Ending the account's sessions
+	// (EndSessions: sign out everywhere, a passkey removed) after the
+	// approval cancels it: the poll says LinkDenied, or BeginRegistration
+	// refuses the grant (ErrInvalidGrant). It is returned once: the
 	// decision is consumed by the poll that returns it (later polls say
 	// LinkExpired once the request's time is over, LinkPending before).
 	Grant          string
@@ -436,6 +439,7 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 	ev := Event{Type: EventLinkDenied, UserHandle: bytes.Clone(u.Handle)}
 	if status == LinkApproved {
 		dec.UserHandle, dec.Username = bytes.Clone(u.Handle), u.Name
+		dec.Epoch, dec.EpochSet = u.SessionEpoch, true
 		ev.Type, ev.Username = EventLinkApproved, u.Name
 	}
 	if err := rp.putLinkRecord(ctx, linkDecisionKey(rec.Decision), dec); err != nil {
@@ -522,7 +526,17 @@ func (rp *RelyingParty) PollLink(ctx context.Context, pollToken string) (*LinkPo
 			return out, nil
 		}
 		ttl := LinkGrantTTL
-		grant, err := rp.IssueRegistrationGrant(ctx, GrantRequest{UserHandle: dec.UserHandle, Purpose: LinkGrantPurpose, TTL: ttl})
+		var epoch *uint64
+		if dec.EpochSet {
+			epoch = &dec.Epoch
+		}
+		grant, err := rp.issueGrant(ctx, GrantRequest{UserHandle: dec.UserHandle, Purpose: LinkGrantPurpose, TTL: ttl}, epoch)
+		if errors.Is(err, errSessionsEnded) {
+			// The account's sessions ended since the approval (sign out
+			// everywhere, a passkey removed): its owner took it back.
+			out.Status = LinkDenied
+			return out, nil
+		}
 		if err != nil {
 			// Keep the decision for the next poll (only this device takes
 			// it), unless the account is gone.
@@ -596,6 +610,10 @@ type linkRecord struct {
 	UserHandle  []byte    `json:"u,omitempty"`
 	Username    string    `json:"n,omitempty"`
 	Status      string    `json:"s,omitempty"`
+	// Epoch: an approval's User.SessionEpoch (EpochSet): ending the
+	// account's sessions before the new device registers cancels it.
+	Epoch    uint64 `json:"ep,omitempty"`
+	EpochSet bool   `json:"es,omitempty"`
 	// Nonce makes every lookup-slot record unique (a store may take a put
 	// of identical data for its own retry: store.go).
 	Nonce []byte `json:"x,omitempty"`

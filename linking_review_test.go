@@ -337,3 +337,44 @@ func testLinkDecisionAmbiguousWriteCollected(t *testing.T, b *backendtest.Backen
 	require.ErrorIs(t, f.rp.DenyLink(ctx, req.LinkID, f.alice.User.Handle), webauthnkit.ErrLinkNotFound)
 	require.NotEqual(t, webauthnkit.LinkDenied, f.poll(t, ls.PollToken).Status)
 }
+
+// An approval the account's owner takes back by ending the account's
+// sessions (sign out everywhere, removing a passkey: what a user does on
+// the device_linked notice of an approval they were tricked into) is
+// cancelled, whether the new device has not collected it yet or holds
+// the grant and has not begun its registration. Before, the grant stayed
+// good for LinkGrantTTL whatever the owner did.
+func TestLinkApprovalEndedWithTheSessions(t *testing.T) {
+	f := newLinkFixture(t)
+	approve := func() *webauthnkit.LinkStart {
+		ls := f.start(t)
+		req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
+		require.NoError(t, err)
+		require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID)))
+		return ls
+	}
+
+	// Not collected yet.
+	ls := approve()
+	_, err := f.rp.EndSessions(ctx, f.alice.User.Handle)
+	require.NoError(t, err)
+	p := f.poll(t, ls.PollToken)
+	require.Equal(t, webauthnkit.LinkDenied, p.Status)
+	require.Empty(t, p.Grant)
+
+	// Collected, registration not begun.
+	ls = approve()
+	p = f.poll(t, ls.PollToken)
+	require.Equal(t, webauthnkit.LinkApproved, p.Status)
+	_, err = f.rp.EndSessions(ctx, f.alice.User.Handle)
+	require.NoError(t, err)
+	_, err = f.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Grant: p.Grant})
+	require.ErrorIs(t, err, webauthnkit.ErrInvalidGrant)
+
+	// Untouched: the approval still works.
+	ls = approve()
+	p = f.poll(t, ls.PollToken)
+	require.Equal(t, webauthnkit.LinkApproved, p.Status)
+	reg, _ := register(t, f.rp, webauthnkit.RegistrationRequest{Grant: p.Grant})
+	require.Equal(t, f.alice.User.Handle, reg.User.Handle)
+}
