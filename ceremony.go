@@ -84,7 +84,10 @@ type ceremonyState struct {
 	FakeIDs [][]byte `json:"f,omitempty"`
 	// SessionEpoch: adding a passkey to an existing account: the account's
 	// User.SessionEpoch at Begin. Ending its sessions ends the ceremony too.
+	// A grant with EpochBound (a device link's) has the epoch of its
+	// approval: ending the account's sessions since voids the grant.
 	SessionEpoch uint64 `json:"ep,omitempty"`
+	EpochBound   bool   `json:"eb,omitempty"`
 	// Grants (grants.go), and registrations begun with one: the grant's
 	// purpose, and the email of a new account.
 	GrantPurpose     string `json:"gp,omitempty"`
@@ -159,7 +162,7 @@ func (rp *RelyingParty) putCeremony(ctx context.Context, st *ceremonyState) (str
 // takeCeremony consumes the ceremony id (exactly once) and checks its kind
 // and expiry.
 func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*ceremonyState, error) {
-	if id == "" || len(id) > 128 {
+	if !validCeremonyID(id) {
 		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown or finished ceremony"}
 	}
 	data, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(id))
@@ -184,6 +187,25 @@ func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*cer
 		return nil, &Error{Code: CodeChallengeExpired, Message: "the ceremony expired; start again"}
 	}
 	return st, nil
+}
+
+// validCeremonyID reports whether id can be one that putCeremony made
+// (base64url, at most 128 characters). The ID comes from the client (a
+// cookie, a grant in a JSON body); the device-linking records share the
+// store and the keys under names with a '/' ("link/lookup/..."), which
+// a client must not be able to name: it would take them (spent lookup
+// slots given back, pending codes probed or destroyed).
+func validCeremonyID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (rp *RelyingParty) finishBegin(ctx context.Context, st *ceremonyState, options any, mediation string) (*Begin, error) {
