@@ -373,6 +373,12 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 		}
 	}
 	res.Attested = len(certs) > 0
+	// The fido-u2f signature covers the RP ID hash, the client data, the
+	// credential ID and key, not the AAGUID (WebAuthn §8.6; a browser
+	// writes zeros there): an AAGUID beside it is anyone's claim. The
+	// model is then found by the certificate's key identifiers only, and
+	// the attestation is never trusted for the claimed model.
+	unsignedAAGUID := res.Format == string(protocol.AttestationFormatFIDOUniversalSecondFactor) && res.AAGUID != uuid.Nil
 
 	if p.deny[res.AAGUID] {
 		res.Denied = true
@@ -388,15 +394,19 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 	var entry *metadata.Entry
 	if p.Metadata != nil {
 		var keyIDs []string
-		if res.AAGUID == uuid.Nil && len(certs) > 0 {
+		lookup := res.AAGUID
+		if unsignedAAGUID {
+			lookup = uuid.Nil
+		}
+		if lookup == uuid.Nil && len(certs) > 0 {
 			keyIDs = keyIdentifiers(certs[0])
 		}
 		var err error
-		entry, err = p.Metadata.MetadataEntry(ctx, res.AAGUID, keyIDs)
+		entry, err = p.Metadata.MetadataEntry(ctx, lookup, keyIDs)
 		if err != nil {
 			res.MetadataErr = err
 		}
-		if entry != nil && res.AAGUID != uuid.Nil && entry.AaGUID != uuid.Nil && entry.AaGUID != res.AAGUID {
+		if entry != nil && lookup != uuid.Nil && entry.AaGUID != uuid.Nil && entry.AaGUID != lookup {
 			entry = nil // a provider's mistake: another model's entry
 		}
 	}
@@ -434,6 +444,8 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			}
 		case p.Metadata == nil:
 			res.Reason = "no metadata configured"
+		case unsignedAAGUID:
+			res.Reason = "fido-u2f attestation with a non-zero AAGUID, which its signature does not cover"
 		case res.MetadataErr != nil:
 			res.Reason = "metadata unavailable"
 		case entry == nil:
