@@ -410,9 +410,23 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			entry = nil // a provider's mistake: another model's entry
 		}
 	}
+	// The chain is verified before the status reports are read: a report
+	// may name the root the chain leads to, which the authenticator does
+	// not send.
+	var chainRoot *x509.Certificate
+	var chainErr error
+	chainChecked := entry != nil && res.Attested && !unsignedAAGUID &&
+		len(entry.MetadataStatement.AttestationRootCertificates) != 0 && !certAAGUIDMismatch(certs[0], res.AAGUID)
+	if chainChecked {
+		chainRoot, chainErr = p.chains.verify(res.Format, certs, entry, now)
+	}
 	if entry != nil {
 		res.Description = entry.MetadataStatement.Description
-		res.StatusReports = reportsInScope(metadata.EffectiveStatusReports(entry.StatusReports, now), certs)
+		scope := certs
+		if chainChecked && chainErr == nil {
+			scope = append(slices.Clone(certs), chainRoot)
+		}
+		res.StatusReports = reportsInScope(metadata.EffectiveStatusReports(entry.StatusReports, now), scope)
 		var bad []metadata.StatusReport
 		for _, r := range res.StatusReports {
 			if slices.Contains(p.UndesiredStatuses, r.Status) {
@@ -458,7 +472,7 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			// stored object).
 			res.Reason = "the attestation certificate names another AAGUID"
 		default:
-			if err := p.chains.verify(res.Format, certs, entry, now); err != nil {
+			if err := chainErr; err != nil {
 				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + err.Error()
 			} else {
 				res.Trust = AttestationTrusted
