@@ -473,7 +473,7 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			res.Reason = "the attestation certificate names another AAGUID"
 		default:
 			if err := chainErr; err != nil {
-				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + err.Error()
+				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + chainErrText(err, now)
 			} else {
 				res.Trust = AttestationTrusted
 				res.Reason = "attestation verified to the metadata"
@@ -492,6 +492,37 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 		res.Reason = "AAGUID not allowed by the policy; " + res.Reason
 	}
 	return res, nil
+}
+
+// chainErrText describes a chain verification failure without the text of
+// Go's x509 errors, which quote names from the certificates tried (chosen
+// by the authenticator, unbounded): Reason goes to events, logs and
+// Error().
+func chainErrText(err error, now time.Time) string {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var critical x509.UnhandledCriticalExtension
+	switch {
+	case errors.As(err, &unknown):
+		return "certificate signed by unknown authority"
+	case errors.As(err, &critical):
+		return "unhandled critical extension"
+	case errors.As(err, &invalid):
+		switch invalid.Reason {
+		case x509.Expired:
+			return "a certificate is expired or not yet valid at " + now.UTC().Format(time.RFC3339)
+		case x509.NotAuthorizedToSign:
+			return "a certificate that is not a CA signed another"
+		case x509.TooManyIntermediates:
+			return "path length constraint exceeded"
+		case x509.IncompatibleUsage:
+			return "incompatible key usage"
+		case x509.CANotAuthorizedForThisName, x509.CANotAuthorizedForExtKeyUsage:
+			return "a CA is not authorized for this certificate"
+		}
+		return fmt.Sprintf("invalid certificate (x509 reason %d)", invalid.Reason)
+	}
+	return "certificate path not verified"
 }
 
 // oidFIDOAAGUID is id-fido-gen-ce-aaguid: the AAGUID an attestation
