@@ -506,8 +506,8 @@ func chainErrText(err error, now time.Time) string {
 	var invalid x509.CertificateInvalidError
 	var critical x509.UnhandledCriticalExtension
 	switch {
-	case errors.Is(err, errDuplicateSubject):
-		return errDuplicateSubject.Error()
+	case errors.Is(err, errDuplicateSubject), errors.Is(err, errNoPathToRoot):
+		return err.Error()
 	case errors.As(err, &unknown):
 		return "certificate signed by unknown authority"
 	case errors.As(err, &critical):
@@ -568,6 +568,9 @@ func verifyAttestationChain(format string, certs []*x509.Certificate, entry *met
 			}
 		}
 	}
+	if err := precheckAttestationPath(certs, entry.MetadataStatement.AttestationRootCertificates); err != nil {
+		return nil, err
+	}
 	leaf := certs[0]
 	if format == string(protocol.AttestationFormatTPM) && slices.ContainsFunc(leaf.UnhandledCriticalExtensions, oidSubjectAltName.Equal) {
 		c := *leaf
@@ -581,6 +584,56 @@ func verifyAttestationChain(format string, certs []*x509.Certificate, entry *met
 		return nil, err
 	}
 	return chains[0], nil
+}
+
+var errNoPathToRoot = errors.New("no certificate path by name and signature from the attestation certificate to the model's roots")
+
+// precheckAttestationPath bounds the work an unauthenticated registration
+// can cause (x509.Verify checks signatures bottom-up, with keys the
+// attacker chose: up to eight P-521 certificates, ~3 ms each here). x5c
+// has one certificate per subject (errDuplicateSubject), so the names
+// from the attestation certificate up form a single chain; a path is a
+// prefix of it topped by a model root whose subject is the last one's
+// issuer. Each such path is checked top-down, from the root's signature,
+// so that a forged certificate fails at the first check made with a key
+// the attacker does not hold. x509.Verify then checks the path (validity,
+// constraints) as before. An attestation certificate that is itself a
+// root skips this.
+func precheckAttestationPath(certs, roots []*x509.Certificate) error {
+	if slices.ContainsFunc(roots, certs[0].Equal) {
+		return nil
+	}
+	bySubject := make(map[string]*x509.Certificate, len(certs)-1)
+	for _, c := range certs[1:] {
+		bySubject[string(c.RawSubject)] = c
+	}
+	chain := []*x509.Certificate{certs[0]}
+	for {
+		next := bySubject[string(chain[len(chain)-1].RawIssuer)]
+		if next == nil || slices.Contains(chain, next) {
+			break
+		}
+		chain = append(chain, next)
+	}
+	signs := func(parent, child *x509.Certificate) bool {
+		return parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature) == nil
+	}
+	for k, top := range chain {
+		for _, r := range roots {
+			if !bytes.Equal(r.RawSubject, top.RawIssuer) || !signs(r, top) {
+				continue
+			}
+			ok := true
+			for i := k - 1; i >= 0 && ok; i-- {
+				ok = signs(chain[i+1], chain[i])
+			}
+			if ok {
+				return nil
+			}
+			break
+		}
+	}
+	return errNoPathToRoot
 }
 
 // keyIdentifiers returns the FIDO attestation certificate key identifiers

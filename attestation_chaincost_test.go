@@ -128,3 +128,60 @@ func TestAttestationHostileChainIsCheap(t *testing.T) {
 	assert.Equal(t, webauthnkit.AttestationUntrusted, reg.Attestation.Trust)
 	assert.Contains(t, reg.Attestation.Reason, "same subject")
 }
+
+// Distinct subjects do not make a forged chain cheap by themselves: x509
+// checks bottom-up, each certificate with the next one's (the attacker's,
+// P-521) key. The chain is checked top-down first, from the model's root,
+// so a forged one fails at the first check, with the vendor's key.
+func TestAttestationForgedChainFailsAtTheRoot(t *testing.T) {
+	w := newAttWorld(t)
+	e := newEnv(t, func(c *webauthnkit.Config) { c.Attestation = w.policy(webauthnkit.AttestationMonitor) })
+	keys := make([]*ecdsa.PrivateKey, 7)
+	for i := range keys {
+		var err error
+		keys[i], err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+		require.NoError(t, err)
+	}
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	name := func(i int) pkix.Name {
+		if i == len(keys) {
+			return w.ca.Root.Subject // the top claims the vendor's root as issuer
+		}
+		return pkix.Name{CommonName: "Forged CA " + string(rune('A'+i))}
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(100),
+		Subject:   pkix.Name{Country: []string{"US"}, Organization: []string{"Mallory"}, OrganizationalUnit: []string{"Authenticator Attestation"}, CommonName: "Mallory Key"},
+		NotBefore: webauthntest.DefaultCertificateNotBefore, NotAfter: webauthntest.DefaultCertificateNotAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, leafTmpl, &x509.Certificate{Subject: name(0), PublicKey: &keys[0].PublicKey}, &leafKey.PublicKey, keys[0])
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	x5c := []*x509.Certificate{leaf}
+	for i := range keys {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: name(i),
+			NotBefore: webauthntest.DefaultCertificateNotBefore, NotAfter: webauthntest.DefaultCertificateNotAfter,
+			KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+		signer := keys[(i+1)%len(keys)]
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, &x509.Certificate{Subject: name(i + 1), PublicKey: &signer.PublicKey}, &keys[i].PublicKey, signer)
+		require.NoError(t, err)
+		c, err := x509.ParseCertificate(der)
+		require.NoError(t, err)
+		x5c = append(x5c, c)
+	}
+
+	begin, err := e.rp.BeginRegistration(ctx, webauthnkit.RegistrationRequest{Username: "mallory"})
+	require.NoError(t, err)
+	start := time.Now()
+	reg, err := e.rp.FinishRegistration(ctx, begin.CeremonyID, packedRegistration(t, begin.Options, w.good.AAGUID, leafKey, x5c))
+	t.Logf("registration with a forged seven-certificate P-521 chain: %v", time.Since(start))
+	require.NoError(t, err, "monitor never refuses")
+	assert.Equal(t, webauthnkit.AttestationUntrusted, reg.Attestation.Trust)
+	assert.Contains(t, reg.Attestation.Reason, "no certificate path", "refused by the top-down check, before x509.Verify")
+
+	// The genuine chain still verifies.
+	reg, _, err = tryRegister(t, e.rp, "alice", device(w.good)...)
+	require.NoError(t, err)
+	assert.Equal(t, webauthnkit.AttestationTrusted, reg.Attestation.Trust, reg.Attestation.Reason)
+}
