@@ -260,14 +260,17 @@ func invalidResponse(err error) error {
 }
 
 // logFailure logs a failed ceremony without challenges, signatures or keys:
-// go-webauthn's DevInfo is dropped where it can echo the challenge.
+// go-webauthn's DevInfo is dropped where it can echo the challenge, and
+// its texts, which echo client input (an attestation format's name, a
+// token binding status), are bounded printable ASCII with encoded values
+// scrubbed (safeText, as in (*Error).Error()).
 func (rp *RelyingParty) logFailure(ctx context.Context, ceremony string, err error) {
 	attrs := []any{"ceremony", ceremony, "code", string(ErrorCode(err))}
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
-		attrs = append(attrs, "type", pe.Type, "details", pe.Details)
+		attrs = append(attrs, "type", safeText(pe.Type), "details", safeText(pe.Details))
 		if pe.DevInfo != "" && !strings.Contains(pe.Details, "challenge") {
-			attrs = append(attrs, "devinfo", pe.DevInfo)
+			attrs = append(attrs, "devinfo", safeText(pe.DevInfo))
 		}
 	} else {
 		attrs = append(attrs, "err", err.Error())
