@@ -106,7 +106,9 @@ func (rp *RelyingParty) RevokeCredential(ctx context.Context, userHandle, creden
 // it increments the account's User.SessionEpoch and returns the new value.
 // A session layer records the epoch a session was issued under
 // (Login.User.SessionEpoch) and refuses it once the account's current epoch
-// (UserByHandle) differs. Errors: ErrUserNotFound, ErrStoreUnavailable.
+// (UserByHandle) differs. It also cancels the account's device-link
+// approvals whose new device has not begun its registration yet.
+// Errors: ErrUserNotFound, ErrStoreUnavailable.
 func (rp *RelyingParty) EndSessions(ctx context.Context, userHandle []byte) (uint64, error) {
 	return rp.endSessions(ctx, userHandle)
 }

@@ -1,6 +1,7 @@
 package webauthnkit
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // the FIDO key identifier of RFC 5280 method 1 is a SHA-1
 	"crypto/x509"
@@ -373,6 +374,12 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 		}
 	}
 	res.Attested = len(certs) > 0
+	// The fido-u2f signature covers the RP ID hash, the client data, the
+	// credential ID and key, not the AAGUID (WebAuthn §8.6; a browser
+	// writes zeros there): an AAGUID beside it is anyone's claim. The
+	// model is then found by the certificate's key identifiers only, and
+	// the attestation is never trusted for the claimed model.
+	unsignedAAGUID := res.Format == string(protocol.AttestationFormatFIDOUniversalSecondFactor) && res.AAGUID != uuid.Nil
 
 	if p.deny[res.AAGUID] {
 		res.Denied = true
@@ -388,21 +395,39 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 	var entry *metadata.Entry
 	if p.Metadata != nil {
 		var keyIDs []string
-		if res.AAGUID == uuid.Nil && len(certs) > 0 {
+		lookup := res.AAGUID
+		if unsignedAAGUID {
+			lookup = uuid.Nil
+		}
+		if lookup == uuid.Nil && len(certs) > 0 {
 			keyIDs = keyIdentifiers(certs[0])
 		}
 		var err error
-		entry, err = p.Metadata.MetadataEntry(ctx, res.AAGUID, keyIDs)
+		entry, err = p.Metadata.MetadataEntry(ctx, lookup, keyIDs)
 		if err != nil {
 			res.MetadataErr = err
 		}
-		if entry != nil && res.AAGUID != uuid.Nil && entry.AaGUID != uuid.Nil && entry.AaGUID != res.AAGUID {
+		if entry != nil && lookup != uuid.Nil && entry.AaGUID != uuid.Nil && entry.AaGUID != lookup {
 			entry = nil // a provider's mistake: another model's entry
 		}
 	}
+	// The chain is verified before the status reports are read: a report
+	// may name the root the chain leads to, which the authenticator does
+	// not send.
+	var chainRoot *x509.Certificate
+	var chainErr error
+	chainChecked := entry != nil && res.Attested && !unsignedAAGUID &&
+		len(entry.MetadataStatement.AttestationRootCertificates) != 0 && !certAAGUIDMismatch(certs[0], res.AAGUID)
+	if chainChecked {
+		chainRoot, chainErr = p.chains.verify(res.Format, certs, entry, now)
+	}
 	if entry != nil {
 		res.Description = entry.MetadataStatement.Description
-		res.StatusReports = reportsInScope(metadata.EffectiveStatusReports(entry.StatusReports, now), certs)
+		scope := certs
+		if chainChecked && chainErr == nil {
+			scope = append(slices.Clone(certs), chainRoot)
+		}
+		res.StatusReports = reportsInScope(metadata.EffectiveStatusReports(entry.StatusReports, now), scope)
 		var bad []metadata.StatusReport
 		for _, r := range res.StatusReports {
 			if slices.Contains(p.UndesiredStatuses, r.Status) {
@@ -434,6 +459,8 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			}
 		case p.Metadata == nil:
 			res.Reason = "no metadata configured"
+		case unsignedAAGUID:
+			res.Reason = "fido-u2f attestation with a non-zero AAGUID, which its signature does not cover"
 		case res.MetadataErr != nil:
 			res.Reason = "metadata unavailable"
 		case entry == nil:
@@ -446,8 +473,8 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 			// stored object).
 			res.Reason = "the attestation certificate names another AAGUID"
 		default:
-			if err := p.chains.verify(res.Format, certs, entry, now); err != nil {
-				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + err.Error()
+			if err := chainErr; err != nil {
+				res.Reason = "the attestation certificate chain does not verify to the model's roots: " + chainErrText(err, now)
 			} else {
 				res.Trust = AttestationTrusted
 				res.Reason = "attestation verified to the metadata"
@@ -466,6 +493,41 @@ func evaluateAttestation(ctx context.Context, p *AttestationPolicy, now time.Tim
 		res.Reason = "AAGUID not allowed by the policy; " + res.Reason
 	}
 	return res, nil
+}
+
+var errDuplicateSubject = errors.New("two certificates of x5c after the first have the same subject")
+
+// chainErrText describes a chain verification failure without the text of
+// Go's x509 errors, which quote names from the certificates tried (chosen
+// by the authenticator, unbounded): Reason goes to events, logs and
+// Error().
+func chainErrText(err error, now time.Time) string {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var critical x509.UnhandledCriticalExtension
+	switch {
+	case errors.Is(err, errDuplicateSubject), errors.Is(err, errNoPathToRoot):
+		return err.Error()
+	case errors.As(err, &unknown):
+		return "certificate signed by unknown authority"
+	case errors.As(err, &critical):
+		return "unhandled critical extension"
+	case errors.As(err, &invalid):
+		switch invalid.Reason {
+		case x509.Expired:
+			return "a certificate is expired or not yet valid at " + now.UTC().Format(time.RFC3339)
+		case x509.NotAuthorizedToSign:
+			return "a certificate that is not a CA signed another"
+		case x509.TooManyIntermediates:
+			return "path length constraint exceeded"
+		case x509.IncompatibleUsage:
+			return "incompatible key usage"
+		case x509.CANotAuthorizedForThisName, x509.CANotAuthorizedForExtKeyUsage:
+			return "a CA is not authorized for this certificate"
+		}
+		return fmt.Sprintf("invalid certificate (x509 reason %d)", invalid.Reason)
+	}
+	return "certificate path not verified"
 }
 
 // oidFIDOAAGUID is id-fido-gen-ce-aaguid: the AAGUID an attestation
@@ -496,6 +558,19 @@ var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 // with certs[1:] as intermediates to one of the model's roots, at now, and
 // returns the path found (attestation certificate first, root last).
 func verifyAttestationChain(format string, certs []*x509.Certificate, entry *metadata.Entry, now time.Time) ([]*x509.Certificate, error) {
+	// Intermediates that share a subject let Go's path builder try each at
+	// every level (up to 100 signature checks, ~90 ms with P-521 keys) for
+	// one unauthenticated registration; a real chain has none.
+	for i := 1; i < len(certs); i++ {
+		for j := 1; j < i; j++ {
+			if bytes.Equal(certs[i].RawSubject, certs[j].RawSubject) {
+				return nil, errDuplicateSubject
+			}
+		}
+	}
+	if err := precheckAttestationPath(certs, entry.MetadataStatement.AttestationRootCertificates); err != nil {
+		return nil, err
+	}
 	leaf := certs[0]
 	if format == string(protocol.AttestationFormatTPM) && slices.ContainsFunc(leaf.UnhandledCriticalExtensions, oidSubjectAltName.Equal) {
 		c := *leaf
@@ -509,6 +584,56 @@ func verifyAttestationChain(format string, certs []*x509.Certificate, entry *met
 		return nil, err
 	}
 	return chains[0], nil
+}
+
+var errNoPathToRoot = errors.New("no certificate path by name and signature from the attestation certificate to the model's roots")
+
+// precheckAttestationPath bounds the work an unauthenticated registration
+// can cause (x509.Verify checks signatures bottom-up, with keys the
+// attacker chose: up to eight P-521 certificates, ~3 ms each here). x5c
+// has one certificate per subject (errDuplicateSubject), so the names
+// from the attestation certificate up form a single chain; a path is a
+// prefix of it topped by a model root whose subject is the last one's
+// issuer. Each such path is checked top-down, from the root's signature,
+// so that a forged certificate fails at the first check made with a key
+// the attacker does not hold. x509.Verify then checks the path (validity,
+// constraints) as before. An attestation certificate that is itself a
+// root skips this.
+func precheckAttestationPath(certs, roots []*x509.Certificate) error {
+	if slices.ContainsFunc(roots, certs[0].Equal) {
+		return nil
+	}
+	bySubject := make(map[string]*x509.Certificate, len(certs)-1)
+	for _, c := range certs[1:] {
+		bySubject[string(c.RawSubject)] = c
+	}
+	chain := []*x509.Certificate{certs[0]}
+	for {
+		next := bySubject[string(chain[len(chain)-1].RawIssuer)]
+		if next == nil || slices.Contains(chain, next) {
+			break
+		}
+		chain = append(chain, next)
+	}
+	signs := func(parent, child *x509.Certificate) bool {
+		return parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature) == nil
+	}
+	for k, top := range chain {
+		for _, r := range roots {
+			if !bytes.Equal(r.RawSubject, top.RawIssuer) || !signs(r, top) {
+				continue
+			}
+			ok := true
+			for i := k - 1; i >= 0 && ok; i-- {
+				ok = signs(chain[i+1], chain[i])
+			}
+			if ok {
+				return nil
+			}
+			break
+		}
+	}
+	return errNoPathToRoot
 }
 
 // keyIdentifiers returns the FIDO attestation certificate key identifiers

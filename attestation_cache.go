@@ -24,7 +24,10 @@ type chainCache struct {
 	m  map[[32]byte]validity
 }
 
-type validity struct{ from, until time.Time }
+type validity struct {
+	from, until time.Time
+	root        *x509.Certificate // the root the path ends at
+}
 
 func chainKey(format string, certs []*x509.Certificate, roots []*x509.Certificate) [32]byte {
 	h := sha256.New()
@@ -47,24 +50,28 @@ func chainKey(format string, certs []*x509.Certificate, roots []*x509.Certificat
 	return k
 }
 
-// verify is verifyAttestationChain, remembered.
-func (c *chainCache) verify(format string, certs []*x509.Certificate, entry *metadata.Entry, now time.Time) error {
+// verify is verifyAttestationChain, remembered; it returns the root the
+// path ends at.
+func (c *chainCache) verify(format string, certs []*x509.Certificate, entry *metadata.Entry, now time.Time) (*x509.Certificate, error) {
 	if c == nil {
-		_, err := verifyAttestationChain(format, certs, entry, now)
-		return err
+		path, err := verifyAttestationChain(format, certs, entry, now)
+		if err != nil {
+			return nil, err
+		}
+		return path[len(path)-1], nil
 	}
 	key := chainKey(format, certs, entry.MetadataStatement.AttestationRootCertificates)
 	c.mu.Lock()
 	v, ok := c.m[key]
 	c.mu.Unlock()
 	if ok && !now.Before(v.from) && !now.After(v.until) {
-		return nil
+		return v.root, nil
 	}
 	path, err := verifyAttestationChain(format, certs, entry, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	v = validity{from: path[0].NotBefore, until: path[0].NotAfter}
+	v = validity{from: path[0].NotBefore, until: path[0].NotAfter, root: path[len(path)-1]}
 	for _, p := range path[1:] {
 		if p.NotBefore.After(v.from) {
 			v.from = p.NotBefore
@@ -79,5 +86,5 @@ func (c *chainCache) verify(format string, certs []*x509.Certificate, entry *met
 	}
 	c.m[key] = v
 	c.mu.Unlock()
-	return nil
+	return v.root, nil
 }

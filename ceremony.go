@@ -87,7 +87,10 @@ type ceremonyState struct {
 	FakeIDs [][]byte `json:"f,omitempty"`
 	// SessionEpoch: adding a passkey to an existing account: the account's
 	// User.SessionEpoch at Begin. Ending its sessions ends the ceremony too.
+	// A grant with EpochBound (a device link's) has the epoch of its
+	// approval: ending the account's sessions since voids the grant.
 	SessionEpoch uint64 `json:"ep,omitempty"`
+	EpochBound   bool   `json:"eb,omitempty"`
 	// Grants (grants.go), and registrations begun with one: the grant's
 	// purpose, and the email of a new account.
 	GrantPurpose     string `json:"gp,omitempty"`
@@ -162,7 +165,7 @@ func (rp *RelyingParty) putCeremony(ctx context.Context, st *ceremonyState) (str
 // takeCeremony consumes the ceremony id (exactly once) and checks its kind
 // and expiry.
 func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*ceremonyState, error) {
-	if id == "" || len(id) > 128 {
+	if !validCeremonyID(id) {
 		return nil, &Error{Code: CodeCeremonyNotFound, Message: "unknown or finished ceremony"}
 	}
 	data, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(id))
@@ -191,6 +194,25 @@ func (rp *RelyingParty) takeCeremony(ctx context.Context, id, kind string) (*cer
 		return nil, &Error{Code: CodeChallengeExpired, Message: "the ceremony expired; start again"}
 	}
 	return st, nil
+}
+
+// validCeremonyID reports whether id can be one that putCeremony made
+// (base64url, at most 128 characters). The ID comes from the client (a
+// cookie, a grant in a JSON body); the device-linking records share the
+// store and the keys under names with a '/' ("link/lookup/..."), which
+// a client must not be able to name: it would take them (spent lookup
+// slots given back, pending codes probed or destroyed).
+func validCeremonyID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (rp *RelyingParty) finishBegin(ctx context.Context, st *ceremonyState, options any, mediation string) (*Begin, error) {
@@ -249,14 +271,17 @@ func invalidResponse(err error) error {
 }
 
 // logFailure logs a failed ceremony without challenges, signatures or keys:
-// go-webauthn's DevInfo is dropped where it can echo the challenge.
+// go-webauthn's DevInfo is dropped where it can echo the challenge, and
+// its texts, which echo client input (an attestation format's name, a
+// token binding status), are bounded printable ASCII with encoded values
+// scrubbed (safeText, as in (*Error).Error()).
 func (rp *RelyingParty) logFailure(ctx context.Context, ceremony string, err error) {
 	attrs := []any{"ceremony", ceremony, "code", string(ErrorCode(err))}
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
-		attrs = append(attrs, "type", pe.Type, "details", pe.Details)
+		attrs = append(attrs, "type", safeText(pe.Type), "details", safeText(pe.Details))
 		if pe.DevInfo != "" && !strings.Contains(pe.Details, "challenge") {
-			attrs = append(attrs, "devinfo", pe.DevInfo)
+			attrs = append(attrs, "devinfo", safeText(pe.DevInfo))
 		}
 	} else {
 		attrs = append(attrs, "err", err.Error())

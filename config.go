@@ -392,6 +392,14 @@ func checkOrigin(o, rpID string) (string, bool, error) {
 	if !ok {
 		return "", false, fmt.Errorf("origin %q is not %s or a subdomain of it (list origins of other domains in RelatedOrigins)", o, rpID)
 	}
+	// A host or port a browser never sends would never match (see
+	// checkRelatedOrigin).
+	if !loopback && !isHostName(host) {
+		return "", false, fmt.Errorf("origin %q: %q is not a host name (labels of letters, digits, '-' and '_'; no wildcards)", o, host)
+	}
+	if port := u.Port(); strings.HasSuffix(u.Host, ":") || port != "" && !isPort(port) {
+		return "", false, fmt.Errorf("origin %q: the port must be a number from 1 to 65535", o)
+	}
 	hostPort := strings.ToLower(u.Host)
 	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
 		hostPort = strings.TrimSuffix(hostPort, ":"+port)

@@ -70,6 +70,17 @@ type GrantRequest struct {
 // Errors: ErrInvalidRequest, ErrUserNotFound, ErrUsernameTaken,
 // ErrEmailTaken, ErrStoreUnavailable.
 func (rp *RelyingParty) IssueRegistrationGrant(ctx context.Context, req GrantRequest) (string, error) {
+	return rp.issueGrant(ctx, req, nil)
+}
+
+// errSessionsEnded: issueGrant for an epoch the account has left.
+var errSessionsEnded = errors.New("webauthnkit: the account's sessions ended")
+
+// issueGrant is IssueRegistrationGrant; with epoch (an existing account
+// only) the grant is bound to that User.SessionEpoch: refused now
+// (errSessionsEnded) when the account's epoch differs, and void at
+// BeginRegistration when it changes before.
+func (rp *RelyingParty) issueGrant(ctx context.Context, req GrantRequest, epoch *uint64) (string, error) {
 	if (len(req.UserHandle) > 0) == (req.Username != "") {
 		return "", &Error{Code: CodeInvalidRequest, Message: "a grant is for an existing account (UserHandle) or a new one (Username)"}
 	}
@@ -94,6 +105,12 @@ func (rp *RelyingParty) IssueRegistrationGrant(ctx context.Context, req GrantReq
 		u, err := rp.UserByHandle(ctx, req.UserHandle)
 		if err != nil {
 			return "", err
+		}
+		if epoch != nil {
+			if u.SessionEpoch != *epoch {
+				return "", errSessionsEnded
+			}
+			st.SessionEpoch, st.EpochBound = *epoch, true
 		}
 		st.UserHandle = bytes.Clone(u.Handle)
 	} else {

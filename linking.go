@@ -37,7 +37,11 @@ import (
 // to the CredentialStore. Every state change takes a record with the
 // store's atomic TakeCeremony (the compare-and-set): of concurrent lookups
 // of one code exactly one wins; of concurrent approvals and denials of one
-// request exactly one wins; B collects the decision exactly once.
+// request exactly one wins; B collects the decision exactly once. A
+// decision and the expiry race on the expiry marker: a decision takes it,
+// the poll that reports the expiry replaces it by a tombstone, so an
+// approval that took the request a moment before it expired either wins
+// (B's polls wait for it) or fails, never both "expired" and "approved".
 //
 // The code (NIST SP 800-63B-4 §4.1.2.2 "External Authenticator Binding",
 // a binding code that B obtains and the user enters on the authenticated
@@ -141,7 +145,7 @@ type LinkStatus string
 const (
 	LinkPending  LinkStatus = "pending"  // waiting for the signed-in device
 	LinkApproved LinkStatus = "approved" // LinkPoll.Grant is set (once)
-	LinkDenied   LinkStatus = "denied"   // final
+	LinkDenied   LinkStatus = "denied"   // final (also: approved, then the account's sessions ended)
 	LinkExpired  LinkStatus = "expired"  // final: start again
 )
 
@@ -220,7 +224,10 @@ type LinkPoll struct {
 	Status LinkStatus
 	// Grant, with LinkApproved only, is a single-use registration grant
 	// (RegistrationRequest.Grant) for the approving account, valid
-	// LinkGrantTTL; purpose LinkGrantPurpose. It is returned once: the
+	// LinkGrantTTL; purpose LinkGrantPurpose. Ending the account's sessions
+	// (EndSessions: sign out everywhere, a passkey removed) after the
+	// approval cancels it: the poll says LinkDenied, or BeginRegistration
+	// refuses the grant (ErrInvalidGrant). It is returned once: the
 	// decision is consumed by the poll that returns it (later polls say
 	// LinkExpired once the request's time is over, LinkPending before).
 	Grant          string
@@ -329,7 +336,14 @@ func (rp *RelyingParty) LookupLink(ctx context.Context, userHandle []byte, code 
 	}
 	pending := *rec
 	rec.Kind, rec.UserHandle = linkKindBound, bytes.Clone(userHandle)
-	if err := rp.putLinkRecord(ctx, linkBoundKey(rec.LinkID, userHandle), rec); err != nil {
+	err = rp.putLinkRecord(ctx, linkBoundKey(rec.LinkID, userHandle), rec)
+	if errors.Is(err, ErrDuplicate) {
+		// This account's earlier lookup of this request committed but its
+		// answer was lost (the code was then put back): the request is
+		// bound to this account already.
+		err = nil
+	}
+	if err != nil {
 		// Put the code back (best effort) so that a store hiccup does not
 		// lose the request: the lookup failed, the code stays usable.
 		if perr := rp.putLinkRecord(ctx, linkCodeKey(norm), &pending); perr != nil {
@@ -397,6 +411,23 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 	if err != nil {
 		return err
 	}
+	// The expiry marker is the compare-and-set between this decision and
+	// the expiry: the poll that reports the expiry replaces it by a
+	// tombstone (linkKindOver), so a decision that finds no open marker
+	// lost to the expiry (the request, taken just before it expired, is
+	// not put back); one that takes it won, and polls after the expiry
+	// wait for the decision instead of reporting "expired".
+	marker, err := rp.takeLinkRecordOf(ctx, linkExpiryKey(rec.Decision), linkKindExpiry, linkKindOver)
+	if err == nil && marker.Kind == linkKindOver {
+		rp.putBack(ctx, linkExpiryKey(rec.Decision), marker)
+		err = ErrLinkNotFound
+	}
+	if err != nil {
+		if !errors.Is(err, ErrLinkNotFound) {
+			rp.restoreBound(ctx, linkID, u.Handle, rec)
+		}
+		return err
+	}
 	now := rp.cfg.Now()
 	dec := &linkRecord{
 		Kind:        linkKindDecision,
@@ -408,18 +439,61 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 	ev := Event{Type: EventLinkDenied, UserHandle: bytes.Clone(u.Handle)}
 	if status == LinkApproved {
 		dec.UserHandle, dec.Username = bytes.Clone(u.Handle), u.Name
+		dec.Epoch, dec.EpochSet = u.SessionEpoch, true
 		ev.Type, ev.Username = EventLinkApproved, u.Name
 	}
 	if err := rp.putLinkRecord(ctx, linkDecisionKey(rec.Decision), dec); err != nil {
-		// Undecided after all: put the request back (best effort) so that
-		// the user can retry.
-		if perr := rp.putLinkRecord(ctx, linkBoundKey(linkID, u.Handle), rec); perr != nil {
-			rp.log.WarnContext(ctx, "webauthnkit: could not restore a link request after a failed decision", "err", perr)
+		if rp.undoDecision(ctx, linkID, u.Handle, rec, marker) {
+			// It had committed, and the new device collected it: decided.
+			rp.emit(ctx, ev)
+			return nil
 		}
 		return rp.storeErr(ctx, "PutCeremony", err)
 	}
 	rp.emit(ctx, ev)
 	return nil
+}
+
+// undoDecision runs after the decision's write reported a failure, which
+// may have committed anyway (a timeout after the commit): the caller is
+// told it failed, so the decision must not stay. It takes the decision
+// back, then puts the expiry marker and the request back so that the user
+// can retry. It reports true when the decision had committed and the new
+// device had already collected it (the collecting poll left a tombstone
+// where the marker goes): the decision stands. When the store cannot say,
+// nothing is put back: the request stays spent (start again), never
+// decided twice.
+func (rp *RelyingParty) undoDecision(ctx context.Context, linkID string, handle []byte, rec, marker *linkRecord) bool {
+	_, err := rp.takeLinkRecord(ctx, linkDecisionKey(rec.Decision), linkKindDecision)
+	if err != nil && !errors.Is(err, ErrLinkNotFound) {
+		rp.log.WarnContext(ctx, "webauthnkit: a link decision may have been written; the request is not put back", "err", err)
+		return false
+	}
+	err = rp.putLinkRecord(ctx, linkExpiryKey(rec.Decision), marker)
+	if errors.Is(err, ErrDuplicate) {
+		return true
+	}
+	if err != nil {
+		rp.log.WarnContext(ctx, "webauthnkit: could not restore a link expiry marker after a failed decision; the request is not put back", "err", err)
+		return false
+	}
+	rp.restoreBound(ctx, linkID, handle, rec)
+	return false
+}
+
+// putBack puts a record taken only to be looked at back (best effort).
+func (rp *RelyingParty) putBack(ctx context.Context, key string, rec *linkRecord) {
+	if perr := rp.putLinkRecord(ctx, key, rec); perr != nil {
+		rp.log.WarnContext(ctx, "webauthnkit: could not put a link record back", "kind", rec.Kind, "err", perr)
+	}
+}
+
+// restoreBound puts a taken request back after a failed decision (best
+// effort), so that the user can retry.
+func (rp *RelyingParty) restoreBound(ctx context.Context, linkID string, handle []byte, rec *linkRecord) {
+	if perr := rp.putLinkRecord(ctx, linkBoundKey(linkID, handle), rec); perr != nil {
+		rp.log.WarnContext(ctx, "webauthnkit: could not restore a link request after a failed decision", "err", perr)
+	}
 }
 
 // PollLink tells the new device holding pollToken what became of its
@@ -443,16 +517,26 @@ func (rp *RelyingParty) PollLink(ctx context.Context, pollToken string) (*LinkPo
 	dec, err := rp.takeLinkRecord(ctx, linkDecisionKey(decision), linkKindDecision)
 	switch {
 	case err == nil:
-		// Decided: no expiry to report later.
-		if _, err := rp.takeLinkRecord(ctx, linkExpiryKey(decision), linkKindExpiry); err != nil && !errors.Is(err, ErrLinkNotFound) {
-			rp.log.WarnContext(ctx, "webauthnkit: could not remove a link expiry marker", "err", err)
-		}
+		// Decided (the decision took the expiry marker): a tombstone in
+		// its place, so that polls after the expiry say "expired", not
+		// "pending" (no decision on its way). Best effort.
+		rp.putBack(ctx, linkExpiryKey(decision), &linkRecord{Kind: linkKindOver, Expires: expires.Add(LinkGrantTTL)})
 		if dec.Status != string(LinkApproved) {
 			out.Status = LinkDenied
 			return out, nil
 		}
 		ttl := LinkGrantTTL
-		grant, err := rp.IssueRegistrationGrant(ctx, GrantRequest{UserHandle: dec.UserHandle, Purpose: LinkGrantPurpose, TTL: ttl})
+		var epoch *uint64
+		if dec.EpochSet {
+			epoch = &dec.Epoch
+		}
+		grant, err := rp.issueGrant(ctx, GrantRequest{UserHandle: dec.UserHandle, Purpose: LinkGrantPurpose, TTL: ttl}, epoch)
+		if errors.Is(err, errSessionsEnded) {
+			// The account's sessions ended since the approval (sign out
+			// everywhere, a passkey removed): its owner took it back.
+			out.Status = LinkDenied
+			return out, nil
+		}
 		if err != nil {
 			// Keep the decision for the next poll (only this device takes
 			// it), unless the account is gone.
@@ -472,14 +556,25 @@ func (rp *RelyingParty) PollLink(ctx context.Context, pollToken string) (*LinkPo
 		out.Status = LinkPending
 		return out, nil
 	}
-	// Expired undecided: the first poll to take the marker reports it.
-	marker, err := rp.takeLinkRecord(ctx, linkExpiryKey(decision), linkKindExpiry)
+	// After the expiry, no decision: the first poll to take the open
+	// marker reports the expiry and leaves a tombstone (a decision still
+	// under way then fails: decideLink); a tombstone (expiry reported, or
+	// decision collected) is put back and says "expired".
+	marker, err := rp.takeLinkRecordOf(ctx, linkExpiryKey(decision), linkKindExpiry, linkKindOver)
 	switch {
 	case err == nil:
-		_ = marker
-		rp.emit(ctx, Event{Type: EventLinkExpired})
+		if marker.Kind == linkKindExpiry {
+			rp.emit(ctx, Event{Type: EventLinkExpired})
+			marker = &linkRecord{Kind: linkKindOver, Expires: expires.Add(LinkGrantTTL)}
+		}
+		rp.putBack(ctx, linkExpiryKey(decision), marker)
 	case !errors.Is(err, ErrLinkNotFound):
 		return nil, err
+	default:
+		// No marker: a decision took it before the expiry and its record
+		// is being written (the next poll gets it). Not "expired": the
+		// decision is the outcome.
+		out.Status = LinkPending
 	}
 	return out, nil
 }
@@ -491,7 +586,8 @@ const (
 	linkKindCode     = "link-code"     // pending, under the code's keyed hash
 	linkKindBound    = "link-bound"    // looked up, under link ID + account
 	linkKindDecision = "link-decision" // approved/denied, under the decision ID
-	linkKindExpiry   = "link-expiry"   // marker to report the expiry once
+	linkKindExpiry   = "link-expiry"   // open: neither decided nor reported expired
+	linkKindOver     = "link-over"     // tombstone of the marker: expiry reported, or decision collected
 	linkKindLookup   = "link-lookup"   // one spent lookup of an account
 	maxLinkIDLen     = 64
 	pollTokenVersion = 1
@@ -514,6 +610,10 @@ type linkRecord struct {
 	UserHandle  []byte    `json:"u,omitempty"`
 	Username    string    `json:"n,omitempty"`
 	Status      string    `json:"s,omitempty"`
+	// Epoch: an approval's User.SessionEpoch (EpochSet): ending the
+	// account's sessions before the new device registers cancels it.
+	Epoch    uint64 `json:"ep,omitempty"`
+	EpochSet bool   `json:"es,omitempty"`
 	// Nonce makes every lookup-slot record unique (a store may take a put
 	// of identical data for its own retry: store.go).
 	Nonce []byte `json:"x,omitempty"`
@@ -521,7 +621,9 @@ type linkRecord struct {
 
 // Store keys. They go through ceremonyStoreID (a keyed hash), so the store
 // sees neither codes nor link IDs nor handles; the "link/" prefix keeps
-// them apart from ceremony IDs (random base64url, no '/').
+// them apart from ceremony IDs (random base64url, no '/'), and
+// takeCeremony refuses an ID from the client that is not base64url
+// (validCeremonyID), so no ceremony ID or grant can name a link record.
 func linkCodeKey(code string) string { return "link/code/" + code }
 
 func linkBoundKey(linkID string, handle []byte) string {
@@ -554,6 +656,11 @@ func (rp *RelyingParty) putLinkRecord(ctx context.Context, key string, rec *link
 // takeLinkRecord takes the record under key (once). Absent, forged, of
 // another kind or expired: ErrLinkNotFound.
 func (rp *RelyingParty) takeLinkRecord(ctx context.Context, key, kind string) (*linkRecord, error) {
+	return rp.takeLinkRecordOf(ctx, key, kind, kind)
+}
+
+// takeLinkRecordOf is takeLinkRecord accepting either of two kinds.
+func (rp *RelyingParty) takeLinkRecordOf(ctx context.Context, key, kind, orKind string) (*linkRecord, error) {
 	raw, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(key))
 	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Code: CodeLinkNotFound, Message: ErrLinkNotFound.Message, Err: err}
@@ -566,7 +673,7 @@ func (rp *RelyingParty) takeLinkRecord(ctx context.Context, key, kind string) (*
 		return nil, ErrLinkNotFound
 	}
 	rec := new(linkRecord)
-	if err := json.Unmarshal(data, rec); err != nil || rec.Kind != kind || !rp.cfg.Now().Before(rec.Expires) {
+	if err := json.Unmarshal(data, rec); err != nil || (rec.Kind != kind && rec.Kind != orKind) || !rp.cfg.Now().Before(rec.Expires) {
 		return nil, ErrLinkNotFound
 	}
 	return rec, nil
@@ -636,7 +743,8 @@ func (rp *RelyingParty) parsePollToken(tok string) (time.Time, []byte, bool) {
 	if len(tok) != base64.RawURLEncoding.EncodedLen(pollTokenLen) {
 		return time.Time{}, nil, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	// Strict: one spelling per token (no variants in the unused bits).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(b) != pollTokenLen || b[0] != pollTokenVersion {
 		return time.Time{}, nil, false
 	}

@@ -96,9 +96,9 @@ func TestLinkStoreCalls(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"PutCeremony", "TakeCeremony", "PutCeremony"}, store.TakeCalls(), "lookup: budget slot, code, bound request")
 	require.NoError(t, rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: h, MaxAge: -1}))
-	require.Equal(t, []string{"GetUserByHandle", "TakeCeremony", "PutCeremony"}, store.TakeCalls(), "approve: account, request, decision")
+	require.Equal(t, []string{"GetUserByHandle", "TakeCeremony", "TakeCeremony", "PutCeremony"}, store.TakeCalls(), "approve: account, request, expiry marker, decision")
 	p, err := rp.PollLink(ctx, ls.PollToken)
 	require.NoError(t, err)
 	require.NotEmpty(t, p.Grant)
-	require.Equal(t, []string{"TakeCeremony", "TakeCeremony", "GetUserByHandle", "PutCeremony"}, store.TakeCalls(), "approved poll: decision, marker, grant")
+	require.Equal(t, []string{"TakeCeremony", "PutCeremony", "GetUserByHandle", "PutCeremony"}, store.TakeCalls(), "approved poll: decision, marker's tombstone, grant")
 }

@@ -224,7 +224,9 @@ func (rp *RelyingParty) allowListByHandle(ctx context.Context, handle []byte) ([
 // ErrInvalidResponse (and ErrChallengeMismatch, ErrOriginMismatch,
 // ErrRPIDMismatch, ErrUserVerificationRequired), ErrUnknownCredential (not
 // registered, or not the named user's, or its user handle names another
-// account), ErrCounterRegression (with CounterReject), ErrStoreUnavailable.
+// account), ErrCounterRegression (with CounterReject),
+// ErrCredentialQuarantined (the passkey is quarantined: see
+// AuditCredentials), ErrStoreUnavailable.
 func (rp *RelyingParty) FinishLogin(ctx context.Context, ceremonyID string, body []byte) (*Login, error) {
 	start := time.Now()
 	login, credID, err := rp.finishLogin(ctx, ceremonyID, body, kindLogin, nil)
@@ -323,6 +325,11 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	wuser := &waUser{handle: stored.UserHandle, creds: []webauthn.Credential{toWebAuthn(&stored)}}
 	if _, err := rp.wa.ValidateLogin(wuser, session, parsed); err != nil {
 		return nil, parsed.RawID, invalidResponse(err)
+	}
+	// Quarantined (AuditCredentials, QuarantineCredential): refused once
+	// the signature proved the holder, so only the holder learns it.
+	if err := rp.checkQuarantine(ctx, &stored); err != nil {
+		return nil, parsed.RawID, err
 	}
 	newCount := authData.Counter
 	// The time of this authentication, whatever LastUsedAt keeps (it may

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -107,8 +108,14 @@ func checkRelatedOrigin(o, rpID string) (string, string, error) {
 			return "", "", fmt.Errorf("related origin %q: write the host in its ASCII (punycode) form, as browsers send it", o)
 		}
 	}
-	if net.ParseIP(host) != nil {
+	if net.ParseIP(host) != nil || endsInNumber(host) {
 		return "", "", fmt.Errorf("related origin %q: an IP address has no registrable domain", o)
+	}
+	if !isHostName(host) {
+		return "", "", fmt.Errorf("related origin %q: %q is not a host name (labels of letters, digits, '-' and '_'; no wildcards)", o, host)
+	}
+	if port := u.Port(); strings.HasSuffix(u.Host, ":") || port != "" && !isPort(port) {
+		return "", "", fmt.Errorf("related origin %q: the port must be a number from 1 to 65535", o)
 	}
 	if host == rpID || strings.HasSuffix(host, "."+rpID) {
 		return "", "", fmt.Errorf("related origin %q is %s or a subdomain of it: list it in Origins", o, rpID)
@@ -130,3 +137,56 @@ func checkRelatedOrigin(o, rpID string) (string, string, error) {
 // the list to serve at https://<RPID>/.well-known/webauthn (the HTTP
 // adapter's WellKnown does).
 func (rp *RelyingParty) RelatedOrigins() []string { return slices.Clone(rp.cfg.RelatedOrigins) }
+
+// endsInNumber reports whether browsers take host for an IPv4 address
+// (WHATWG URL "ends in a number": its last label is decimal digits or
+// 0x-prefixed hex), e.g. "0x7f.1": a configured origin with such a host
+// would never match the one a browser sends.
+func endsInNumber(host string) bool {
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if strings.HasPrefix(last, "0x") {
+		last = last[2:]
+		for i := 0; i < len(last); i++ {
+			if !strings.ContainsRune("0123456789abcdef", rune(last[i])) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isHostName reports whether host (lower case ASCII) is a DNS name: labels
+// of 1 to 63 letters, digits, '-' (not first or last) and '_', at most
+// 253 bytes.
+func isHostName(host string) bool {
+	if len(host) == 0 || len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isPort reports whether p is a port number from 1 to 65535.
+func isPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && p[0] != '+' && p[0] != '0'
+}

@@ -37,6 +37,12 @@ func TestRelatedOriginsConfig(t *testing.T) {
 		{"not a URL", []string{"example.org"}, "not an origin"},
 		{"unicode host", []string{"https://exämple.org"}, "punycode"},
 		{"native app", []string{"android:apk-key-hash:abc"}, "not an origin"},
+		{"wildcard host", []string{"https://*.example.org"}, "host name"},
+		{"numeric host (an IPv4 address to browsers)", []string{"https://0x7f.1"}, "IP address"},
+		{"dotted decimal with a leading zero", []string{"https://example.010"}, "IP address"},
+		{"bad label", []string{"https://-example.org"}, "host name"},
+		{"port out of range", []string{"https://example.org:99999"}, "port"},
+		{"empty port", []string{"https://example.org:"}, "port"},
 		{"six labels", []string{"https://a.org", "https://b.org", "https://c.org", "https://d.org", "https://e.org", "https://f.org"}, "6 distinct"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -105,6 +105,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 		}
 		mediation = protocol.MediationConditional
 	}
+	var grantEpoch *ceremonyState // a grant bound to the account's session epoch
 	if req.Grant != "" {
 		if req.Username != "" || len(req.UserHandle) > 0 || req.DisplayName != "" {
 			return nil, &Error{Code: CodeInvalidRequest, Message: "a grant names the account: leave Username, DisplayName and UserHandle empty"}
@@ -113,6 +114,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 		if err != nil {
 			return nil, err
 		}
+		grantEpoch = g
 		st.GrantPurpose, st.NewEmail, st.NewEmailVerified = g.GrantPurpose, g.NewEmail, g.NewEmailVerified
 		req.UserHandle, req.Username, req.DisplayName = g.UserHandle, g.NewName, g.NewDisplay
 	}
@@ -135,6 +137,11 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, req RegistrationR
 		}
 		for _, c := range creds {
 			exclusions = append(exclusions, descriptor(c.ID, c.Transports))
+		}
+		if grantEpoch != nil && grantEpoch.EpochBound && grantEpoch.SessionEpoch != u.SessionEpoch {
+			// A device link's grant: the account's sessions ended since
+			// the approval (its owner took it back).
+			return nil, &Error{Code: CodeInvalidGrant, Message: ErrInvalidGrant.Message}
 		}
 		user = waUser{handle: u.Handle, name: u.Name, displayName: u.DisplayName}
 		st.SessionEpoch = u.SessionEpoch
@@ -281,6 +288,11 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 		SecondFactorOnly:  st.SecondFactorOnly,
 	}
 	rec.Transports = knownTransports(cred.Transport)
+	keepAttestation(&rec, parsed)
+	if attResult != nil {
+		// The registration's verdict is the audit state's starting point.
+		rec.AttestationTrust, rec.AttestationCheckedAt = cutText(string(attResult.Trust), MaxAuditTextLength), now
+	}
 	if rec.Name == "" {
 		rec.Name = rp.AuthenticatorName(rec.AAGUID) // "YubiKey 5 Series with NFC"
 	}

@@ -91,6 +91,55 @@ type Credential struct {
 	// (ListCredentials, Registration.Credential, Login.Credential) with
 	// RelyingParty.AuthenticatorName.
 	ProviderName string
+	// AttestationObject is the attestation object (CBOR) the authenticator
+	// returned at registration, kept so that AuditCredentials can evaluate
+	// it again when the metadata changes (an authenticator model revoked
+	// later). Nil for credentials registered before it was stored and for
+	// imported ones without it. At most MaxAttestationObjectSize bytes.
+	// Immutable after registration.
+	AttestationObject []byte
+	// AttestationClientDataHash is the SHA-256 of the registration's
+	// clientDataJSON, which the attestation signature covers: with
+	// AttestationObject it lets the statement be verified again. 32 bytes,
+	// or nil with AttestationObject nil. Immutable after registration.
+	AttestationClientDataHash []byte
+
+	// The attestation audit state, written at registration and by
+	// CredentialAuditor.SetCredentialAudit (see CredentialAudit).
+	AttestationTrust     string
+	AttestationCheckedAt time.Time
+	QuarantinedAt        time.Time
+	QuarantineReason     string
+}
+
+// MaxAttestationObjectSize bounds Credential.AttestationObject: 48 KiB, the
+// most a base64url attestationObject inside a response of MaxResponseSize
+// can decode to. Stores may refuse a longer one (any error).
+const MaxAttestationObjectSize = MaxResponseSize / 4 * 3
+
+// MaxAuditTextLength bounds CredentialAudit.Trust and
+// CredentialAudit.QuarantineReason, in bytes.
+const MaxAuditTextLength = 256
+
+// CredentialAudit is the attestation audit state of a credential: what the
+// last evaluation of its attestation found and whether the credential is
+// quarantined. A quarantined credential is refused at login
+// (ErrCredentialQuarantined) but stays stored; clearing QuarantinedAt lets
+// it sign in again.
+type CredentialAudit struct {
+	// Trust is the outcome of the last evaluation ("trusted", "untrusted",
+	// "revoked", "none", ...; see AuditVerdict), empty if never evaluated.
+	// At most MaxAuditTextLength bytes.
+	Trust string
+	// CheckedAt is when that evaluation ran; zero if never.
+	CheckedAt time.Time
+	// QuarantinedAt is when the credential was quarantined; zero when it
+	// is not.
+	QuarantinedAt time.Time
+	// QuarantineReason is a short, log-safe reason ("authenticator model
+	// revoked by the metadata"), empty when not quarantined. At most
+	// MaxAuditTextLength bytes.
+	QuarantineReason string
 }
 
 // CredentialUse is what a successful login writes back to a credential.
@@ -158,6 +207,10 @@ const (
 //   - AddCredential stores one more credential for an existing user. It
 //     returns ErrNotFound if cred.UserHandle names no user and
 //     ErrCredentialExists if the ID is already stored for any user.
+//   - AddCredential and CreateUser store every Credential field, the
+//     attestation ones included (AttestationObject up to
+//     MaxAttestationObjectSize bytes, the audit fields as given);
+//     UpdateCredentialUse and RenameCredential leave those unchanged.
 //   - GetCredential returns ErrNotFound for an unknown ID.
 //   - ListCredentials returns the user's credentials ordered by CreatedAt,
 //     then ID (bytes.Compare order); an empty (nil or zero-length) slice and
@@ -270,6 +323,13 @@ type Features struct {
 	// CredentialWithUser: the store implements CredentialUserGetter, and a
 	// discoverable FinishLogin uses it (one round trip instead of two).
 	CredentialWithUser bool
+	// ListUserHandles: the store implements UserHandleLister (every
+	// account can be visited in pages: key rotation, exports, audits).
+	ListUserHandles bool
+	// Audit: the store implements CredentialAuditor, which
+	// RelyingParty.AuditCredentials, QuarantineCredential and
+	// ReleaseCredential need (they fail with ErrInvalidRequest otherwise).
+	Audit bool
 }
 
 // CredentialUserGetter is an optional interface: a CredentialStore that can
@@ -284,4 +344,72 @@ type Features struct {
 // checks this when a store declares it).
 type CredentialUserGetter interface {
 	GetCredentialWithUser(ctx context.Context, id []byte) (Credential, User, error)
+}
+
+// CredentialAuditor is an optional interface: a CredentialStore that can
+// walk all its credentials page by page and record the outcome of an
+// attestation audit implements it and declares Features.Audit.
+//
+// Contract (each clause is a named subtest in
+// storetest.TestCredentialStore, run when the store declares Audit):
+//
+//   - ScanCredentials returns one page of the store's credentials and the
+//     cursor of the next page. Start with cursor ""; next is "" after the
+//     last page. The cursor is opaque and may be kept (in a file, a table)
+//     to resume a scan in another process, with the same store.
+//   - A page holds at most limit credentials (limit from 1 to
+//     MaxScanPageSize; any error otherwise) and may hold fewer, even none,
+//     before the last page: only next == "" ends the scan.
+//   - Every credential stored before the scan begins and not deleted before
+//     it ends is returned at least once. One added or deleted during the
+//     scan may or may not be; one may be returned more than once (callers
+//     must be idempotent). Credentials come back as GetCredential returns
+//     them.
+//   - A malformed cursor (one the store cannot have made) gives an error
+//     (any).
+//   - The scan holds no lock and no server-side state between pages: it
+//     may be abandoned at any point.
+//   - SetCredentialAudit replaces the four audit fields of the credential
+//     (AttestationTrust, AttestationCheckedAt, QuarantinedAt,
+//     QuarantineReason) as one atomic step and changes nothing else;
+//     ErrNotFound if the credential does not exist (a credential deleted
+//     meanwhile is not written back). Concurrent UpdateCredentialUse,
+//     RenameCredential and SetCredentialAudit calls on one credential lose
+//     none of each other's fields; of concurrent SetCredentialAudit calls
+//     one wins whole (the four fields are never mixed from two calls).
+//     Texts longer than MaxAuditTextLength bytes give an error (any) and
+//     change nothing.
+type CredentialAuditor interface {
+	ScanCredentials(ctx context.Context, cursor string, limit int) (page []Credential, next string, err error)
+	SetCredentialAudit(ctx context.Context, id []byte, audit CredentialAudit) error
+}
+
+// MaxScanPageSize bounds CredentialAuditor.ScanCredentials' limit.
+const MaxScanPageSize = 1000
+
+// MaxUserHandlePage is the largest page UserHandleLister.ListUserHandles
+// accepts.
+const MaxUserHandlePage = 1000
+
+// UserHandleLister is an optional interface: a CredentialStore that can
+// list the handles of all its users, in pages, implements it and declares
+// Features.ListUserHandles. Tools that visit every account use it (package
+// sealstore's Rekey re-seals each user's values with a new key).
+//
+// Contract (storetest.TestCredentialStore's ListUserHandles clauses, run
+// when the store declares it):
+//
+//   - ListUserHandles returns the handles of stored users that are greater
+//     than after (bytes.Compare order; nil or empty after starts at the
+//     beginning), ascending, at most limit of them. Fewer than limit
+//     (possibly none) means there are no more. limit must be 1 to
+//     MaxUserHandlePage (any error otherwise).
+//   - A walk (each call's after the last handle of the previous page)
+//     returns every user that exists for the whole walk exactly once;
+//     users created or deleted meanwhile may or may not appear. A deleted
+//     user is not returned by a call that starts after the deletion.
+//   - A canceled context gives an error wrapping ctx.Err(); backend errors
+//     wrap ErrStoreUnavailable. Returned slices are owned by the caller.
+type UserHandleLister interface {
+	ListUserHandles(ctx context.Context, after []byte, limit int) ([][]byte, error)
 }

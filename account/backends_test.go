@@ -10,7 +10,8 @@ import (
 
 // TestMain runs the whole suite on another backend than memstore when
 // WEBAUTHNKIT_ACCOUNT_BACKEND names one (postgres, mariadb, sqlite or
-// redis); scripts/test.sh runs it once per backend. A server that cannot be
+// redis; with "+sealed", e.g. sqlite+sealed, wrapped by package sealstore);
+// scripts/test.sh runs it once per backend. A server that cannot be
 // reached skips each test, or fails it under CI=true (internal/backendtest).
 func TestMain(m *testing.M) {
 	if name := os.Getenv("WEBAUTHNKIT_ACCOUNT_BACKEND"); name != "" {

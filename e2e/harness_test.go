@@ -95,7 +95,9 @@ func (e *env) startApp(t *testing.T, edit ...func(*app.Config)) {
 		SessionSecretFile: filepath.Join(dir, "passkeys.db.secret"),
 		// A shared store needs a stable webauthnkit secret.
 		WebauthnSecretFile: filepath.Join(dir, "passkeys.db.webauthn-secret"),
-		Logger:             slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Sealed, as the demo runs by default (issue 17).
+		SealKeyringFile: filepath.Join(dir, "passkeys.db.keyring"),
+		Logger:          slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, f := range edit {
 		f(&cfg)

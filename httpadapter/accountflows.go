@@ -225,7 +225,14 @@ func (h *Handler) setEmail(w http.ResponseWriter, r *http.Request) {
 	if !h.decodeAccountRequest(w, r, &req) {
 		return
 	}
-	u, _, err := h.signedInUser(w, r)
+	u, s, err := h.signedInUser(w, r)
+	if err == nil && req.Email != u.Email {
+		if norm, nerr := webauthnkit.NormalizeEmail(req.Email); nerr != nil || norm != u.Email {
+			// A new address is a new way in (a verified one recovers the
+			// account): a step-up, as for adding a passkey.
+			err = h.needsFreshAuthToAdd(r, u, s)
+		}
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

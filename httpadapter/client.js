@@ -37,8 +37,8 @@
  *   await wk.reauth()                              // {user, authenticatedAt}: a passkey of the
  *                                                  // signed-in account, user verification required
  *   await wk.fetch("/app/sensitive", { method: "POST", body: {...} })  // the app's own JSON route
- * register() (adding a passkey), revokeCredential(), generateRecoveryCodes()
- * and wk.fetch() answer a 403 "reauth_required" by running reauth() and
+ * register() (adding a passkey), revokeCredential(), generateRecoveryCodes(),
+ * setEmail() and wk.fetch() answer a 403 "reauth_required" by running reauth() and
  * retrying the call once.
  * Client options: reauth: false (throw reauth_required instead), and
  * beforeReauth(err) (async; e.g. a "Confirm it's you" dialog whose button
@@ -660,9 +660,11 @@
       return request(url("/recovery/codes"), "GET");
     }
 
-    /** Signed in: sets the account's email (unverified) and mails a code. */
+    /** Signed in: sets the account's email (unverified) and mails a code.
+     * A new address re-authenticates first when the server asks (a verified
+     * address can recover the account: step-up section). */
     async function setEmail(email) {
-      return request(url("/email"), "POST", { email: String(email) });
+      return withReauth(function () { return request(url("/email"), "POST", { email: String(email) }); });
     }
 
     /** {code} (signed in) or {token}: resolves to {user, email, emailVerified}. */

@@ -153,6 +153,11 @@ func TestClientJSReauth(t *testing.T) {
 	require.Equal(t, seq(app, reauth, app), s.Log)
 	require.Equal(t, map[string]any{"ok": true}, s.Result)
 
+	s = parse("setEmail")
+	require.Empty(t, s.Error)
+	email := []map[string]any{fetch("/passkeys/email", "POST")}
+	require.Equal(t, seq(email, reauth, email), s.Log, "a new address re-authenticates first")
+
 	s = parse("upgrade")
 	require.Empty(t, s.Error)
 	require.Nil(t, s.Result, "a silent upgrade gives up instead of prompting")

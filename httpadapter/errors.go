@@ -88,6 +88,8 @@ func statusOf(code webauthnkit.Code) int {
 		webauthnkit.CodeCounterRegression,
 		webauthnkit.CodeUserNotFound:
 		return http.StatusUnauthorized
+	case webauthnkit.CodeCredentialQuarantined:
+		return http.StatusForbidden
 	case webauthnkit.CodeNotFound:
 		return http.StatusNotFound
 	case webauthnkit.CodeAttestationRefused:

@@ -256,6 +256,15 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			want: webauthnkit.ErrCounterRegression, status: 401,
 		},
 		{
+			name: "quarantined passkey",
+			run: func(t *testing.T, l *layers) error {
+				reg, auth := l.signUp(t, "alice")
+				require.NoError(t, l.rp.QuarantineCredential(ctx, reg.Credential.ID, "lost key reported"))
+				return l.login(t, auth)
+			},
+			want: webauthnkit.ErrCredentialQuarantined, status: 403,
+		},
+		{
 			name: "rename another account's passkey",
 			run: func(t *testing.T, l *layers) error {
 				alice, _ := l.signUp(t, "alice")

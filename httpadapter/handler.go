@@ -179,7 +179,10 @@ type Options struct {
 	// authentication must be for the sensitive endpoints: adding a passkey
 	// to an account that has one (registration/begin when signed in),
 	// removing a passkey (DELETE credentials/{id}), replacing the recovery
-	// codes (POST recovery/codes) and approving a device (device linking). Older: 403 {"error":"reauth_required"}, which
+	// codes (POST recovery/codes), changing the email address of an account
+	// that has a passkey (POST email: a verified address recovers the
+	// account) and approving a device (device linking). Older: 403
+	// {"error":"reauth_required"}, which
 	// client.js answers by re-authenticating (reauth/begin, reauth/finish)
 	// and retrying once. Default (0) DefaultFreshAuthMaxAge (5 minutes);
 	// negative turns these checks off. With CurrentUser the time comes

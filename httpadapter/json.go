@@ -36,6 +36,9 @@ type credentialJSON struct {
 	ProviderName string `json:"providerName"`
 	// SecondFactorOnly: usable only in a login bound to its user.
 	SecondFactorOnly bool `json:"secondFactorOnly"`
+	// Quarantined: suspended by an audit or the application; its logins
+	// fail with credential_quarantined (see docs/audit.md).
+	Quarantined bool `json:"quarantined"`
 }
 
 // newUserJSON converts a user for a response.
@@ -62,6 +65,7 @@ func newCredentialJSON(c webauthnkit.Credential) credentialJSON {
 		ProviderName:   c.ProviderName,
 
 		SecondFactorOnly: c.SecondFactorOnly,
+		Quarantined:      !c.QuarantinedAt.IsZero(),
 	}
 }
 

@@ -187,9 +187,11 @@ func (h *Handler) finishReauth(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, reauthResponse{User: newUserJSON(login.User), AuthenticatedAt: login.AuthenticatedAt.UTC()})
 }
 
-// needsFreshAuthToAdd reports the 403 for adding a passkey to u: only
-// when the check is on, the session is not fresh, and the account already
-// has a passkey to re-authenticate with (a first passkey is added without).
+// needsFreshAuthToAdd reports the 403 for adding a passkey to u, or
+// another way in (a new email address, which can recover the account):
+// only when the check is on, the session is not fresh, and the account
+// already has a passkey to re-authenticate with (a first passkey, or the
+// address of an account without one, is added without).
 func (h *Handler) needsFreshAuthToAdd(r *http.Request, u webauthnkit.User, s session) error {
 	if err := h.checkFreshAuth(s); err == nil {
 		return nil

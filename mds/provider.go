@@ -38,6 +38,12 @@ type Options struct {
 	// FIDORoot(). Tests give their own (mds/mdstest).
 	Root *x509.Certificate
 
+	// SignerName is the DNS name the BLOB signing certificate must be for.
+	// Default: FIDOSignerName with the FIDO root (a public web PKI root,
+	// whose other TLS certificates must not sign BLOBs); with another
+	// Root, any certificate under it.
+	SignerName string
+
 	// File, if set, is read by New (the BLOB must verify) and again when
 	// a refresh is due and no URL is set (drop a newer BLOB there and the
 	// Provider picks it up). With URL also set, each BLOB fetched and
@@ -290,7 +296,7 @@ func (p *Provider) install(data []byte) (*BLOB, error) {
 		return nil, p.failed(fmt.Errorf("%w: above %d bytes", ErrTooLarge, p.opts.MaxSize))
 	}
 	now := p.opts.Now()
-	b, err := Verify(bytes.Clone(data), p.opts.Root, now)
+	b, err := VerifySigner(bytes.Clone(data), p.opts.Root, p.opts.SignerName, now)
 	if err != nil {
 		return nil, p.failed(err)
 	}

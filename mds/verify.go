@@ -52,9 +52,15 @@ var (
 	ErrNotNewer = errors.New("mds: BLOB serial number not newer than the loaded one")
 )
 
-// FIDORoot returns the FIDO Alliance's MDS3 root certificate ("FIDO
-// Alliance Root R3" under GlobalSign Root CA - R3), the default trust
-// anchor, as go-webauthn's metadata package ships it.
+// FIDOSignerName is the DNS name of the FIDO Alliance's BLOB signing
+// certificate. FIDORoot is a public web PKI root: every TLS certificate it
+// issues, to anyone, chains to it, so a BLOB verified against it must also
+// be signed with a certificate for this name.
+const FIDOSignerName = "mds.fidoalliance.org"
+
+// FIDORoot returns the FIDO Alliance's MDS3 trust anchor, GlobalSign Root
+// R46 (a public web PKI root: see FIDOSignerName), the default, as
+// go-webauthn's metadata package ships it.
 func FIDORoot() *x509.Certificate {
 	fidoRootOnce.Do(func() {
 		der, err := base64.StdEncoding.DecodeString(metadata.ProductionMDSRoot)
@@ -102,10 +108,22 @@ type BLOB struct {
 // time now (certificate validity included), and parses its payload. It
 // does not judge nextUpdate or the serial number (the Provider does), and
 // checks no certificate revocation list (docs/attestation.md). root nil
-// means FIDORoot().
+// means FIDORoot(). With FIDORoot the signing certificate must be for
+// FIDOSignerName (see VerifySigner).
 func Verify(data []byte, root *x509.Certificate, now time.Time) (*BLOB, error) {
+	return VerifySigner(data, root, "", now)
+}
+
+// VerifySigner is Verify with the DNS name the BLOB signing certificate
+// (the first of the x5c header) must be valid for. signerName "" means
+// FIDOSignerName when root is FIDORoot() (or nil), and any certificate
+// under root otherwise (a private root that issues nothing else).
+func VerifySigner(data []byte, root *x509.Certificate, signerName string, now time.Time) (*BLOB, error) {
 	if root == nil {
 		root = FIDORoot()
+	}
+	if signerName == "" && root.Equal(FIDORoot()) {
+		signerName = FIDOSignerName
 	}
 	s := strings.TrimSpace(string(data))
 	parts := strings.Split(s, ".")
@@ -161,7 +179,14 @@ func Verify(data []byte, root *x509.Certificate, now time.Time) (*BLOB, error) {
 		}); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrSignature, err)
 		}
+		if signerName != "" {
+			if err := chain[0].VerifyHostname(signerName); err != nil {
+				return nil, fmt.Errorf("%w: the signing certificate is not for %s", ErrSignature, signerName)
+			}
+		}
 		signer = chain[0]
+	} else if signerName != "" {
+		return nil, fmt.Errorf("%w: no x5c header: the signing certificate for %s is missing", ErrSignature, signerName)
 	} else if now.Before(root.NotBefore) || now.After(root.NotAfter) {
 		return nil, fmt.Errorf("%w: the root, which signed the BLOB itself, is not valid at %s", ErrSignature, now.UTC().Format(time.RFC3339))
 	}

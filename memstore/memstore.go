@@ -19,7 +19,8 @@
 //		Ceremonies:  store,
 //	})
 //
-// It declares Features{ProcessLocal: true, CredentialWithUser: true}: with
+// It declares Features{ProcessLocal: true, CredentialWithUser: true,
+// Audit: true} (webauthnkit.CredentialAuditor, for audits: audit.go): with
 // memstore as both stores, webauthnkit.Config.Secret may be left unset (a
 // random one per process is then made).
 //
@@ -59,6 +60,7 @@ const DefaultSweepInterval = time.Minute
 var (
 	_ webauthnkit.CredentialStore      = (*Store)(nil)
 	_ webauthnkit.CredentialUserGetter = (*Store)(nil)
+	_ webauthnkit.CredentialAuditor    = (*Store)(nil)
 	_ webauthnkit.ChallengeStore       = (*Store)(nil)
 )
 
@@ -751,9 +753,10 @@ func (s *Store) EndSessions(ctx context.Context, userHandle []byte) (uint64, err
 }
 
 // Features declares that the data lives in this process only and that
-// GetCredentialWithUser is implemented.
+// GetCredentialWithUser, ListUserHandles (listusers.go), ScanCredentials
+// and SetCredentialAudit are implemented.
 func (s *Store) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}
+	return webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true, ListUserHandles: true, Audit: true}
 }
 
 // insertCredential stores a deep copy of cred for u, keeping u.creds sorted.
@@ -764,9 +767,13 @@ func (st *state) insertCredential(u *user, cred webauthnkit.Credential) {
 	c.UserHandle = u.u.Handle // same bytes, already owned by the store
 	c.PublicKey = bytes.Clone(cred.PublicKey)
 	c.AAGUID = bytes.Clone(cred.AAGUID)
+	c.AttestationObject = bytes.Clone(cred.AttestationObject)
+	c.AttestationClientDataHash = bytes.Clone(cred.AttestationClientDataHash)
 	c.Transports = slices.Clone(cred.Transports)
 	c.CreatedAt = cred.CreatedAt.UTC()
 	c.LastUsedAt = cred.LastUsedAt.UTC()
+	c.AttestationCheckedAt = storedTime(cred.AttestationCheckedAt)
+	c.QuarantinedAt = storedTime(cred.QuarantinedAt)
 	p := &c
 	i, _ := slices.BinarySearchFunc(u.creds, p, compareCredentials)
 	u.creds = slices.Insert(u.creds, i, p)
@@ -801,11 +808,14 @@ func (u *user) export() webauthnkit.User {
 // never overwrites another); strings are immutable and need no copy.
 func exportCredential(c *webauthnkit.Credential) webauthnkit.Credential {
 	out := *c
-	buf := make([]byte, 0, len(c.ID)+len(c.UserHandle)+len(c.PublicKey)+len(c.AAGUID))
+	buf := make([]byte, 0, len(c.ID)+len(c.UserHandle)+len(c.PublicKey)+len(c.AAGUID)+
+		len(c.AttestationObject)+len(c.AttestationClientDataHash))
 	out.ID, buf = carve(buf, c.ID)
 	out.UserHandle, buf = carve(buf, c.UserHandle)
 	out.PublicKey, buf = carve(buf, c.PublicKey)
-	out.AAGUID, _ = carve(buf, c.AAGUID)
+	out.AAGUID, buf = carve(buf, c.AAGUID)
+	out.AttestationObject, buf = carve(buf, c.AttestationObject)
+	out.AttestationClientDataHash, _ = carve(buf, c.AttestationClientDataHash)
 	if c.Transports != nil {
 		out.Transports = slices.Clone(c.Transports)
 	}

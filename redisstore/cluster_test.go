@@ -2,13 +2,8 @@ package redisstore
 
 import (
 	"context"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/webauthnkit/webauthnkit"
+	"github.com/webauthnkit/webauthnkit/internal/redistest"
 	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/storetest"
 )
@@ -89,7 +85,8 @@ func clusterClient(t *testing.T) *redis.ClusterClient {
 	how := "scripts/redis-cluster.sh start /tmp/redis-cluster, then WEBAUTHNKIT_REDIS_CLUSTER_ADDRS=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
 	if addrs == "" {
 		var err error
-		addrs, err = startCluster(t)
+		nodes, err := redistest.StartCluster(t)
+		addrs = strings.Join(nodes, ",")
 		if err != nil {
 			testenv.Unavailable(t, "Redis Cluster", "(a cluster started by the test)", err, how)
 		}
@@ -112,86 +109,4 @@ func clusterClient(t *testing.T) *redis.ClusterClient {
 		cc.Close()
 	})
 	return cc
-}
-
-// startCluster starts a cluster with scripts/redis-cluster.sh on three free
-// ports and registers its shutdown. It returns the node addresses.
-func startCluster(t *testing.T) (string, error) {
-	t.Helper()
-	script, err := filepath.Abs(filepath.Join("..", "scripts", "redis-cluster.sh"))
-	if err != nil {
-		return "", err
-	}
-	dir := t.TempDir()
-	ports := clusterPorts(t)
-	stop := func() {
-		cmd := exec.Command("bash", script, "stop", dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("redis-cluster.sh stop: %v\n%s", err, out)
-		}
-		// Whatever happened above, no node may survive the test.
-		pids, _ := filepath.Glob(filepath.Join(dir, "node-*", "redis.pid"))
-		for _, f := range pids {
-			if b, err := os.ReadFile(f); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-	}
-	t.Cleanup(stop) // registered before starting: runs even if start fails half-way
-	cmd := exec.Command("bash", script, "start", dir)
-	cmd.Env = append(os.Environ(),
-		"REDIS_CLUSTER_PORTS="+portsString(ports),
-		"REDIS_CLUSTER_OWNER_PID="+strconv.Itoa(os.Getpid()))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	start := time.Now()
-	out, err := cmd.Output()
-	if err != nil {
-		return "", &clusterStartError{err: err, stderr: stderr.String()}
-	}
-	t.Logf("started a Redis Cluster on ports %v in %v", ports, time.Since(start).Round(time.Millisecond))
-	return strings.TrimSpace(string(out)), nil
-}
-
-type clusterStartError struct {
-	err    error
-	stderr string
-}
-
-func (e *clusterStartError) Error() string {
-	return "scripts/redis-cluster.sh start: " + e.err.Error() + ": " + strings.TrimSpace(e.stderr)
-}
-
-func portsString(ports []int) string {
-	s := make([]string, len(ports))
-	for i, p := range ports {
-		s[i] = strconv.Itoa(p)
-	}
-	return strings.Join(s, " ")
-}
-
-// clusterPorts picks three ports that are free on loopback, together with
-// their cluster bus ports (port + 10000).
-func clusterPorts(t *testing.T) []int {
-	t.Helper()
-	free := func(p int) bool {
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			return false
-		}
-		l.Close()
-		return true
-	}
-	var ports []int
-	for p := 20000 + int(time.Now().UnixNano()%20000); len(ports) < 3; p++ {
-		if p+10000 > 65535 {
-			p = 20000
-		}
-		if free(p) && free(p+10000) {
-			ports = append(ports, p)
-		}
-	}
-	return ports
 }

@@ -68,6 +68,16 @@ const (
 	fUpdateNonce = "un" // nonce of the last UpdateCredentialUse (scriptUpdateUse)
 	fDeletingTx  = "dx" // DeleteCredential transaction that marked the record (scriptMarkDeleting)
 	fSecondOnly  = "sf" // SecondFactorOnly ("0"/"1"; absent in older records: false)
+	// Issue 16, all absent in older records (no attestation kept, never
+	// audited, not quarantined): the attestation object and its client
+	// data hash (raw bytes; absent when nil), and the audit state
+	// (scriptSetAudit).
+	fAttObject    = "ao"
+	fAttCDHash    = "ah"
+	fAttTrust     = "atr"
+	fAttCheckedAt = "ack"
+	fQuarantineAt = "qa"
+	fQuarantineRs = "qr"
 )
 
 const (
@@ -148,7 +158,7 @@ func decodeUser(handle []byte, m map[string]string) (webauthnkit.User, error) {
 // credentialFields returns the field/value pairs of a new, pending
 // credential record created by transaction tx.
 func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
-	f := make([]any, 0, 36)
+	f := make([]any, 0, 48)
 	// State, owner and transaction come first, in this order:
 	// scriptClaimCred reads them at fixed positions.
 	f = append(f,
@@ -167,6 +177,10 @@ func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
 		fLastUsedAt, encTime(c.LastUsedAt),
 		fCloneSuspec, encBool(c.CloneSuspected),
 		fSecondOnly, encBool(c.SecondFactorOnly),
+		fAttTrust, c.AttestationTrust,
+		fAttCheckedAt, encTime(c.AttestationCheckedAt),
+		fQuarantineAt, encTime(c.QuarantinedAt),
+		fQuarantineRs, c.QuarantineReason,
 	)
 	// Absent fields decode as nil, "" as empty: nil and empty survive.
 	if c.PublicKey != nil {
@@ -174,6 +188,12 @@ func credentialFields(c webauthnkit.Credential, tx string) ([]any, error) {
 	}
 	if c.AAGUID != nil {
 		f = append(f, fAAGUID, c.AAGUID)
+	}
+	if c.AttestationObject != nil {
+		f = append(f, fAttObject, c.AttestationObject)
+	}
+	if c.AttestationClientDataHash != nil {
+		f = append(f, fAttCDHash, c.AttestationClientDataHash)
 	}
 	if c.Transports != nil {
 		tr, err := json.Marshal(c.Transports)
@@ -191,6 +211,7 @@ var credFields = []string{
 	fState, fOwner, fTx, fPublicKey, fSignCount, fAAGUID, fAttFormat, fTransports,
 	fUP, fUV, fBE, fBS, fAttachment, fCredName, fCreatedAt, fLastUsedAt, fCloneSuspec,
 	fDeletingTx, fSecondOnly,
+	fAttObject, fAttCDHash, fAttTrust, fAttCheckedAt, fQuarantineAt, fQuarantineRs,
 }
 
 const (
@@ -213,6 +234,12 @@ const (
 	crCloneSuspec
 	crDeletingTx
 	crSecondOnly
+	crAttObject
+	crAttCDHash
+	crAttTrust
+	crAttCheckedAt
+	crQuarantineAt
+	crQuarantineRs
 )
 
 // credFieldArgs is credFields as command arguments, boxed once.
@@ -277,6 +304,11 @@ func decodeCredential(id []byte, r credRecord) (webauthnkit.Credential, error) {
 		Name:              r.str(crName),
 		CloneSuspected:    r.str(crCloneSuspec) == "1",
 		SecondFactorOnly:  r.str(crSecondOnly) == "1",
+
+		AttestationObject:         r.bytes(crAttObject),
+		AttestationClientDataHash: r.bytes(crAttCDHash),
+		AttestationTrust:          r.str(crAttTrust),
+		QuarantineReason:          r.str(crQuarantineRs),
 	}
 	if v, ok := r[crTransports].(string); ok {
 		if err := json.Unmarshal([]byte(v), &c.Transports); err != nil {
@@ -294,6 +326,12 @@ func decodeCredential(id []byte, r credRecord) (webauthnkit.Credential, error) {
 	}
 	if c.LastUsedAt, err = decTime(r.str(crLastUsedAt)); err != nil {
 		return bad(fLastUsedAt, err)
+	}
+	if c.AttestationCheckedAt, err = decTime(r.str(crAttCheckedAt)); err != nil {
+		return bad(fAttCheckedAt, err)
+	}
+	if c.QuarantinedAt, err = decTime(r.str(crQuarantineAt)); err != nil {
+		return bad(fQuarantineAt, err)
 	}
 	return c, nil
 }

@@ -43,6 +43,9 @@ func (s *Store) CreateUser(ctx context.Context, user webauthnkit.User, first *we
 		if !bytes.Equal(first.UserHandle, user.Handle) {
 			return errors.New("redisstore: CreateUser: first.UserHandle differs from user.Handle")
 		}
+		if err := checkAttestation(first); err != nil {
+			return fmt.Errorf("redisstore: %s: %w", op, err)
+		}
 	}
 	return s.write(ctx, op, user.Handle, &user, first)
 }
@@ -60,6 +63,9 @@ func (s *Store) AddCredential(ctx context.Context, cred webauthnkit.Credential) 
 	}
 	if len(cred.ID) == 0 {
 		return errors.New("redisstore: AddCredential: empty credential ID")
+	}
+	if err := checkAttestation(&cred); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	return s.write(ctx, op, cred.UserHandle, nil, &cred)
 }

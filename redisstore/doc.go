@@ -74,7 +74,16 @@
 // two round trips.
 //
 // Credential records carry SecondFactorOnly as field "sf" ("0" or "1");
-// records written before it existed lack it and read as false.
+// records written before it existed lack it and read as false. The
+// attestation object ("ao", at most webauthnkit.MaxAttestationObjectSize
+// bytes) and its client data hash ("ah") are absent when nil; the audit
+// state is "atr" (trust), "ack" (checked at), "qa" (quarantined at) and
+// "qr" (reason), written together by one script (SetCredentialAudit).
+// Records written before these existed lack them and read as no
+// attestation object, never audited, not quarantined. ScanCredentials
+// (webauthnkit.CredentialAuditor) walks the keyspace with SCAN MATCH
+// <prefix>cred:{*} (each Cluster master in turn) and reads a page's records
+// in one pipelined round trip; see its documentation for its cost.
 //
 // # Consistency across slots
 //

@@ -272,7 +272,7 @@ func TestErrorTextsCarryNoStoredValues(t *testing.T) {
 func TestFeaturesAndClose(t *testing.T) {
 	c := testClient(t)
 	s := testStore(t, c)
-	require.Equal(t, webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false}, s.Features())
+	require.Equal(t, webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false, ListUserHandles: true, Audit: true}, s.Features())
 	_, getter := any(s).(webauthnkit.CredentialUserGetter)
 	require.False(t, getter, "declares CredentialWithUser false but implements it")
 	require.NoError(t, s.Close())

@@ -146,9 +146,10 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // it is shared by every process using the same Redis and prefix (not
 // ProcessLocal), and it does not implement webauthnkit.CredentialUserGetter
 // (a credential and its owner live in different slots: it would still take
-// two round trips).
+// two round trips). It implements webauthnkit.CredentialAuditor (audit.go)
+// and webauthnkit.UserHandleLister (listusers.go: a SCAN per page).
 func (s *Store) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false}
+	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: false, ListUserHandles: true, Audit: true}
 }
 
 // Close releases what the Store owns and returns nil. A redisstore Store

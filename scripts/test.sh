@@ -11,6 +11,9 @@ bash scripts/services.sh || echo "test: some servers are not available (see abov
 go test -race -count=1 -timeout 20m ./...
 # The account flows' suite once more on each shared backend (the run above
 # used memstore); a missing server skips, or fails under CI=true.
-for backend in postgres mariadb sqlite redis; do
+# And over sealed stores (package sealstore wrapping each backend, ceremony
+# records included: issue 17).
+for backend in postgres mariadb sqlite redis \
+  memstore+sealed postgres+sealed mariadb+sealed sqlite+sealed redis+sealed; do
   WEBAUTHNKIT_ACCOUNT_BACKEND=$backend go test -count=1 -timeout 5m ./account/
 done

@@ -81,7 +81,16 @@
 // adds credentials.second_factor_only (existing credentials get false);
 // 004_email_recovery_codes adds users.email and users.email_verified_at
 // (existing users get no address, unverified) and the recovery_codes table
-// (existing users get no codes). New refuses tables that
+// (existing users get no codes); 005_attestation_audit adds the
+// credentials' attestation object, client data hash and audit state
+// (attestation_trust, attestation_checked_at, quarantined_at,
+// quarantine_reason; existing credentials get none: nothing to re-audit,
+// not quarantined). ScanCredentials (webauthnkit.CredentialAuditor) pages by
+// the primary key (WHERE id > cursor ORDER BY id LIMIT n); 006_sealed_values
+// widens credentials.name to MEDIUMTEXT on MySQL, for package sealstore's
+// sealed records (a no-op on PostgreSQL and SQLite, whose text has no
+// limit). ListUserHandles (webauthnkit.UserHandleLister) pages by the
+// users' primary key. New refuses tables that
 // lack a migration, so run Migrate before deploying a release that adds
 // one; the previous release keeps working on the migrated tables (its
 // queries name their columns). On MySQL, whose DDL is not transactional, a

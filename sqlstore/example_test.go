@@ -89,7 +89,7 @@ func ExampleMigrations() {
 	}
 	fmt.Println(names)
 	// Output:
-	// [001_init.down.sql 001_init.up.sql 002_session_epoch.down.sql 002_session_epoch.up.sql 003_second_factor_only.down.sql 003_second_factor_only.up.sql 004_email_recovery_codes.down.sql 004_email_recovery_codes.up.sql]
+	// [001_init.down.sql 001_init.up.sql 002_session_epoch.down.sql 002_session_epoch.up.sql 003_second_factor_only.down.sql 003_second_factor_only.up.sql 004_email_recovery_codes.down.sql 004_email_recovery_codes.up.sql 005_attestation_audit.down.sql 005_attestation_audit.up.sql 006_sealed_values.down.sql 006_sealed_values.up.sql]
 }
 
 // Setup with PostgreSQL through pgx (import _ "github.com/jackc/pgx/v5/stdlib").

@@ -217,7 +217,7 @@ func TestEndSessions(t *testing.T) {
 
 func TestFeatures(t *testing.T) {
 	s := newStore(t, openSQLiteMemory(t), sqlstore.SQLite)
-	require.Equal(t, webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true}, s.Features())
+	require.Equal(t, webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true, ListUserHandles: true, Audit: true}, s.Features())
 }
 
 // TestRevokeCredentialRace is issue 11 item 5 end to end: the library's

@@ -44,7 +44,7 @@ func requireTables(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string, 
 }
 
 // allVersions is what Migrate records on a new database.
-var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}, {3, "second_factor_only"}, {4, "email_recovery_codes"}}
+var allVersions = []versionRow{{1, "init"}, {2, "session_epoch"}, {3, "second_factor_only"}, {4, "email_recovery_codes"}, {5, "attestation_audit"}, {6, "sealed_values"}}
 
 type versionRow struct {
 	version int64
@@ -229,6 +229,8 @@ func TestMigrationsFS(t *testing.T) {
 				"002_session_epoch.down.sql", "002_session_epoch.up.sql",
 				"003_second_factor_only.down.sql", "003_second_factor_only.up.sql",
 				"004_email_recovery_codes.down.sql", "004_email_recovery_codes.up.sql",
+				"005_attestation_audit.down.sql", "005_attestation_audit.up.sql",
+				"006_sealed_values.down.sql", "006_sealed_values.up.sql",
 			}, names)
 
 			up, err := fs.ReadFile(fsys, "001_init.up.sql")

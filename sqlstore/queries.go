@@ -32,6 +32,11 @@ type queries struct {
 	ownedCredentialName string
 	deleteCredential    string
 
+	// Issue 16: CredentialAuditor (audit.go).
+	scanCredentials  string
+	setAudit         string
+	credentialExists string
+
 	// DeleteCredential with allowLast false; see Store.deleteGuarded. (MySQL's
 	// UpdateUser also uses lockUser.)
 	lockUser                string // PostgreSQL, MySQL: the user row, FOR (NO KEY) UPDATE
@@ -50,6 +55,9 @@ type queries struct {
 	lockCeremony   string
 	deleteCeremony string
 	deleteExpired  string
+
+	// ListUserHandles (listusers.go): one page of handles in byte order.
+	listUserHandles string
 }
 
 // userColumns is the column order of insertUser and Store.userDest.
@@ -60,7 +68,9 @@ const userColumns = "handle, name, display_name, created_at, session_epoch, emai
 const credentialColumns = "id, user_handle, public_key, sign_count, aaguid, " +
 	"attestation_format, transports, " +
 	"user_present, user_verified, backup_eligible, backup_state, " +
-	"attachment, name, created_at, last_used_at, clone_suspected, second_factor_only"
+	"attachment, name, created_at, last_used_at, clone_suspected, second_factor_only, " +
+	"attestation_object, attestation_client_data_hash, " +
+	"attestation_trust, attestation_checked_at, quarantined_at, quarantine_reason"
 
 // selectColumns is the SELECT list for columns: on MySQL the DATETIME
 // columns are read as text, because with parseTime=true the driver builds a
@@ -73,7 +83,8 @@ func selectColumns(d Dialect, columns string) string {
 	}
 	parts := strings.Split(columns, ", ")
 	for i, c := range parts {
-		if name := c[strings.LastIndexByte(c, '.')+1:]; name == "created_at" || name == "last_used_at" || name == "email_verified_at" {
+		if name := c[strings.LastIndexByte(c, '.')+1:]; name == "created_at" || name == "last_used_at" || name == "email_verified_at" ||
+			name == "attestation_checked_at" || name == "quarantined_at" {
 			parts[i] = "CAST(" + c + " AS CHAR)"
 		}
 	}
@@ -124,6 +135,14 @@ func buildQueries(d Dialect, prefix string) queries {
 		ownedCredentialName: "SELECT name FROM " + creds + " WHERE id = ? AND user_handle = ?",
 		deleteCredential:    "DELETE FROM " + creds + " WHERE id = ? AND user_handle = ?",
 
+		// Keyset paging on the primary key: each page is an index range
+		// scan, whatever the table's size, and holds nothing between pages.
+		scanCredentials: "SELECT " + selectColumns(d, credentialColumns) + " FROM " + creds + " WHERE id > ? ORDER BY id LIMIT ?",
+		// One statement: the four fields change together.
+		setAudit: "UPDATE " + creds + " SET attestation_trust = ?, attestation_checked_at = ?, " +
+			"quarantined_at = ?, quarantine_reason = ? WHERE id = ?",
+		credentialExists: "SELECT 1 FROM " + creds + " WHERE id = ?",
+
 		lockUser:                lockUserQuery(d, users),
 		deleteGuardedCredential: deleteGuardedQuery(d, creds),
 		lockUserCredentials:     "SELECT id FROM " + creds + " WHERE user_handle = ? FOR UPDATE",
@@ -136,15 +155,19 @@ func buildQueries(d Dialect, prefix string) queries {
 		lockCeremony:   "SELECT data FROM " + cers + " WHERE id = ? AND expires_at > ? FOR UPDATE",
 		deleteCeremony: "DELETE FROM " + cers + " WHERE id = ?",
 		deleteExpired:  "DELETE FROM " + cers + " WHERE expires_at <= ?",
+
+		listUserHandles: "SELECT handle FROM " + users + " WHERE handle > ? ORDER BY handle LIMIT ?",
 	}
 	for _, p := range []*string{
 		&q.schemaCheck, &q.insertUser, &q.userByHandle, &q.userByName, &q.updateUser, &q.deleteUser,
 		&q.userByEmail, &q.setEmail, &q.userExists, &q.deleteRecovery, &q.useRecoveryCode, &q.countRecovery,
 		&q.insertCredential, &q.credentialByID, &q.credentialWithUser, &q.credentialsByUser, &q.updateUse,
 		&q.useState, &q.renameCredential, &q.ownedCredentialName, &q.deleteCredential,
+		&q.scanCredentials, &q.setAudit, &q.credentialExists,
 		&q.lockUser, &q.deleteGuardedCredential, &q.lockUserCredentials, &q.endSessions,
 		&q.upsertCeremony,
 		&q.takeCeremony, &q.lockCeremony, &q.deleteCeremony, &q.deleteExpired,
+		&q.listUserHandles,
 	} {
 		*p = d.rebind(*p)
 	}

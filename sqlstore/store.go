@@ -44,6 +44,7 @@ type Store struct {
 var (
 	_ webauthnkit.CredentialStore      = (*Store)(nil)
 	_ webauthnkit.CredentialUserGetter = (*Store)(nil)
+	_ webauthnkit.CredentialAuditor    = (*Store)(nil)
 	_ webauthnkit.ChallengeStore       = (*Store)(nil)
 )
 
@@ -427,9 +428,11 @@ func (s *Store) RenameCredential(ctx context.Context, userHandle, id []byte, nam
 
 // Features declares what the Store offers: it is shared by every process
 // using the database (so the library requires Config.Secret), and it reads
-// a credential with its owner in one query.
+// a credential with its owner in one query, and it implements
+// webauthnkit.CredentialAuditor (audit.go) and
+// webauthnkit.UserHandleLister (listusers.go).
 func (s *Store) Features() webauthnkit.Features {
-	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true}
+	return webauthnkit.Features{ProcessLocal: false, CredentialWithUser: true, ListUserHandles: true, Audit: true}
 }
 
 // execWrite runs one statement that writes, holding the SQLite write lock
@@ -491,6 +494,15 @@ func (s *Store) credentialArgs(c webauthnkit.Credential) ([]any, error) {
 	if len(c.UserHandle) == 0 || len(c.UserHandle) > maxUserHandleLen {
 		return nil, fmt.Errorf("credential user handle is %d bytes, want 1 to %d", len(c.UserHandle), maxUserHandleLen)
 	}
+	if len(c.AttestationObject) > webauthnkit.MaxAttestationObjectSize {
+		return nil, fmt.Errorf("attestation object is %d bytes, want at most %d", len(c.AttestationObject), webauthnkit.MaxAttestationObjectSize)
+	}
+	if len(c.AttestationClientDataHash) > 64 {
+		return nil, fmt.Errorf("attestation client data hash is %d bytes, want at most 64", len(c.AttestationClientDataHash))
+	}
+	if err := checkAuditTexts(c.AttestationTrust, c.QuarantineReason); err != nil {
+		return nil, err
+	}
 	// JSON keeps a nil slice ("null") apart from an empty one ("[]") and
 	// survives any transport string, commas included.
 	transports, err := json.Marshal(c.Transports)
@@ -504,6 +516,9 @@ func (s *Store) credentialArgs(c webauthnkit.Credential) ([]any, error) {
 		c.Attachment, c.Name,
 		s.dialect.timeArg(c.CreatedAt), s.dialect.nullTimeArg(c.LastUsedAt),
 		c.CloneSuspected, c.SecondFactorOnly,
+		nilBytes(c.AttestationObject), nilBytes(c.AttestationClientDataHash),
+		c.AttestationTrust, s.dialect.nullTimeArg(c.AttestationCheckedAt),
+		s.dialect.nullTimeArg(c.QuarantinedAt), c.QuarantineReason,
 	}, nil
 }
 
@@ -543,6 +558,9 @@ func (s *Store) credentialDest(c *webauthnkit.Credential) (dest []any, finish fu
 		&c.Attachment, &c.Name,
 		s.dialect.scanTime(&c.CreatedAt), s.dialect.scanTime(&c.LastUsedAt),
 		&c.CloneSuspected, &c.SecondFactorOnly,
+		&c.AttestationObject, &c.AttestationClientDataHash,
+		&c.AttestationTrust, s.dialect.scanTime(&c.AttestationCheckedAt),
+		s.dialect.scanTime(&c.QuarantinedAt), &c.QuarantineReason,
 	}
 	return dest, func() error {
 		c.SignCount = uint32(signCount)

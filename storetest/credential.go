@@ -74,6 +74,24 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 		run(t, "removes_user_and_credentials", testDeleteUserRemoves)
 		run(t, "frees_name_and_credential_ids", testDeleteUserFrees)
 		run(t, "not_found", testDeleteUserNotFound)
+		run(t, "removes_every_trace", testDeleteUserEveryTrace)
+	})
+	t.Run("ExportUser", func(t *testing.T) {
+		run(t, "everything_stored", testExportUserEverything)
+	})
+	t.Run("ListUserHandles", func(t *testing.T) {
+		probe := newStore(t)
+		require.NotNil(t, probe, "newStore returned nil")
+		if !probe.Features().ListUserHandles {
+			t.Log("the store does not declare the optional Features().ListUserHandles")
+			return
+		}
+		run(t, "pages_in_byte_order", testListUserHandlesPages)
+		run(t, "deleted_user_absent", testListUserHandlesDeleted)
+		run(t, "limit_1_to_MaxUserHandlePage", testListUserHandlesBadLimit)
+		run(t, "returned_handles_owned_by_caller", testListUserHandlesOwned)
+		run(t, "context_canceled", testListUserHandlesCanceled)
+		run(t, "concurrent_walk_misses_nobody", testListUserHandlesConcurrent)
 	})
 	t.Run("AddCredential", func(t *testing.T) {
 		run(t, "adds", testAddCredentialAdds)
@@ -175,7 +193,9 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) webauthnkit.C
 	t.Run("Features", func(t *testing.T) {
 		run(t, "stable", testCredentialFeaturesStable)
 		run(t, "CredentialWithUser_implemented", testCredentialWithUserImplemented)
+		run(t, "Audit_implemented", testAuditImplemented)
 	})
+	t.Run("Audit", func(t *testing.T) { auditClauses(t, newStore, run) })
 	t.Run("LargeAndUnicodeValues", func(t *testing.T) {
 		run(t, "large_credential", testLargeCredential)
 		run(t, "unicode_names", testUnicodeNames)

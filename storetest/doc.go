@@ -43,10 +43,12 @@
 // go test -run 'TestCredentialStore/UpdateCredentialUse/concurrent_no_lost_update'.
 //
 // The suite never assumes the store is empty: it uses random user handles,
-// names, credential IDs and ceremony IDs everywhere and never lists or
-// counts everything, so the stores built by newStore may share one database
+// names, credential IDs and ceremony IDs everywhere and never counts
+// everything, so the stores built by newStore may share one database
 // across subtests, test runs and packages, and nothing needs to be truncated
-// between them. It does not clean up the rows it creates.
+// between them. It does not clean up the rows it creates. Only the Audit
+// scan clauses list everything (they look for their own credentials among
+// what ScanCredentials returns), so their cost grows with the store.
 //
 // The suite is sized to run in a few seconds against a local server on a
 // small machine. It runs its subtests one after the other (a few of them
@@ -106,6 +108,21 @@
 //     Features().CredentialWithUser (as the library decides), and a store
 //     declaring it must implement webauthnkit.CredentialUserGetter. A store
 //     that has the method without declaring it is only told so in the log.
+//   - Audit (webauthnkit.CredentialAuditor, run when the store declares
+//     Features().Audit, which then must implement it): attestation objects
+//     of MaxAttestationObjectSize bytes and audit texts of
+//     MaxAuditTextLength bytes come back exactly, and one byte more of
+//     text is refused. Scans with pages of 4 and 5 must return every
+//     credential stored before them (as GetCredential would), none deleted
+//     before them, at most limit per page, with a cursor that moves; one
+//     scan runs while three writers add and delete other credentials of
+//     the same user. Limits 0, -1 and MaxScanPageSize+1 and three
+//     malformed cursors are refused. SetCredentialAudit on an unknown,
+//     deleted or deleted user's credential is ErrNotFound and creates
+//     nothing (the ID stays free). Its concurrency subtest runs four
+//     SetCredentialAudit calls, an UpdateCredentialUse and a
+//     RenameCredential on one credential at once, 5 times: the use and
+//     the name are kept and the audit fields are one call's, whole.
 //   - Emails (User.Email) are compared byte for byte like names (the library
 //     normalises them first); "" is no address: any number of users have
 //     none, and GetUserByEmail("") is ErrNotFound. Addresses of 254
@@ -118,6 +135,21 @@
 //     hash in both the old and the new set is usable once. 16 concurrent
 //     uses of one code give exactly one success; 16 concurrent uses of
 //     different codes all succeed and none is lost.
+//   - ListUserHandles (run when the store declares Features().ListUserHandles):
+//     the suite's users share a random 24-byte handle prefix and every walk
+//     starts at that prefix, so the store may hold any number of other
+//     users. Walks with limits 1, 2, 3, 7 and 100 return the same handles
+//     in byte order; a deleted user is absent; limits 0, -1 and
+//     MaxUserHandlePage+1 are refused; returned slices are the caller's;
+//     three walks run while other users are created and deleted, and must
+//     each return every stable user exactly once.
+//   - DeleteUser/removes_every_trace: after DeleteUser of a user with an
+//     email, two credentials, recovery codes and an ended session, no read
+//     finds it (by handle, name or email), its credentials, codes or epoch,
+//     and a new user may take its handle, name, email and credential IDs
+//     and starts empty. ExportUser/everything_stored: webauthnkit.ExportUser
+//     over the store returns every stored field of the user and of its
+//     credentials, and nothing of another user.
 //
 // Two contract clauses cannot be checked against a healthy store and are left
 // to each store's own tests:

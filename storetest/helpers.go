@@ -51,8 +51,10 @@ func RandomUser() webauthnkit.User {
 // RandomCredential returns a credential owned by userHandle (copied) with a
 // random 32-byte ID and every field set to a non-zero value: a public key,
 // a sign count, an AAGUID, two transports, all four flags, an attachment, a
-// name, SecondFactorOnly and CloneSuspected, and CreatedAt and LastUsedAt times in the recent past, with
-// nanoseconds and in a zone other than UTC.
+// name, SecondFactorOnly and CloneSuspected, an attestation object and its
+// client data hash, the audit fields (a trust, a check time, a quarantine
+// time and reason), and CreatedAt and LastUsedAt times in the recent past,
+// with nanoseconds and in a zone other than UTC.
 func RandomCredential(userHandle []byte) webauthnkit.Credential {
 	created := randomTime()
 	return webauthnkit.Credential{
@@ -73,6 +75,13 @@ func RandomCredential(userHandle []byte) webauthnkit.Credential {
 		LastUsedAt:        created.Add(time.Duration(mrand.Int64N(int64(time.Hour)))),
 		CloneSuspected:    true,
 		SecondFactorOnly:  true,
+
+		AttestationObject:         RandomBytes(300),
+		AttestationClientDataHash: RandomBytes(32),
+		AttestationTrust:          "trusted",
+		AttestationCheckedAt:      created.Add(time.Second),
+		QuarantinedAt:             created.Add(2 * time.Second),
+		QuarantineReason:          "test quarantine",
 	}
 }
 

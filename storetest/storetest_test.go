@@ -198,6 +198,18 @@ var mutations = map[string]mutation{
 		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return echoesNameOnUpdate{s} },
 		mustFail: []string{"ErrorTexts/UpdateUser"},
 	},
+	"scan_drops_last_of_each_full_page": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return scanDropsLast{s} },
+		mustFail: []string{"Audit/scan_returns_every_credential", "Audit/scan_during_writes"},
+	},
+	"use_clears_quarantine": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return useClearsQuarantine{s} },
+		mustFail: []string{"Audit/use_and_rename_keep_audit"},
+	},
+	"attestation_object_dropped": {
+		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return dropsAttestation{s} },
+		mustFail: []string{"GetCredential/roundtrip_all_fields", "Audit/attestation_object_of_max_size_roundtrip"},
+	},
 	"features_change_between_calls": {
 		creds:    func(s *memstore.Store) webauthnkit.CredentialStore { return &flipsFeatures{Store: s} },
 		cers:     func(s *memstore.Store) webauthnkit.ChallengeStore { return &flipsFeatures{Store: s} },
@@ -995,6 +1007,10 @@ func TestAssertCredentialEqual(t *testing.T) {
 		c.Transports = slices.Clone(c.Transports)
 		c.CreatedAt = c.CreatedAt.UTC()
 		c.LastUsedAt = c.LastUsedAt.UTC()
+		c.AttestationObject = bytes.Clone(c.AttestationObject)
+		c.AttestationClientDataHash = bytes.Clone(c.AttestationClientDataHash)
+		c.AttestationCheckedAt = c.AttestationCheckedAt.UTC()
+		c.QuarantinedAt = c.QuarantinedAt.UTC()
 		return c
 	}
 	ok := func(name string, got webauthnkit.Credential) {
@@ -1147,4 +1163,47 @@ func (downStore) TakeCeremony(context.Context, string) ([]byte, error)         {
 func TestUnavailableSuites(t *testing.T) {
 	storetest.TestCredentialStoreUnavailable(t, func(*testing.T) webauthnkit.CredentialStore { return downStore{} })
 	storetest.TestChallengeStoreUnavailable(t, func(*testing.T) webauthnkit.ChallengeStore { return downStore{} })
+}
+
+// scanDropsLast loses the last credential of every full page (an
+// off-by-one between the page and its cursor).
+type scanDropsLast struct{ *memstore.Store }
+
+func (s scanDropsLast) ScanCredentials(ctx context.Context, cursor string, limit int) ([]webauthnkit.Credential, string, error) {
+	page, next, err := s.Store.ScanCredentials(ctx, cursor, limit)
+	if err == nil && next != "" && len(page) == limit {
+		page = page[:len(page)-1]
+	}
+	return page, next, err
+}
+
+// useClearsQuarantine rewrites the audit state along with a login's use.
+type useClearsQuarantine struct{ *memstore.Store }
+
+func (s useClearsQuarantine) UpdateCredentialUse(ctx context.Context, id []byte, expected uint32, use webauthnkit.CredentialUse) error {
+	if err := s.Store.UpdateCredentialUse(ctx, id, expected, use); err != nil {
+		return err
+	}
+	c, err := s.Store.GetCredential(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.Store.SetCredentialAudit(ctx, id, webauthnkit.CredentialAudit{Trust: c.AttestationTrust, CheckedAt: c.AttestationCheckedAt})
+}
+
+// dropsAttestation does not store the attestation object.
+type dropsAttestation struct{ *memstore.Store }
+
+func (s dropsAttestation) CreateUser(ctx context.Context, u webauthnkit.User, c *webauthnkit.Credential) error {
+	if c != nil {
+		dropped := *c
+		dropped.AttestationObject = nil
+		c = &dropped
+	}
+	return s.Store.CreateUser(ctx, u, c)
+}
+
+func (s dropsAttestation) AddCredential(ctx context.Context, c webauthnkit.Credential) error {
+	c.AttestationObject = nil
+	return s.Store.AddCredential(ctx, c)
 }

@@ -65,11 +65,26 @@ func TestCredentialStoreUnavailable(t *testing.T, newStore func(t *testing.T) we
 			return s.UseRecoveryCode(ctx, u.Handle, randomCodeHashes(1)[0])
 		}},
 		{"RecoveryCodesLeft", func(ctx context.Context, s credStore) error { _, err := s.RecoveryCodesLeft(ctx, u.Handle); return err }},
+		// CredentialAuditor, when the store declares Features().Audit.
+		{"ScanCredentials", func(ctx context.Context, s credStore) error {
+			_, _, err := s.(webauthnkit.CredentialAuditor).ScanCredentials(ctx, "", 10)
+			return err
+		}},
+		{"SetCredentialAudit", func(ctx context.Context, s credStore) error {
+			return s.(webauthnkit.CredentialAuditor).SetCredentialAudit(ctx, c.ID, webauthnkit.CredentialAudit{Trust: "trusted", CheckedAt: time.Now()})
+		}},
 	}
 	for _, cl := range calls {
 		t.Run(cl.name, func(t *testing.T) {
 			s := newStore(t)
 			require.NotNil(t, s, "newStore returned nil")
+			if cl.name == "ScanCredentials" || cl.name == "SetCredentialAudit" {
+				if !s.Features().Audit {
+					t.Log("the store does not declare the optional Features().Audit")
+					return
+				}
+				auditor(t, s)
+			}
 			ctx, cancel := context.WithTimeout(t.Context(), unavailableTimeout)
 			defer cancel()
 			assertUnavailable(t, cl.call(ctx, s), cl.name)

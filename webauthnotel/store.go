@@ -35,6 +35,9 @@ const (
 	mDeleteCredential
 	mEndSessions
 	mGetCredentialWithUser
+	mScanCredentials
+	mSetCredentialAudit
+	mListUserHandles
 	mPutCeremony
 	mTakeCeremony
 	numMethods
@@ -45,6 +48,7 @@ var methodNames = [numMethods]string{
 	"UseRecoveryCode", "RecoveryCodesLeft", "GetUserByHandle", "GetUserByName", "DeleteUser",
 	"AddCredential", "GetCredential", "ListCredentials", "UpdateCredentialUse",
 	"RenameCredential", "DeleteCredential", "EndSessions", "GetCredentialWithUser",
+	"ScanCredentials", "SetCredentialAudit", "ListUserHandles",
 	"PutCeremony", "TakeCeremony",
 }
 
@@ -153,12 +157,20 @@ func (c call) end(ctx context.Context, err error) {
 // webauthnkit.store.duration and, when its context carries a recording
 // span (an HTTP middleware's), traced as its child span
 // "webauthnkit.store.<Method>".
-// Features are s's: GetCredentialWithUser is forwarded (and timed) only if s
-// implements and declares it.
+// Features are s's: the optional methods (GetCredentialWithUser, the
+// audit's ScanCredentials and SetCredentialAudit, ListUserHandles) are
+// forwarded (and timed) only if s implements and declares them.
 func (t *Telemetry) CredentialStore(s webauthnkit.CredentialStore) webauthnkit.CredentialStore {
 	w := &credStore{t: t, s: s}
-	if g, ok := s.(webauthnkit.CredentialUserGetter); ok && s.Features().CredentialWithUser {
+	f := s.Features()
+	if g, ok := s.(webauthnkit.CredentialUserGetter); ok && f.CredentialWithUser {
 		w.join = g
+	}
+	if a, ok := s.(webauthnkit.CredentialAuditor); ok && f.Audit {
+		w.audit = a
+	}
+	if l, ok := s.(webauthnkit.UserHandleLister); ok && f.ListUserHandles {
+		w.lister = l
 	}
 	return w
 }
@@ -171,24 +183,62 @@ func (t *Telemetry) ChallengeStore(s webauthnkit.ChallengeStore) webauthnkit.Cha
 // credStore forwards every method explicitly (never by embedding: an
 // embedded store would expose optional methods untimed).
 type credStore struct {
-	t    *Telemetry
-	s    webauthnkit.CredentialStore
-	join webauthnkit.CredentialUserGetter // nil unless s has and declares it
+	t      *Telemetry
+	s      webauthnkit.CredentialStore
+	join   webauthnkit.CredentialUserGetter // nil unless s has and declares it
+	audit  webauthnkit.CredentialAuditor    // likewise
+	lister webauthnkit.UserHandleLister     // likewise
 }
 
 var (
 	_ webauthnkit.CredentialStore      = (*credStore)(nil)
 	_ webauthnkit.CredentialUserGetter = (*credStore)(nil)
+	_ webauthnkit.CredentialAuditor    = (*credStore)(nil)
+	_ webauthnkit.UserHandleLister     = (*credStore)(nil)
 	_ webauthnkit.ChallengeStore       = (*challengeStore)(nil)
 )
 
-// errNotDeclared answers GetCredentialWithUser on a wrapper whose Features
+// errNotDeclared answers an optional method on a wrapper whose Features
 // do not declare it (the core never calls it then).
-var errNotDeclared = errors.New("webauthnotel: GetCredentialWithUser: the wrapped store does not declare it")
+var errNotDeclared = errors.New("webauthnotel: the wrapped store does not declare this optional method")
+
+func (w *credStore) ScanCredentials(ctx context.Context, cursor string, limit int) ([]webauthnkit.Credential, string, error) {
+	ctx, c := w.t.begin(ctx, mScanCredentials)
+	if w.audit == nil {
+		c.end(ctx, errNotDeclared)
+		return nil, "", errNotDeclared
+	}
+	page, next, err := w.audit.ScanCredentials(ctx, cursor, limit)
+	c.end(ctx, err)
+	return page, next, err
+}
+
+func (w *credStore) SetCredentialAudit(ctx context.Context, id []byte, audit webauthnkit.CredentialAudit) error {
+	ctx, c := w.t.begin(ctx, mSetCredentialAudit)
+	if w.audit == nil {
+		c.end(ctx, errNotDeclared)
+		return errNotDeclared
+	}
+	err := w.audit.SetCredentialAudit(ctx, id, audit)
+	c.end(ctx, err)
+	return err
+}
+
+func (w *credStore) ListUserHandles(ctx context.Context, after []byte, limit int) ([][]byte, error) {
+	ctx, c := w.t.begin(ctx, mListUserHandles)
+	if w.lister == nil {
+		c.end(ctx, errNotDeclared)
+		return nil, errNotDeclared
+	}
+	h, err := w.lister.ListUserHandles(ctx, after, limit)
+	c.end(ctx, err)
+	return h, err
+}
 
 func (w *credStore) Features() webauthnkit.Features {
 	f := w.s.Features()
-	return webauthnkit.Features{ProcessLocal: f.ProcessLocal, CredentialWithUser: w.join != nil}
+	return webauthnkit.Features{ProcessLocal: f.ProcessLocal, CredentialWithUser: w.join != nil,
+		Audit: w.audit != nil, ListUserHandles: w.lister != nil}
 }
 
 func (w *credStore) CreateUser(ctx context.Context, user webauthnkit.User, first *webauthnkit.Credential) error {

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/webauthnkit/webauthnkit/internal/redistest"
 	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/sqlstore"
 	"github.com/webauthnkit/webauthnkit/webauthntest"
@@ -40,6 +42,11 @@ import (
 // client's rate-limit budget is one across the instances, and
 // with one instance killed (SIGKILL) under load, no acknowledged sign-up is
 // lost and the others keep serving.
+//
+// It runs with ceremonies on a single Redis server, on a Redis Cluster and
+// on Redis behind Sentinel (with -redis-replica-ack 1); on Sentinel the
+// Redis primary is also killed under load: the instances answer 503 during
+// the failover and recover by themselves.
 func TestThreeInstances(t *testing.T) {
 	dsn := testenv.RequirePostgres(t)
 	redisAddr := testenv.RequireRedis(t)
@@ -47,6 +54,35 @@ func TestThreeInstances(t *testing.T) {
 		t.Skip("builds the demo and runs three processes")
 	}
 	bin := buildDemo(t)
+	t.Run("redis", func(t *testing.T) {
+		threeInstances(t, bin, dsn, nil, "-redis", redisAddr)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		nodes, err := redistest.StartCluster(t)
+		if err != nil {
+			testenv.Unavailable(t, "Redis Cluster", "(a cluster started by the test)", err, "scripts/redis-cluster.sh")
+		}
+		threeInstances(t, bin, dsn, nil, "-redis-cluster", strings.Join(nodes, ","))
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		group := redistest.StartSentinel(t)
+		failover := func() {
+			group.Primary.Kill()
+			t.Logf("Redis failover under load after %v", group.WaitForPrimary(t, group.Replica.Addr))
+			// -redis-replica-ack 1 needs a replica: without one every
+			// write would wait for WAIT's timeout and fail (as the docs
+			// say: keep more replicas than the acknowledgements asked).
+			redistest.StartReplica(t, group.Replica.Addr)
+		}
+		threeInstances(t, bin, dsn, failover, "-redis-sentinel", group.Master+"@"+strings.Join(group.Addrs(), ","),
+			"-redis-replica-ack", "1")
+	})
+}
+
+// threeInstances runs the checks of TestThreeInstances with redisArgs
+// naming the ceremonies' Redis; during the load, alsoKill (if set) runs
+// after the instance is killed.
+func threeInstances(t *testing.T, bin, dsn string, alsoKill func(), redisArgs ...string) {
 	prefix := "inst_" + randomHex(4) + "_"
 	dropTablesAtEnd(t, dsn, prefix)
 
@@ -66,9 +102,9 @@ func TestThreeInstances(t *testing.T) {
 	var instances []*instance
 	for i := range 3 {
 		instances = append(instances, startInstance(t, bin, env, i,
-			"-origin", origin, "-postgres", dsn, "-redis", redisAddr,
-			"-store-prefix", prefix, "-webauthn-secret-file", secretFile,
-			"-trusted-proxies", "127.0.0.1/32"))
+			append([]string{"-origin", origin, "-postgres", dsn,
+				"-store-prefix", prefix, "-webauthn-secret-file", secretFile,
+				"-trusted-proxies", "127.0.0.1/32"}, redisArgs...)...))
 	}
 	proxy := newRoundRobin(instances)
 	srv := &http.Server{Handler: proxy}
@@ -165,17 +201,17 @@ func TestThreeInstances(t *testing.T) {
 	t.Run("instance_killed_under_load", func(t *testing.T) {
 		const workers = 6
 		var (
-			mu        sync.Mutex
-			acked     []*client // sign-ups whose finish answered 200
-			failures  atomic.Int64
-			okAfter   atomic.Int64
-			killed    atomic.Bool
-			wg        sync.WaitGroup
-			loadUntil = time.Now().Add(4 * time.Second)
+			mu       sync.Mutex
+			acked    []*client // sign-ups whose finish answered 200
+			failures atomic.Int64
+			okAfter  atomic.Int64
+			killed   atomic.Bool // set once the kills are over
+			stop     atomic.Bool
+			wg       sync.WaitGroup
 		)
 		for w := range workers {
 			wg.Go(func() {
-				for i := 0; time.Now().Before(loadUntil); i++ {
+				for i := 0; !stop.Load(); i++ {
 					c := newUser(1000 + w*100000 + i)
 					name := fmt.Sprintf("load-%d-%d-%s", w, i, randomHex(2))
 					if err := c.signUp(name); err != nil {
@@ -197,20 +233,31 @@ func TestThreeInstances(t *testing.T) {
 		}
 		time.Sleep(1500 * time.Millisecond)
 		instances[1].kill()
+		if alsoKill != nil {
+			alsoKill()
+		}
 		killed.Store(true)
+		time.Sleep(2500 * time.Millisecond) // the survivors serve on
+		stop.Store(true)
 		wg.Wait()
 
-		t.Logf("%d sign-ups acknowledged, %d sign-in rounds completed after the kill, %d ceremonies failed (in flight on the killed instance)",
+		t.Logf("%d sign-ups acknowledged, %d sign-in rounds completed after the kill, %d ceremonies failed (in flight on the killed instance, or during the Redis failover)",
 			len(acked), okAfter.Load(), failures.Load())
 		if okAfter.Load() == 0 {
 			t.Fatal("no sign-in completed after one instance was killed")
 		}
-		if f := failures.Load(); f > 3*workers {
+		if f := failures.Load(); f > 3*workers && alsoKill == nil {
 			t.Fatalf("%d failed ceremonies: more than the requests in flight on the killed instance", f)
 		}
-		// Every acknowledged sign-up signs in through the survivors.
+		// Every acknowledged sign-up signs in through the survivors (after
+		// a Redis failover, once the instances have found the new primary).
 		for _, c := range acked {
-			if err := c.signIn(c.name); err != nil {
+			err := c.signIn(c.name)
+			for deadline := time.Now().Add(15 * time.Second); err != nil && strings.Contains(err.Error(), "store_unavailable") && time.Now().Before(deadline); {
+				time.Sleep(200 * time.Millisecond)
+				err = c.signIn(c.name)
+			}
+			if err != nil {
 				t.Fatalf("account %q, acknowledged before or during the kill, cannot sign in: %v", c.name, err)
 			}
 		}

@@ -24,6 +24,11 @@
 //	                                (default <db>.webauthn-secret, or passkeys.webauthn-secret
 //	                                with -postgres/-mysql); every instance sharing the
 //	                                database or Redis needs the same file
+//	-keyring-file [PASSKEYS_KEYRING_FILE] keys that seal users' data at rest (package
+//	                                sealstore, docs/privacy.md), created on first run
+//	                                (default <db>.keyring, or passkeys.keyring with
+//	                                -postgres/-mysql); "off" stores it in clear
+//	[PASSKEYS_SEAL_KEYS]            the keyring itself, as JSON (instead of the file)
 //	-rate-limit [PASSKEYS_RATE_LIMIT] on (default), off, or per-client budgets such as
 //	                                begin=10/100,finish=10/100,manage=20/200 (per second/burst)
 //	-trusted-proxies [PASSKEYS_TRUSTED_PROXIES] CIDRs of reverse proxies whose
@@ -188,6 +193,7 @@ func run(args []string, log *slog.Logger) error {
 	rdSentinel := fs.String("redis-sentinel", env("PASSKEYS_REDIS_SENTINEL", ""), "Redis behind Sentinel for in-flight ceremonies instead of -redis: `master@host:port,...` (the sentinels)")
 	rdAck := fs.Int("redis-replica-ack", envInt("PASSKEYS_REDIS_REPLICA_ACK", 0), "acknowledge a Redis write only once this many `replicas` have it (WAIT, 500 ms timeout)")
 	storePrefix := fs.String("store-prefix", env("PASSKEYS_STORE_PREFIX", ""), "`prefix` of the SQL table names and Redis keys (lower-case letters, digits, underscores; default: the stores' own), to keep several apps apart in one database")
+	keyringFile := fs.String("keyring-file", env("PASSKEYS_KEYRING_FILE", ""), "keyring `file` sealing users' data at rest, created if missing; \"off\" stores it in clear (default <db>.keyring with SQLite, passkeys.keyring with -postgres/-mysql)")
 	rateLimit := fs.String("rate-limit", env("PASSKEYS_RATE_LIMIT", "on"), "rate limiting: on, off, or per-client `budgets` like begin=10/100,finish=10/100,manage=20/200 (requests per second/burst)")
 	trustedProxies := fs.String("trusted-proxies", env("PASSKEYS_TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	smtpAddr := fs.String("smtp", env("PASSKEYS_SMTP", ""), "SMTP submission server `host:port` for the mails (default: none, codes are written to the log)")
@@ -260,6 +266,19 @@ func run(args []string, log *slog.Logger) error {
 	}
 	cfg.SessionSecretFile = *secretFile
 	cfg.WebauthnSecretFile = *webauthnSecretFile
+	switch {
+	case *keyringFile == "off":
+	case *keyringFile != "":
+		cfg.SealKeyringFile = *keyringFile
+	case cfg.SQLitePath != "":
+		cfg.SealKeyringFile = cfg.SQLitePath + ".keyring"
+	default:
+		// A shared database: instances on other machines need a copy.
+		cfg.SealKeyringFile = "passkeys.keyring"
+	}
+	if k := os.Getenv("PASSKEYS_SEAL_KEYS"); k != "" && *keyringFile != "off" {
+		cfg.SealKeys, cfg.SealKeyringFile = []byte(k), ""
+	}
 	if s := os.Getenv("PASSKEYS_SESSION_SECRET"); s != "" {
 		cfg.SessionSecret = []byte(s)
 	}

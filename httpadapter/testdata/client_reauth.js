@@ -37,7 +37,7 @@ globalThis.fetch = async (url, init) => {
     fresh = !alwaysStale;
     return json(200, { user: { handle: "AA" }, authenticatedAt: "2026-12-06T09:00:00Z" });
   }
-  const sensitive = url.includes("/credentials/") || url.endsWith("/registration/begin") || url.endsWith("/sensitive");
+  const sensitive = url.includes("/credentials/") || url.endsWith("/registration/begin") || url.endsWith("/sensitive") || url.endsWith("/email");
   if (sensitive && !fresh) return json(403, { error: "reauth_required", message: "confirm it's you" });
   if (url.endsWith("/registration/begin")) return json(200, { publicKey: { challenge: "RG", user: { id: "AA" } } });
   if (url.endsWith("/registration/finish")) return json(200, { user: { handle: "AA" }, newUser: false });
@@ -63,6 +63,7 @@ eval(src);
   await step("register", () => wk.register({ name: "Laptop" }));
   await step("fetch", () => wk.fetch("/app/sensitive", { method: "POST", body: { a: 1 } }));
   await step("upgrade", () => wk.upgrade());
+  await step("setEmail", () => wk.setEmail("new@example.com"));
   alwaysStale = true;
   await step("twice", () => wk.revokeCredential("XY"));
   alwaysStale = false;

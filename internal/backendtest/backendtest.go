@@ -62,14 +62,15 @@ func All() []Backend {
 	}
 }
 
-// Named returns the backend called name.
+// Named returns the backend called name; a name ending in SealedSuffix
+// ("sqlite+sealed") is that backend wrapped by sealstore.
 func Named(name string) (Backend, bool) {
 	for _, b := range All() {
 		if b.Name == name {
 			return b, true
 		}
 	}
-	return Backend{}, false
+	return namedSealed(name)
 }
 
 func openMemstore(t testing.TB, now func() time.Time) Store {

@@ -47,6 +47,9 @@ const (
 	GetCredentialWithUser
 	PutCeremony
 	TakeCeremony
+	// CredentialAuditor's, forwarded when the store declares Audit.
+	ScanCredentials
+	SetCredentialAudit
 	numMethods
 )
 
@@ -55,7 +58,7 @@ var methodNames = [numMethods]string{
 	"AddCredential", "GetCredential", "ListCredentials", "UpdateCredentialUse",
 	"RenameCredential", "DeleteCredential", "EndSessions", "GetUserByEmail", "SetEmail",
 	"SetRecoveryCodes", "UseRecoveryCode", "RecoveryCodesLeft", "GetCredentialWithUser",
-	"PutCeremony", "TakeCeremony",
+	"PutCeremony", "TakeCeremony", "ScanCredentials", "SetCredentialAudit",
 }
 
 // String returns the method's Go name, e.g. "GetCredential".
@@ -72,9 +75,10 @@ func (m Method) String() string {
 var ErrDown = fmt.Errorf("storewrap: %w: %w", webauthnkit.ErrStoreUnavailable, errors.New("dial tcp 10.0.0.1:5432: connection refused"))
 
 // ErrNotForwarded is returned (and the call counted) when
-// GetCredentialWithUser is called on a Store whose Features do not declare
-// it: the library must go by the declaration, and a test sees the call.
-var ErrNotForwarded = errors.New("storewrap: GetCredentialWithUser called but not declared in Features")
+// GetCredentialWithUser, ScanCredentials or SetCredentialAudit is called on
+// a Store whose Features do not declare it: the library must go by the
+// declaration, and a test sees the call.
+var ErrNotForwarded = errors.New("storewrap: an optional method called but not declared in Features")
 
 // Option configures a Store.
 type Option func(*Store)
@@ -88,6 +92,10 @@ func WithCallLog() Option { return func(s *Store) { s.logCalls = true } }
 // Features declares CredentialWithUser false even if the store declares it.
 func WithoutCredentialWithUser() Option { return func(s *Store) { s.hideJoin = true } }
 
+// WithoutAudit hides the wrapped store's CredentialAuditor: Features
+// declares Audit false even if the store declares it.
+func WithoutAudit() Option { return func(s *Store) { s.hideAudit = true } }
+
 // Store is a CredentialStore and ChallengeStore forwarding to the wrapped
 // ones. Safe for concurrent use; faults and the delay may be changed while
 // calls run.
@@ -98,7 +106,11 @@ type Store struct {
 	// store implements and declares it and the wrapper forwards it.
 	join     webauthnkit.CredentialUserGetter
 	hideJoin bool
-	logCalls bool
+	// audit is the wrapped store's CredentialAuditor, nil unless the store
+	// implements and declares it.
+	audit     webauthnkit.CredentialAuditor
+	hideAudit bool
+	logCalls  bool
 
 	counts [numMethods]atomic.Int64
 	faults [numMethods]atomic.Pointer[error]
@@ -111,6 +123,7 @@ type Store struct {
 var (
 	_ webauthnkit.CredentialStore      = (*Store)(nil)
 	_ webauthnkit.CredentialUserGetter = (*Store)(nil)
+	_ webauthnkit.CredentialAuditor    = (*Store)(nil)
 	_ webauthnkit.ChallengeStore       = (*Store)(nil)
 )
 
@@ -123,16 +136,21 @@ func New(creds webauthnkit.CredentialStore, cers webauthnkit.ChallengeStore, opt
 	if g, ok := creds.(webauthnkit.CredentialUserGetter); ok && creds.Features().CredentialWithUser && !s.hideJoin {
 		s.join = g
 	}
+	if a, ok := creds.(webauthnkit.CredentialAuditor); ok && creds.Features().Audit && !s.hideAudit {
+		s.audit = a
+	}
 	return s
 }
 
 // Features: process-local only if both wrapped stores are;
 // CredentialWithUser only if the credential store declares it and the
-// wrapper forwards it (with its counts and faults).
+// wrapper forwards it (with its counts and faults); Audit when the
+// credential store declares it.
 func (s *Store) Features() webauthnkit.Features {
 	return webauthnkit.Features{
 		ProcessLocal:       s.creds.Features().ProcessLocal && s.cers.Features().ProcessLocal,
 		CredentialWithUser: s.join != nil,
+		Audit:              s.audit != nil,
 	}
 }
 
@@ -357,4 +375,27 @@ func (s *Store) TakeCeremony(ctx context.Context, id string) ([]byte, error) {
 		return nil, err
 	}
 	return s.cers.TakeCeremony(ctx, id)
+}
+
+// ScanCredentials forwards to the wrapped store when Features declares
+// Audit; otherwise it returns ErrNotForwarded (and counts the call).
+func (s *Store) ScanCredentials(ctx context.Context, cursor string, limit int) ([]webauthnkit.Credential, string, error) {
+	if err := s.enter(ctx, ScanCredentials); err != nil {
+		return nil, "", err
+	}
+	if s.audit == nil {
+		return nil, "", ErrNotForwarded
+	}
+	return s.audit.ScanCredentials(ctx, cursor, limit)
+}
+
+// SetCredentialAudit forwards like ScanCredentials.
+func (s *Store) SetCredentialAudit(ctx context.Context, id []byte, a webauthnkit.CredentialAudit) error {
+	if err := s.enter(ctx, SetCredentialAudit); err != nil {
+		return err
+	}
+	if s.audit == nil {
+		return ErrNotForwarded
+	}
+	return s.audit.SetCredentialAudit(ctx, id, a)
 }

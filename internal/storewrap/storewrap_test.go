@@ -53,8 +53,9 @@ func (storeWithoutJoin) Features() webauthnkit.Features { return webauthnkit.Fea
 // Features is declared from what is forwarded, never copied blindly.
 func TestFeatures(t *testing.T) {
 	m := newMem(t)
-	assert.Equal(t, webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}, storewrap.New(m, m).Features())
-	assert.Equal(t, webauthnkit.Features{ProcessLocal: true}, storewrap.New(m, m, storewrap.WithoutCredentialWithUser()).Features())
+	assert.Equal(t, webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true, Audit: true}, storewrap.New(m, m).Features())
+	assert.Equal(t, webauthnkit.Features{ProcessLocal: true, Audit: true}, storewrap.New(m, m, storewrap.WithoutCredentialWithUser()).Features())
+	assert.Equal(t, webauthnkit.Features{ProcessLocal: true, CredentialWithUser: true}, storewrap.New(m, m, storewrap.WithoutAudit()).Features())
 	// The method exists on the wrapper either way; undeclared, it does not
 	// reach the store, and the call is still counted.
 	s := storewrap.New(storeWithoutJoin{m}, m)
@@ -62,6 +63,10 @@ func TestFeatures(t *testing.T) {
 	_, _, err := s.GetCredentialWithUser(context.Background(), []byte{1})
 	require.ErrorIs(t, err, storewrap.ErrNotForwarded)
 	assert.EqualValues(t, 1, s.Count(storewrap.GetCredentialWithUser))
+	_, _, err = s.ScanCredentials(context.Background(), "", 10)
+	require.ErrorIs(t, err, storewrap.ErrNotForwarded)
+	require.ErrorIs(t, s.SetCredentialAudit(context.Background(), []byte{1}, webauthnkit.CredentialAudit{}), storewrap.ErrNotForwarded)
+	assert.EqualValues(t, 1, s.Count(storewrap.ScanCredentials))
 }
 
 func TestFaults(t *testing.T) {

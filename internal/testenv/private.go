@@ -39,18 +39,50 @@ type Server struct {
 // StartRedis starts redis-server on a free loopback port, without
 // persistence. A missing redis-server binary skips the test, or fails it
 // under CI.
-func StartRedis(t testing.TB) *Server {
+func StartRedis(t testing.TB, args ...string) *Server {
+	t.Helper()
+	bin := redisServerBinary(t)
+	s := &Server{t: t, name: "redis-server", Addr: freeLoopbackAddr(t), dir: t.TempDir()}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	s.start(exec.Command(bin, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir}, args...)...))
+	s.waitReady(func() error { return redisPing(s.Addr) })
+	return s
+}
+
+// StartRedisSentinel starts a Redis Sentinel on a free loopback port with
+// config (the "sentinel ..." lines; port, bind and dir are added). Like
+// StartRedis, a missing binary skips the test, or fails it under CI.
+func StartRedisSentinel(t testing.TB, config string) *Server {
+	t.Helper()
+	bin := redisServerBinary(t)
+	s := &Server{t: t, name: "redis-sentinel", Addr: freeLoopbackAddr(t), dir: t.TempDir()}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	conf := filepath.Join(s.dir, "sentinel.conf")
+	full := fmt.Sprintf("port %s\nbind 127.0.0.1\ndir %s\n%s\n", port, s.dir, config)
+	if err := os.WriteFile(conf, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start(exec.Command(bin, conf, "--sentinel"))
+	s.waitReady(func() error { return redisPing(s.Addr) })
+	return s
+}
+
+func redisServerBinary(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		Unavailable(t, "redis-server binary", "$PATH", err, "apt-get install redis-server")
-		return nil
 	}
-	s := &Server{t: t, name: "redis-server", Addr: freeLoopbackAddr(t), dir: t.TempDir()}
-	_, port, _ := net.SplitHostPort(s.Addr)
-	s.start(exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir))
-	s.waitReady(func() error { return redisPing(s.Addr) })
-	return s
+	return bin
+}
+
+// Kill ends the server at once (SIGKILL, no goodbye to its clients), as a
+// crash would, and waits for it.
+func (s *Server) Kill() {
+	s.t.Helper()
+	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGCONT)
+	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
 }
 
 // StartPostgres starts a PostgreSQL server of its own (initdb into a
@@ -310,4 +342,14 @@ func redisPing(addr string) error {
 		return fmt.Errorf("PING answered %q", buf[:n])
 	}
 	return nil
+}
+
+// PortFree reports whether port can be listened on at 127.0.0.1 now.
+func PortFree(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }

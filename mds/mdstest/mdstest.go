@@ -27,6 +27,7 @@ type Root struct {
 	// Signer is the BLOB signing certificate.
 	Signer    *x509.Certificate
 	signerKey *ecdsa.PrivateKey
+	intKey    *ecdsa.PrivateKey
 }
 
 // Validity of the certificates NewRoot makes.
@@ -44,6 +45,40 @@ func NewRoot(name string) (*Root, error) {
 // NewRootValid is NewRoot with the signing certificate valid from
 // notBefore to notAfter.
 func NewRootValid(name string, notBefore, notAfter time.Time) (*Root, error) {
+	return newRoot(name, notBefore, notAfter, nil)
+}
+
+// NewRootSigners is NewRoot with a signing certificate for these DNS
+// names (as the FIDO Alliance's is for mds.fidoalliance.org).
+func NewRootSigners(name string, dnsNames ...string) (*Root, error) {
+	return newRoot(name, NotBefore, NotAfter, dnsNames)
+}
+
+// AddSigner issues another BLOB signing certificate under r's
+// intermediate, for these DNS names, and returns a Root that signs with
+// it (another customer of the same public CA).
+func (r *Root) AddSigner(dnsNames ...string) (*Root, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(4), Subject: pkix.Name{CommonName: "Another Signer"},
+		NotBefore: NotBefore, NotAfter: NotAfter, KeyUsage: x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true, DNSNames: dnsNames,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, r.Intermediate, &key.PublicKey, r.intKey)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &Root{Cert: r.Cert, Intermediate: r.Intermediate, Signer: signer, signerKey: key, intKey: r.intKey}, nil
+}
+
+func newRoot(name string, notBefore, notAfter time.Time, dnsNames []string) (*Root, error) {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -84,7 +119,7 @@ func NewRootValid(name string, notBefore, notAfter time.Time) (*Root, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(3), Subject: pkix.Name{Organization: []string{name}, CommonName: name + " Metadata BLOB Signer"},
 		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
+		BasicConstraintsValid: true, DNSNames: dnsNames,
 	}
 	if der, err = x509.CreateCertificate(rand.Reader, tmpl, inter, &key.PublicKey, intKey); err != nil {
 		return nil, err
@@ -93,7 +128,7 @@ func NewRootValid(name string, notBefore, notAfter time.Time) (*Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Root{Cert: root, Intermediate: inter, Signer: signer, signerKey: key}, nil
+	return &Root{Cert: root, Intermediate: inter, Signer: signer, signerKey: key, intKey: intKey}, nil
 }
 
 // PEM is the root certificate in PEM form (for a -root file).

@@ -103,6 +103,18 @@ type Config struct {
 	WebauthnSecret     []byte
 	WebauthnSecretFile string
 
+	// SealKeys, a sealstore keyring as JSON (sealstore.KeyringFile), seals
+	// what the stores keep about people: names, display names, emails,
+	// passkey names and details encrypted (AES-256-GCM), public keys bound
+	// to their accounts, lookups by blind index, ceremony records sealed
+	// (package sealstore, docs/privacy.md). Else SealKeyringFile, loaded,
+	// or created (mode 0600) on first run; refused if other users may read
+	// it, and refused when it is missing but the database already holds
+	// accounts stored in clear. If both are empty (the default), nothing is
+	// sealed. Every process sharing the stores needs the same keyring.
+	SealKeys        []byte
+	SealKeyringFile string
+
 	// RateLimit configures the adapter's rate limiting (httpadapter's
 	// defaults when zero: on). With RedisAddr, RateLimit.Shared defaults to
 	// a redisstore.RateLimiter on that Redis, so instances share budgets.
@@ -216,6 +228,11 @@ func New(cfg Config) (http.Handler, io.Closer, error) {
 			st.Close()
 		}
 	}()
+	if err := sealStores(ctx, cfg, st, log); err != nil {
+		return nil, nil, err
+	}
+	// Instrumented after sealing: store latency includes the sealing
+	// (microseconds) and the wrapper forwards what the sealed store offers.
 	instrumentStores(cfg, st)
 
 	// The core's events go to the log and, once Accounts exists, to the

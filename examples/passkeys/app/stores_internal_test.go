@@ -129,6 +129,12 @@ func TestStoreDSNTimeouts(t *testing.T) {
 			t.Errorf("mysqlDSN: %q lacks %s", got, p)
 		}
 	}
+	if got, err := mysqlDSN("root@tcp(127.0.0.1:3306)/test"); err != nil || !strings.Contains(got, "interpolateParams=true") {
+		t.Errorf("mysqlDSN without interpolateParams: %q %v, want it on (one round trip per query)", got, err)
+	}
+	if got, err := mysqlDSN("root@tcp(127.0.0.1:3306)/test?interpolateParams=false"); err != nil || strings.Contains(got, "interpolateParams=true") {
+		t.Errorf("mysqlDSN overrode interpolateParams=false: %q %v", got, err)
+	}
 	got, err = mysqlDSN("root@tcp(127.0.0.1:3306)/test?readTimeout=1s")
 	if err != nil || !strings.Contains(got, "readTimeout=1s") {
 		t.Errorf("mysqlDSN kept readTimeout? %q %v", got, err)

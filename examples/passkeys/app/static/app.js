@@ -22,6 +22,7 @@
     user_not_found: "We don’t recognise this passkey. Try another one, or create an account.",
     user_verification_required: "Your device needs to verify it’s you (PIN, fingerprint or face) to use this passkey.",
     counter_regression: "This passkey was refused because it may have been copied. Sign in with another passkey.",
+    credential_quarantined: "This passkey has been suspended (its authenticator model is no longer trusted). Sign in with another passkey or recover your account.",
     ceremony_not_found: "That took too long or was already used. Please try again.",
     challenge_expired: "That took too long. Please try again.",
     // account

@@ -1,0 +1,1 @@
+-- Nothing to undo (see 006_sealed_values.up.sql).

@@ -1,0 +1,5 @@
+-- Room for sealed values (package sealstore): on MySQL this migration
+-- widens credentials.name from TEXT to MEDIUMTEXT (a sealed record with an
+-- attestation object is longer than 64 KiB). Here text columns have no
+-- such limit: nothing to do. The version exists in every dialect so that
+-- the numbers stay aligned.
