@@ -39,6 +39,7 @@ const (
 	cerByHandle
 	cerNewEmailVerified
 	cerHasUser
+	cerEpochBound
 	cerAll = 1<<iota - 1
 )
 
@@ -63,6 +64,7 @@ func encodeCeremony(st *ceremonyState) ([]byte, error) {
 	set(cerByHandle, st.ByHandle)
 	set(cerNewEmailVerified, st.NewEmailVerified)
 	set(cerHasUser, st.User != nil)
+	set(cerEpochBound, st.EpochBound)
 	w.uvarint(flags)
 	if u := st.User; u != nil {
 		w.bytes(u.Handle)
@@ -117,6 +119,7 @@ func decodeCeremony(data []byte) (*ceremonyState, error) {
 	st.ByUsername = flags&cerByUsername != 0
 	st.ByHandle = flags&cerByHandle != 0
 	st.NewEmailVerified = flags&cerNewEmailVerified != 0
+	st.EpochBound = flags&cerEpochBound != 0
 	if flags&cerHasUser != 0 {
 		st.User = &User{
 			Handle:          r.bytes(),
