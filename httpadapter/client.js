@@ -35,8 +35,8 @@
  *   const { grant } = await wk.waitForLink({ interval: l.interval, signal })  // polls with backoff
  *   await wk.completeLink(grant)     // this device's own passkey; signs in
  * and on the signed-in device
- *   await wk.lookupLink(code)        // {phrase, browser, os, createdAt, expiresAt}
- *   await wk.approveLink(code); await wk.denyLink(code)
+ *   const req = await wk.lookupLink(code)   // {linkId, phrase, browser, os, createdAt, expiresAt}
+ *   await wk.approveLink(req); await wk.denyLink(req)
  *
  * Failures throw webauthnkit.Error {code, message, status}; a rate-limited
  * request (code "rate_limited", status 429) also has retryAfter (seconds).
@@ -702,8 +702,13 @@
   // (B, not signed in) startLink, waitForLink, completeLink; on the
   // signed-in device (A) lookupLink, approveLink, denyLink.
   function linkMethods(request, url, register) {
-    function codeBody(code) {
-      return { code: String(code === undefined || code === null ? "" : code) };
+    function str(v) {
+      return String(v === undefined || v === null ? "" : v);
+    }
+
+    // approveLink / denyLink take lookupLink's result or its linkId.
+    function linkIdBody(link) {
+      return { linkId: str(link && typeof link === "object" ? link.linkId : link) };
     }
 
     /** B: starts a link request. Resolves to {code, phrase, approvalUrl,
@@ -755,21 +760,24 @@
       return register({ grant: grant, name: opts.name });
     }
 
-    /** A (signed in): what a code stands for. Resolves to {phrase, browser,
-     * os, createdAt, expiresAt}. A wrong code throws "invalid_link_code". */
+    /** A (signed in): what a code stands for; binds the request to this
+     * account and spends the code. Resolves to {linkId, phrase, browser,
+     * os, createdAt, expiresAt}. A wrong, used or expired code throws
+     * "link_not_found"; too many lookups "too_many_attempts". */
     async function lookupLink(code) {
-      return request(url("/link/lookup"), "POST", codeBody(code));
+      return request(url("/link/lookup"), "POST", { code: str(code) });
     }
 
-    /** A: approves the request of code for the signed-in account. Needs a
-     * fresh sign-in (the server may answer reauth_required). */
-    async function approveLink(code) {
-      return request(url("/link/approve"), "POST", codeBody(code));
+    /** A: approves the looked-up request (lookupLink's result or its
+     * linkId). Needs a fresh user-verified sign-in: the server answers
+     * reauth_required otherwise. */
+    async function approveLink(link) {
+      return request(url("/link/approve"), "POST", linkIdBody(link));
     }
 
-    /** A: denies the request of code. */
-    async function denyLink(code) {
-      return request(url("/link/deny"), "POST", codeBody(code));
+    /** A: denies the looked-up request. */
+    async function denyLink(link) {
+      return request(url("/link/deny"), "POST", linkIdBody(link));
     }
 
     return {

@@ -109,7 +109,7 @@ func nodeBinary(t *testing.T) string {
 // Node with a stubbed fetch: waitForLink polls with a growing delay up to
 // its ceiling, waits out a 429's Retry-After, resolves on "approved" and
 // throws link_denied / link_expired / aborted; completeLink registers with
-// the grant; lookup, approve and deny post the code.
+// the grant; lookup posts the code, approve and deny the link ID.
 func TestClientJSLinkHelpers(t *testing.T) {
 	node := nodeBinary(t)
 	out, err := exec.Command(node, "testdata/client_link.js", "client.js").Output()
@@ -140,7 +140,7 @@ func TestClientJSLinkHelpers(t *testing.T) {
 	require.Equal(t, "link_denied", got.Outcomes["denied"]["code"])
 	require.Equal(t, "link_expired", got.Outcomes["expired"]["code"])
 	require.Equal(t, "aborted", got.Outcomes["aborted"]["code"])
-	require.Equal(t, "invalid_link_code", got.Outcomes["badCode"]["code"])
+	require.Equal(t, "link_not_found", got.Outcomes["badCode"]["code"])
 	require.Equal(t, true, got.Registered["linked"])
 	require.Equal(t, "Linux", got.Looked["os"])
 	type call struct {
@@ -153,8 +153,8 @@ func TestClientJSLinkHelpers(t *testing.T) {
 		{"/passkeys/registration/finish", nil},
 		{"/passkeys/link/lookup", map[string]any{"code": "WRONG"}},
 		{"/passkeys/link/lookup", map[string]any{"code": "ABCD-EFGH"}},
-		{"/passkeys/link/approve", map[string]any{"code": "ABCD-EFGH"}},
-		{"/passkeys/link/deny", map[string]any{"code": "ABCD-EFGH"}},
+		{"/passkeys/link/approve", map[string]any{"linkId": "L1"}},
+		{"/passkeys/link/deny", map[string]any{"linkId": "L1"}},
 	}
 	require.Len(t, got.Log, len(want), "%s", out)
 	for i, w := range want {

@@ -152,6 +152,16 @@ type Options struct {
 	// hook.OnEvent with an account.EventHook (docs/integration-hooks.md).
 	Accounts *account.Accounts
 
+	// LinkURL is the device-linking approval page of the signed-in device
+	// (docs/device-linking.md): link/start puts it, with "#code=<code>"
+	// appended, in the QR code. A path is taken on the origin of the new
+	// device's request; an absolute URL as it is. Default "/link"
+	// (DefaultLinkURL). On approval the adapter mails a device_linked
+	// notice through Accounts, when set. The new device's passkey (grant
+	// purpose webauthnkit.LinkGrantPurpose) signs it in with the built-in
+	// session; with CurrentUser, sign it in from OnRegister.
+	LinkURL string
+
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
 	Logger *slog.Logger
@@ -189,6 +199,16 @@ type Options struct {
 //	GET    recovery/codes       (signed in) -> {"left": n}
 //	POST   email                {"email"} (signed in): set it, unverified, and mail a code -> 202 {}
 //	POST   email/verify         {"code"} (signed in) or {"token"} -> {"user","email","emailVerified"}
+//
+// Device linking (docs/device-linking.md; the new device B is signed out,
+// the approving device A signed in):
+//
+//	POST   link/start           {} (B) -> {linkId, code, phrase, approvalUrl, qrCode, expiresAt, interval}
+//	POST   link/poll            {} (B) -> {status} ("pending", "denied", "expired"), or "approved"
+//	                            with {grant, username}: registration/begin {"grant"} signs B in
+//	POST   link/lookup          {"code"} (A) -> {linkId, phrase, browser, os, createdAt, expiresAt}
+//	POST   link/approve         {"linkId"} (A, fresh sign-in, else 403 reauth_required) -> {}
+//	POST   link/deny            {"linkId"} (A) -> {}
 //
 // Sessions: with the built-in session, logout ends every session of the
 // account, in every browser: the cookie holds no per-session state on the
@@ -308,6 +328,7 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		"client.js":           {classNone, []string{http.MethodGet, http.MethodHead}, h.clientJS},
 	}
 	h.accountRoutes()
+	h.linkRoutes()
 	return h, nil
 }
 

@@ -51,6 +51,13 @@ type RateLimit struct {
 	// and check codes; the account package adds its own per-account and
 	// per-address budgets. Default 1/s, burst 20 (DefaultAccountRate).
 	Account Rate
+	// Link is the per-client budget of the device-linking endpoints of the
+	// signed-in device (link/lookup, link/approve, link/deny), where codes
+	// are typed: wrong codes cannot be tried faster than this from one
+	// address (the core adds a per-account budget,
+	// webauthnkit.LinkLookupLimit). Default 0.2/s, burst 10
+	// (DefaultLinkRate). link/start counts as a Begin, link/poll as Manage.
+	Link Rate
 
 	// CeremoniesInFlight is the most ceremonies the global begin budget lets
 	// exist at once. Default DefaultCeremoniesInFlight (80% of
@@ -107,6 +114,10 @@ var (
 	// DefaultAccountRate: a person signing up or recovering makes a
 	// handful of these calls; a NAT of many people still gets 20 at once.
 	DefaultAccountRate = Rate{PerSecond: 1, Burst: 20}
+	// DefaultLinkRate: approving a device is a lookup and an approval; ten
+	// at once, then one every five seconds, keeps a typo harmless and a
+	// guesser at 720 codes an hour per address.
+	DefaultLinkRate = Rate{PerSecond: 0.2, Burst: 10}
 )
 
 const (
@@ -144,6 +155,7 @@ const (
 	classFinish
 	classManage
 	classAccount // the account flows (Options.Accounts)
+	classLink    // device linking on the signed-in device (codes typed)
 )
 
 func (c endpointClass) String() string {
@@ -156,6 +168,8 @@ func (c endpointClass) String() string {
 		return "manage"
 	case classAccount:
 		return "account"
+	case classLink:
+		return "link"
 	}
 	return "none"
 }
@@ -164,7 +178,7 @@ func (c endpointClass) String() string {
 type rateLimiter struct {
 	addrs       clientAddrs
 	key         func(*http.Request) string
-	perClient   [classAccount + 1]*limiterTable
+	perClient   [classLink + 1]*limiterTable
 	globalBegin *rate.Limiter
 	// pressureCost is what a begin costs a client under pressure.
 	pressureCost int
@@ -201,6 +215,7 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 		{classFinish, "Finish", cfg.Finish, DefaultFinishRate},
 		{classManage, "Manage", cfg.Manage, DefaultManageRate},
 		{classAccount, "Account", cfg.Account, DefaultAccountRate},
+		{classLink, "Link", cfg.Link, DefaultLinkRate},
 	} {
 		r := c.rate
 		if r.PerSecond < 0 || r.Burst < 0 || math.IsNaN(r.PerSecond) || math.IsInf(r.PerSecond, 0) {

@@ -35,8 +35,8 @@ globalThis.fetch = async (url, init) => {
   if (url.endsWith("/link/start")) return json(200, { code: "ABCD-EFGH", phrase: "amber otter", interval: 1 });
   if (url.endsWith("/link/lookup")) {
     const b = JSON.parse(init.body);
-    if (b.code !== "ABCD-EFGH") return json(400, { error: "invalid_link_code", message: "wrong code" });
-    return json(200, { phrase: "amber otter", browser: "Chrome", os: "Linux" });
+    if (b.code !== "ABCD-EFGH") return json(404, { error: "link_not_found", message: "wrong code" });
+    return json(200, { linkId: "L1", phrase: "amber otter", browser: "Chrome", os: "Linux" });
   }
   if (url.endsWith("/registration/begin")) return json(200, { publicKey: { challenge: "AA", user: { id: "AA" } } });
   if (url.endsWith("/registration/finish")) return json(200, { user: { handle: "AA" }, newUser: false, linked: true });
@@ -73,8 +73,8 @@ eval(src);
   out.registered = await wk.completeLink("G", { name: "Laptop" });
   await outcome("badCode", wk.lookupLink("WRONG"));
   out.looked = await wk.lookupLink("ABCD-EFGH");
-  await wk.approveLink("ABCD-EFGH");
-  await wk.denyLink("ABCD-EFGH");
+  await wk.approveLink(out.looked);
+  await wk.denyLink("L1");
   out.log = log.filter((l) => !l.url.endsWith("/link/poll"));
   console.log(JSON.stringify(out));
 })().catch((e) => { console.error(e); process.exit(1); });

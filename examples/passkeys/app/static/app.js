@@ -37,7 +37,7 @@
     mail_unavailable: "We couldn’t send the email right now. Please try again in a few minutes.",
     invalid_argument: "That email address doesn’t look right. Check it and try again.",
     // device linking
-    invalid_link_code: "That code isn’t right, has expired or was already used. Check the code on the new device.",
+    link_not_found: "That code isn’t right, has expired or was already used. Check the code on the new device, or show a new one there.",
     link_denied: "The request was denied on your other device.",
     link_expired: "The code expired before it was approved. Show a new code to try again.",
     invalid_grant: "The approval expired before the passkey was created. Show a new code to try again.",
@@ -803,7 +803,7 @@
     var box = $("#link-request");
     var approve = $("#link-approve");
     var deny = $("#link-deny");
-    var code = "";
+    var link = null;
 
     function when(iso) {
       var secs = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
@@ -819,7 +819,7 @@
       var done = busy(lookup, [input, lookup]);
       try {
         var info = await wk.lookupLink(c);
-        code = c;
+        link = info;
         var device = [info.browser, info.os].filter(Boolean).join(" on ") || "Unknown device";
         $("#link-device").textContent = device;
         $("#link-time").textContent = when(info.createdAt);
@@ -830,7 +830,7 @@
         approve.focus();
       } catch (err) {
         done();
-        setInvalid(input, err.code === "invalid_link_code");
+        setInvalid(input, err.code === "link_not_found");
         showError(err, { fields: [input] });
       }
     }
@@ -852,8 +852,8 @@
       clearError();
       var done = busy(button, [approve, deny]);
       try {
-        if (approving) await wk.approveLink(code);
-        else await wk.denyLink(code);
+        if (approving) await wk.approveLink(link);
+        else await wk.denyLink(link);
         done();
         box.hidden = true;
         approve.disabled = deny.disabled = true;
