@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -57,6 +58,20 @@ type Login struct {
 	// CloneSuspected: the sign counter went backwards and CounterFlag
 	// accepted the login anyway.
 	CloneSuspected bool
+	// AuthenticatedAt is when the login was verified (Config.Now). Keep it
+	// with the session as the time of the last authentication; with
+	// UserVerified it is also a user-verified one, fresh enough for a
+	// sensitive action for DefaultReauthMaxAge (see FinishReauth).
+	AuthenticatedAt time.Time
+	// CrossDevice: the browser reported the assertion as coming from a
+	// roaming authenticator (authenticatorAttachment "cross-platform"): a
+	// phone over the hybrid transport (QR code and Bluetooth) or a
+	// security key. The passkey then stays on that other device, and this
+	// device has none: passkeys.dev recommends offering to create a passkey
+	// on this device right after such a sign-in ("Create a passkey on this
+	// device?", a registration with RegistrationRequest.UserHandle).
+	// False when the browser did not report the attachment.
+	CrossDevice bool
 }
 
 // BeginLogin starts a login ceremony. For an unknown username or user
@@ -211,7 +226,7 @@ func (rp *RelyingParty) allowListByHandle(ctx context.Context, handle []byte) ([
 // registered, or not the named user's, or its user handle names another
 // account), ErrCounterRegression (with CounterReject), ErrStoreUnavailable.
 func (rp *RelyingParty) FinishLogin(ctx context.Context, ceremonyID string, body []byte) (*Login, error) {
-	login, credID, err := rp.finishLogin(ctx, ceremonyID, body)
+	login, credID, err := rp.finishLogin(ctx, ceremonyID, body, kindLogin, nil)
 	ev := Event{Type: EventLoginSucceeded, CredentialID: credID}
 	if err != nil {
 		ev.Type, ev.Code, ev.Err = EventLoginFailed, ErrorCode(err), err
@@ -223,13 +238,22 @@ func (rp *RelyingParty) FinishLogin(ctx context.Context, ceremonyID string, body
 	return login, err
 }
 
-func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body []byte) (*Login, []byte, error) {
+// finishLogin finishes a ceremony of kind (kindLogin, kindReauth). A
+// re-authentication (signedIn set) must have been begun for signedIn and
+// be answered by one of its passkeys: another account's is ErrWrongUser.
+func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body []byte, kind string, signedIn []byte) (*Login, []byte, error) {
 	if len(body) > MaxResponseSize {
 		return nil, nil, &Error{Code: CodeInvalidRequest, Message: "response too large"}
 	}
-	st, err := rp.takeCeremony(ctx, ceremonyID, kindLogin)
+	st, err := rp.takeCeremony(ctx, ceremonyID, kind)
 	if err != nil {
 		return nil, nil, err
+	}
+	reauth := kind == kindReauth
+	if reauth && (len(signedIn) == 0 || !bytes.Equal(st.UserHandle, signedIn)) {
+		// A ceremony begun for another account (a session that changed
+		// between Begin and Finish).
+		return nil, nil, &Error{Code: CodeWrongUser, Message: "this re-authentication was started for another account"}
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
 	if err != nil {
@@ -274,6 +298,9 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	// the user handle in the response, when present, must be the owner's
 	// (some hybrid authenticators omit it: the credential ID then decides).
 	if st.ByUsername && !bytes.Equal(stored.UserHandle, st.UserHandle) {
+		if reauth {
+			return nil, parsed.RawID, &Error{Code: CodeWrongUser, Message: ErrWrongUser.Message}
+		}
 		return nil, parsed.RawID, unknown
 	}
 	if uh := parsed.Response.UserHandle; len(uh) > 0 && !bytes.Equal(uh, stored.UserHandle) {
@@ -358,12 +385,14 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, body
 	stored.SignCount, stored.BackupState, stored.UserVerified = use.SignCount, use.BackupState, use.UserVerified
 	stored.LastUsedAt, stored.CloneSuspected = use.LastUsedAt, use.CloneSuspected
 	return &Login{
-		User:           user,
-		Credential:     stored,
-		UserVerified:   authData.Flags.HasUserVerified(),
-		Factors:        factors(authData.Flags),
-		BackedUp:       use.BackupState,
-		CloneSuspected: regressed,
+		User:            user,
+		Credential:      stored,
+		UserVerified:    authData.Flags.HasUserVerified(),
+		Factors:         factors(authData.Flags),
+		BackedUp:        use.BackupState,
+		CloneSuspected:  regressed,
+		AuthenticatedAt: use.LastUsedAt,
+		CrossDevice:     parsed.AuthenticatorAttachment == protocol.CrossPlatform,
 	}, parsed.RawID, nil
 }
 
