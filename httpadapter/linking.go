@@ -272,11 +272,12 @@ func (h *Handler) approveLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	authAt, maxAge := h.freshAuthFor(s)
 	err := h.rp.ApproveLink(r.Context(), webauthnkit.LinkApproval{
 		LinkID:          id,
 		UserHandle:      u.Handle,
-		AuthenticatedAt: h.authenticatedAt(r, s),
-		MaxAge:          h.freshAuthMaxAge(),
+		AuthenticatedAt: authAt,
+		MaxAge:          maxAge,
 	})
 	if err != nil {
 		h.fail(w, r, err)
