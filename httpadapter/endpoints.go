@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
@@ -124,9 +125,11 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request) {
 		// Add a passkey to the signed-in account, and only to it. An app
 		// user without a library account gets one now, before the passkey
 		// exists (Options.AccountFor).
-		u, _, found, err := h.signedInAccount(w, r)
+		u, s, found, err := h.signedInAccount(w, r)
 		if err == nil && !found {
 			u, err = h.ensureAccount(r, u)
+		} else if err == nil {
+			err = h.needsFreshAuthToAdd(r, u, s)
 		}
 		if err != nil {
 			h.fail(w, r, err)
@@ -167,7 +170,12 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 	linked := reg.GrantPurpose == webauthnkit.LinkGrantPurpose
 	var cookie string
 	if h.opts.CurrentUser == nil && (reg.NewUser || recovered || linked) {
-		cookie = h.setSession(w, r, reg.User)
+		// The new passkey was just used with user verification (or not).
+		var authAt time.Time
+		if reg.Credential.UserVerified {
+			authAt = reg.Credential.CreatedAt
+		}
+		cookie = h.setSession(w, r, reg.User, authAt)
 	}
 	if h.opts.OnRegister != nil {
 		if err := h.opts.OnRegister(w, r, reg); err != nil {
@@ -250,7 +258,11 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var cookie string
 	if h.opts.CurrentUser == nil {
-		cookie = h.setSession(w, r, login.User)
+		var authAt time.Time
+		if login.UserVerified {
+			authAt = login.AuthenticatedAt
+		}
+		cookie = h.setSession(w, r, login.User, authAt)
 	}
 	if h.opts.OnLogin != nil {
 		if err := h.opts.OnLogin(w, r, login); err != nil {
@@ -264,6 +276,7 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request) {
 		UserVerified: login.UserVerified,
 		BackedUp:     login.BackedUp,
 		Factors:      login.Factors,
+		CrossDevice:  login.CrossDevice,
 	})
 }
 
@@ -412,6 +425,10 @@ func (h *Handler) revokeCredential(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct{}
 	if err := decodeObject(body, &req, true); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.checkFreshAuth(s); err != nil {
 		h.fail(w, r, err)
 		return
 	}

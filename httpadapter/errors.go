@@ -92,6 +92,16 @@ func statusOf(code webauthnkit.Code) int {
 		webauthnkit.CodeConflict,
 		webauthnkit.CodeLastCredential:
 		return http.StatusConflict
+	case webauthnkit.CodeReauthRequired:
+		return http.StatusForbidden
+	case webauthnkit.CodeWrongUser:
+		return http.StatusUnauthorized
+	case webauthnkit.CodeNoPasskey:
+		return http.StatusConflict
+	case webauthnkit.CodeLinkNotFound:
+		return http.StatusNotFound
+	case webauthnkit.CodeTooManyAttempts:
+		return http.StatusTooManyRequests
 	case webauthnkit.CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	case webauthnkit.CodeCanceled:

@@ -162,6 +162,29 @@ type Options struct {
 	// session; with CurrentUser, sign it in from OnRegister.
 	LinkURL string
 
+	// FreshAuthMaxAge is how recent the session's last user-verified
+	// authentication must be for the sensitive endpoints: adding a passkey
+	// to an account that has one (registration/begin when signed in),
+	// removing a passkey (DELETE credentials/{id}) and approving a device
+	// (device linking). Older: 403 {"error":"reauth_required"}, which
+	// client.js answers by re-authenticating (reauth/begin, reauth/finish)
+	// and retrying once. Default (0) DefaultFreshAuthMaxAge (5 minutes);
+	// negative turns these checks off. With CurrentUser the time comes
+	// from AuthenticatedAt; without it the checks are off (the adapter
+	// cannot know when your user last authenticated).
+	FreshAuthMaxAge time.Duration
+	// AuthenticatedAt, with CurrentUser, returns when the signed-in user
+	// last authenticated with user verification (zero: unknown, never
+	// fresh). Record Login.AuthenticatedAt in your session from OnLogin
+	// (when Login.UserVerified) and from OnReauth. Ignored with the
+	// built-in session, whose cookie carries the time.
+	AuthenticatedAt func(r *http.Request) time.Time
+	// OnReauth is called after a successful reauth/finish, before the JSON
+	// response is written (errors as for OnLogin). With the built-in
+	// session the adapter has already re-issued its cookie with the new
+	// time; with CurrentUser, record login.AuthenticatedAt here.
+	OnReauth func(w http.ResponseWriter, r *http.Request, login *webauthnkit.Login) error
+
 	// Logger receives diagnostics (never challenges, signatures, keys or
 	// cookie values). Default: discard.
 	Logger *slog.Logger
@@ -186,6 +209,13 @@ type Options struct {
 //	PATCH  user                 {"name","displayName"} -> {"user", "signal"} (signed-in user)
 //	POST   logout               {} or {"everywhere": true} or no body: signs out (204); see below
 //	GET    client.js            the JS client (ETag, Cache-Control)
+//	POST   reauth/begin         {} (signed in): re-authentication options (the account's passkeys, user verification required)
+//	POST   reauth/finish        body: credential.toJSON() -> {"user","authenticatedAt"}; the session records the time
+//
+// Adding a passkey to an account that has one, removing a passkey and
+// approving a device answer 403 {"error":"reauth_required"} when the
+// session's last user-verified authentication is older than
+// Options.FreshAuthMaxAge (stepup.go).
 //
 // With Options.Accounts (else 404), the email and recovery flows:
 //
@@ -238,6 +268,9 @@ type Handler struct {
 	wellKnown   []byte // nil: no related origins
 	routes      map[string]route
 	limiter     *rateLimiter // nil: disabled
+	// freshAuthMaxAge is Options.FreshAuthMaxAge with its default;
+	// negative: off.
+	freshAuthMaxAge time.Duration
 }
 
 // route is one endpoint: its handler and allowed methods.
@@ -281,6 +314,9 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.FreshAuthMaxAge == 0 {
+		opts.FreshAuthMaxAge = DefaultFreshAuthMaxAge
+	}
 	// Copy what the caller could mutate later.
 	opts.SessionSecret = append([]byte(nil), opts.SessionSecret...)
 
@@ -296,6 +332,8 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		maxBody:     opts.MaxBodyBytes,
 		sessionTTL:  opts.SessionTTL,
 		idleTimeout: opts.SessionIdleTimeout,
+
+		freshAuthMaxAge: opts.FreshAuthMaxAge,
 	}
 	h.originList = strings.Join(origins, " ")
 	for _, o := range origins {
@@ -326,6 +364,8 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		"logout":              {classManage, []string{http.MethodPost}, h.logout},
 		"user":                {classManage, []string{http.MethodPatch}, h.updateUser},
 		"client.js":           {classNone, []string{http.MethodGet, http.MethodHead}, h.clientJS},
+		"reauth/begin":        {classBegin, []string{http.MethodPost}, h.beginReauth},
+		"reauth/finish":       {classFinish, []string{http.MethodPost}, h.finishReauth},
 	}
 	h.accountRoutes()
 	h.linkRoutes()

@@ -96,6 +96,10 @@ type loginResponse struct {
 	// Factors the login proves (webauthnkit.Login.Factors): 2 for a
 	// user-verified passkey, so the app can skip its second step.
 	Factors int `json:"factors"`
+	// CrossDevice: the passkey is on another device (a phone over the
+	// hybrid transport, a security key): offer to create a passkey on this
+	// device (webauthnkit.Login.CrossDevice).
+	CrossDevice bool `json:"crossDevice"`
 }
 
 // credentialsResponse answers GET credentials, and PATCH / DELETE

@@ -14,10 +14,13 @@ import (
 )
 
 // The built-in session cookie value is
-// base64url(signedIn || refreshed || epoch || handle || mac): signedIn and
-// refreshed are 8-byte big-endian Unix seconds (the sign-in, and the last
-// time the cookie was issued), epoch the account's User.SessionEpoch when it
-// was issued (8 bytes), handle the user handle (1 to 64 bytes), and
+// base64url(signedIn || refreshed || epoch || authAt || handle || mac):
+// signedIn and refreshed are 8-byte big-endian Unix seconds (the sign-in,
+// and the last time the cookie was issued), epoch the account's
+// User.SessionEpoch when it was issued (8 bytes), authAt the Unix seconds of
+// the session's last user-verified authentication (a sign-in with user
+// verification, or a re-authentication: see RequireFreshAuth; 0 for none),
+// handle the user handle (1 to 64 bytes), and
 // mac = HMAC-SHA256(SessionSecret, label || the rest).
 //
 // A session is valid while the MAC checks, now < signedIn + SessionTTL
@@ -28,10 +31,16 @@ import (
 // (RelyingParty.EndSessions: sign-out, removing a passkey) increments the
 // epoch, which invalidates every copy of every cookie issued before.
 //
-// The label names the format: cookies of an older format fail the MAC.
+// The label names the format: cookies of an older format fail the MAC,
+// except the previous one (v2, without authAt), still accepted so that an
+// upgrade signs nobody out: such a session has no user-verified
+// authentication on record, so its first sensitive action asks for a
+// re-authentication (fails closed), which then re-issues it as v3.
 const (
-	sessionLabel       = "webauthnkit session v2\x00"
-	sessionHeader      = 8 + 8 + 8
+	sessionLabel       = "webauthnkit session v3\x00"
+	sessionLabelV2     = "webauthnkit session v2\x00"
+	sessionHeader      = 8 + 8 + 8 + 8
+	sessionHeaderV2    = 8 + 8 + 8
 	maxHandleLength    = 64
 	maxSessionCookie   = 4 + (sessionHeader+maxHandleLength+sha256.Size)*4/3
 	sessionRefreshPart = 4 // re-issue after a quarter of the idle timeout
@@ -53,11 +62,19 @@ type session struct {
 	signedIn  time.Time
 	refreshed time.Time
 	epoch     uint64
+	// authAt is the last user-verified authentication of this session
+	// (zero: none on record). With CurrentUser it comes from
+	// Options.AuthenticatedAt.
+	authAt time.Time
 }
 
 func (h *Handler) sessionMAC(payload []byte) []byte {
+	return h.sessionMACLabel(sessionLabel, payload)
+}
+
+func (h *Handler) sessionMACLabel(label string, payload []byte) []byte {
 	m := hmac.New(sha256.New, h.opts.SessionSecret)
-	m.Write([]byte(sessionLabel))
+	m.Write([]byte(label))
 	m.Write(payload)
 	return m.Sum(nil)
 }
@@ -68,6 +85,9 @@ func (h *Handler) sessionValue(s session) string {
 	binary.BigEndian.PutUint64(payload[0:], uint64(s.signedIn.Unix()))
 	binary.BigEndian.PutUint64(payload[8:], uint64(s.refreshed.Unix()))
 	binary.BigEndian.PutUint64(payload[16:], s.epoch)
+	if !s.authAt.IsZero() {
+		binary.BigEndian.PutUint64(payload[24:], uint64(s.authAt.Unix()))
+	}
 	payload = append(payload, s.handle...)
 	payload = append(payload, h.sessionMAC(payload)...)
 	return base64.RawURLEncoding.EncodeToString(payload)
@@ -80,24 +100,36 @@ func (h *Handler) parseSession(value string, now time.Time) (session, bool) {
 		return session{}, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil || len(raw) < sessionHeader+1+sha256.Size || len(raw) > sessionHeader+maxHandleLength+sha256.Size {
+	if err != nil || len(raw) < sessionHeaderV2+1+sha256.Size || len(raw) > sessionHeader+maxHandleLength+sha256.Size {
 		return session{}, false
 	}
 	payload, mac := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
-	if !hmac.Equal(mac, h.sessionMAC(payload)) {
+	header := sessionHeader
+	switch {
+	case len(payload) >= sessionHeader+1 && hmac.Equal(mac, h.sessionMAC(payload)):
+	case len(payload) <= sessionHeaderV2+maxHandleLength && hmac.Equal(mac, h.sessionMACLabel(sessionLabelV2, payload)):
+		header = sessionHeaderV2 // no authAt on record
+	default:
 		return session{}, false
 	}
 	signedIn := binary.BigEndian.Uint64(payload[0:])
 	refreshed := binary.BigEndian.Uint64(payload[8:])
-	if signedIn > 1<<40 || refreshed > 1<<40 || refreshed < signedIn {
+	var authAt uint64
+	if header == sessionHeader {
+		authAt = binary.BigEndian.Uint64(payload[24:])
+	}
+	if signedIn > 1<<40 || refreshed > 1<<40 || refreshed < signedIn || authAt > 1<<40 {
 		return session{}, false
 	}
 	s := session{
-		handle:    payload[sessionHeader:],
+		handle:    payload[header:],
 		builtin:   true,
 		signedIn:  time.Unix(int64(signedIn), 0),
 		refreshed: time.Unix(int64(refreshed), 0),
 		epoch:     binary.BigEndian.Uint64(payload[16:]),
+	}
+	if authAt != 0 {
+		s.authAt = time.Unix(int64(authAt), 0)
 	}
 	if !now.Before(s.signedIn.Add(h.sessionTTL)) || !now.Before(s.refreshed.Add(h.idleTimeout)) {
 		return session{}, false
@@ -113,11 +145,13 @@ func (h *Handler) sessionCookieName(r *http.Request) string {
 	return SessionCookieSecure
 }
 
-// setSession issues the built-in session cookie for a new sign-in of u. It
-// returns the Set-Cookie line so that a failing hook can withdraw it.
-func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, u webauthnkit.User) string {
+// setSession issues the built-in session cookie for a new sign-in of u;
+// authAt is the time of its user-verified authentication (zero: the
+// sign-in did not verify the user). It returns the Set-Cookie line so that
+// a failing hook can withdraw it.
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, u webauthnkit.User, authAt time.Time) string {
 	now := h.now()
-	return h.issueSession(w, r, session{handle: u.Handle, builtin: true, signedIn: now, refreshed: now, epoch: u.SessionEpoch})
+	return h.issueSession(w, r, session{handle: u.Handle, builtin: true, signedIn: now, refreshed: now, epoch: u.SessionEpoch, authAt: authAt})
 }
 
 // issueSession sets the cookie of s. It lives until the earlier of the
@@ -196,7 +230,11 @@ func (h *Handler) currentSession(r *http.Request) (session, bool) {
 		if !ok || len(handle) == 0 || len(handle) > maxHandleLength {
 			return session{}, false
 		}
-		return session{handle: handle}, true
+		s := session{handle: handle}
+		if h.opts.AuthenticatedAt != nil {
+			s.authAt = h.opts.AuthenticatedAt(r)
+		}
+		return s, true
 	}
 	now := h.now()
 	names := []string{SessionCookieSecure}
