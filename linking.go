@@ -1,7 +1,16 @@
 package webauthnkit
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -74,8 +83,8 @@ const (
 	// EventLinkDenied: the account UserHandle denied a request.
 	EventLinkDenied EventType = "link.denied"
 	// EventLinkExpired: a request expired undecided; reported once, when the
-	// new device polls after the expiry (UserHandle is the account that had
-	// looked the code up, if any). A request nobody polls again expires
+	// new device polls after the expiry (no UserHandle: the request may
+	// never have been looked up). A request nobody polls again expires
 	// silently.
 	EventLinkExpired EventType = "link.expired"
 )
@@ -224,11 +233,72 @@ type LinkPoll struct {
 // StartLink starts a link request for a new device that is not signed in.
 // It needs no account: the account is the one of the device that looks
 // the code up and approves. Unauthenticated callers can make many: rate
-// limit it per client (the HTTP adapter does).
+// limit it per client (the HTTP adapter does). Two store writes.
 //
 // Errors: ErrInvalidRequest (TTL out of range), ErrStoreUnavailable.
 func (rp *RelyingParty) StartLink(ctx context.Context, req LinkStartRequest) (*LinkStart, error) {
-	return nil, ErrInternal
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = MaxLinkTTL
+	}
+	if ttl < minLinkTTL || ttl > MaxLinkTTL {
+		return nil, &Error{Code: CodeInvalidRequest, Message: "a link request lives 30s to 10 minutes"}
+	}
+	now := rp.cfg.Now()
+	expires := now.Add(ttl)
+	rawID, err := randomBytes(16)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := randomBytes(32)
+	if err != nil {
+		return nil, err
+	}
+	phrase, err := newMatchPhrase()
+	if err != nil {
+		return nil, err
+	}
+	device := parseUserAgent(req.UserAgent)
+	rec := &linkRecord{
+		Kind:        linkKindCode,
+		Expires:     expires,
+		LinkID:      base64.RawURLEncoding.EncodeToString(rawID),
+		Decision:    decisionID(secret),
+		Phrase:      phrase,
+		Browser:     device.Browser,
+		OS:          device.OS,
+		Created:     now,
+		LinkExpires: expires,
+	}
+	// A live code drawn twice (2^-50 per pair) is drawn again.
+	var code string
+	for attempt := 0; ; attempt++ {
+		if code, err = newLinkCode(); err != nil {
+			return nil, err
+		}
+		err = rp.putLinkRecord(ctx, linkCodeKey(code), rec)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrDuplicate) || attempt == 2 {
+			return nil, rp.storeErr(ctx, "PutCeremony", err)
+		}
+	}
+	// The marker that lets the first poll after the expiry report it once.
+	marker := &linkRecord{Kind: linkKindExpiry, Expires: expires.Add(LinkGrantTTL), LinkExpires: expires, LinkID: rec.LinkID}
+	if err := rp.putLinkRecord(ctx, linkExpiryKey(rec.Decision), marker); err != nil {
+		return nil, rp.storeErr(ctx, "PutCeremony", err)
+	}
+	rp.emit(ctx, Event{Type: EventLinkStarted})
+	return &LinkStart{
+		LinkID:      rec.LinkID,
+		PollToken:   rp.pollToken(expires, secret),
+		Code:        code[:LinkCodeLength/2] + "-" + code[LinkCodeLength/2:],
+		MatchPhrase: phrase,
+		Device:      device,
+		CreatedAt:   now,
+		ExpiresAt:   expires,
+	}, nil
 }
 
 // LookupLink finds the pending request with code for the signed-in account
@@ -241,7 +311,31 @@ func (rp *RelyingParty) StartLink(ctx context.Context, req LinkStartRequest) (*L
 // Errors: ErrLinkNotFound (unknown, used or expired code), ErrTooManyAttempts,
 // ErrInvalidRequest (no user handle), ErrStoreUnavailable.
 func (rp *RelyingParty) LookupLink(ctx context.Context, userHandle []byte, code string) (*LinkRequest, error) {
-	return nil, ErrInternal
+	if err := checkLinkHandle(userHandle); err != nil {
+		return nil, err
+	}
+	if err := rp.spendLookup(ctx, userHandle); err != nil {
+		return nil, err
+	}
+	norm, ok := normalizeLinkCode(code)
+	if !ok {
+		return nil, ErrLinkNotFound
+	}
+	rec, err := rp.takeLinkRecord(ctx, linkCodeKey(norm), linkKindCode)
+	if err != nil {
+		return nil, err
+	}
+	rec.Kind, rec.UserHandle = linkKindBound, bytes.Clone(userHandle)
+	if err := rp.putLinkRecord(ctx, linkBoundKey(rec.LinkID, userHandle), rec); err != nil {
+		return nil, rp.storeErr(ctx, "PutCeremony", err)
+	}
+	return &LinkRequest{
+		LinkID:      rec.LinkID,
+		MatchPhrase: rec.Phrase,
+		Device:      LinkDevice{Browser: rec.Browser, OS: rec.OS},
+		CreatedAt:   rec.Created,
+		ExpiresAt:   rec.LinkExpires,
+	}, nil
 }
 
 // ApproveLink approves the request a.LinkID, looked up by a.UserHandle,
@@ -253,9 +347,23 @@ func (rp *RelyingParty) LookupLink(ctx context.Context, userHandle []byte, code 
 //
 // Errors: ErrReauthRequired (authentication too old or zero),
 // ErrLinkNotFound (unknown, decided or expired request, or looked up by
-// another account), ErrInvalidRequest, ErrStoreUnavailable.
+// another account), ErrUserNotFound, ErrInvalidRequest,
+// ErrStoreUnavailable.
 func (rp *RelyingParty) ApproveLink(ctx context.Context, a LinkApproval) error {
-	return ErrInternal
+	if err := checkLinkHandle(a.UserHandle); err != nil {
+		return err
+	}
+	if a.MaxAge >= 0 && !rp.FreshAuth(a.AuthenticatedAt, a.MaxAge) {
+		return &Error{Code: CodeReauthRequired, Message: ErrReauthRequired.Message}
+	}
+	if !validLinkID(a.LinkID) {
+		return ErrLinkNotFound
+	}
+	u, err := rp.UserByHandle(ctx, a.UserHandle)
+	if err != nil {
+		return err
+	}
+	return rp.decideLink(ctx, a.LinkID, &u, LinkApproved)
 }
 
 // DenyLink denies the request linkID, looked up by userHandle. It needs no
@@ -264,14 +372,375 @@ func (rp *RelyingParty) ApproveLink(ctx context.Context, a LinkApproval) error {
 //
 // Errors: ErrLinkNotFound, ErrInvalidRequest, ErrStoreUnavailable.
 func (rp *RelyingParty) DenyLink(ctx context.Context, linkID string, userHandle []byte) error {
-	return ErrInternal
+	if err := checkLinkHandle(userHandle); err != nil {
+		return err
+	}
+	if !validLinkID(linkID) {
+		return ErrLinkNotFound
+	}
+	return rp.decideLink(ctx, linkID, &User{Handle: userHandle}, LinkDenied)
+}
+
+// decideLink takes the request bound to u (the compare-and-set: one
+// decision wins) and puts the decision where the new device's poll takes
+// it.
+func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, status LinkStatus) error {
+	rec, err := rp.takeLinkRecord(ctx, linkBoundKey(linkID, u.Handle), linkKindBound)
+	if err != nil {
+		return err
+	}
+	now := rp.cfg.Now()
+	dec := &linkRecord{
+		Kind:        linkKindDecision,
+		Expires:     now.Add(LinkGrantTTL),
+		LinkID:      rec.LinkID,
+		Status:      string(status),
+		LinkExpires: rec.LinkExpires,
+	}
+	ev := Event{Type: EventLinkDenied, UserHandle: bytes.Clone(u.Handle)}
+	if status == LinkApproved {
+		dec.UserHandle, dec.Username = bytes.Clone(u.Handle), u.Name
+		ev.Type, ev.Username = EventLinkApproved, u.Name
+	}
+	if err := rp.putLinkRecord(ctx, linkDecisionKey(rec.Decision), dec); err != nil {
+		return rp.storeErr(ctx, "PutCeremony", err)
+	}
+	rp.emit(ctx, ev)
+	return nil
 }
 
 // PollLink tells the new device holding pollToken what became of its
-// request. Polling is cheap (at most two store calls); poll with backoff
-// (e.g. every 2 seconds, slower after a minute).
+// request. Polling is cheap (one store call while pending); poll with
+// backoff (e.g. every 2 seconds, slower after a minute).
 //
-// Errors: ErrLinkNotFound (malformed or forged token), ErrStoreUnavailable.
+// Errors: ErrLinkNotFound (malformed or forged token), ErrStoreUnavailable,
+// and for an approval the errors of IssueRegistrationGrant (the decision
+// is then kept for the next poll when possible).
 func (rp *RelyingParty) PollLink(ctx context.Context, pollToken string) (*LinkPoll, error) {
-	return nil, ErrInternal
+	expires, secret, ok := rp.parsePollToken(pollToken)
+	if !ok {
+		return nil, ErrLinkNotFound
+	}
+	now := rp.cfg.Now()
+	out := &LinkPoll{Status: LinkExpired, ExpiresAt: expires}
+	if !now.Before(expires.Add(LinkGrantTTL)) {
+		return out, nil // no decision can be left
+	}
+	decision := decisionID(secret)
+	dec, err := rp.takeLinkRecord(ctx, linkDecisionKey(decision), linkKindDecision)
+	switch {
+	case err == nil:
+		// Decided: no expiry to report later.
+		if _, err := rp.takeLinkRecord(ctx, linkExpiryKey(decision), linkKindExpiry); err != nil && !errors.Is(err, ErrLinkNotFound) {
+			rp.log.WarnContext(ctx, "webauthnkit: could not remove a link expiry marker", "err", err)
+		}
+		if dec.Status != string(LinkApproved) {
+			out.Status = LinkDenied
+			return out, nil
+		}
+		ttl := LinkGrantTTL
+		grant, err := rp.IssueRegistrationGrant(ctx, GrantRequest{UserHandle: dec.UserHandle, Purpose: LinkGrantPurpose, TTL: ttl})
+		if err != nil {
+			// Keep the decision for the next poll (only this device takes
+			// it), unless the account is gone.
+			if !errors.Is(err, ErrUserNotFound) {
+				if perr := rp.putLinkRecord(ctx, linkDecisionKey(decision), dec); perr != nil {
+					rp.log.WarnContext(ctx, "webauthnkit: could not keep a link decision", "err", perr)
+				}
+			}
+			return nil, err
+		}
+		out.Status, out.Grant, out.GrantExpiresAt, out.Username = LinkApproved, grant, now.Add(ttl), dec.Username
+		return out, nil
+	case !errors.Is(err, ErrLinkNotFound):
+		return nil, err
+	}
+	if now.Before(expires) {
+		out.Status = LinkPending
+		return out, nil
+	}
+	// Expired undecided: the first poll to take the marker reports it.
+	marker, err := rp.takeLinkRecord(ctx, linkExpiryKey(decision), linkKindExpiry)
+	switch {
+	case err == nil:
+		_ = marker
+		rp.emit(ctx, Event{Type: EventLinkExpired})
+	case !errors.Is(err, ErrLinkNotFound):
+		return nil, err
+	}
+	return out, nil
+}
+
+const (
+	minLinkTTL = 30 * time.Second
+	// Record kinds (linkRecord.Kind): a record of one kind is never
+	// accepted as another (the MAC binds the key, the kind is checked).
+	linkKindCode     = "link-code"     // pending, under the code's keyed hash
+	linkKindBound    = "link-bound"    // looked up, under link ID + account
+	linkKindDecision = "link-decision" // approved/denied, under the decision ID
+	linkKindExpiry   = "link-expiry"   // marker to report the expiry once
+	linkKindLookup   = "link-lookup"   // one spent lookup of an account
+	maxLinkIDLen     = 64
+	pollTokenVersion = 1
+	pollTokenLen     = 1 + 8 + 32 + ceremonyMACSize
+)
+
+// linkRecord is a device-linking record in the ChallengeStore, sealed like
+// a ceremony record (sealCeremony) under its key. It never holds the code,
+// the poll token's secret (only its SHA-256, the decision ID) or a grant.
+type linkRecord struct {
+	Kind        string    `json:"k"`
+	Expires     time.Time `json:"e"`
+	LinkID      string    `json:"l,omitempty"`
+	Decision    string    `json:"d,omitempty"`
+	Phrase      string    `json:"p,omitempty"`
+	Browser     string    `json:"b,omitempty"`
+	OS          string    `json:"o,omitempty"`
+	Created     time.Time `json:"c,omitzero"`
+	LinkExpires time.Time `json:"le,omitzero"`
+	UserHandle  []byte    `json:"u,omitempty"`
+	Username    string    `json:"n,omitempty"`
+	Status      string    `json:"s,omitempty"`
+	// Nonce makes every lookup-slot record unique (a store may take a put
+	// of identical data for its own retry: store.go).
+	Nonce []byte `json:"x,omitempty"`
+}
+
+// Store keys. They go through ceremonyStoreID (a keyed hash), so the store
+// sees neither codes nor link IDs nor handles; the "link/" prefix keeps
+// them apart from ceremony IDs (random base64url, no '/').
+func linkCodeKey(code string) string { return "link/code/" + code }
+
+func linkBoundKey(linkID string, handle []byte) string {
+	return "link/bound/" + linkID + "/" + base64.RawURLEncoding.EncodeToString(handle)
+}
+
+func linkDecisionKey(decision string) string { return "link/decision/" + decision }
+
+func linkExpiryKey(decision string) string { return "link/expiry/" + decision }
+
+func linkLookupKey(handle []byte, window int64, slot int) string {
+	return "link/lookup/" + base64.RawURLEncoding.EncodeToString(handle) + "/" + strconv.FormatInt(window, 10) + "/" + strconv.Itoa(slot)
+}
+
+// decisionID names the decision of the request whose poll secret is
+// secret: only the holder of the poll token can compute it.
+func decisionID(secret []byte) string {
+	sum := sha256.Sum256(secret)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (rp *RelyingParty) putLinkRecord(ctx context.Context, key string, rec *linkRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return &Error{Code: CodeInternal, Message: "internal error", Err: err}
+	}
+	return rp.cers.PutCeremony(ctx, rp.ceremonyStoreID(key), rp.sealCeremony(key, data), rec.Expires)
+}
+
+// takeLinkRecord takes the record under key (once). Absent, forged, of
+// another kind or expired: ErrLinkNotFound.
+func (rp *RelyingParty) takeLinkRecord(ctx context.Context, key, kind string) (*linkRecord, error) {
+	raw, err := rp.cers.TakeCeremony(ctx, rp.ceremonyStoreID(key))
+	if errors.Is(err, ErrNotFound) {
+		return nil, &Error{Code: CodeLinkNotFound, Message: ErrLinkNotFound.Message, Err: err}
+	}
+	if err != nil {
+		return nil, rp.storeErr(ctx, "TakeCeremony", err)
+	}
+	data, ok := rp.openCeremony(ctx, key, raw)
+	if !ok {
+		return nil, ErrLinkNotFound
+	}
+	rec := new(linkRecord)
+	if err := json.Unmarshal(data, rec); err != nil || rec.Kind != kind || !rp.cfg.Now().Before(rec.Expires) {
+		return nil, ErrLinkNotFound
+	}
+	return rec, nil
+}
+
+// spendLookup claims one of the account's LinkLookupLimit lookup slots of
+// the current window: PutCeremony is an atomic claim (ErrDuplicate when
+// taken), so concurrent lookups never get more than the limit between
+// them. The i-th lookup of a window costs i puts.
+func (rp *RelyingParty) spendLookup(ctx context.Context, handle []byte) error {
+	now := rp.cfg.Now()
+	secs := int64(LinkLookupWindow / time.Second)
+	window := now.Unix() / secs
+	end := time.Unix((window+1)*secs, 0)
+	nonce, err := randomBytes(16)
+	if err != nil {
+		return err
+	}
+	rec := &linkRecord{Kind: linkKindLookup, Expires: end, Nonce: nonce}
+	for slot := range LinkLookupLimit {
+		err := rp.putLinkRecord(ctx, linkLookupKey(handle, window, slot), rec)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrDuplicate) {
+			return rp.storeErr(ctx, "PutCeremony", err)
+		}
+	}
+	return &Error{Code: CodeTooManyAttempts, Message: "too many device codes tried; try again in " + end.Sub(now).Round(time.Minute).String()}
+}
+
+func checkLinkHandle(h []byte) error {
+	if len(h) == 0 || len(h) > MaxUserHandleLength {
+		return &Error{Code: CodeInvalidRequest, Message: "a user handle must have 1 to 64 bytes"}
+	}
+	return nil
+}
+
+func validLinkID(id string) bool {
+	if id == "" || len(id) > maxLinkIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// pollToken is base64url(version || expires (Unix seconds, 8 bytes) ||
+// secret (32) || tag): the tag is the ceremony MAC with a record key no
+// record uses, so a token cannot pass for a record or the reverse.
+func (rp *RelyingParty) pollToken(expires time.Time, secret []byte) string {
+	b := make([]byte, 0, pollTokenLen)
+	b = append(b, pollTokenVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(expires.Unix()))
+	b = append(b, secret...)
+	b = append(b, rp.ceremonyTag("link/poll-token", b)...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (rp *RelyingParty) parsePollToken(tok string) (time.Time, []byte, bool) {
+	if len(tok) != base64.RawURLEncoding.EncodedLen(pollTokenLen) {
+		return time.Time{}, nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) != pollTokenLen || b[0] != pollTokenVersion {
+		return time.Time{}, nil, false
+	}
+	body, tag := b[:len(b)-ceremonyMACSize], b[len(b)-ceremonyMACSize:]
+	if !hmac.Equal(tag, rp.ceremonyTag("link/poll-token", body)) {
+		return time.Time{}, nil, false
+	}
+	secs := binary.BigEndian.Uint64(body[1:9])
+	if secs > 1<<40 {
+		return time.Time{}, nil, false
+	}
+	return time.Unix(int64(secs), 0), body[9:], true
+}
+
+// crockford is Crockford's base32 alphabet: no I, L, O, U.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// newLinkCode draws LinkCodeLength uniform Crockford base32 characters (5
+// bits of one random byte each: 32 divides 256, so no bias).
+func newLinkCode() (string, error) {
+	b, err := randomBytes(LinkCodeLength)
+	if err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = crockford[b[i]&31]
+	}
+	return string(b), nil
+}
+
+// normalizeLinkCode accepts a code as typed: any case, hyphens and spaces
+// anywhere, O for 0 and I or L for 1 (Crockford's decoding).
+func normalizeLinkCode(s string) (string, bool) {
+	if len(s) > 4*LinkCodeLength {
+		return "", false
+	}
+	var b strings.Builder
+	for _, c := range strings.ToUpper(s) {
+		switch {
+		case c == '-' || c == ' ':
+			continue
+		case c == 'O':
+			c = '0'
+		case c == 'I' || c == 'L':
+			c = '1'
+		case c > 0x7f || !strings.ContainsRune(crockford, c):
+			return "", false
+		}
+		b.WriteRune(c)
+	}
+	if b.Len() != LinkCodeLength {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// matchWords are the words of a match phrase: short, common, distinct in
+// sound and spelling. 64 words, three per phrase: 18 bits, enough for a
+// comparison by eye (it is not a secret).
+var matchWords = [64]string{
+	"amber", "anchor", "apple", "arrow", "bamboo", "basket", "beacon", "berry",
+	"bison", "breeze", "cactus", "candle", "canyon", "cedar", "cherry", "cloud",
+	"comet", "coral", "cotton", "crystal", "daisy", "delta", "dolphin", "eagle",
+	"ember", "falcon", "feather", "forest", "garden", "glacier", "harbor", "hazel",
+	"island", "jasmine", "jungle", "kettle", "lantern", "lemon", "mango", "maple",
+	"marble", "meadow", "meteor", "noodle", "ocean", "olive", "orchid", "otter",
+	"panda", "pebble", "pepper", "piano", "planet", "quartz", "rabbit", "river",
+	"rocket", "saddle", "silver", "spruce", "sunset", "tiger", "tulip", "walnut",
+}
+
+func newMatchPhrase() (string, error) {
+	b, err := randomBytes(3)
+	if err != nil {
+		return "", err
+	}
+	return matchWords[b[0]&63] + " " + matchWords[b[1]&63] + " " + matchWords[b[2]&63], nil
+}
+
+// parseUserAgent names the browser and OS of a User-Agent header (names
+// only, no versions; "" when not recognised). Order matters: Edge and
+// Opera also say Chrome and Safari; iPadOS may say Macintosh; Android says
+// Linux.
+func parseUserAgent(ua string) LinkDevice {
+	if len(ua) > 1024 {
+		ua = ua[:1024]
+	}
+	var d LinkDevice
+	has := func(s string) bool { return strings.Contains(ua, s) }
+	switch {
+	case has("Edg/") || has("EdgA/") || has("EdgiOS/"):
+		d.Browser = "Edge"
+	case has("OPR/") || has("Opera"):
+		d.Browser = "Opera"
+	case has("SamsungBrowser/"):
+		d.Browser = "Samsung Internet"
+	case has("Firefox/") || has("FxiOS/"):
+		d.Browser = "Firefox"
+	case has("CriOS/") || has("Chrome/"):
+		d.Browser = "Chrome"
+	case has("Chromium/"):
+		d.Browser = "Chromium"
+	case has("Safari/") && has("Version/"):
+		d.Browser = "Safari"
+	}
+	switch {
+	case has("iPhone") || has("iPod"):
+		d.OS = "iOS"
+	case has("iPad"):
+		d.OS = "iPadOS"
+	case has("Android"):
+		d.OS = "Android"
+	case has("Windows"):
+		d.OS = "Windows"
+	case has("CrOS"):
+		d.OS = "ChromeOS"
+	case has("Macintosh") || has("Mac OS X"):
+		d.OS = "macOS"
+	case has("Linux"):
+		d.OS = "Linux"
+	}
+	return d
 }
