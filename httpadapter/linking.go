@@ -30,7 +30,11 @@ import (
 //
 // lookup, approve and deny count against RateLimit.Link per client (on top
 // of the core's per-account lookup budget), so wrong codes cannot be tried
-// fast; start counts as a begin (it stores a record, like a ceremony).
+// fast. start counts as a begin (it stores a record, like a ceremony: the
+// global begin ceiling applies) and against RateLimit.Link too: drawing
+// its QR code costs about 2 ms of CPU (boombuler's encoder tries all eight
+// masks), far more than a begin, so one address cannot make the server
+// draw more than the Link budget allows.
 
 // LinkCookie holds the new device's poll token (HttpOnly, SameSite=Strict,
 // scoped to the mount path, until the request expires).
@@ -105,6 +109,9 @@ func (h *Handler) startLink(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !h.admit(w, r, classLink) {
 		return
 	}
 	ls, err := h.rp.StartLink(r.Context(), webauthnkit.LinkStartRequest{UserAgent: r.UserAgent()})

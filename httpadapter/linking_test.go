@@ -348,7 +348,8 @@ func TestLinkApproveNeedsFreshAuth(t *testing.T) {
 }
 
 // Wrong codes: 404 link_not_found, and a client typing codes is soon
-// limited (RateLimit.Link); the account's own lookup budget follows.
+// limited (RateLimit.Link), as is one starting requests; the account's
+// own lookup budget follows.
 func TestLinkWrongCodesRateLimited(t *testing.T) {
 	e := newEnv(t, func(ec *envConfig) {
 		ec.realLimits = true
@@ -361,6 +362,19 @@ func TestLinkWrongCodesRateLimited(t *testing.T) {
 		codes = append(codes, a.post("/link/lookup", map[string]any{"code": "AAAAA-AAAAA"}).status)
 	}
 	require.Equal(t, []int{404, 404, 404, 404, 404, 429, 429}, codes)
+
+	// link/start, whose QR code is costly to draw, counts there too (a
+	// fresh server: this address has spent its budget above).
+	es := newEnv(t, func(ec *envConfig) {
+		ec.realLimits = true
+		ec.opts.RateLimit.Link = httpadapter.Rate{PerSecond: 0.001, Burst: 5}
+	})
+	b := es.browser()
+	var starts []int
+	for range 7 {
+		starts = append(starts, b.post("/link/start", map[string]any{}).status)
+	}
+	require.Equal(t, []int{200, 200, 200, 200, 200, 429, 429}, starts)
 
 	// Without the per-client limit, the account's budget stops it.
 	e2 := newEnv(t)

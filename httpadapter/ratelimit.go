@@ -51,12 +51,15 @@ type RateLimit struct {
 	// and check codes; the account package adds its own per-account and
 	// per-address budgets. Default 1/s, burst 20 (DefaultAccountRate).
 	Account Rate
-	// Link is the per-client budget of the device-linking endpoints of the
-	// signed-in device (link/lookup, link/approve, link/deny), where codes
-	// are typed: wrong codes cannot be tried faster than this from one
-	// address (the core adds a per-account budget,
-	// webauthnkit.LinkLookupLimit). Default 0.2/s, burst 10
-	// (DefaultLinkRate). link/start counts as a Begin, link/poll as Manage.
+	// Link is the per-client budget of device linking: link/lookup,
+	// link/approve and link/deny on the signed-in device, where codes are
+	// typed (wrong codes cannot be tried faster than this from one address;
+	// the core adds a per-account budget, webauthnkit.LinkLookupLimit), and
+	// link/start on the new device (which also counts as a Begin: it stores
+	// a record, and its QR code costs about 2 ms of CPU to draw). Both
+	// devices are often behind one address: a linking takes about five of
+	// these calls. Default 0.2/s, burst 20 (DefaultLinkRate). link/poll
+	// counts as Manage.
 	Link Rate
 
 	// CeremoniesInFlight is the most ceremonies the global begin budget lets
@@ -114,10 +117,11 @@ var (
 	// DefaultAccountRate: a person signing up or recovering makes a
 	// handful of these calls; a NAT of many people still gets 20 at once.
 	DefaultAccountRate = Rate{PerSecond: 1, Burst: 20}
-	// DefaultLinkRate: approving a device is a lookup and an approval; ten
-	// at once, then one every five seconds, keeps a typo harmless and a
-	// guesser at 720 codes an hour per address.
-	DefaultLinkRate = Rate{PerSecond: 0.2, Burst: 10}
+	// DefaultLinkRate: a linking is a start or two, a lookup and an
+	// approval (two with a re-authentication); twenty at once, then one
+	// every five seconds, keeps a typo harmless, a guesser at 720 codes an
+	// hour per address, and QR drawing for one address under 1% of a core.
+	DefaultLinkRate = Rate{PerSecond: 0.2, Burst: 20}
 )
 
 const (

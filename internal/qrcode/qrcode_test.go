@@ -173,3 +173,32 @@ func TestInputBounds(t *testing.T) {
 	allocs := testing.AllocsPerRun(10, func() { _, _ = qrcode.Modules(strings.Repeat("x", 1<<20)) })
 	require.LessOrEqual(t, allocs, 2.0, "an oversized text costs no encoding")
 }
+
+// BenchmarkApprovalURL is what link/start pays per request for its QR
+// code: encoding an approval URL and drawing it as SVG (and as PNG, for
+// comparison).
+func BenchmarkApprovalURL(b *testing.B) {
+	const url = "https://accounts.example.com/link#code=7KQ2M-XD94B"
+	b.Run("encode+svg", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m, err := qrcode.Modules(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = qrcode.SVG(m, 256)
+		}
+	})
+	b.Run("encode+png", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m, err := qrcode.Modules(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := qrcode.PNG(m, 256); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
