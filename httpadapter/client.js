@@ -40,6 +40,16 @@
  *
  * Failures throw webauthnkit.Error {code, message, status}; a rate-limited
  * request (code "rate_limited", status 429) also has retryAfter (seconds).
+ *
+ * Step-up re-authentication (server: Options.FreshAuthMaxAge, RequireFreshAuth):
+ *   await wk.reauth()                              // {user, authenticatedAt}: a passkey of the
+ *                                                  // signed-in account, user verification required
+ *   await wk.fetch("/app/sensitive", { method: "POST", body: {...} })  // the app's own JSON route
+ * register() (adding a passkey), revokeCredential() and wk.fetch() answer a
+ * 403 "reauth_required" by running reauth() and retrying the call once.
+ * Client options: reauth: false (throw reauth_required instead), and
+ * beforeReauth(err) (async; e.g. a "Confirm it's you" dialog whose button
+ * gives Safari the user gesture it wants; resolve false to cancel).
  */
 (function (global) {
   "use strict";
@@ -418,6 +428,8 @@
         endCeremony(ctl);
         return await finishRegistration(cred);
       } catch (e) {
+        // A silent upgrade never prompts for a re-authentication.
+        if (e && e.code === "reauth_required") return null;
         throw toError(e);
       } finally {
         endCeremony(ctl);
@@ -445,9 +457,17 @@
     }
 
     /** Sign up ({username, displayName?, name?}) or, signed in, add a passkey
-     * ({name?}). Resolves to {user, credential, newUser}. */
+     * ({name?}; re-authenticates first when the server asks: step-up
+     * section). Resolves to {user, credential, newUser}. */
     async function register(opts) {
       opts = opts || {};
+      var signedIn = (opts.username === undefined || opts.username === null) &&
+        (opts.grant === undefined || opts.grant === null);
+      if (!signedIn) return registerOnce(opts);
+      return withReauth(function () { return registerOnce(opts); });
+    }
+
+    async function registerOnce(opts) {
       var ctl = startCeremony(false);
       try {
         ensureSupported();
@@ -569,9 +589,13 @@
       return data;
     }
 
+    // Removing a passkey re-authenticates first when the server asks
+    // (step-up section).
     async function revokeCredential(id) {
       abortPending(true);
-      var data = await request(url("/credentials/" + encodeURIComponent(id)), "DELETE", {});
+      var data = await withReauth(function () {
+        return request(url("/credentials/" + encodeURIComponent(id)), "DELETE", {});
+      });
       signalAccepted(data);
       return data;
     }
@@ -652,8 +676,69 @@
       return request(url("/email/verify"), "POST", fields(opts, ["code", "token"]));
     }
 
-    return Object.freeze(Object.assign(linkMethods(request, url, register), {
+    // ---- step-up re-authentication ---------------------------------------------
+    // The server answers 403 {"error":"reauth_required"} when an action needs
+    // a more recent user-verified authentication than the session has
+    // (httpadapter Options.FreshAuthMaxAge, RequireFreshAuth). withReauth
+    // runs the re-authentication ceremony then and retries the call once;
+    // a second refusal is thrown.
+
+    /** Re-authenticates the signed-in user with one of their own passkeys
+     * (user verification required); the server records the time in the
+     * session. Resolves to {user, authenticatedAt}. */
+    async function reauth() {
+      var ctl = startCeremony(false);
+      try {
+        ensureSupported();
+        var begin = await request(url("/reauth/begin"), "POST", {}, ctl.signal);
+        var cred = await global.navigator.credentials.get({
+          publicKey: requestOptionsFromJSON(begin.publicKey),
+          signal: ctl.signal,
+        });
+        if (!cred) throw new WebauthnkitError("cancelled", "no passkey was chosen");
+        endCeremony(ctl);
+        return await request(url("/reauth/finish"), "POST", credentialToJSON(cred, "get"));
+      } catch (e) {
+        throw toError(e);
+      } finally {
+        endCeremony(ctl);
+      }
+    }
+
+    async function withReauth(fn) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!e || e.code !== "reauth_required" || options.reauth === false) throw e;
+        if (typeof options.beforeReauth === "function") {
+          var go;
+          try {
+            go = await options.beforeReauth(e);
+          } catch (_) {
+            go = false;
+          }
+          if (go === false) throw e;
+        }
+        await reauth();
+        return await fn();
+      }
+    }
+
+    /** Calls one of the application's own JSON routes (same origin, e.g.
+     * behind RequireFreshAuth): init {method?, body?} (body is sent as JSON;
+     * method defaults to POST with a body, else GET). Resolves to the
+     * parsed answer (null for 204); a 403 reauth_required re-authenticates
+     * and retries once. */
+    async function fetchJSON(path, init) {
+      init = init || {};
+      var method = init.method || (init.body !== undefined ? "POST" : "GET");
+      return withReauth(function () { return request(String(path), method, init.body); });
+    }
+
+    return Object.freeze(Object.assign(linkMethods(request, url, register, withReauth), {
       base: base,
+      reauth: reauth,
+      fetch: fetchJSON,
       startSignUp: startSignUp,
       confirmSignUp: confirmSignUp,
       registerWithGrant: registerWithGrant,
@@ -701,7 +786,7 @@
   // linkMethods are the client's device-linking helpers: on the new device
   // (B, not signed in) startLink, waitForLink, completeLink; on the
   // signed-in device (A) lookupLink, approveLink, denyLink.
-  function linkMethods(request, url, register) {
+  function linkMethods(request, url, register, withReauth) {
     function str(v) {
       return String(v === undefined || v === null ? "" : v);
     }
@@ -769,10 +854,11 @@
     }
 
     /** A: approves the looked-up request (lookupLink's result or its
-     * linkId). Needs a fresh user-verified sign-in: the server answers
-     * reauth_required otherwise. */
+     * linkId). Needs a fresh user-verified sign-in: on 403 reauth_required
+     * it re-authenticates (reauth()) and retries once, as register does. */
     async function approveLink(link) {
-      return request(url("/link/approve"), "POST", linkIdBody(link));
+      var body = linkIdBody(link);
+      return withReauth(function () { return request(url("/link/approve"), "POST", body); });
     }
 
     /** A: denies the looked-up request. */

@@ -109,7 +109,8 @@ func nodeBinary(t *testing.T) string {
 // Node with a stubbed fetch: waitForLink polls with a growing delay up to
 // its ceiling, waits out a 429's Retry-After, resolves on "approved" and
 // throws link_denied / link_expired / aborted; completeLink registers with
-// the grant; lookup posts the code, approve and deny the link ID.
+// the grant; lookup posts the code, approve and deny the link ID, and
+// approve answers 403 reauth_required by re-authenticating and retrying.
 func TestClientJSLinkHelpers(t *testing.T) {
 	node := nodeBinary(t)
 	out, err := exec.Command(node, "testdata/client_link.js", "client.js").Output()
@@ -154,6 +155,9 @@ func TestClientJSLinkHelpers(t *testing.T) {
 		{"/passkeys/link/lookup", map[string]any{"code": "WRONG"}},
 		{"/passkeys/link/lookup", map[string]any{"code": "ABCD-EFGH"}},
 		{"/passkeys/link/approve", map[string]any{"linkId": "L1"}},
+		{"/passkeys/reauth/begin", map[string]any{}},
+		{"/passkeys/reauth/finish", nil},
+		{"/passkeys/link/approve", map[string]any{"linkId": "L1"}},
 		{"/passkeys/link/deny", map[string]any{"linkId": "L1"}},
 	}
 	require.Len(t, got.Log, len(want), "%s", out)
@@ -164,4 +168,73 @@ func TestClientJSLinkHelpers(t *testing.T) {
 			require.Equal(t, w.body, got.Log[i].Body, w.url)
 		}
 	}
+}
+
+// TestClientJSReauth runs client.js in Node with a stubbed server that
+// answers 403 reauth_required until a re-authentication: revokeCredential,
+// register (adding a passkey) and fetch re-authenticate and retry once;
+// a second refusal, reauth: false and a declined beforeReauth throw;
+// upgrade() never prompts.
+func TestClientJSReauth(t *testing.T) {
+	node := nodeBinary(t)
+	out, err := exec.Command(node, "testdata/client_reauth.js", "client.js").Output()
+	require.NoError(t, err, "%s", out)
+	type step struct {
+		Result any              `json:"result"`
+		Error  string           `json:"error"`
+		Status float64          `json:"status"`
+		Log    []map[string]any `json:"log"`
+	}
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	parse := func(name string) step {
+		var s step
+		require.NoError(t, json.Unmarshal(got[name], &s), name)
+		return s
+	}
+	fetch := func(url, method string) map[string]any { return map[string]any{"url": url, "method": method} }
+	reauth := []map[string]any{fetch("/passkeys/reauth/begin", "POST"), {"get": "RE"}, fetch("/passkeys/reauth/finish", "POST")}
+	seq := func(parts ...[]map[string]any) []map[string]any {
+		var all []map[string]any
+		for _, p := range parts {
+			all = append(all, p...)
+		}
+		return all
+	}
+	del := []map[string]any{fetch("/passkeys/credentials/XY", "DELETE")}
+
+	s := parse("revoke")
+	require.Empty(t, s.Error)
+	require.Equal(t, seq(del, reauth, del), s.Log)
+
+	s = parse("register")
+	require.Empty(t, s.Error)
+	begin := []map[string]any{fetch("/passkeys/registration/begin", "POST")}
+	require.Equal(t, seq(begin, reauth, begin, []map[string]any{{"create": "modal"}, fetch("/passkeys/registration/finish", "POST")}), s.Log)
+
+	s = parse("fetch")
+	require.Empty(t, s.Error)
+	app := []map[string]any{fetch("/app/sensitive", "POST")}
+	require.Equal(t, seq(app, reauth, app), s.Log)
+	require.Equal(t, map[string]any{"ok": true}, s.Result)
+
+	s = parse("upgrade")
+	require.Empty(t, s.Error)
+	require.Nil(t, s.Result, "a silent upgrade gives up instead of prompting")
+	require.Equal(t, begin, s.Log)
+
+	s = parse("twice")
+	require.Equal(t, "reauth_required", s.Error, "retried once only")
+	require.EqualValues(t, 403, s.Status)
+	require.Equal(t, seq(del, reauth, del), s.Log)
+
+	for _, name := range []string{"off", "declined"} {
+		s = parse(name)
+		require.Equal(t, "reauth_required", s.Error, name)
+		require.Equal(t, del, s.Log, name)
+	}
+	s = parse("confirmed")
+	require.Empty(t, s.Error)
+	require.Equal(t, seq(del, reauth, del), s.Log)
+	require.JSONEq(t, "1", string(got["asked"]))
 }

@@ -79,9 +79,9 @@ func (h *Handler) checkFreshAuth(s session) error {
 // in the context for UserFromContext), and 403
 // {"error":"reauth_required"} when the session's last user-verified
 // authentication is older than maxAge (0: Options.FreshAuthMaxAge, or
-// DefaultFreshAuthMaxAge when that is negative). client.js's fetch helper
-// (webauthnkit.fetch) answers that 403 by re-authenticating and retrying
-// once. It always checks, whatever Options.FreshAuthMaxAge says; with
+// DefaultFreshAuthMaxAge when that is negative). client.js (wk.fetch, for the
+// application's own JSON routes) answers that 403 by re-authenticating and
+// retrying once. It always checks, whatever Options.FreshAuthMaxAge says; with
 // Options.CurrentUser it needs Options.AuthenticatedAt (without it every
 // request is refused: the time is unknown).
 func (h *Handler) RequireFreshAuth(maxAge time.Duration) func(http.Handler) http.Handler {

@@ -8,13 +8,14 @@ const log = [];
 let polls = [];
 let script = [];
 
-globalThis.PublicKeyCredential = { parseCreationOptionsFromJSON: (j) => j };
+globalThis.PublicKeyCredential = { parseCreationOptionsFromJSON: (j) => j, parseRequestOptionsFromJSON: (j) => j };
+let fresh = false;
 Object.defineProperty(globalThis, "navigator", {
   configurable: true,
   value: {
     credentials: {
       create: async () => ({ toJSON: () => ({ id: "AA", rawId: "AA", type: "public-key", response: { clientDataJSON: "" } }) }),
-      get: async () => null,
+      get: async () => ({ toJSON: () => ({ id: "AA", rawId: "AA", type: "public-key", response: { clientDataJSON: "", authenticatorData: "", signature: "" } }) }),
     },
   },
 });
@@ -38,6 +39,9 @@ globalThis.fetch = async (url, init) => {
     if (b.code !== "ABCD-EFGH") return json(404, { error: "link_not_found", message: "wrong code" });
     return json(200, { linkId: "L1", phrase: "amber otter", browser: "Chrome", os: "Linux" });
   }
+  if (url.endsWith("/link/approve") && !fresh) return json(403, { error: "reauth_required", message: "confirm it's you" });
+  if (url.endsWith("/reauth/begin")) return json(200, { publicKey: { challenge: "AA" } });
+  if (url.endsWith("/reauth/finish")) { fresh = true; return json(200, { user: { handle: "AA" } }); }
   if (url.endsWith("/registration/begin")) return json(200, { publicKey: { challenge: "AA", user: { id: "AA" } } });
   if (url.endsWith("/registration/finish")) return json(200, { user: { handle: "AA" }, newUser: false, linked: true });
   return json(200, {});
