@@ -108,8 +108,16 @@ func TestDeviceLinking(t *testing.T) {
 		t.Fatalf("B's own passkey signed in %q, want alice", got)
 	}
 
-	// The code is spent: opening the URL again fails on A.
-	alice.open(t, "/link#code="+code, "link")
+	// Signing out ended every session of the account (the built-in
+	// session keeps no per-device state), A's too: opening the approval
+	// URL again goes through the sign-in page, which comes back to it with
+	// the code; and the code is spent.
+	alice.open(t, "/link#code="+code, "signin")
+	if got := eval[string](t, alice, "location.search + location.hash"); got != "?next=link#code="+code {
+		t.Errorf("the sign-in page lost the way back: %q", got)
+	}
+	alice.do(t, chromedp.Click(chromedp.CSS("#passkey-signin")))
+	alice.waitPage(t, "link")
 	if got, _ := alice.waitError(t); got != "link_not_found" {
 		t.Errorf("replayed code: error %q, want link_not_found", got)
 	}
