@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/webauthnkit/webauthnkit/examples/passkeys/app"
@@ -154,5 +155,48 @@ func TestDeviceLinkingDeny(t *testing.T) {
 	other.waitFor(t, "a new code offered", `!document.querySelector("#link-restart").hidden`)
 	if got := other.sessionStatus(t); got != 401 {
 		t.Errorf("B's session = %d after a denial, want 401", got)
+	}
+}
+
+// TestCrossDeviceSignInOffersPasskey: a sign-in with a roaming
+// authenticator (here a USB key; a phone over the hybrid transport is
+// reported the same way, authenticatorAttachment "cross-platform") lands
+// on the passkeys page with the offer of a passkey on this device, which
+// then creates one with the device's own authenticator.
+func TestCrossDeviceSignInOffersPasskey(t *testing.T) {
+	e := newEnv(t)
+	tb := e.newTab(t, "kiosk", false)
+	key := authenticatorOptions()
+	key.Transport = webauthn.AuthenticatorTransportUsb
+	keyID := tb.addAuthenticator(t, key)
+
+	tb.open(t, "/signup", "signup")
+	tb.fill(t, "#username", "dora")
+	tb.do(t, chromedp.Click(chromedp.CSS("#create")))
+	tb.waitPage(t, "account")
+	if _, ok := eval[map[string]any](t, tb, `fetch("/passkeys/credentials").then(r => r.json())`)["credentials"]; !ok {
+		t.Fatal("no passkey list")
+	}
+	signOut(t, tb)
+
+	tb.do(t, chromedp.Click(chromedp.CSS("#passkey-signin")))
+	tb.waitPage(t, "account")
+	if got := eval[string](t, tb, "location.search"); got != "?notice=crossdevice" {
+		t.Fatalf("after a sign-in with a roaming authenticator: %q, want ?notice=crossdevice", got)
+	}
+	tb.waitFor(t, "the offer", `document.querySelector("#create-here") !== null`)
+	tb.screenshot(t, "cross-device-offer")
+
+	// This device's own (platform) authenticator; the key has its passkey
+	// already (excludeCredentials), so the new one is made here.
+	tb.setPresence(t, keyID, false)
+	here := tb.addAuthenticator(t, authenticatorOptions())
+	tb.do(t, chromedp.Click(chromedp.CSS("#create-here")))
+	tb.waitFor(t, "the added notice", `location.search === "?notice=added"`)
+	if n := len(tb.credentials(t, here)); n != 1 {
+		t.Fatalf("this device's authenticator holds %d passkeys, want 1", n)
+	}
+	if n := len(tb.serverCredentials(t)); n != 2 {
+		t.Fatalf("the account lists %d passkeys, want 2", n)
 	}
 }
