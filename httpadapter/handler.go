@@ -282,7 +282,7 @@ type route struct {
 
 // New returns a Handler serving rp. It fails if Options are invalid: no
 // CurrentUser and a SessionSecret shorter than 32 bytes, a negative
-// SessionTTL or MaxBodyBytes, or a malformed RelatedOrigins entry.
+// SessionTTL or MaxBodyBytes, a malformed RelatedOrigins entry or LinkURL.
 func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if rp == nil {
 		return nil, errors.New("httpadapter: New: RelyingParty is nil")
@@ -368,7 +368,9 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		"reauth/finish":       {classFinish, []string{http.MethodPost}, h.finishReauth},
 	}
 	h.accountRoutes()
-	h.linkRoutes()
+	if err := h.linkRoutes(); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

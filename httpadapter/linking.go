@@ -3,6 +3,7 @@ package httpadapter
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,12 +52,30 @@ const LinkPollInterval = 2 * time.Second
 // linkQRSize is the pixel size of the QR code's SVG (it scales without blur).
 const linkQRSize = 256
 
-func (h *Handler) linkRoutes() {
+// maxLinkURL bounds Options.LinkURL: with the origin and the code, the
+// QR code's text stays far below qrcode.MaxInput.
+const maxLinkURL = 512
+
+// linkRoutes checks Options.LinkURL and adds the device-linking endpoints.
+func (h *Handler) linkRoutes() error {
+	if l := h.opts.LinkURL; l != "" {
+		u, err := url.Parse(l)
+		ok := err == nil && len(l) <= maxLinkURL && u.Fragment == "" && !strings.Contains(l, "#") && u.User == nil
+		if ok && u.Scheme == "" {
+			ok = u.Host == "" && strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//")
+		} else if ok {
+			ok = (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+		}
+		if !ok {
+			return fmt.Errorf("httpadapter: Options.LinkURL %q: want a path like /link or an http(s) URL without a fragment, at most %d bytes", clip(l, 64), maxLinkURL)
+		}
+	}
 	h.routes["link/start"] = route{classBegin, []string{http.MethodPost}, h.startLink}
 	h.routes["link/poll"] = route{classManage, []string{http.MethodPost}, h.pollLink}
 	h.routes["link/lookup"] = route{classLink, []string{http.MethodPost}, h.lookupLink}
 	h.routes["link/approve"] = route{classLink, []string{http.MethodPost}, h.approveLink}
 	h.routes["link/deny"] = route{classLink, []string{http.MethodPost}, h.denyLink}
+	return nil
 }
 
 // StartLink serves POST link/start on its own, for routers.

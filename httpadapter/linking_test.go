@@ -192,6 +192,16 @@ func TestLinkQRCode(t *testing.T) {
 	e2 := newEnv(t, func(ec *envConfig) { ec.opts.LinkURL = "https://app.example/devices/approve" })
 	ls2 := startLink(t, e2.browser())
 	require.Equal(t, "https://app.example/devices/approve#code="+ls2.code, ls2.approvalURL)
+
+	// A malformed LinkURL is refused at New.
+	for _, bad := range []string{"link", "//evil.example/link", "/link#x", "javascript:alert(1)", "ftp://x/link", "https://u:p@x/link", "/" + strings.Repeat("a", 600)} {
+		_, err := httpadapter.New(e.rp, httpadapter.Options{SessionSecret: testSecret, LinkURL: bad})
+		require.Error(t, err, bad)
+	}
+	for _, good := range []string{"/link", "/devices/approve?from=qr", "https://app.example/link"} {
+		_, err := httpadapter.New(e.rp, httpadapter.Options{SessionSecret: testSecret, LinkURL: good})
+		require.NoError(t, err, good)
+	}
 }
 
 func TestLinkDeny(t *testing.T) {
