@@ -195,7 +195,11 @@ func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	u, _, err := h.signedInUser(w, r)
+	u, s, err := h.signedInUser(w, r)
+	if err == nil {
+		// A new set replaces the old one: a step-up, as for passkeys.
+		err = h.checkFreshAuth(s)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

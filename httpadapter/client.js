@@ -45,8 +45,9 @@
  *   await wk.reauth()                              // {user, authenticatedAt}: a passkey of the
  *                                                  // signed-in account, user verification required
  *   await wk.fetch("/app/sensitive", { method: "POST", body: {...} })  // the app's own JSON route
- * register() (adding a passkey), revokeCredential() and wk.fetch() answer a
- * 403 "reauth_required" by running reauth() and retrying the call once.
+ * register() (adding a passkey), revokeCredential(), generateRecoveryCodes()
+ * and wk.fetch() answer a 403 "reauth_required" by running reauth() and
+ * retrying the call once.
  * Client options: reauth: false (throw reauth_required instead), and
  * beforeReauth(err) (async; e.g. a "Confirm it's you" dialog whose button
  * gives Safari the user gesture it wants; resolve false to cancel).
@@ -658,7 +659,8 @@
     /** Signed in: a new set of recovery codes (the old set stops working).
      * Resolves to {codes}: show them once. */
     async function generateRecoveryCodes() {
-      return request(url("/recovery/codes"), "POST", {});
+      // Re-authenticates first when the server asks (step-up section).
+      return withReauth(function () { return request(url("/recovery/codes"), "POST", {}); });
     }
 
     /** Signed in: resolves to {left}, the unused recovery codes. */

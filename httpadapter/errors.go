@@ -33,6 +33,11 @@ const (
 // RetryAfterSeconds is the Retry-After sent with 503 store_unavailable.
 const RetryAfterSeconds = 5
 
+// RetryAfterBudgetSeconds is the Retry-After sent with a 429 of the core
+// (webauthnkit.ErrTooManyAttempts: the device-link lookup budget, which
+// refills at the end of its webauthnkit.LinkLookupWindow).
+const RetryAfterBudgetSeconds = 60
+
 // errorBody is the JSON of every error response.
 type errorBody struct {
 	Error   string  `json:"error"`
@@ -160,6 +165,10 @@ func writeErrorTo(log *slog.Logger, w http.ResponseWriter, r *http.Request, err 
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		log.WarnContext(r.Context(), "httpadapter: store unavailable", "path", r.URL.Path, "code", string(e.Code))
+	case status == http.StatusTooManyRequests:
+		// A core budget (device-link code lookups) that refills within its
+		// window; the message says when.
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterBudgetSeconds))
 	case status >= 500:
 		// e.Error() leaves out verification causes; store causes help operators.
 		log.ErrorContext(r.Context(), "httpadapter: internal error", "path", r.URL.Path, "err", e.Error())

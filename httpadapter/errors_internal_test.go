@@ -316,6 +316,64 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			},
 			want: webauthnkit.ErrCanceled, causes: []error{context.Canceled}, status: StatusClientClosedRequest,
 		},
+		{
+			name: "re-authentication with another account's passkey",
+			run: func(t *testing.T, l *layers) error {
+				alice, _ := l.signUp(t, "alice")
+				_, bobAuth := l.signUp(t, "bob")
+				b, err := l.rp.BeginReauth(ctx, alice.User.Handle)
+				require.NoError(t, err)
+				var m map[string]any
+				require.NoError(t, json.Unmarshal(b.Options, &m))
+				delete(m, "allowCredentials")
+				opts, err := json.Marshal(m)
+				require.NoError(t, err)
+				body, err := bobAuth.Login(opts)
+				require.NoError(t, err)
+				_, err = l.rp.FinishReauth(ctx, alice.User.Handle, b.CeremonyID, body)
+				return err
+			},
+			want: webauthnkit.ErrWrongUser, status: 401,
+		},
+		{
+			name: "re-authentication of an account without passkeys",
+			run: func(t *testing.T, l *layers) error {
+				u, err := l.rp.CreateUser(ctx, webauthnkit.NewUser{Name: "carol"})
+				require.NoError(t, err)
+				_, err = l.rp.BeginReauth(ctx, u.Handle)
+				return err
+			},
+			want: webauthnkit.ErrNoPasskey, status: 409,
+		},
+		{
+			name: "device approval without a fresh authentication",
+			run: func(t *testing.T, l *layers) error {
+				alice, _ := l.signUp(t, "alice")
+				return l.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: "x", UserHandle: alice.User.Handle})
+			},
+			want: webauthnkit.ErrReauthRequired, status: 403,
+		},
+		{
+			name: "unknown device link code",
+			run: func(t *testing.T, l *layers) error {
+				alice, _ := l.signUp(t, "alice")
+				_, err := l.rp.LookupLink(ctx, alice.User.Handle, "00000-00000")
+				return err
+			},
+			want: webauthnkit.ErrLinkNotFound, status: 404,
+		},
+		{
+			name: "device link lookups spent",
+			run: func(t *testing.T, l *layers) error {
+				alice, _ := l.signUp(t, "alice")
+				var err error
+				for range webauthnkit.LinkLookupLimit + 1 {
+					_, err = l.rp.LookupLink(ctx, alice.User.Handle, "00000-00000")
+				}
+				return err
+			},
+			want: webauthnkit.ErrTooManyAttempts, status: 429,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -343,7 +401,7 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 			assert.Equal(t, string(tc.want.Code), body.Error)
 			assert.NotEmpty(t, body.Message)
-			if tc.status == http.StatusServiceUnavailable {
+			if tc.status == http.StatusServiceUnavailable || tc.status == http.StatusTooManyRequests {
 				assert.NotEmpty(t, rec.Header().Get("Retry-After"))
 			}
 			if !errors.Is(err, webauthnkit.ErrInternal) && tc.status < 500 {

@@ -165,8 +165,8 @@ type Options struct {
 	// FreshAuthMaxAge is how recent the session's last user-verified
 	// authentication must be for the sensitive endpoints: adding a passkey
 	// to an account that has one (registration/begin when signed in),
-	// removing a passkey (DELETE credentials/{id}) and approving a device
-	// (device linking). Older: 403 {"error":"reauth_required"}, which
+	// removing a passkey (DELETE credentials/{id}), replacing the recovery
+	// codes (POST recovery/codes) and approving a device (device linking). Older: 403 {"error":"reauth_required"}, which
 	// client.js answers by re-authenticating (reauth/begin, reauth/finish)
 	// and retrying once. Default (0) DefaultFreshAuthMaxAge (5 minutes);
 	// negative turns these checks off. With CurrentUser the time comes
@@ -212,8 +212,9 @@ type Options struct {
 //	POST   reauth/begin         {} (signed in): re-authentication options (the account's passkeys, user verification required)
 //	POST   reauth/finish        body: credential.toJSON() -> {"user","authenticatedAt"}; the session records the time
 //
-// Adding a passkey to an account that has one, removing a passkey and
-// approving a device answer 403 {"error":"reauth_required"} when the
+// Adding a passkey to an account that has one, removing a passkey,
+// replacing the recovery codes and approving a device answer 403
+// {"error":"reauth_required"} when the
 // session's last user-verified authentication is older than
 // Options.FreshAuthMaxAge (stepup.go).
 //

@@ -18,7 +18,8 @@ import (
 // (Options.AuthenticatedAt, Options.OnReauth).
 //
 // Sensitive endpoints (adding a passkey to an account that has one,
-// removing a passkey, approving a device) answer
+// removing a passkey, replacing the recovery codes, approving a device)
+// answer
 // 403 {"error":"reauth_required"} when that time is older than
 // Options.FreshAuthMaxAge; client.js then runs the re-authentication
 // ceremony (reauth/begin, reauth/finish: a passkey of the signed-in
@@ -56,7 +57,9 @@ func (h *Handler) freshAuthOn() bool {
 // freshAuthFor returns what to pass to the core for an action that needs a
 // fresh authentication (webauthnkit.LinkApproval.AuthenticatedAt and
 // MaxAge): the session's time and Options.FreshAuthMaxAge, or a negative
-// max age when the check is off.
+// max age when the check is off. For the device-link approval endpoint.
+//
+//lint:ignore U1000 used by the device-linking endpoints, built on this API
 func (h *Handler) freshAuthFor(s session) (time.Time, time.Duration) {
 	if !h.freshAuthOn() {
 		return time.Time{}, -1

@@ -213,3 +213,19 @@ func TestStepUpWithCurrentUser(t *testing.T) {
 	r, _ = b.addPasskey()
 	require.Equal(t, http.StatusOK, r.status, r.String())
 }
+
+// Replacing the recovery codes is a sensitive action too.
+func TestStepUpRecoveryCodes(t *testing.T) {
+	ae := newAccountEnv(t)
+	b := ae.browser()
+	b.mustSignUp("carol")
+	ae.clock.Advance(httpadapter.DefaultFreshAuthMaxAge + time.Second)
+	r := b.post("/recovery/codes", map[string]any{})
+	require.Equal(t, http.StatusForbidden, r.status, r.String())
+	require.Equal(t, "reauth_required", r.code())
+	require.Equal(t, http.StatusOK, b.call(http.MethodGet, "/recovery/codes", nil).status, "reading the count needs no step-up")
+	require.Equal(t, http.StatusOK, b.reauth().status)
+	r = b.post("/recovery/codes", map[string]any{})
+	require.Equal(t, http.StatusOK, r.status, r.String())
+	require.NotEmpty(t, r.json["codes"])
+}
