@@ -565,8 +565,9 @@ func describeRateLimit(rl httpadapter.RateLimit) string {
 		}
 		return fmt.Sprintf("%g/%d", r.PerSecond, r.Burst)
 	}
-	d := fmt.Sprintf("per client: begin %s, finish %s, manage %s (per second/burst)",
-		pick(rl.Begin, httpadapter.DefaultBeginRate), pick(rl.Finish, httpadapter.DefaultFinishRate), pick(rl.Manage, httpadapter.DefaultManageRate))
+	d := fmt.Sprintf("per client: begin %s, finish %s, manage %s, device linking %s (per second/burst)",
+		pick(rl.Begin, httpadapter.DefaultBeginRate), pick(rl.Finish, httpadapter.DefaultFinishRate), pick(rl.Manage, httpadapter.DefaultManageRate),
+		pick(rl.Link, httpadapter.DefaultLinkRate))
 	if len(rl.TrustedProxies) > 0 {
 		d += "; trusted proxies " + strings.Join(rl.TrustedProxies, " ")
 	}
