@@ -141,7 +141,7 @@ func (h *Handler) startLink(w http.ResponseWriter, r *http.Request) {
 	approval := h.linkApprovalURL(r, ls.Code)
 	modules, err := qrcode.Modules(approval)
 	if err != nil {
-		h.fail(w, r, err) // 500: Options.LinkURL is far too long
+		h.fail(w, r, err) // cannot happen: New bounds Options.LinkURL
 		return
 	}
 	svg := qrcode.SVG(modules, linkQRSize)
