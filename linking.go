@@ -325,8 +325,14 @@ func (rp *RelyingParty) LookupLink(ctx context.Context, userHandle []byte, code 
 	if err != nil {
 		return nil, err
 	}
+	pending := *rec
 	rec.Kind, rec.UserHandle = linkKindBound, bytes.Clone(userHandle)
 	if err := rp.putLinkRecord(ctx, linkBoundKey(rec.LinkID, userHandle), rec); err != nil {
+		// Put the code back (best effort) so that a store hiccup does not
+		// lose the request: the lookup failed, the code stays usable.
+		if perr := rp.putLinkRecord(ctx, linkCodeKey(norm), &pending); perr != nil {
+			rp.log.WarnContext(ctx, "webauthnkit: could not restore a link code after a failed lookup", "err", perr)
+		}
 		return nil, rp.storeErr(ctx, "PutCeremony", err)
 	}
 	return &LinkRequest{
@@ -403,6 +409,11 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 		ev.Type, ev.Username = EventLinkApproved, u.Name
 	}
 	if err := rp.putLinkRecord(ctx, linkDecisionKey(rec.Decision), dec); err != nil {
+		// Undecided after all: put the request back (best effort) so that
+		// the user can retry.
+		if perr := rp.putLinkRecord(ctx, linkBoundKey(linkID, u.Handle), rec); perr != nil {
+			rp.log.WarnContext(ctx, "webauthnkit: could not restore a link request after a failed decision", "err", perr)
+		}
 		return rp.storeErr(ctx, "PutCeremony", err)
 	}
 	rp.emit(ctx, ev)
@@ -562,7 +573,9 @@ func (rp *RelyingParty) takeLinkRecord(ctx context.Context, key, kind string) (*
 // spendLookup claims one of the account's LinkLookupLimit lookup slots of
 // the current window: PutCeremony is an atomic claim (ErrDuplicate when
 // taken), so concurrent lookups never get more than the limit between
-// them. The i-th lookup of a window costs i puts.
+// them. The i-th lookup of a window costs i puts, and a refused one
+// LinkLookupLimit (the adapter's per-client rate limit bounds how often a
+// session can ask).
 func (rp *RelyingParty) spendLookup(ctx context.Context, handle []byte) error {
 	now := rp.cfg.Now()
 	secs := int64(LinkLookupWindow / time.Second)
