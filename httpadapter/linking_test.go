@@ -16,6 +16,7 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/internal/backendtest"
+	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 )
 
 const chromeLinuxUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
@@ -457,5 +458,39 @@ func TestLinkApprovalNotice(t *testing.T) {
 	require.Contains(t, m.Text, "tricked")
 	require.NotContains(t, m.Text, ls.code)
 	require.NotContains(t, m.Text, ls.phrase)
+	linkedDevice(t, b, "alice")
+}
+
+// The store down: every link endpoint answers 503 store_unavailable with
+// Retry-After; link/start sets no cookie, and B's poll keeps its cookie,
+// so the request goes on once the store is back.
+func TestLinkStoreUnavailable(t *testing.T) {
+	e := newEnv(t)
+	a := e.browser()
+	a.mustSignUp("alice")
+	b := e.browser()
+	ls := startLink(t, b)
+
+	e.store.Fail(storewrap.ErrDown)
+	r := e.browser().post("/link/start", map[string]any{})
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r)
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	require.Nil(t, setCookies(r.header)[httpadapter.LinkCookie])
+	r = poll(t, b)
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r)
+	require.Nil(t, setCookies(r.header)[httpadapter.LinkCookie], "the poll token is kept")
+	for path, body := range map[string]any{
+		"/link/lookup":  map[string]any{"code": ls.code},
+		"/link/approve": map[string]any{"linkId": ls.linkID},
+		"/link/deny":    map[string]any{"linkId": ls.linkID},
+	} {
+		r := a.post(path, body)
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "%s: %s", path, r)
+	}
+	e.store.Fail(nil)
+
+	require.Equal(t, "pending", poll(t, b).json["status"])
+	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
+	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
 	linkedDevice(t, b, "alice")
 }
