@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -493,4 +494,54 @@ func TestLinkStoreUnavailable(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
 	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
 	linkedDevice(t, b, "alice")
+}
+
+// With the app's own session (CurrentUser, AuthenticatedAt): the
+// approval's freshness comes from AuthenticatedAt, and the new device's
+// registration sets no built-in cookie; OnRegister sees the link grant's
+// purpose, to sign the new device in.
+func TestLinkWithAppSession(t *testing.T) {
+	var authAt atomic.Int64 // Unix seconds; 0: never
+	var purposes []string
+	var mu sync.Mutex
+	e := appEnv(t, func(c *envConfig) {
+		c.opts.AuthenticatedAt = func(r *http.Request) time.Time {
+			if s := authAt.Load(); s > 0 {
+				return time.Unix(s, 0)
+			}
+			return time.Time{}
+		}
+		c.opts.OnRegister = func(w http.ResponseWriter, r *http.Request, reg *webauthnkit.Registration) error {
+			mu.Lock()
+			purposes = append(purposes, reg.GrantPurpose)
+			mu.Unlock()
+			return nil
+		}
+	})
+	a := e.browser()
+	a.header.Set("X-App-User", base64.RawURLEncoding.EncodeToString(appUserHandle))
+	first := a.post("/registration/finish", a.registerResponse(map[string]any{}))
+	require.Equal(t, http.StatusOK, first.status, "%s", first)
+
+	b := e.browser()
+	ls := startLink(t, b)
+	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
+	r := a.post("/link/approve", map[string]any{"linkId": ls.linkID})
+	require.Equal(t, http.StatusForbidden, r.status, "no authentication time on record: %s", r)
+	require.Equal(t, "reauth_required", r.code())
+	authAt.Store(e.clock.Now().Unix())
+	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
+
+	p := poll(t, b)
+	require.Equal(t, "approved", p.json["status"], "%s", p)
+	reg := b.post("/registration/finish", b.registerResponse(map[string]any{"grant": p.json["grant"]}))
+	require.Equal(t, http.StatusOK, reg.status, "%s", reg)
+	require.Equal(t, true, reg.json["linked"])
+	require.Equal(t, base64.RawURLEncoding.EncodeToString(appUserHandle), field(reg.json, "user", "handle"))
+	for name := range setCookies(reg.header) {
+		require.NotContains(t, name, "session", "no built-in session with CurrentUser")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"", webauthnkit.LinkGrantPurpose}, purposes)
 }
