@@ -32,7 +32,7 @@
  *
  * Device linking (docs/device-linking.md): on the new device (signed out)
  *   const l = await wk.startLink()   // {code, phrase, approvalUrl, qrCode, expiresAt, interval}
- *   const { grant } = await wk.waitForLink({ interval: l.interval, signal })  // polls with backoff
+ *   const { grant } = await wk.waitForLink({ interval: l.interval, expiresAt: l.expiresAt, signal })
  *   await wk.completeLink(grant)     // this device's own passkey; signs in
  * and on the signed-in device
  *   const req = await wk.lookupLink(code)   // {linkId, phrase, browser, os, createdAt, expiresAt}
@@ -807,7 +807,9 @@
 
     /** B: waits for the outcome, polling with backoff (from the server's
      * interval, times 1.5 up to opts.maxInterval seconds, default 10; a
-     * 429 waits its Retry-After). opts.signal (an AbortSignal) stops it
+     * 429 waits its Retry-After; network errors are retried).
+     * opts.expiresAt (startLink's) ends the wait a minute after it even if
+     * the server cannot be reached. opts.signal (an AbortSignal) stops it
      * (code "aborted"); opts.onPoll(status) sees each answer. Resolves to
      * {status: "approved", grant} for completeLink; throws code
      * "link_denied" or "link_expired" otherwise. */
@@ -815,7 +817,9 @@
       opts = opts || {};
       var delay = Math.max(Number(opts.interval) || 2, 0.05);
       var ceiling = Math.max(Number(opts.maxInterval) || 10, delay);
+      var deadline = opts.expiresAt ? Date.parse(opts.expiresAt) + 60000 : NaN;
       for (;;) {
+        if (Date.now() > deadline) throw new WebauthnkitError("link_expired", "the request expired; start again");
         await sleep(delay * 1000, opts.signal);
         var res;
         try {

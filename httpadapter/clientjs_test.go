@@ -125,8 +125,9 @@ func TestClientJSLinkHelpers(t *testing.T) {
 			Method string         `json:"method"`
 			Body   map[string]any `json:"body"`
 		} `json:"log"`
-		Registered map[string]any `json:"registered"`
-		Looked     map[string]any `json:"looked"`
+		Registered        map[string]any `json:"registered"`
+		Looked            map[string]any `json:"looked"`
+		PollsPastDeadline int            `json:"pollsPastDeadline"`
 	}
 	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
 	require.Equal(t, "amber otter", got.Started["phrase"])
@@ -140,6 +141,8 @@ func TestClientJSLinkHelpers(t *testing.T) {
 	require.GreaterOrEqual(t, got.Gaps[4], 990.0)
 	require.Equal(t, "link_denied", got.Outcomes["denied"]["code"])
 	require.Equal(t, "link_expired", got.Outcomes["expired"]["code"])
+	require.Equal(t, "link_expired", got.Outcomes["pastDeadline"]["code"])
+	require.Zero(t, got.PollsPastDeadline, "no poll after the deadline")
 	require.Equal(t, "aborted", got.Outcomes["aborted"]["code"])
 	require.Equal(t, "link_not_found", got.Outcomes["badCode"]["code"])
 	require.Equal(t, true, got.Registered["linked"])

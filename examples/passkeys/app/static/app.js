@@ -760,7 +760,7 @@
       $("#link-expires").textContent = exp.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
       pendingBox.hidden = false;
       try {
-        var res = await wk.waitForLink({ interval: l.interval, signal: ctl.signal });
+        var res = await wk.waitForLink({ interval: l.interval, expiresAt: l.expiresAt, signal: ctl.signal });
         grant = res.grant;
         pendingBox.hidden = true;
         approvedBox.hidden = false;
