@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -544,4 +545,45 @@ func TestLinkWithAppSession(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []string{"", webauthnkit.LinkGrantPurpose}, purposes)
+}
+
+// BenchmarkLinkStart is POST link/start through the adapter (core record,
+// QR code, cookie, JSON) against a pending POST link/poll, over memstore:
+// the cost of the QR code is what sets link/start apart.
+func BenchmarkLinkStart(b *testing.B) {
+	e := newEnv(b)
+	h := e.h
+	req := func(path string, cookie *http.Cookie) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/"+path, strings.NewReader("{}"))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Origin", e.origin)
+		r.Header.Set("User-Agent", chromeLinuxUA)
+		if cookie != nil {
+			r.AddCookie(cookie)
+		}
+		return r
+	}
+	b.Run("start", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req("link/start", nil))
+			if w.Code != http.StatusOK {
+				b.Fatal(w.Code, w.Body.String())
+			}
+		}
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req("link/start", nil))
+	cookie := setCookies(w.Header())[httpadapter.LinkCookie]
+	b.Run("poll", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req("link/poll", cookie))
+			if w.Code != http.StatusOK {
+				b.Fatal(w.Code, w.Body.String())
+			}
+		}
+	})
 }
