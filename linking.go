@@ -54,11 +54,13 @@ import (
 // minutes, is never checkable offline (keyed hash, key outside the store),
 // and every signed-in account may make at most LinkLookupLimit lookups per
 // LinkLookupWindow (right or wrong), on top of the HTTP adapter's per-IP
-// limits. An attacker with n accounts guessing for the 10 minutes of a
-// code hits one of L live codes with probability at most
-// n·LinkLookupLimit·L/2^50 (about 10^-12 per account for L = 100). And a
-// hit gains the attacker no access to anyone's account: it binds a
-// stranger's new device to the attacker's own account.
+// limits. The 10 minutes of a code overlap at most two windows, so an
+// attacker with n accounts hits one of L live codes with probability at
+// most n·2·LinkLookupLimit·L/2^50 per 10 minutes (about 2·10^-12 per
+// account for L = 100 live requests). And a hit gains the attacker no
+// access to anyone's account: it binds a stranger's new device to the
+// attacker's own account (the stranger's own approving device then finds
+// the code spent, which the demo reports as link_not_found).
 //
 // What the match phrase defends: that the request approved on A is the
 // one on the screen of the device in the user's hand (a mistyped code

@@ -44,6 +44,8 @@ func routes(h *httpadapter.Handler) http.Handler {
 		r.Delete("/credentials/{id}", h.RevokeCredential())
 		r.Get("/session", h.Session())
 		r.Post("/logout", h.Logout())
+		r.Post("/reauth/begin", h.BeginReauth())
+		r.Post("/reauth/finish", h.FinishReauth())
 		r.Get("/client.js", h.ClientJS())
 	})
 	r.Method(http.MethodGet, "/.well-known/webauthn", h.WellKnown())

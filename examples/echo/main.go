@@ -44,6 +44,8 @@ func routes(h *httpadapter.Handler) *echo.Echo {
 	g.DELETE("/credentials/:id", echo.WrapHandler(h.RevokeCredential()))
 	g.GET("/session", echo.WrapHandler(h.Session()))
 	g.POST("/logout", echo.WrapHandler(h.Logout()))
+	g.POST("/reauth/begin", echo.WrapHandler(h.BeginReauth()))
+	g.POST("/reauth/finish", echo.WrapHandler(h.FinishReauth()))
 	g.GET("/client.js", echo.WrapHandler(h.ClientJS()))
 	e.GET("/.well-known/webauthn", echo.WrapHandler(h.WellKnown()))
 

@@ -42,6 +42,8 @@ func routes(h *httpadapter.Handler) *gin.Engine {
 	g.DELETE("/credentials/:id", gin.WrapH(h.RevokeCredential()))
 	g.GET("/session", gin.WrapH(h.Session()))
 	g.POST("/logout", gin.WrapH(h.Logout()))
+	g.POST("/reauth/begin", gin.WrapH(h.BeginReauth()))
+	g.POST("/reauth/finish", gin.WrapH(h.FinishReauth()))
 	g.GET("/client.js", gin.WrapH(h.ClientJS()))
 	r.GET("/.well-known/webauthn", gin.WrapH(h.WellKnown()))
 

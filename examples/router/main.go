@@ -38,6 +38,8 @@ func routes(h *httpadapter.Handler, log *slog.Logger) http.Handler {
 	mux.Handle("DELETE /passkeys/credentials/{id}", h.RevokeCredential())
 	mux.Handle("GET /passkeys/session", h.Session())
 	mux.Handle("POST /passkeys/logout", h.Logout())
+	mux.Handle("POST /passkeys/reauth/begin", h.BeginReauth())
+	mux.Handle("POST /passkeys/reauth/finish", h.FinishReauth())
 	mux.Handle("GET /passkeys/client.js", h.ClientJS())
 	mux.Handle("GET /.well-known/webauthn", h.WellKnown())
 

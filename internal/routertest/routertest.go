@@ -118,6 +118,16 @@ func Journey(t *testing.T, b *Browser) (credentialID string) {
 	}
 	b.Expect("DELETE", "/passkeys/credentials/"+reg.Credential.ID, []byte(`{}`), http.StatusConflict)
 
+	// Step-up re-authentication through the router (reauth/begin and
+	// reauth/finish share the ceremony cookie's prefix).
+	resp, err = device.Login(b.Expect("POST", "/passkeys/reauth/begin", []byte(`{}`), http.StatusOK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Expect("POST", "/passkeys/reauth/finish", resp, http.StatusOK); !bytes.Contains(got, []byte(`"authenticatedAt"`)) {
+		t.Errorf("reauth/finish answered %s", got)
+	}
+
 	// Sign out, then sign in with the passkey (usernameless).
 	b.Expect("POST", "/passkeys/logout", []byte(`{}`), http.StatusNoContent)
 	b.Expect("GET", "/api/me", nil, http.StatusUnauthorized)
