@@ -3,6 +3,7 @@ package httpadapter_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"github.com/webauthnkit/webauthnkit/httpadapter"
 	"github.com/webauthnkit/webauthnkit/internal/backendtest"
 	"github.com/webauthnkit/webauthnkit/internal/storewrap"
+	"github.com/webauthnkit/webauthnkit/memstore"
+	"github.com/webauthnkit/webauthnkit/webauthntest"
 )
 
 const chromeLinuxUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
@@ -584,6 +587,62 @@ func BenchmarkLinkStart(b *testing.B) {
 			if w.Code != http.StatusOK {
 				b.Fatal(w.Code, w.Body.String())
 			}
+		}
+	})
+}
+
+// FuzzLinkEndpoints sends arbitrary bodies to every link endpoint and
+// arbitrary poll-token cookies, signed in as alice: no answer is a 5xx or
+// an error without JSON, and the pending request of another device is
+// never decided by it.
+func FuzzLinkEndpoints(f *testing.F) {
+	store, err := memstore.New()
+	require.NoError(f, err)
+	f.Cleanup(func() { _ = store.Close() })
+	rp, err := webauthnkit.New(webauthnkit.Config{RPID: "example.com", Origins: []string{fuzzOrigin}, Credentials: store, Ceremonies: store})
+	require.NoError(f, err)
+	h, err := httpadapter.New(rp, httpadapter.Options{SessionSecret: testSecret, RateLimit: httpadapter.RateLimit{Disabled: true}})
+	require.NoError(f, err)
+	mux := http.NewServeMux()
+	mux.Handle("/passkeys/", http.StripPrefix("/passkeys", h))
+	ft := &fuzzTarget{rp: rp, h: mux, dev: webauthntest.New()}
+	cookie, opts := ft.begin(f, "/registration/begin", `{"username":"alice"}`)
+	reg, err := ft.dev.Register(opts)
+	require.NoError(f, err)
+	w := ft.post("/registration/finish", reg, cookie)
+	require.Equal(f, http.StatusOK, w.Code, w.Body.String())
+	session := setCookies(w.Header())[httpadapter.SessionCookieSecure]
+	w = ft.post("/link/start", []byte(`{}`))
+	require.Equal(f, http.StatusOK, w.Code, w.Body.String())
+	pollCookie := setCookies(w.Header())[httpadapter.LinkCookie]
+	require.NotNil(f, pollCookie)
+
+	paths := []string{"/link/start", "/link/poll", "/link/lookup", "/link/approve", "/link/deny"}
+	for i := range paths {
+		for _, s := range []string{`{}`, `{"code":"AAAAA-AAAAA"}`, `{"linkId":"x"}`, `{"code":null}`, `[]`, ``, `{"code":"` + strings.Repeat("Z", 200) + `"}`, `{"linkId":1}`} {
+			f.Add(uint8(i), []byte(s), "", true)
+		}
+		f.Add(uint8(i), []byte(`{}`), pollCookie.Value[:len(pollCookie.Value)/2], false)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, body []byte, token string, signedIn bool) {
+		path := paths[int(which)%len(paths)]
+		var cookies []*http.Cookie
+		if signedIn {
+			cookies = append(cookies, session)
+		}
+		if c := (&http.Cookie{Name: httpadapter.LinkCookie, Value: token}); token != "" && c.Valid() == nil {
+			cookies = append(cookies, c)
+		}
+		w := ft.post(path, body, cookies...)
+		checkAnswer(t, w, body)
+		if w.Code == http.StatusOK && !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("invalid JSON answer: %s", w.Body.String())
+		}
+		w = ft.post("/link/poll", []byte(`{}`), pollCookie)
+		var p struct{ Status string }
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), w.Body.String())
+		if p.Status != "pending" {
+			t.Fatalf("the other device's request was decided: %s", w.Body.String())
 		}
 	})
 }
