@@ -20,6 +20,9 @@ const (
 	KindRecoveryStarted   Kind = mail.TemplateRecoveryStarted
 	KindRecoveryCompleted Kind = mail.TemplateRecoveryCompleted
 	KindEmailChanged      Kind = mail.TemplateEmailChanged
+	// KindDeviceLinked: a signed-in device approved a new device (device
+	// linking; httpadapter sends it on approval).
+	KindDeviceLinked Kind = mail.TemplateDeviceLinked
 )
 
 // NotifyData is what a notice shows; every field is optional.
@@ -39,7 +42,7 @@ type NotifyData struct {
 // ErrInvalidArgument, ErrRateLimited, ErrMailUnavailable, ErrStore.
 func (a *Accounts) Notify(ctx context.Context, handle []byte, kind Kind, d NotifyData) error {
 	switch kind {
-	case KindPasskeyAdded, KindPasskeyRemoved, KindRecoveryStarted, KindRecoveryCompleted, KindEmailChanged:
+	case KindPasskeyAdded, KindPasskeyRemoved, KindRecoveryStarted, KindRecoveryCompleted, KindEmailChanged, KindDeviceLinked:
 	default:
 		return invalidArgument("unknown notification kind")
 	}

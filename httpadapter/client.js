@@ -30,6 +30,14 @@
  * A wrong code throws code "invalid_code"; too many tries "too_many_attempts"
  * (429, retryAfter); mail down "mail_unavailable" (503, retryAfter).
  *
+ * Device linking (docs/device-linking.md): on the new device (signed out)
+ *   const l = await wk.startLink()   // {code, phrase, approvalUrl, qrCode, expiresAt, interval}
+ *   const { grant } = await wk.waitForLink({ interval: l.interval, expiresAt: l.expiresAt, signal })
+ *   await wk.completeLink(grant)     // this device's own passkey; signs in
+ * and on the signed-in device
+ *   const req = await wk.lookupLink(code)   // {linkId, phrase, browser, os, createdAt, expiresAt}
+ *   await wk.approveLink(req); await wk.denyLink(req)
+ *
  * Failures throw webauthnkit.Error {code, message, status}; a rate-limited
  * request (code "rate_limited", status 429) also has retryAfter (seconds).
  *
@@ -731,7 +739,7 @@
       return withReauth(function () { return request(String(path), method, init.body); });
     }
 
-    return Object.freeze({
+    return Object.freeze(Object.assign(linkMethods(request, url, register, withReauth), {
       base: base,
       reauth: reauth,
       fetch: fetchJSON,
@@ -755,7 +763,125 @@
       revokeCredential: revokeCredential,
       updateUser: updateUser,
       logout: logout,
+    }));
+  }
+
+  // ---- device linking (httpadapter link/*) ---------------------------------------
+
+  function sleep(ms, abortSignal) {
+    return new Promise(function (resolve, reject) {
+      if (abortSignal && abortSignal.aborted) {
+        reject(new WebauthnkitError("aborted", "the operation was aborted"));
+        return;
+      }
+      var timer = setTimeout(done, ms);
+      function done() {
+        if (abortSignal) abortSignal.removeEventListener("abort", onAbort);
+        resolve();
+      }
+      function onAbort() {
+        clearTimeout(timer);
+        reject(new WebauthnkitError("aborted", "the operation was aborted"));
+      }
+      if (abortSignal) abortSignal.addEventListener("abort", onAbort);
     });
+  }
+
+  // linkMethods are the client's device-linking helpers: on the new device
+  // (B, not signed in) startLink, waitForLink, completeLink; on the
+  // signed-in device (A) lookupLink, approveLink, denyLink.
+  function linkMethods(request, url, register, withReauth) {
+    function str(v) {
+      return String(v === undefined || v === null ? "" : v);
+    }
+
+    // approveLink / denyLink take lookupLink's result or its linkId.
+    function linkIdBody(link) {
+      return { linkId: str(link && typeof link === "object" ? link.linkId : link) };
+    }
+
+    /** B: starts a link request. Resolves to {code, phrase, approvalUrl,
+     * qrCode (a data: URL of an SVG image), expiresAt, interval (seconds
+     * between polls)}. The poll token stays in an HttpOnly cookie. */
+    async function startLink() {
+      return request(url("/link/start"), "POST", {});
+    }
+
+    /** B: waits for the outcome, polling with backoff (from the server's
+     * interval, times 1.5 up to opts.maxInterval seconds, default 10; a
+     * 429 waits its Retry-After; network errors are retried).
+     * opts.expiresAt (startLink's) ends the wait a minute after it even if
+     * the server cannot be reached. opts.signal (an AbortSignal) stops it
+     * (code "aborted"); opts.onPoll(status) sees each answer. Resolves to
+     * {status: "approved", grant} for completeLink; throws code
+     * "link_denied" or "link_expired" otherwise. */
+    async function waitForLink(opts) {
+      opts = opts || {};
+      var delay = Math.max(Number(opts.interval) || 2, 0.05);
+      var ceiling = Math.max(Number(opts.maxInterval) || 10, delay);
+      var deadline = opts.expiresAt ? Date.parse(opts.expiresAt) + 60000 : NaN;
+      for (;;) {
+        if (Date.now() > deadline) throw new WebauthnkitError("link_expired", "the request expired; start again");
+        await sleep(delay * 1000, opts.signal);
+        var res;
+        try {
+          res = await request(url("/link/poll"), "POST", {}, opts.signal);
+        } catch (e) {
+          if (e && e.code === "rate_limited" && e.retryAfter) {
+            delay = Math.min(Math.max(delay, e.retryAfter), Math.max(ceiling, e.retryAfter));
+            continue;
+          }
+          if (e && e.code === "network") {
+            delay = Math.min(delay * 2, ceiling);
+            continue;
+          }
+          throw e;
+        }
+        callback(opts.onPoll, res.status);
+        if (res.status === "approved") return res;
+        if (res.status === "denied") throw new WebauthnkitError("link_denied", "the request was denied on the signed-in device", 200, res);
+        if (res.status === "expired") throw new WebauthnkitError("link_expired", "the request expired; start again", 200, res);
+        delay = Math.min(delay * 1.5, ceiling);
+      }
+    }
+
+    /** B, after approval: creates this device's own passkey with the grant
+     * (one passkey, for the approving account) and signs in. Resolves to
+     * {user, credential, newUser, linked}. */
+    async function completeLink(grant, opts) {
+      opts = opts || {};
+      return register({ grant: grant, name: opts.name });
+    }
+
+    /** A (signed in): what a code stands for; binds the request to this
+     * account and spends the code. Resolves to {linkId, phrase, browser,
+     * os, createdAt, expiresAt}. A wrong, used or expired code throws
+     * "link_not_found"; too many lookups "too_many_attempts". */
+    async function lookupLink(code) {
+      return request(url("/link/lookup"), "POST", { code: str(code) });
+    }
+
+    /** A: approves the looked-up request (lookupLink's result or its
+     * linkId). Needs a fresh user-verified sign-in: on 403 reauth_required
+     * it re-authenticates (reauth()) and retries once, as register does. */
+    async function approveLink(link) {
+      var body = linkIdBody(link);
+      return withReauth(function () { return request(url("/link/approve"), "POST", body); });
+    }
+
+    /** A: denies the looked-up request. */
+    async function denyLink(link) {
+      return request(url("/link/deny"), "POST", linkIdBody(link));
+    }
+
+    return {
+      startLink: startLink,
+      waitForLink: waitForLink,
+      completeLink: completeLink,
+      lookupLink: lookupLink,
+      approveLink: approveLink,
+      denyLink: denyLink,
+    };
   }
 
   global.webauthnkit = Object.freeze({

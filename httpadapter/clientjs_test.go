@@ -105,6 +105,74 @@ func nodeBinary(t *testing.T) string {
 	return node
 }
 
+// TestClientJSLinkHelpers runs the device-linking helpers of client.js in
+// Node with a stubbed fetch: waitForLink polls with a growing delay up to
+// its ceiling, waits out a 429's Retry-After, resolves on "approved" and
+// throws link_denied / link_expired / aborted; completeLink registers with
+// the grant; lookup posts the code, approve and deny the link ID, and
+// approve answers 403 reauth_required by re-authenticating and retrying.
+func TestClientJSLinkHelpers(t *testing.T) {
+	node := nodeBinary(t)
+	out, err := exec.Command(node, "testdata/client_link.js", "client.js").Output()
+	require.NoError(t, err, "%s", out)
+	var got struct {
+		Outcomes map[string]map[string]any `json:"outcomes"`
+		Started  map[string]any            `json:"started"`
+		Gaps     []float64                 `json:"gaps"`
+		Seen     []string                  `json:"seen"`
+		Log      []struct {
+			URL    string         `json:"url"`
+			Method string         `json:"method"`
+			Body   map[string]any `json:"body"`
+		} `json:"log"`
+		Registered        map[string]any `json:"registered"`
+		Looked            map[string]any `json:"looked"`
+		PollsPastDeadline int            `json:"pollsPastDeadline"`
+	}
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	require.Equal(t, "amber otter", got.Started["phrase"])
+	require.Equal(t, map[string]any{"ok": map[string]any{"status": "approved", "grant": "G"}}, got.Outcomes["approved"])
+	require.Equal(t, []string{"pending", "pending", "pending", "approved"}, got.Seen, "a 429 is not an answer")
+	require.Len(t, got.Gaps, 5, "%v", got.Gaps)
+	// 50 ms, 75 ms, then the 120 ms ceiling; after the 429, its Retry-After (1 s).
+	require.InDelta(t, 50, got.Gaps[0], 40)
+	require.Greater(t, got.Gaps[1], got.Gaps[0]-5)
+	require.InDelta(t, 120, got.Gaps[3], 60)
+	require.GreaterOrEqual(t, got.Gaps[4], 990.0)
+	require.Equal(t, "link_denied", got.Outcomes["denied"]["code"])
+	require.Equal(t, "link_expired", got.Outcomes["expired"]["code"])
+	require.Equal(t, "link_expired", got.Outcomes["pastDeadline"]["code"])
+	require.Zero(t, got.PollsPastDeadline, "no poll after the deadline")
+	require.Equal(t, "aborted", got.Outcomes["aborted"]["code"])
+	require.Equal(t, "link_not_found", got.Outcomes["badCode"]["code"])
+	require.Equal(t, true, got.Registered["linked"])
+	require.Equal(t, "Linux", got.Looked["os"])
+	type call struct {
+		url  string
+		body map[string]any
+	}
+	want := []call{
+		{"/passkeys/link/start", map[string]any{}},
+		{"/passkeys/registration/begin", map[string]any{"grant": "G", "name": "Laptop"}},
+		{"/passkeys/registration/finish", nil},
+		{"/passkeys/link/lookup", map[string]any{"code": "WRONG"}},
+		{"/passkeys/link/lookup", map[string]any{"code": "ABCD-EFGH"}},
+		{"/passkeys/link/approve", map[string]any{"linkId": "L1"}},
+		{"/passkeys/reauth/begin", map[string]any{}},
+		{"/passkeys/reauth/finish", nil},
+		{"/passkeys/link/approve", map[string]any{"linkId": "L1"}},
+		{"/passkeys/link/deny", map[string]any{"linkId": "L1"}},
+	}
+	require.Len(t, got.Log, len(want), "%s", out)
+	for i, w := range want {
+		require.Equal(t, w.url, got.Log[i].URL)
+		require.Equal(t, "POST", got.Log[i].Method, w.url)
+		if w.body != nil {
+			require.Equal(t, w.body, got.Log[i].Body, w.url)
+		}
+	}
+}
+
 // TestClientJSReauth runs client.js in Node with a stubbed server that
 // answers 403 reauth_required until a re-authentication: revokeCredential,
 // register (adding a passkey) and fetch re-authenticate and retry once;

@@ -164,10 +164,12 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	// A recovery signs the user in, as a sign-up does.
+	// A recovery signs the user in, as a sign-up does, and so does the
+	// passkey of a device linked by approval.
 	recovered := reg.GrantPurpose == account.GrantPurposeRecovery
+	linked := reg.GrantPurpose == webauthnkit.LinkGrantPurpose
 	var cookie string
-	if h.opts.CurrentUser == nil && (reg.NewUser || recovered) {
+	if h.opts.CurrentUser == nil && (reg.NewUser || recovered || linked) {
 		// The new passkey was just used with user verification (or not).
 		var authAt time.Time
 		if reg.Credential.UserVerified {
@@ -195,6 +197,7 @@ func (h *Handler) finishRegistration(w http.ResponseWriter, r *http.Request) {
 		Credential: newCredentialJSON(reg.Credential),
 		NewUser:    reg.NewUser,
 		Recovered:  recovered,
+		Linked:     linked,
 	})
 }
 

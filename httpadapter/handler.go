@@ -175,6 +175,16 @@ type Options struct {
 	// DefaultMailTimeout (15s, the SMTP sender's own default); negative:
 	// StoreTimeout alone.
 	MailTimeout time.Duration
+	// LinkURL is the device-linking approval page of the signed-in device
+	// (docs/device-linking.md): link/start puts it, with "#code=<code>"
+	// appended, in the QR code. A path is taken on the origin of the new
+	// device's request; an absolute URL as it is. Default "/link"
+	// (DefaultLinkURL). On approval the adapter mails a device_linked
+	// notice through Accounts, when set. The new device's passkey (grant
+	// purpose webauthnkit.LinkGrantPurpose) signs it in with the built-in
+	// session; with CurrentUser, sign it in from OnRegister.
+	LinkURL string
+
 	// FreshAuthMaxAge is how recent the session's last user-verified
 	// authentication must be for the sensitive endpoints: adding a passkey
 	// to an account that has one (registration/begin when signed in),
@@ -247,6 +257,16 @@ type Options struct {
 //	POST   email                {"email"} (signed in): set it, unverified, and mail a code -> 202 {}
 //	POST   email/verify         {"code"} (signed in) or {"token"} -> {"user","email","emailVerified"}
 //
+// Device linking (docs/device-linking.md; the new device B is signed out,
+// the approving device A signed in):
+//
+//	POST   link/start           {} (B) -> {linkId, code, phrase, approvalUrl, qrCode, expiresAt, interval}
+//	POST   link/poll            {} (B) -> {status} ("pending", "denied", "expired"), or "approved"
+//	                            with {grant, username}: registration/begin {"grant"} signs B in
+//	POST   link/lookup          {"code"} (A) -> {linkId, phrase, browser, os, createdAt, expiresAt}
+//	POST   link/approve         {"linkId"} (A, fresh sign-in, else 403 reauth_required) -> {}
+//	POST   link/deny            {"linkId"} (A) -> {}
+//
 // Sessions: with the built-in session, logout ends every session of the
 // account, in every browser: the cookie holds no per-session state on the
 // server, so a sign-out cannot single out one browser, and it must not leave
@@ -291,8 +311,9 @@ type route struct {
 
 // New returns a Handler serving rp. It fails if Options are invalid: no
 // CurrentUser and a SessionSecret shorter than 32 bytes, a negative
-// SessionTTL or MaxBodyBytes, a StoreTimeout below 1ms, or a RelatedOrigins
-// entry that is malformed or not one of the RelyingParty's origins.
+// SessionTTL or MaxBodyBytes, a StoreTimeout below 1ms, a LinkURL or a
+// RelatedOrigins entry that is malformed or not one of the RelyingParty's
+// origins.
 func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 	if rp == nil {
 		return nil, errors.New("httpadapter: New: RelyingParty is nil")
@@ -388,6 +409,9 @@ func New(rp *webauthnkit.RelyingParty, opts Options) (*Handler, error) {
 		"reauth/finish":       {classFinish, []string{http.MethodPost}, h.finishReauth},
 	}
 	h.accountRoutes()
+	if err := h.linkRoutes(); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

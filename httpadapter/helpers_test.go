@@ -22,6 +22,7 @@ import (
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/account"
 	"github.com/webauthnkit/webauthnkit/httpadapter"
+	"github.com/webauthnkit/webauthnkit/internal/backendtest"
 	"github.com/webauthnkit/webauthnkit/internal/storewrap"
 	"github.com/webauthnkit/webauthnkit/internal/testenv"
 	"github.com/webauthnkit/webauthnkit/memstore"
@@ -61,6 +62,9 @@ type envConfig struct {
 	storeOpts  []memstore.Option // besides the test clock
 	// accounts, if set, builds Options.Accounts once the RP exists.
 	accounts func(e *env) *account.Accounts
+	// backend, if set, is the store instead of memstore (storeOpts are
+	// then ignored): sqlstore or redisstore from internal/backendtest.
+	backend *backendtest.Backend
 }
 
 // env is a real HTTP server running the adapter over memstore (behind the
@@ -87,10 +91,15 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 		clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		logs:  &testenv.SyncBuffer{},
 	}
-	mem, err := memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = mem.Close() })
-	e.store = storewrap.New(mem, mem)
+	if ec.backend != nil {
+		st := ec.backend.Open(t, e.clock.Now)
+		e.store = storewrap.New(st, st)
+	} else {
+		mem, err := memstore.New(append([]memstore.Option{memstore.WithClock(e.clock.Now)}, ec.storeOpts...)...)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = mem.Close() })
+		e.store = storewrap.New(mem, mem)
+	}
 	var handler atomic.Pointer[http.Handler]
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*handler.Load()).ServeHTTP(w, r)
@@ -122,6 +131,7 @@ func newEnv(t testing.TB, cfgs ...func(*envConfig)) *env {
 	if !ec.realLimits {
 		huge := httpadapter.Rate{PerSecond: 1, Burst: 1 << 30}
 		opts.RateLimit.Begin, opts.RateLimit.Finish, opts.RateLimit.Manage, opts.RateLimit.Account = huge, huge, huge, huge
+		opts.RateLimit.Link = huge
 		opts.RateLimit.CeremoniesInFlight = 1 << 40
 	}
 	if ec.accounts != nil {

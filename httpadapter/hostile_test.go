@@ -150,6 +150,11 @@ func TestMethodNotAllowed(t *testing.T) {
 		{http.MethodPost, "/session", "GET, HEAD"},
 		{http.MethodGet, "/logout", "POST"},
 		{http.MethodPost, "/client.js", "GET, HEAD"},
+		{http.MethodGet, "/link/start", "POST"},
+		{http.MethodGet, "/link/poll", "POST"},
+		{http.MethodGet, "/link/lookup", "POST"},
+		{http.MethodPut, "/link/approve", "POST"},
+		{http.MethodDelete, "/link/deny", "POST"},
 	}
 	for _, c := range cases {
 		r := b.raw(c.method, b.base+c.path, nil, nil)
@@ -214,6 +219,11 @@ func TestCrossOrigin(t *testing.T) {
 		{http.MethodPost, "/logout", `{}`},
 		{http.MethodGet, "/session", ``},
 		{http.MethodGet, "/credentials", ``},
+		{http.MethodPost, "/link/start", `{}`},
+		{http.MethodPost, "/link/poll", `{}`},
+		{http.MethodPost, "/link/lookup", `{"code":"AAAAA-AAAAA"}`},
+		{http.MethodPost, "/link/approve", `{"linkId":"x"}`},
+		{http.MethodPost, "/link/deny", `{"linkId":"x"}`},
 	}
 	bad := []map[string]string{
 		{"Origin": "https://evil.example"},

@@ -92,6 +92,9 @@ type registrationResponse struct {
 	// Recovered: registered with a recovery grant; the client should
 	// list the old passkeys (GET credentials) and offer removing the lost one.
 	Recovered bool `json:"recovered,omitempty"`
+	// Linked: registered with a device-linking grant (the new device of
+	// an approval); the adapter signed it in.
+	Linked bool `json:"linked,omitempty"`
 }
 
 type loginResponse struct {

@@ -52,6 +52,16 @@ type RateLimit struct {
 	// and check codes; the account package adds its own per-account and
 	// per-address budgets. Default 1/s, burst 20 (DefaultAccountRate).
 	Account Rate
+	// Link is the per-client budget of device linking: link/lookup,
+	// link/approve and link/deny on the signed-in device, where codes are
+	// typed (wrong codes cannot be tried faster than this from one address;
+	// the core adds a per-account budget, webauthnkit.LinkLookupLimit), and
+	// link/start on the new device (which also counts as a Begin: it stores
+	// a record, and its QR code costs about 2 ms of CPU to draw). Both
+	// devices are often behind one address: a linking takes about five of
+	// these calls. Default 0.2/s, burst 20 (DefaultLinkRate). link/poll
+	// counts as Manage.
+	Link Rate
 
 	// CeremoniesInFlight is the most ceremonies the global begin budget lets
 	// exist at once. Default DefaultCeremoniesInFlight (80% of
@@ -160,6 +170,11 @@ var (
 	// DefaultAccountRate: a person signing up or recovering makes a
 	// handful of these calls; a NAT of many people still gets 20 at once.
 	DefaultAccountRate = Rate{PerSecond: 1, Burst: 20}
+	// DefaultLinkRate: a linking is a start or two, a lookup and an
+	// approval (two with a re-authentication); twenty at once, then one
+	// every five seconds, keeps a typo harmless, a guesser at 720 codes an
+	// hour per address, and QR drawing for one address under 1% of a core.
+	DefaultLinkRate = Rate{PerSecond: 0.2, Burst: 20}
 )
 
 const (
@@ -197,6 +212,7 @@ const (
 	classFinish
 	classManage
 	classAccount // the account flows (Options.Accounts)
+	classLink    // device linking on the signed-in device (codes typed)
 )
 
 func (c endpointClass) String() string {
@@ -209,6 +225,8 @@ func (c endpointClass) String() string {
 		return "manage"
 	case classAccount:
 		return "account"
+	case classLink:
+		return "link"
 	}
 	return "none"
 }
@@ -217,8 +235,8 @@ func (c endpointClass) String() string {
 type rateLimiter struct {
 	addrs     clientAddrs
 	key       func(*http.Request) string
-	perClient [classAccount + 1]*limiterTable
-	rates     [classAccount + 1]Rate
+	perClient [classLink + 1]*limiterTable
+	rates     [classLink + 1]Rate
 	shared    SharedLimiter
 	// sharedFailed is called when shared fails (the Handler logs it).
 	sharedFailed func(context.Context, error)
@@ -259,6 +277,7 @@ func newRateLimiter(cfg RateLimit, ceremonyTTL time.Duration, now func() time.Ti
 		{classFinish, "Finish", cfg.Finish, DefaultFinishRate},
 		{classManage, "Manage", cfg.Manage, DefaultManageRate},
 		{classAccount, "Account", cfg.Account, DefaultAccountRate},
+		{classLink, "Link", cfg.Link, DefaultLinkRate},
 	} {
 		r := c.rate
 		if r.PerSecond < 0 || r.Burst < 0 || math.IsNaN(r.PerSecond) || math.IsInf(r.PerSecond, 0) {

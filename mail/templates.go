@@ -25,6 +25,9 @@ const (
 	TemplateRecoveryStarted   = "recovery_started"
 	TemplateRecoveryCompleted = "recovery_completed"
 	TemplateEmailChanged      = "email_changed"
+	// TemplateDeviceLinked: a signed-in device approved a new one (device
+	// linking); Device describes the new device, IP its address.
+	TemplateDeviceLinked = "device_linked"
 )
 
 // Data is what a template renders. Fields a template does not use may be

@@ -13,12 +13,12 @@ import (
 var allTemplates = []string{
 	webmail.TemplateVerifyEmail, webmail.TemplateRecoveryCode, webmail.TemplatePasskeyAdded,
 	webmail.TemplatePasskeyRemoved, webmail.TemplateRecoveryStarted, webmail.TemplateRecoveryCompleted,
-	webmail.TemplateEmailChanged,
+	webmail.TemplateEmailChanged, webmail.TemplateDeviceLinked,
 }
 
 func TestDefaultTemplatesRenderEveryName(t *testing.T) {
 	tpl := webmail.DefaultTemplates()
-	if got := strings.Join(tpl.Names(), ","); got != "email_changed,passkey_added,passkey_removed,recovery_code,recovery_completed,recovery_started,verify_email" {
+	if got := strings.Join(tpl.Names(), ","); got != "device_linked,email_changed,passkey_added,passkey_removed,recovery_code,recovery_completed,recovery_started,verify_email" {
 		t.Errorf("Names = %s", got)
 	}
 	data := webmail.Data{AppName: "Acme", Username: "ann", Code: "482913", Link: "https://acme.example/l?t=x",

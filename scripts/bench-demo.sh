@@ -39,15 +39,18 @@ declare -A flags=(
 order=(memory postgres+redis mariadb+redis sqlite)
 
 port=18480
+# One prefix per invocation (tables and keys of earlier runs may be in
+# clear or under another keyring); every run of this invocation shares it
+# and the keyring, as instances of one deployment would.
+prefix="bench_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')_"
 for round in $(seq 1 "$rounds"); do
   for synced in 0 1; do
     for name in "${order[@]}"; do
       port=$((port + 1))
-      prefix=bench_
       # shellcheck disable=SC2086
       "$work/passkeys" -addr "127.0.0.1:$port" -origin "http://localhost:$port" \
         -rate-limit off -store-prefix "$prefix" -webauthn-secret-file "$work/secret" \
-        -secret-file "$work/session-secret" ${flags[$name]} >"$work/demo.log" 2>&1 &
+        -secret-file "$work/session-secret" -keyring-file "$work/keyring" ${flags[$name]} >"$work/demo.log" 2>&1 &
       demo=$!
       for _ in $(seq 1 100); do
         curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break

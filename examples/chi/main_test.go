@@ -30,4 +30,5 @@ func TestChiCeremonies(t *testing.T) {
 		t.Errorf("GET /passkeys/login/begin = %d (Allow %q), want chi's 405 allowing POST", status, hdr.Get("Allow"))
 	}
 	routertest.Journey(t, b)
+	routertest.LinkJourney(t, b.Base)
 }

@@ -46,6 +46,11 @@ func routes(h *httpadapter.Handler) *echo.Echo {
 	g.POST("/logout", echo.WrapHandler(h.Logout()))
 	g.POST("/reauth/begin", echo.WrapHandler(h.BeginReauth()))
 	g.POST("/reauth/finish", echo.WrapHandler(h.FinishReauth()))
+	g.POST("/link/start", echo.WrapHandler(h.StartLink()))
+	g.POST("/link/poll", echo.WrapHandler(h.PollLink()))
+	g.POST("/link/lookup", echo.WrapHandler(h.LookupLink()))
+	g.POST("/link/approve", echo.WrapHandler(h.ApproveLink()))
+	g.POST("/link/deny", echo.WrapHandler(h.DenyLink()))
 	g.GET("/client.js", echo.WrapHandler(h.ClientJS()))
 	e.GET("/.well-known/webauthn", echo.WrapHandler(h.WellKnown()))
 

@@ -45,4 +45,5 @@ func TestEchoCeremonies(t *testing.T) {
 		t.Errorf("GET /passkeys/login/begin = %d (Allow %q), want echo's 405 allowing POST", status, hdr.Get("Allow"))
 	}
 	routertest.Journey(t, b)
+	routertest.LinkJourney(t, b.Base)
 }

@@ -44,6 +44,11 @@ func routes(h *httpadapter.Handler) *gin.Engine {
 	g.POST("/logout", gin.WrapH(h.Logout()))
 	g.POST("/reauth/begin", gin.WrapH(h.BeginReauth()))
 	g.POST("/reauth/finish", gin.WrapH(h.FinishReauth()))
+	g.POST("/link/start", gin.WrapH(h.StartLink()))
+	g.POST("/link/poll", gin.WrapH(h.PollLink()))
+	g.POST("/link/lookup", gin.WrapH(h.LookupLink()))
+	g.POST("/link/approve", gin.WrapH(h.ApproveLink()))
+	g.POST("/link/deny", gin.WrapH(h.DenyLink()))
 	g.GET("/client.js", gin.WrapH(h.ClientJS()))
 	r.GET("/.well-known/webauthn", gin.WrapH(h.WellKnown()))
 

@@ -46,4 +46,5 @@ func TestGinCeremonies(t *testing.T) {
 		t.Errorf("GET /passkeys/login/begin = %d (Allow %q), want gin's 405 allowing POST", status, hdr.Get("Allow"))
 	}
 	routertest.Journey(t, b)
+	routertest.LinkJourney(t, b.Base)
 }

@@ -40,6 +40,12 @@ func routes(h *httpadapter.Handler, log *slog.Logger) http.Handler {
 	mux.Handle("POST /passkeys/logout", h.Logout())
 	mux.Handle("POST /passkeys/reauth/begin", h.BeginReauth())
 	mux.Handle("POST /passkeys/reauth/finish", h.FinishReauth())
+	// Device linking (docs/device-linking.md).
+	mux.Handle("POST /passkeys/link/start", h.StartLink())
+	mux.Handle("POST /passkeys/link/poll", h.PollLink())
+	mux.Handle("POST /passkeys/link/lookup", h.LookupLink())
+	mux.Handle("POST /passkeys/link/approve", h.ApproveLink())
+	mux.Handle("POST /passkeys/link/deny", h.DenyLink())
 	mux.Handle("GET /passkeys/client.js", h.ClientJS())
 	mux.Handle("GET /.well-known/webauthn", h.WellKnown())
 

@@ -54,6 +54,7 @@ func TestRoutes(t *testing.T) {
 	// Sign-up and sign-in through the per-endpoint handlers.
 	id := routertest.Journey(t, b)
 	b.Expect("GET", "/passkeys/credentials", nil, http.StatusOK)
+	routertest.LinkJourney(t, base)
 
 	// The logging middleware saw every request, with its status.
 	for _, want := range []string{

@@ -184,3 +184,49 @@ func ErrorCode(body []byte) string {
 	}
 	return e.Error
 }
+
+// LinkJourney runs device linking through the router (the link/* routes
+// mounted one by one under /passkeys): a signed-in browser approves a new
+// one, whose poll-token cookie is scoped to /passkeys; the new browser
+// registers its own passkey with the grant and is signed in (/api/me).
+func LinkJourney(t *testing.T, base string) {
+	t.Helper()
+	a, b := NewBrowser(t, base), NewBrowser(t, base)
+	device := webauthntest.New(webauthntest.WithOrigin(base))
+	resp, err := device.Register(a.Expect("POST", "/passkeys/registration/begin", []byte(`{"username":"lin"}`), http.StatusOK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Expect("POST", "/passkeys/registration/finish", resp, http.StatusOK)
+
+	var start struct{ Code, LinkID string }
+	if err := json.Unmarshal(b.Expect("POST", "/passkeys/link/start", []byte(`{}`), http.StatusOK), &start); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := url.Parse(base + "/passkeys/link/poll"); len(b.Jar.Cookies(u)) != 1 || b.Jar.Cookies(u)[0].Name != httpadapter.LinkCookie {
+		t.Errorf("cookies for link/poll after link/start: %v, want the poll-token cookie", b.Jar.Cookies(u))
+	}
+	if u, _ := url.Parse(base + "/api/me"); len(b.Jar.Cookies(u)) != 0 {
+		t.Errorf("the poll-token cookie leaks outside /passkeys: %v", b.Jar.Cookies(u))
+	}
+	a.Expect("POST", "/passkeys/link/lookup", []byte(`{"code":"`+start.Code+`"}`), http.StatusOK)
+	a.Expect("POST", "/passkeys/link/approve", []byte(`{"linkId":"`+start.LinkID+`"}`), http.StatusOK)
+	var poll struct{ Status, Grant string }
+	if err := json.Unmarshal(b.Expect("POST", "/passkeys/link/poll", []byte(`{}`), http.StatusOK), &poll); err != nil {
+		t.Fatal(err)
+	}
+	if poll.Status != "approved" || poll.Grant == "" {
+		t.Fatalf("poll after approval: %+v", poll)
+	}
+	newDevice := webauthntest.New(webauthntest.WithOrigin(base))
+	resp, err = newDevice.Register(b.Expect("POST", "/passkeys/registration/begin", []byte(`{"grant":"`+poll.Grant+`"}`), http.StatusOK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Expect("POST", "/passkeys/registration/finish", resp, http.StatusOK); !bytes.Contains(got, []byte(`"linked":true`)) {
+		t.Errorf("registration with the link grant answered %s", got)
+	}
+	if got := b.Expect("GET", "/api/me", nil, http.StatusOK); !bytes.Contains(got, []byte(`"name":"lin"`)) {
+		t.Errorf("/api/me on the new device = %s, want lin", got)
+	}
+}

@@ -305,6 +305,8 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /signup", s.signUp)
 	mux.HandleFunc("GET /recover", s.recover)
 	mux.HandleFunc("GET /account", s.account)
+	mux.HandleFunc("GET /link", s.linkApprove)
+	mux.HandleFunc("GET /link/new", s.linkNew)
 	mux.HandleFunc("POST /signout", s.signOut)
 	mux.HandleFunc("/", s.notFound)
 	return s.accessLog(securityHeaders(s.h.LoadUser(mux)))
@@ -318,6 +320,7 @@ var notices = map[string]string{
 	"welcome":       "Your account is ready. You signed in with a passkey — no password needed.",
 	"recovered":     "A new passkey was created on this device and you’re signed in.",
 	"emailverified": "Your email address is verified.",
+	"linked":        "This device has its own passkey now, and you’re signed in.",
 }
 
 type pageData struct {
@@ -338,6 +341,12 @@ type pageData struct {
 	// Recovered: the user just got back in with a recovery grant; the page
 	// prompts removing the lost passkey.
 	Recovered bool
+	// CrossDevice: the user just signed in with a passkey of another device
+	// (hybrid transport); the page offers a passkey on this one.
+	CrossDevice bool
+	// LinkPage is the approval page's address without scheme, shown on the
+	// new device ("example.com/link").
+	LinkPage string
 }
 
 func (s *server) data(r *http.Request, page, title string) pageData {
@@ -409,6 +418,7 @@ func (s *server) account(w http.ResponseWriter, r *http.Request) {
 	d.EmailVerified = u.Email != "" && !u.EmailVerifiedAt.IsZero()
 	d.RecoveryCodesLeft = left
 	d.Recovered = r.URL.Query().Get("notice") == "recovered"
+	d.CrossDevice = r.URL.Query().Get("notice") == "crossdevice"
 	now := s.cfg.Now()
 	newest := -1
 	for i, c := range creds {
@@ -559,7 +569,7 @@ func ago(t, now time.Time) string {
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "signup", "recover", "account", "error"} {
+	for _, p := range []string{"signin", "signup", "recover", "account", "error", "link", "linknew"} {
 		t, err := template.New(p).Funcs(template.FuncMap{"initial": initial}).ParseFS(templateFS, "templates/layout.html", "templates/icons.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("app: parsing template %s: %w", p, err)
@@ -650,8 +660,9 @@ func describeRateLimit(rl httpadapter.RateLimit) string {
 		}
 		return fmt.Sprintf("%g/%d", r.PerSecond, r.Burst)
 	}
-	d := fmt.Sprintf("per client: begin %s, finish %s, manage %s (per second/burst)",
-		pick(rl.Begin, httpadapter.DefaultBeginRate), pick(rl.Finish, httpadapter.DefaultFinishRate), pick(rl.Manage, httpadapter.DefaultManageRate))
+	d := fmt.Sprintf("per client: begin %s, finish %s, manage %s, device linking %s (per second/burst)",
+		pick(rl.Begin, httpadapter.DefaultBeginRate), pick(rl.Finish, httpadapter.DefaultFinishRate), pick(rl.Manage, httpadapter.DefaultManageRate),
+		pick(rl.Link, httpadapter.DefaultLinkRate))
 	if rl.Shared != nil {
 		d += ", shared by the instances on this Redis"
 	}

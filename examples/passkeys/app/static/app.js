@@ -38,6 +38,12 @@
     too_many_attempts: "Too many tries. Wait a while before trying again (signing in with a passkey still works).",
     mail_unavailable: "We couldn’t send the email right now. Please try again in a few minutes.",
     invalid_argument: "That email address doesn’t look right. Check it and try again.",
+    // device linking
+    link_not_found: "That code isn’t right, has expired or was already used. Check the code on the new device, or show a new one there.",
+    link_denied: "The request was denied on your other device.",
+    link_expired: "The code expired before it was approved. Show a new code to try again.",
+    invalid_grant: "The approval expired before the passkey was created. Show a new code to try again.",
+    reauth_required: "Confirm it’s you with your passkey to continue.",
   };
   var VERIFY_FAILED = "Your passkey couldn’t be verified. Please try again.";
   ["invalid_response", "challenge_mismatch", "origin_mismatch", "rp_id_mismatch", "wrong_ceremony"].forEach(function (c) {
@@ -171,8 +177,15 @@
       return;
     }
 
-    function signedIn() {
-      window.location.assign("/account");
+    // After a sign-in: back to the approval page when it sent us here
+    // (its code is in the URL fragment, kept through the redirect);
+    // after a passkey of another device (hybrid transport), offer one on
+    // this device.
+    function signedIn(result) {
+      var next = new URLSearchParams(window.location.search).get("next");
+      if (next === "link") window.location.assign("/link" + window.location.hash);
+      else if (result && result.crossDevice) window.location.assign("/account?notice=crossdevice");
+      else window.location.assign("/account");
     }
 
     // Autofill: the browser offers the passkeys of this site in the
@@ -199,8 +212,7 @@
       clearError();
       var done = busy(button, controls);
       try {
-        await wk.login(opts);
-        signedIn();
+        signedIn(await wk.login(opts));
       } catch (err) {
         done();
         if (err.code !== "aborted") {
@@ -735,9 +747,197 @@
     });
   }
 
+  // ---- device linking: the new device ------------------------------------------
+
+  function initLinkNew() {
+    var pendingBox = $("#link-pending");
+    var approvedBox = $("#link-approved");
+    var restart = $("#link-restart");
+    var create = $("#link-create");
+    if (!wk || !window.webauthnkit.isSupported()) {
+      unsupported([restart, create]);
+      return;
+    }
+    var ctl = null;
+    var grant = null;
+
+    async function start() {
+      clearError();
+      clearStatus();
+      restart.hidden = true;
+      approvedBox.hidden = true;
+      if (ctl) ctl.abort();
+      ctl = new AbortController();
+      var l;
+      try {
+        l = await wk.startLink();
+      } catch (err) {
+        showError(err);
+        restart.hidden = false;
+        return;
+      }
+      $("#link-qr").src = l.qrCode;
+      $("#link-code").textContent = l.code;
+      $("#link-phrase").textContent = l.phrase;
+      var exp = new Date(l.expiresAt);
+      $("#link-expires").dateTime = l.expiresAt;
+      $("#link-expires").textContent = exp.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      pendingBox.hidden = false;
+      try {
+        var res = await wk.waitForLink({ interval: l.interval, expiresAt: l.expiresAt, signal: ctl.signal });
+        grant = res.grant;
+        pendingBox.hidden = true;
+        approvedBox.hidden = false;
+        showStatus("Approved on your other device.");
+        create.focus();
+      } catch (err) {
+        if (err.code === "aborted") return;
+        pendingBox.hidden = true;
+        restart.hidden = false;
+        showError(err, { fields: [restart] });
+      }
+    }
+
+    create.addEventListener("click", async function () {
+      clearError();
+      var done = busy(create, [create]);
+      try {
+        await wk.completeLink(grant, { name: "Passkey on this device" });
+        window.location.assign("/account?notice=linked");
+      } catch (err) {
+        done();
+        if (err.code === "aborted") return;
+        showError(err, { fields: [create] });
+        if (err.code === "invalid_grant") {
+          approvedBox.hidden = true;
+          restart.hidden = false;
+        }
+      }
+    });
+    restart.addEventListener("click", start);
+    start();
+  }
+
+  // ---- device linking: the signed-in device approves ----------------------------
+
+  function initLink() {
+    var form = $("#link-code-form");
+    var input = $("#link-code-input");
+    var lookup = $("#link-lookup");
+    var box = $("#link-request");
+    var approve = $("#link-approve");
+    var deny = $("#link-deny");
+    var link = null;
+
+    function when(iso) {
+      var secs = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+      if (secs < 60) return "just now";
+      var m = Math.round(secs / 60);
+      return m === 1 ? "1 minute ago" : m + " minutes ago";
+    }
+
+    async function show(c) {
+      clearError();
+      clearStatus();
+      box.hidden = true;
+      var done = busy(lookup, [input, lookup]);
+      try {
+        var info = await wk.lookupLink(c);
+        link = info;
+        var device = [info.browser, info.os].filter(Boolean).join(" on ") || "Unknown device";
+        $("#link-device").textContent = device;
+        $("#link-time").textContent = when(info.createdAt);
+        $("#link-phrase").textContent = info.phrase;
+        done();
+        box.hidden = false;
+        approve.disabled = deny.disabled = false;
+        approve.focus();
+      } catch (err) {
+        done();
+        setInvalid(input, err.code === "link_not_found");
+        showError(err, { fields: [input] });
+      }
+    }
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var c = input.value.trim();
+      if (!c) {
+        setInvalid(input, true);
+        showError("Enter the code shown on the new device.", { fields: [input] });
+        input.focus();
+        return;
+      }
+      setInvalid(input, false);
+      show(c);
+    });
+
+    async function decide(button, approving) {
+      clearError();
+      var done = busy(button, [approve, deny]);
+      try {
+        if (approving) await wk.approveLink(link);
+        else await wk.denyLink(link);
+        done();
+        box.hidden = true;
+        approve.disabled = deny.disabled = true;
+        input.value = "";
+        showStatus(approving
+          ? "Approved. The new device can now create its own passkey and sign in."
+          : "Denied. The new device can’t sign in with that code.");
+      } catch (err) {
+        done();
+        showError(err, { fields: [button] });
+      }
+    }
+    approve.addEventListener("click", function () { decide(approve, true); });
+    deny.addEventListener("click", function () { decide(deny, false); });
+
+    // Opened from the QR code: the code is in the fragment (never sent to
+    // the server); drop it from the address bar and history.
+    var m = /(?:^#|&)code=([^&]+)/.exec(window.location.hash);
+    if (m) {
+      var c = decodeURIComponent(m[1]);
+      history.replaceState(null, "", window.location.pathname);
+      input.value = c;
+      show(c);
+    }
+  }
+
+  // The passkeys page's "Approve a new device" form opens the approval
+  // page with the code in the fragment.
+  function initApproveForm() {
+    var form = $("#approve-device-form");
+    if (!form) return;
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var c = $("#approve-device-code").value.trim();
+      window.location.assign("/link" + (c ? "#code=" + encodeURIComponent(c) : ""));
+    });
+  }
+
+  // After a sign-in with another device's passkey: one on this device.
+  function initCreateHere() {
+    var btn = $("#create-here");
+    if (!btn) return;
+    btn.addEventListener("click", async function () {
+      clearError();
+      var done = busy(btn, [btn]);
+      try {
+        await wk.register({ name: "Passkey on this device" });
+        window.location.assign("/account?notice=added");
+      } catch (err) {
+        done();
+        if (err.code !== "aborted") showError(err, { fields: [btn] });
+      }
+    });
+  }
+
   var page = document.body.dataset.page;
   if (page === "signin") initSignin();
   else if (page === "signup") initSignup();
   else if (page === "recover") initRecover();
-  else if (page === "account") initAccount();
+  else if (page === "account") { initAccount(); initApproveForm(); initCreateHere(); }
+  else if (page === "linknew") initLinkNew();
+  else if (page === "link") initLink();
 })();
