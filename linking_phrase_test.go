@@ -1,9 +1,11 @@
 package webauthnkit_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,5 +112,49 @@ func TestLinkRequestHasNoPhrase(t *testing.T) {
 	require.NoError(t, err)
 	for _, w := range strings.Fields(ls.MatchPhrase) {
 		require.NotContains(t, fmt.Sprintf("%+v", *req), w)
+	}
+}
+
+// Right and wrong words racing: exactly one decides, and B sees that one
+// (approved when the right words won, denied when the wrong ones did).
+func TestLinkPhraseRace(t *testing.T) {
+	f := newLinkFixture(t)
+	for range 4 {
+		ls := f.start(t)
+		req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
+		require.NoError(t, err)
+		right := f.fresh(t, req.LinkID, ls.MatchPhrase)
+		wrong := right
+		wrong.MatchPhrase = "x y z"
+		const n = 12
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				if i%2 == 0 {
+					errs[i] = f.rp.ApproveLink(ctx, right)
+				} else {
+					errs[i] = f.rp.ApproveLink(ctx, wrong)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		var decided []error
+		for _, err := range errs {
+			if err == nil || errors.Is(err, webauthnkit.ErrLinkPhraseMismatch) {
+				decided = append(decided, err)
+			} else {
+				require.ErrorIs(t, err, webauthnkit.ErrLinkNotFound)
+			}
+		}
+		require.Len(t, decided, 1, "one decision: %v", errs)
+		want := webauthnkit.LinkApproved
+		if decided[0] != nil {
+			want = webauthnkit.LinkDenied
+		}
+		require.Equal(t, want, f.poll(t, ls.PollToken).Status)
 	}
 }

@@ -89,7 +89,7 @@ func linkedDevice(t testing.TB, b *browser, want string) (grant string) {
 }
 
 // linkFlow is the whole flow on e: alice signs up on A; B starts a
-// request; A looks it up (same phrase, B's browser and OS), approves; B
+// request; A looks it up (B's browser and OS, no phrase), approves with the typed words; B
 // gets the grant, registers its own passkey, is signed in, and later signs
 // in with that passkey alone.
 // It returns what must never be logged.
