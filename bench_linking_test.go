@@ -26,7 +26,7 @@ func BenchmarkLinkFlow(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := e.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: h, MaxAge: -1}); err != nil {
+		if err := e.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, MatchPhrase: ls.MatchPhrase, UserHandle: h, MaxAge: -1}); err != nil {
 			b.Fatal(err)
 		}
 		p, err := e.rp.PollLink(ctx, ls.PollToken)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"strings"
 
 	"github.com/webauthnkit/webauthnkit"
 	"github.com/webauthnkit/webauthnkit/memstore"
@@ -48,10 +49,12 @@ func ExampleRelyingParty_StartLink() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("A sees:", req.Device.Browser, "on", req.Device.OS, "| same phrase:", req.MatchPhrase == link.MatchPhrase)
+	fmt.Println("A sees:", req.Device.Browser, "on", req.Device.OS, "(no phrase shown)")
 
 	// Approving needs a fresh user-verified authentication.
-	err = rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: alice.User.Handle})
+	// The user types the words B shows (link.MatchPhrase), in any case.
+	typed := strings.ToUpper(link.MatchPhrase)
+	err = rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, MatchPhrase: typed, UserHandle: alice.User.Handle})
 	fmt.Println("without step-up:", errors.Is(err, webauthnkit.ErrReauthRequired))
 	rb, _ := rp.BeginReauth(ctx, alice.User.Handle)
 	body, _ = laptop.Login(rb.Options)
@@ -59,7 +62,7 @@ func ExampleRelyingParty_StartLink() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: alice.User.Handle, AuthenticatedAt: reauth.AuthenticatedAt})
+	err = rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, MatchPhrase: typed, UserHandle: alice.User.Handle, AuthenticatedAt: reauth.AuthenticatedAt})
 	fmt.Println("approved:", err == nil)
 
 	// B: a single-use grant for Alice's account; B registers its own passkey.
@@ -79,7 +82,7 @@ func ExampleRelyingParty_StartLink() {
 	fmt.Println("code again:", webauthnkit.ErrorCode(err))
 	// Output:
 	// B: pending
-	// A sees: Safari on iOS | same phrase: true
+	// A sees: Safari on iOS (no phrase shown)
 	// without step-up: true
 	// approved: true
 	// B: approved for alice

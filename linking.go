@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Device linking: a new device (B, not signed in) gets a passkey of its own
@@ -22,11 +24,14 @@ import (
 //     LinkStart.MatchPhrase, and keeps LinkStart.PollToken.
 //  2. A, signed in, sends the code: LookupLink binds the request to A's
 //     account (the code works once: a second lookup, by anyone, fails) and
-//     returns where the request comes from and its match phrase. The user
-//     checks the phrase against B's screen.
-//  3. A re-authenticates (BeginReauth/FinishReauth: user verification
-//     required) and calls ApproveLink with the time of that
-//     authentication, or DenyLink.
+//     returns where the request comes from, but not the match phrase: A
+//     never shows it.
+//  3. The user types on A the words B shows (number matching, as
+//     authenticator apps do it), A re-authenticates
+//     (BeginReauth/FinishReauth: user verification required) and calls
+//     ApproveLink with the typed words and the time of that
+//     authentication, or DenyLink. Wrong words deny the request (one
+//     guess).
 //  4. B polls with PollLink: pending, denied, expired, or approved with a
 //     single-use registration grant (purpose LinkGrantPurpose) for A's
 //     account; B registers its own passkey with RegistrationRequest.Grant
@@ -66,17 +71,20 @@ import (
 // attacker's own account (the stranger's own approving device then finds
 // the code spent, which the demo reports as link_not_found).
 //
-// What the match phrase defends: that the request approved on A is the
-// one on the screen of the device in the user's hand (a mistyped code
-// that happens to name someone else's request, or a code guessed by an
-// attacker, shows a different phrase). What it does not defend: an
-// attacker who relays, in real time, the code and phrase of a request his
-// own device made to a user who then approves it; the user sees the same
-// phrase on the attacker's page. Against that, A shows where the request
-// comes from (browser, OS, time: LinkRequest.Device, CreatedAt) and the
-// application should tell the user never to approve a device they are not
-// holding, and notify the account owner of every approval (an
-// EventLinkApproved listener).
+// What typing the match phrase defends: the approval needs the words on
+// the screen of the new device, which only whoever holds that device can
+// read. A victim tricked into opening an attacker's approval link (the
+// code alone binds the attacker's request to the victim's account) cannot
+// approve it without the words on the attacker's screen, so the attacker
+// must also get the victim to type words the attacker dictates, a
+// stronger social-engineering step than "click Approve"; a mistyped or
+// guessed code names a request whose words the user does not have. One
+// wrong guess denies the request. What it does not defend: a real-time
+// phishing operator who talks the victim through it (reads out the
+// words); against that, A shows where the request comes from (browser,
+// OS, time: LinkRequest.Device, CreatedAt), the application should tell
+// the user never to approve a device they are not holding, and notify the
+// account owner of every approval (an EventLinkApproved listener).
 
 // Device-linking events (Config.OnEvent). None carries the code, the poll
 // token, the grant or the match phrase.
@@ -104,6 +112,9 @@ const (
 	// CodeTooManyAttempts: the signed-in account made LinkLookupLimit code
 	// lookups in the current LinkLookupWindow.
 	CodeTooManyAttempts Code = "too_many_attempts"
+	// CodeLinkPhraseMismatch: the words typed on the approving device are
+	// not the new device's match phrase; the request is denied.
+	CodeLinkPhraseMismatch Code = "link_phrase_mismatch"
 )
 
 // Device-linking sentinels, for errors.Is.
@@ -116,6 +127,12 @@ var (
 	// lookup budget is spent; retry after the window (at most
 	// LinkLookupWindow).
 	ErrTooManyAttempts = &Error{Code: CodeTooManyAttempts, Message: "too many attempts; try again later"}
+	// ErrLinkPhraseMismatch is returned by ApproveLink when
+	// LinkApproval.MatchPhrase is not the request's match phrase. The
+	// request is then denied (the new device's poll says LinkDenied; a
+	// second ApproveLink gets ErrLinkNotFound): start again on the new
+	// device.
+	ErrLinkPhraseMismatch = &Error{Code: CodeLinkPhraseMismatch, Message: "the words do not match the new device's; the request was cancelled"}
 )
 
 const (
@@ -182,28 +199,36 @@ type LinkStart struct {
 	// LookupLink accepts it in any case, with or without the hyphen or
 	// spaces.
 	Code string
-	// MatchPhrase is shown on both devices, for the user to compare: three
-	// short words.
+	// MatchPhrase is three short words to show on the new device only: the
+	// user types them on the approving device (LinkApproval.MatchPhrase).
+	// Not a secret from the user, but never shown on the approving device.
 	MatchPhrase string
 	Device      LinkDevice
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 }
 
-// LinkRequest is what the approving device sees after LookupLink.
+// LinkRequest is what the approving device sees after LookupLink. It has
+// no match phrase: the user must read it on the new device and type it
+// (LinkApproval.MatchPhrase).
 type LinkRequest struct {
 	// LinkID names the request in ApproveLink and DenyLink.
-	LinkID      string
-	MatchPhrase string
-	Device      LinkDevice
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	LinkID    string
+	Device    LinkDevice
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // LinkApproval is an approval by the signed-in account.
 type LinkApproval struct {
 	// LinkID from LookupLink.
 	LinkID string
+	// MatchPhrase is what the user typed on the approving device: the words
+	// the new device shows (LinkStart.MatchPhrase). Required. Compared
+	// without regard to case, with any run of spaces or hyphens between
+	// words as one space, in constant time. Wrong words deny the request
+	// (ErrLinkPhraseMismatch): one guess.
+	MatchPhrase string
 	// UserHandle is the signed-in account on the approving device; it must
 	// be the account that looked the code up.
 	UserHandle []byte
@@ -352,28 +377,35 @@ func (rp *RelyingParty) LookupLink(ctx context.Context, userHandle []byte, code 
 		return nil, rp.storeErr(ctx, "PutCeremony", err)
 	}
 	return &LinkRequest{
-		LinkID:      rec.LinkID,
-		MatchPhrase: rec.Phrase,
-		Device:      LinkDevice{Browser: rec.Browser, OS: rec.OS},
-		CreatedAt:   rec.Created,
-		ExpiresAt:   rec.LinkExpires,
+		LinkID:    rec.LinkID,
+		Device:    LinkDevice{Browser: rec.Browser, OS: rec.OS},
+		CreatedAt: rec.Created,
+		ExpiresAt: rec.LinkExpires,
 	}, nil
 }
 
 // ApproveLink approves the request a.LinkID, looked up by a.UserHandle,
-// after checking that account's user-verified authentication is fresh
-// (a.AuthenticatedAt within a.MaxAge; checked before anything is taken,
-// so the user can re-authenticate and retry). The request is then spent:
+// after checking that a.MatchPhrase is given and that account's
+// user-verified authentication is fresh (a.AuthenticatedAt within
+// a.MaxAge); both are checked before anything is taken, so the user can
+// type the words or re-authenticate and retry. The request is then spent:
 // of concurrent ApproveLink and DenyLink calls exactly one succeeds, the
-// others get ErrLinkNotFound. The new device's next poll gets a grant.
+// others get ErrLinkNotFound. With the right words the new device's next
+// poll gets a grant; with wrong words the request is denied, exactly as
+// by DenyLink (EventLinkDenied; the poll says LinkDenied), and
+// ApproveLink returns ErrLinkPhraseMismatch.
 //
-// Errors: ErrReauthRequired (authentication too old or zero),
-// ErrLinkNotFound (unknown, decided or expired request, or looked up by
-// another account), ErrUserNotFound, ErrInvalidRequest,
-// ErrStoreUnavailable.
+// Errors: ErrInvalidRequest (no match phrase, or no user handle; nothing
+// spent), ErrReauthRequired (authentication too old or zero),
+// ErrLinkPhraseMismatch (the request is denied), ErrLinkNotFound
+// (unknown, decided or expired request, or looked up by another account),
+// ErrUserNotFound, ErrStoreUnavailable.
 func (rp *RelyingParty) ApproveLink(ctx context.Context, a LinkApproval) error {
 	if err := checkLinkHandle(a.UserHandle); err != nil {
 		return err
+	}
+	if strings.TrimSpace(a.MatchPhrase) == "" {
+		return &Error{Code: CodeInvalidRequest, Message: "type the words shown on the new device"}
 	}
 	if a.MaxAge >= 0 && !rp.FreshAuth(a.AuthenticatedAt, a.MaxAge) {
 		return &Error{Code: CodeReauthRequired, Message: ErrReauthRequired.Message}
@@ -385,7 +417,7 @@ func (rp *RelyingParty) ApproveLink(ctx context.Context, a LinkApproval) error {
 	if err != nil {
 		return err
 	}
-	return rp.decideLink(ctx, a.LinkID, &u, LinkApproved)
+	return rp.decideLink(ctx, a.LinkID, &u, LinkApproved, a.MatchPhrase)
 }
 
 // DenyLink denies the request linkID, looked up by userHandle. It needs no
@@ -400,16 +432,22 @@ func (rp *RelyingParty) DenyLink(ctx context.Context, linkID string, userHandle 
 	if !validLinkID(linkID) {
 		return ErrLinkNotFound
 	}
-	return rp.decideLink(ctx, linkID, &User{Handle: userHandle}, LinkDenied)
+	return rp.decideLink(ctx, linkID, &User{Handle: userHandle}, LinkDenied, "")
 }
 
 // decideLink takes the request bound to u (the compare-and-set: one
 // decision wins) and puts the decision where the new device's poll takes
-// it.
-func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, status LinkStatus) error {
+// it. An approval whose typed phrase is not the request's becomes a
+// denial, and then returns ErrLinkPhraseMismatch.
+func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, status LinkStatus, phrase string) error {
 	rec, err := rp.takeLinkRecord(ctx, linkBoundKey(linkID, u.Handle), linkKindBound)
 	if err != nil {
 		return err
+	}
+	var result error
+	if status == LinkApproved && !matchPhraseEqual(phrase, rec.Phrase) {
+		status, result = LinkDenied, ErrLinkPhraseMismatch
+		u = &User{Handle: u.Handle}
 	}
 	// The expiry marker is the compare-and-set between this decision and
 	// the expiry: the poll that reports the expiry replaces it by a
@@ -446,12 +484,12 @@ func (rp *RelyingParty) decideLink(ctx context.Context, linkID string, u *User, 
 		if rp.undoDecision(ctx, linkID, u.Handle, rec, marker) {
 			// It had committed, and the new device collected it: decided.
 			rp.emit(ctx, ev)
-			return nil
+			return result
 		}
 		return rp.storeErr(ctx, "PutCeremony", err)
 	}
 	rp.emit(ctx, ev)
-	return nil
+	return result
 }
 
 // undoDecision runs after the decision's write reported a failure, which
@@ -813,6 +851,29 @@ var matchWords = [64]string{
 	"marble", "meadow", "meteor", "noodle", "ocean", "olive", "orchid", "otter",
 	"panda", "pebble", "pepper", "piano", "planet", "quartz", "rabbit", "river",
 	"rocket", "saddle", "silver", "spruce", "sunset", "tiger", "tulip", "walnut",
+}
+
+// maxMatchPhraseInput bounds a typed phrase before it is normalised (three
+// words of at most 7 letters: 23 bytes; room for stray spaces).
+const maxMatchPhraseInput = 256
+
+// normalizeMatchPhrase lowercases typed words and joins them with one
+// space, whatever whitespace or hyphens stood between them.
+func normalizeMatchPhrase(s string) string {
+	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == '-' || unicode.IsSpace(r) })
+	return strings.Join(words, " ")
+}
+
+// matchPhraseEqual compares a typed phrase with the request's, in constant
+// time (fixed-size digests: neither the length nor the first differing
+// byte shows in the time taken).
+func matchPhraseEqual(typed, phrase string) bool {
+	if len(typed) > maxMatchPhraseInput || phrase == "" {
+		return false
+	}
+	a := sha256.Sum256([]byte(normalizeMatchPhrase(typed)))
+	b := sha256.Sum256([]byte(normalizeMatchPhrase(phrase)))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 func newMatchPhrase() (string, error) {

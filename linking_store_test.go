@@ -65,7 +65,7 @@ func TestLinkStoreFailureKeepsTheRequest(t *testing.T) {
 
 	// Approval: the take goes through, the decision's put fails.
 	flaky.failAfter(0)
-	a := webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: h, MaxAge: -1}
+	a := webauthnkit.LinkApproval{LinkID: req.LinkID, MatchPhrase: ls.MatchPhrase, UserHandle: h, MaxAge: -1}
 	require.ErrorIs(t, rp.ApproveLink(ctx, a), webauthnkit.ErrStoreUnavailable)
 	p, err := rp.PollLink(ctx, ls.PollToken)
 	require.NoError(t, err)
@@ -95,7 +95,7 @@ func TestLinkStoreCalls(t *testing.T) {
 	req, err := rp.LookupLink(ctx, h, ls.Code)
 	require.NoError(t, err)
 	require.Equal(t, []string{"PutCeremony", "TakeCeremony", "PutCeremony"}, store.TakeCalls(), "lookup: budget slot, code, bound request")
-	require.NoError(t, rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: h, MaxAge: -1}))
+	require.NoError(t, rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, MatchPhrase: ls.MatchPhrase, UserHandle: h, MaxAge: -1}))
 	require.Equal(t, []string{"GetUserByHandle", "TakeCeremony", "TakeCeremony", "PutCeremony"}, store.TakeCalls(), "approve: account, request, expiry marker, decision")
 	p, err := rp.PollLink(ctx, ls.PollToken)
 	require.NoError(t, err)

@@ -32,12 +32,13 @@ func newLinkFixture(t *testing.T) *linkFixture {
 	return &linkFixture{env: e, alice: alice, authA: authA}
 }
 
-// fresh re-authenticates Alice and returns the approval for linkID.
-func (f *linkFixture) fresh(t *testing.T, linkID string) webauthnkit.LinkApproval {
+// fresh re-authenticates Alice and returns the approval for linkID, with
+// the words phrase typed.
+func (f *linkFixture) fresh(t *testing.T, linkID, phrase string) webauthnkit.LinkApproval {
 	t.Helper()
 	login, err := f.reauth(t, f.alice.User.Handle, f.authA)
 	require.NoError(t, err)
-	return webauthnkit.LinkApproval{LinkID: linkID, UserHandle: f.alice.User.Handle, AuthenticatedAt: login.AuthenticatedAt}
+	return webauthnkit.LinkApproval{LinkID: linkID, MatchPhrase: phrase, UserHandle: f.alice.User.Handle, AuthenticatedAt: login.AuthenticatedAt}
 }
 
 func (f *linkFixture) start(t *testing.T) *webauthnkit.LinkStart {
@@ -72,14 +73,13 @@ func TestLinkWholeFlow(t *testing.T) {
 	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, typed)
 	require.NoError(t, err)
 	require.Equal(t, ls.LinkID, req.LinkID)
-	require.Equal(t, ls.MatchPhrase, req.MatchPhrase, "the same phrase on both devices")
 	require.Equal(t, ls.Device, req.Device)
 	require.True(t, req.CreatedAt.Equal(ls.CreatedAt))
 	require.True(t, req.ExpiresAt.Equal(ls.ExpiresAt))
 	require.Equal(t, webauthnkit.LinkPending, f.poll(t, ls.PollToken).Status)
 
 	// Approve after a step-up.
-	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID)))
+	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID, ls.MatchPhrase)))
 
 	// B learns it and gets a grant for Alice's account, once.
 	p := f.poll(t, ls.PollToken)
@@ -125,7 +125,7 @@ func TestLinkDeny(t *testing.T) {
 	require.NoError(t, f.rp.DenyLink(ctx, req.LinkID, f.alice.User.Handle))
 	require.Equal(t, webauthnkit.EventLinkDenied, f.events.last().Type)
 
-	err = f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID))
+	err = f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID, ls.MatchPhrase))
 	require.ErrorIs(t, err, webauthnkit.ErrLinkNotFound, "decided already")
 	p := f.poll(t, ls.PollToken)
 	require.Equal(t, webauthnkit.LinkDenied, p.Status)
@@ -157,7 +157,7 @@ func TestLinkExpiry(t *testing.T) {
 	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 	require.NoError(t, err)
 	f.clock.Advance(webauthnkit.MaxLinkTTL - time.Second)
-	approval := f.fresh(t, req.LinkID)
+	approval := f.fresh(t, req.LinkID, ls.MatchPhrase)
 	f.clock.Advance(time.Second)
 	require.ErrorIs(t, f.rp.ApproveLink(ctx, approval), webauthnkit.ErrLinkNotFound)
 	require.ErrorIs(t, f.rp.DenyLink(ctx, req.LinkID, f.alice.User.Handle), webauthnkit.ErrLinkNotFound)
@@ -168,7 +168,7 @@ func TestLinkExpiry(t *testing.T) {
 	req, err = f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 	require.NoError(t, err)
 	f.clock.Advance(webauthnkit.MaxLinkTTL - time.Second)
-	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID)))
+	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID, ls.MatchPhrase)))
 	f.clock.Advance(time.Minute)
 	p := f.poll(t, ls.PollToken)
 	require.Equal(t, webauthnkit.LinkApproved, p.Status)
@@ -192,12 +192,12 @@ func TestLinkCodeReplayedAfterApproval(t *testing.T) {
 	ls := f.start(t)
 	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 	require.NoError(t, err)
-	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID)))
+	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID, ls.MatchPhrase)))
 	for _, h := range [][]byte{f.alice.User.Handle, bob.User.Handle} {
 		_, err = f.rp.LookupLink(ctx, h, ls.Code)
 		require.ErrorIs(t, err, webauthnkit.ErrLinkNotFound)
 	}
-	require.ErrorIs(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID)), webauthnkit.ErrLinkNotFound, "approved once")
+	require.ErrorIs(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID, ls.MatchPhrase)), webauthnkit.ErrLinkNotFound, "approved once")
 }
 
 func TestLinkApprovalByAnotherAccount(t *testing.T) {
@@ -210,13 +210,13 @@ func TestLinkApprovalByAnotherAccount(t *testing.T) {
 	// Bob, freshly re-authenticated, knows the link ID: not his request.
 	login, err := f.reauth(t, bob.User.Handle, authBob)
 	require.NoError(t, err)
-	err = f.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: bob.User.Handle, AuthenticatedAt: login.AuthenticatedAt})
+	err = f.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, MatchPhrase: ls.MatchPhrase, UserHandle: bob.User.Handle, AuthenticatedAt: login.AuthenticatedAt})
 	require.ErrorIs(t, err, webauthnkit.ErrLinkNotFound)
 	require.ErrorIs(t, f.rp.DenyLink(ctx, req.LinkID, bob.User.Handle), webauthnkit.ErrLinkNotFound)
 	require.Equal(t, webauthnkit.LinkPending, f.poll(t, ls.PollToken).Status)
 
 	// Alice's approval still works, and B joins Alice's account.
-	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID)))
+	require.NoError(t, f.rp.ApproveLink(ctx, f.fresh(t, req.LinkID, ls.MatchPhrase)))
 	p := f.poll(t, ls.PollToken)
 	require.Equal(t, "alice", p.Username)
 	reg, _ := register(t, f.rp, webauthnkit.RegistrationRequest{Grant: p.Grant})
@@ -229,7 +229,7 @@ func TestLinkApprovalNeedsFreshAuth(t *testing.T) {
 	req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 	require.NoError(t, err)
 
-	a := f.fresh(t, req.LinkID)
+	a := f.fresh(t, req.LinkID, ls.MatchPhrase)
 	stale := a
 	stale.AuthenticatedAt = f.clock.Now().Add(-webauthnkit.DefaultReauthMaxAge - time.Second)
 	require.ErrorIs(t, f.rp.ApproveLink(ctx, stale), webauthnkit.ErrReauthRequired)
@@ -245,7 +245,7 @@ func TestLinkApprovalNeedsFreshAuth(t *testing.T) {
 	ls = f.start(t)
 	req, err = f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 	require.NoError(t, err)
-	require.NoError(t, f.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, UserHandle: f.alice.User.Handle, MaxAge: -1}))
+	require.NoError(t, f.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: req.LinkID, MatchPhrase: ls.MatchPhrase, UserHandle: f.alice.User.Handle, MaxAge: -1}))
 }
 
 func TestLinkApprovalsRace(t *testing.T) {
@@ -254,7 +254,7 @@ func TestLinkApprovalsRace(t *testing.T) {
 		ls := f.start(t)
 		req, err := f.rp.LookupLink(ctx, f.alice.User.Handle, ls.Code)
 		require.NoError(t, err)
-		a := f.fresh(t, req.LinkID)
+		a := f.fresh(t, req.LinkID, ls.MatchPhrase)
 		const n = 16
 		errs := make([]error, n)
 		var wg sync.WaitGroup
@@ -387,7 +387,7 @@ func TestLinkHostileInput(t *testing.T) {
 	require.ErrorIs(t, err, webauthnkit.ErrInvalidRequest)
 	for _, id := range []string{"", strings.Repeat("a", 65), "a/b", "ä"} {
 		require.ErrorIs(t, f.rp.DenyLink(ctx, id, f.alice.User.Handle), webauthnkit.ErrLinkNotFound)
-		require.ErrorIs(t, f.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: id, UserHandle: f.alice.User.Handle, MaxAge: -1}), webauthnkit.ErrLinkNotFound)
+		require.ErrorIs(t, f.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: id, MatchPhrase: ls.MatchPhrase, UserHandle: f.alice.User.Handle, MaxAge: -1}), webauthnkit.ErrLinkNotFound)
 	}
 	// A User-Agent of any size is cut, never echoed whole.
 	big, err := f.rp.StartLink(ctx, webauthnkit.LinkStartRequest{UserAgent: strings.Repeat("Firefox/ ", 100000)})

@@ -14,9 +14,9 @@ import (
 // TestDeviceLinking runs device linking in the demo with two browser
 // contexts (two people's worth of cookies), each with its own virtual
 // authenticator: the new device B shows the QR code, the code and the
-// phrase; A, signed in, opens the approval URL, sees the same phrase,
-// re-authenticates (its sign-in is older than the fresh-auth limit) and
-// approves; B creates its own passkey, is signed in, and later signs in
+// phrase; A, signed in, opens the approval URL (which does not show the
+// phrase), types the words read from B's screen, re-authenticates (its
+// sign-in is older than the fresh-auth limit) and approves; B creates its own passkey, is signed in, and later signs in
 // with that passkey alone; A's passkeys page lists B's passkey.
 func TestDeviceLinking(t *testing.T) {
 	clock := &shiftClock{}
@@ -57,8 +57,8 @@ func TestDeviceLinking(t *testing.T) {
 	// A: opens the approval URL of the QR code (the code in the fragment).
 	alice.open(t, "/link#code="+code, "link")
 	alice.waitFor(t, "the request", `!document.querySelector("#link-request").hidden`)
-	if got := strings.TrimSpace(alice.text(t, "#link-phrase")); got != phrase {
-		t.Fatalf("A shows phrase %q, B shows %q", got, phrase)
+	if got := eval[string](t, alice, "document.documentElement.outerHTML.toLowerCase()"); strings.Contains(got, phrase) {
+		t.Fatalf("A's page shows the phrase %q: the user must read it on B", phrase)
 	}
 	if got := alice.text(t, "#link-device"); got == "" {
 		t.Error("A does not say where the request comes from")
@@ -68,6 +68,9 @@ func TestDeviceLinking(t *testing.T) {
 	}
 	alice.screenshot(t, "link-approve")
 	before := len(alice.serverCredentials(t))
+	// Typed as people do: capitals, a hyphen.
+	words := strings.Fields(phrase)
+	alice.fill(t, "#link-phrase-input", strings.ToUpper(words[0])+" "+words[1]+"-"+words[2])
 	alice.do(t, chromedp.Click(chromedp.CSS("#link-approve")))
 	alice.waitFor(t, "the approval", `document.querySelector("#status").textContent.includes("Approved")`)
 
@@ -155,6 +158,54 @@ func TestDeviceLinkingDeny(t *testing.T) {
 	other.waitFor(t, "a new code offered", `!document.querySelector("#link-restart").hidden`)
 	if got := other.sessionStatus(t); got != 401 {
 		t.Errorf("B's session = %d after a denial, want 401", got)
+	}
+}
+
+// TestDeviceLinkingWrongPhrase: A types words that are not the ones on
+// B's screen (as a victim would who opened an attacker's approval link):
+// the request is cancelled, A says so, and B shows it was denied.
+func TestDeviceLinkingWrongPhrase(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newTab(t, "alice", false)
+	alice.addAuthenticator(t, authenticatorOptions())
+	other := e.newTab(t, "attacker", false)
+	other.addAuthenticator(t, authenticatorOptions())
+
+	alice.open(t, "/signup", "signup")
+	alice.fill(t, "#username", "alice")
+	alice.do(t, chromedp.Click(chromedp.CSS("#create")))
+	alice.waitPage(t, "account")
+
+	other.open(t, "/link/new", "linknew")
+	other.waitFor(t, "the code", `document.querySelector("#link-code").textContent.trim() !== ""`)
+	code := strings.TrimSpace(other.text(t, "#link-code"))
+	phrase := strings.TrimSpace(other.text(t, "#link-phrase"))
+
+	// The approval link alone binds the request to alice's account...
+	alice.open(t, "/link#code="+code, "link")
+	alice.waitFor(t, "the request", `!document.querySelector("#link-request").hidden`)
+	// ...but Approve without the words asks for them, spending nothing.
+	alice.do(t, chromedp.Click(chromedp.CSS("#link-approve")))
+	alice.waitFor(t, "the words asked for", `document.querySelector("#link-phrase-input").getAttribute("aria-invalid") === "true"`)
+	guess := "otter otter otter"
+	if phrase == guess {
+		guess = "tiger tiger tiger"
+	}
+	alice.fill(t, "#link-phrase-input", guess)
+	alice.do(t, chromedp.Click(chromedp.CSS("#link-approve")))
+	alice.waitFor(t, "the mismatch", `document.querySelector("#error").dataset.code === "link_phrase_mismatch"`)
+	code2, text := alice.waitError(t)
+	if code2 != "link_phrase_mismatch" || !strings.Contains(text, "don’t match") || !strings.Contains(text, "cancelled") {
+		t.Errorf("A's error = %q %q, want link_phrase_mismatch saying the request was cancelled", code2, text)
+	}
+	alice.waitFor(t, "the request gone", `document.querySelector("#link-request").hidden`)
+	alice.screenshot(t, "link-wrong-words")
+
+	if got, _ := other.waitError(t); got != "link_denied" {
+		t.Errorf("B's error = %q, want link_denied", got)
+	}
+	if got := other.sessionStatus(t); got != 401 {
+		t.Errorf("B's session = %d after wrong words, want 401", got)
 	}
 }
 

@@ -32,11 +32,13 @@
  *
  * Device linking (docs/device-linking.md): on the new device (signed out)
  *   const l = await wk.startLink()   // {code, phrase, approvalUrl, qrCode, expiresAt, interval}
+ *   // show l.phrase here only: the user types it on the signed-in device
  *   const { grant } = await wk.waitForLink({ interval: l.interval, expiresAt: l.expiresAt, signal })
  *   await wk.completeLink(grant)     // this device's own passkey; signs in
  * and on the signed-in device
- *   const req = await wk.lookupLink(code)   // {linkId, phrase, browser, os, createdAt, expiresAt}
- *   await wk.approveLink(req); await wk.denyLink(req)
+ *   const req = await wk.lookupLink(code)   // {linkId, browser, os, createdAt, expiresAt}
+ *   await wk.approveLink(req, typedWords); await wk.denyLink(req)
+ * Wrong words throw "link_phrase_mismatch" and cancel the request.
  *
  * Failures throw webauthnkit.Error {code, message, status}; a rate-limited
  * request (code "rate_limited", status 429) also has retryAfter (seconds).
@@ -854,18 +856,24 @@
     }
 
     /** A (signed in): what a code stands for; binds the request to this
-     * account and spends the code. Resolves to {linkId, phrase, browser,
-     * os, createdAt, expiresAt}. A wrong, used or expired code throws
-     * "link_not_found"; too many lookups "too_many_attempts". */
+     * account and spends the code. Resolves to {linkId, browser, os,
+     * createdAt, expiresAt}: no phrase, the user reads it on the new
+     * device and types it for approveLink. A wrong, used or expired code
+     * throws "link_not_found"; too many lookups "too_many_attempts". */
     async function lookupLink(code) {
       return request(url("/link/lookup"), "POST", { code: str(code) });
     }
 
     /** A: approves the looked-up request (lookupLink's result or its
-     * linkId). Needs a fresh user-verified sign-in: on 403 reauth_required
-     * it re-authenticates (reauth()) and retries once, as register does. */
-    async function approveLink(link) {
+     * linkId) with phrase, the words the user typed from the new device's
+     * screen (any case; spaces or hyphens between words). Wrong words throw
+     * "link_phrase_mismatch" (400) and deny the request: start again on the
+     * new device; no words throw "invalid_request" (nothing spent). Needs a
+     * fresh user-verified sign-in: on 403 reauth_required it
+     * re-authenticates (reauth()) and retries once, as register does. */
+    async function approveLink(link, phrase) {
       var body = linkIdBody(link);
+      body.phrase = str(phrase);
       return withReauth(function () { return request(url("/link/approve"), "POST", body); });
     }
 

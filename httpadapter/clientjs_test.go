@@ -147,6 +147,7 @@ func TestClientJSLinkHelpers(t *testing.T) {
 	require.Equal(t, "link_not_found", got.Outcomes["badCode"]["code"])
 	require.Equal(t, true, got.Registered["linked"])
 	require.Equal(t, "Linux", got.Looked["os"])
+	require.Equal(t, "link_phrase_mismatch", got.Outcomes["wrongWords"]["code"], "wrong words are not retried")
 	type call struct {
 		url  string
 		body map[string]any
@@ -157,10 +158,11 @@ func TestClientJSLinkHelpers(t *testing.T) {
 		{"/passkeys/registration/finish", nil},
 		{"/passkeys/link/lookup", map[string]any{"code": "WRONG"}},
 		{"/passkeys/link/lookup", map[string]any{"code": "ABCD-EFGH"}},
-		{"/passkeys/link/approve", map[string]any{"linkId": "L1"}},
+		{"/passkeys/link/approve", map[string]any{"linkId": "L1", "phrase": "Amber Otter"}},
 		{"/passkeys/reauth/begin", map[string]any{}},
 		{"/passkeys/reauth/finish", nil},
-		{"/passkeys/link/approve", map[string]any{"linkId": "L1"}},
+		{"/passkeys/link/approve", map[string]any{"linkId": "L1", "phrase": "Amber Otter"}},
+		{"/passkeys/link/approve", map[string]any{"linkId": "L1", "phrase": "tiger"}},
 		{"/passkeys/link/deny", map[string]any{"linkId": "L1"}},
 	}
 	require.Len(t, got.Log, len(want), "%s", out)

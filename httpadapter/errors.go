@@ -74,7 +74,7 @@ const StatusClientClosedRequest = 499
 // docs/errors.md).
 func statusOf(code webauthnkit.Code) int {
 	switch code {
-	case webauthnkit.CodeInvalidRequest, webauthnkit.CodeInvalidGrant:
+	case webauthnkit.CodeInvalidRequest, webauthnkit.CodeInvalidGrant, webauthnkit.CodeLinkPhraseMismatch:
 		return http.StatusBadRequest
 	case webauthnkit.CodeInvalidResponse,
 		webauthnkit.CodeCeremonyNotFound,

@@ -392,7 +392,7 @@ func TestErrorsAcrossLayers(t *testing.T) {
 			name: "device approval without a fresh authentication",
 			run: func(t *testing.T, l *layers) error {
 				alice, _ := l.signUp(t, "alice")
-				return l.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: "x", UserHandle: alice.User.Handle})
+				return l.rp.ApproveLink(ctx, webauthnkit.LinkApproval{LinkID: "x", MatchPhrase: "amber river tiger", UserHandle: alice.User.Handle})
 			},
 			want: webauthnkit.ErrReauthRequired, status: 403,
 		},

@@ -197,7 +197,9 @@ type Options struct {
 	// and retrying once. Default (0) DefaultFreshAuthMaxAge (5 minutes);
 	// negative turns these checks off. With CurrentUser the time comes
 	// from AuthenticatedAt; without it the checks are off (the adapter
-	// cannot know when your user last authenticated).
+	// cannot know when your user last authenticated), except approving a
+	// device, which then fails closed: always 403 reauth_required (set
+	// AuthenticatedAt, or a negative FreshAuthMaxAge to opt out).
 	FreshAuthMaxAge time.Duration
 	// AuthenticatedAt, with CurrentUser, returns when the signed-in user
 	// last authenticated with user verification (zero: unknown, never

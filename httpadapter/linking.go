@@ -23,10 +23,14 @@ import (
 //	                   the poll token goes into the HttpOnly cookie LinkCookie
 //	POST link/poll     {} (B, the cookie) -> {status, expiresAt} and, once approved,
 //	                   {grant, username} for registration/begin {"grant"} (which signs B in)
-//	POST link/lookup   {"code"} (A, signed in) -> {linkId, phrase, browser, os, createdAt, expiresAt};
-//	                   binds the request to A's account and spends the code
-//	POST link/approve  {"linkId"} (A) -> {}; needs a fresh user-verified sign-in
-//	                   (403 reauth_required: re-authenticate, then retry)
+//	POST link/lookup   {"code"} (A, signed in) -> {linkId, browser, os, createdAt, expiresAt};
+//	                   binds the request to A's account and spends the code; no phrase:
+//	                   A never shows it, the user reads it on B and types it on A
+//	POST link/approve  {"linkId", "phrase"} (A) -> {}; phrase is what the user typed
+//	                   (400 invalid_request when empty: nothing spent; 400
+//	                   link_phrase_mismatch when wrong: the request is denied);
+//	                   needs a fresh user-verified sign-in (403 reauth_required:
+//	                   re-authenticate, then retry)
 //	POST link/deny     {"linkId"} (A) -> {}
 //
 // lookup, approve and deny count against RateLimit.Link per client (on top
@@ -38,7 +42,9 @@ import (
 // draw more than the Link budget allows.
 
 // LinkCookie holds the new device's poll token (HttpOnly, SameSite=Strict,
-// scoped to the mount path, until the request expires).
+// scoped to the mount path of link/start, until the request expires). Its
+// value also carries that Path, so that link/poll clears the cookie with
+// the Path it was set with, wherever each endpoint is mounted.
 const LinkCookie = "webauthnkit_link"
 
 // DefaultLinkURL is the default of Options.LinkURL.
@@ -112,7 +118,6 @@ type linkPollResponse struct {
 
 type linkRequestResponse struct {
 	LinkID    string    `json:"linkId"`
-	Phrase    string    `json:"phrase"`
 	Browser   string    `json:"browser"`
 	OS        string    `json:"os"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -146,10 +151,11 @@ func (h *Handler) startLink(w http.ResponseWriter, r *http.Request) {
 	}
 	svg := qrcode.SVG(modules, linkQRSize)
 	maxAge := int(ls.ExpiresAt.Sub(h.now()).Seconds()) + 1
+	path := mountPath(r, "link/start")
 	http.SetCookie(w, &http.Cookie{
 		Name:     LinkCookie,
-		Value:    ls.PollToken,
-		Path:     mountPath(r, "link/start"),
+		Value:    ls.PollToken + linkCookieSep + path,
+		Path:     path,
 		MaxAge:   max(min(maxAge, int(webauthnkit.MaxLinkTTL.Seconds())+1), 1),
 		HttpOnly: true,
 		Secure:   !h.insecure(r),
@@ -199,9 +205,12 @@ func (h *Handler) pollLink(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	token := ""
+	token, path := "", ""
 	if c, err := r.Cookie(LinkCookie); err == nil {
-		token = c.Value
+		token, path = parseLinkCookie(c.Value)
+	}
+	if path == "" {
+		path = mountPath(r, "link/poll")
 	}
 	if token == "" {
 		h.fail(w, r, webauthnkit.ErrLinkNotFound)
@@ -210,22 +219,46 @@ func (h *Handler) pollLink(w http.ResponseWriter, r *http.Request) {
 	p, err := h.rp.PollLink(r.Context(), token)
 	if err != nil {
 		if errors.Is(err, webauthnkit.ErrLinkNotFound) {
-			h.clearLinkCookie(w, r)
+			h.clearLinkCookie(w, r, path)
 		}
 		h.fail(w, r, err)
 		return
 	}
 	if p.Status != webauthnkit.LinkPending {
-		h.clearLinkCookie(w, r)
+		h.clearLinkCookie(w, r, path)
 	}
 	h.respond(w, r, linkPollResponse{Status: string(p.Status), Grant: p.Grant, Username: p.Username, ExpiresAt: p.ExpiresAt.UTC()})
 }
 
-func (h *Handler) clearLinkCookie(w http.ResponseWriter, r *http.Request) {
+// linkCookieSep separates the poll token (base64url) from the cookie's
+// Path in LinkCookie's value.
+const linkCookieSep = "|"
+
+// parseLinkCookie splits LinkCookie's value into the poll token and the
+// Path the cookie was set with ("" when absent or not a path mountPath
+// could have made: the caller then uses link/poll's mount path).
+func parseLinkCookie(v string) (token, path string) {
+	token, path, _ = strings.Cut(v, linkCookieSep)
+	if !strings.HasPrefix(path, "/") || len(path) > maxCookiePath {
+		return token, ""
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\' {
+			return token, ""
+		}
+	}
+	return token, path
+}
+
+// maxCookiePath bounds the Path read back from LinkCookie.
+const maxCookiePath = 1024
+
+// clearLinkCookie deletes LinkCookie, set with Path path.
+func (h *Handler) clearLinkCookie(w http.ResponseWriter, r *http.Request, path string) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     LinkCookie,
 		Value:    "",
-		Path:     mountPath(r, "link/poll"),
+		Path:     path,
 		MaxAge:   -1,
 		HttpOnly: true,
 		Secure:   !h.insecure(r),
@@ -262,7 +295,6 @@ func (h *Handler) lookupLink(w http.ResponseWriter, r *http.Request) {
 	}
 	h.respond(w, r, linkRequestResponse{
 		LinkID:    lr.LinkID,
-		Phrase:    lr.MatchPhrase,
 		Browser:   lr.Device.Browser,
 		OS:        lr.Device.OS,
 		CreatedAt: lr.CreatedAt.UTC(),
@@ -270,37 +302,45 @@ func (h *Handler) lookupLink(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// linkDecision reads {"linkId"} and the signed-in session.
-func (h *Handler) linkDecision(w http.ResponseWriter, r *http.Request) (webauthnkit.User, session, string, bool) {
-	var req struct {
-		LinkID string `json:"linkId"`
-	}
+// linkDecisionRequest is the body of link/approve and link/deny.
+type linkDecisionRequest struct {
+	LinkID string `json:"linkId"`
+	// Phrase: link/approve only, the words the user typed.
+	Phrase string `json:"phrase"`
+}
+
+// linkDecision reads {"linkId"} (and "phrase") and the signed-in session.
+func (h *Handler) linkDecision(w http.ResponseWriter, r *http.Request) (webauthnkit.User, session, linkDecisionRequest, bool) {
+	var req linkDecisionRequest
 	if !h.decodeAccountRequest(w, r, &req) {
-		return webauthnkit.User{}, session{}, "", false
+		return webauthnkit.User{}, session{}, req, false
 	}
 	u, s, err := h.signedInUser(w, r)
 	if err != nil {
 		h.fail(w, r, err)
-		return webauthnkit.User{}, session{}, "", false
+		return webauthnkit.User{}, session{}, req, false
 	}
 	if req.LinkID == "" || len(req.LinkID) > maxLinkField {
 		h.fail(w, r, webauthnkit.ErrLinkNotFound)
-		return webauthnkit.User{}, session{}, "", false
+		return webauthnkit.User{}, session{}, req, false
 	}
-	return u, s, req.LinkID, true
+	return u, s, req, true
 }
 
 // approveLink approves a looked-up request for the signed-in account,
-// if its last user-verified authentication is fresh (else 403
-// reauth_required), and mails the account's owner (Options.Accounts).
+// if the typed phrase is the new device's (else 400 link_phrase_mismatch,
+// and the request is denied) and its last user-verified authentication is
+// fresh (else 403 reauth_required), and mails the account's owner
+// (Options.Accounts).
 func (h *Handler) approveLink(w http.ResponseWriter, r *http.Request) {
-	u, s, id, ok := h.linkDecision(w, r)
+	u, s, req, ok := h.linkDecision(w, r)
 	if !ok {
 		return
 	}
 	authAt, maxAge := h.freshAuthFor(s)
 	err := h.rp.ApproveLink(r.Context(), webauthnkit.LinkApproval{
-		LinkID:          id,
+		LinkID:          req.LinkID,
+		MatchPhrase:     req.Phrase,
 		UserHandle:      u.Handle,
 		AuthenticatedAt: authAt,
 		MaxAge:          maxAge,
@@ -322,11 +362,11 @@ func (h *Handler) approveLink(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) denyLink(w http.ResponseWriter, r *http.Request) {
-	u, _, id, ok := h.linkDecision(w, r)
+	u, _, req, ok := h.linkDecision(w, r)
 	if !ok {
 		return
 	}
-	if err := h.rp.DenyLink(r.Context(), id, u.Handle); err != nil {
+	if err := h.rp.DenyLink(r.Context(), req.LinkID, u.Handle); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -89,7 +89,7 @@ func linkedDevice(t testing.TB, b *browser, want string) (grant string) {
 }
 
 // linkFlow is the whole flow on e: alice signs up on A; B starts a
-// request; A looks it up (same phrase, B's browser and OS), approves; B
+// request; A looks it up (B's browser and OS, no phrase), approves with the typed words; B
 // gets the grant, registers its own passkey, is signed in, and later signs
 // in with that passkey alone.
 // It returns what must never be logged.
@@ -109,7 +109,8 @@ func linkFlow(t *testing.T, e *env) (secrets []string) {
 	e.clock.Advance(30 * time.Second)
 	look := a.post("/link/lookup", map[string]any{"code": ls.code})
 	require.Equal(t, http.StatusOK, look.status, "%s", look)
-	require.Equal(t, ls.phrase, look.json["phrase"], "A shows B's phrase")
+	require.NotContains(t, look.json, "phrase", "A is not told the words: the user types them")
+	require.NotContains(t, string(look.body), ls.phrase)
 	require.Equal(t, ls.linkID, look.json["linkId"])
 	require.Equal(t, "Chrome", look.json["browser"])
 	require.Equal(t, "Linux", look.json["os"])
@@ -118,7 +119,7 @@ func linkFlow(t *testing.T, e *env) (secrets []string) {
 	require.WithinDuration(t, e.clock.Now().Add(-30*time.Second), created, time.Second)
 
 	require.Equal(t, "pending", poll(t, b).json["status"], "looked up, not decided")
-	ok := a.post("/link/approve", map[string]any{"linkId": ls.linkID})
+	ok := a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase})
 	require.Equal(t, http.StatusOK, ok.status, "%s", ok)
 	secrets = append(secrets, linkedDevice(t, b, "alice"))
 
@@ -229,7 +230,7 @@ func TestLinkDeny(t *testing.T) {
 
 	// Decided: neither an approval nor a second denial has an effect.
 	for _, path := range []string{"/link/approve", "/link/deny"} {
-		again := a.post(path, map[string]any{"linkId": ls.linkID})
+		again := a.post(path, map[string]any{"linkId": ls.linkID, "phrase": ls.phrase})
 		require.Equal(t, http.StatusNotFound, again.status, "%s %s", path, again)
 	}
 	require.Equal(t, http.StatusNotFound, poll(t, b).status)
@@ -261,7 +262,7 @@ func TestLinkExpiry(t *testing.T) {
 	ls2 := startLink(t, b2)
 	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls2.code}).status)
 	e.clock.Advance(webauthnkit.MaxLinkTTL + time.Second)
-	late := a.post("/link/approve", map[string]any{"linkId": ls2.linkID})
+	late := a.post("/link/approve", map[string]any{"linkId": ls2.linkID, "phrase": ls2.phrase})
 	require.NotEqual(t, http.StatusOK, late.status, "%s", late)
 }
 
@@ -280,11 +281,11 @@ func TestLinkOtherAccount(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
 	require.Equal(t, http.StatusNotFound, c.post("/link/lookup", map[string]any{"code": ls.code}).status)
 	for _, path := range []string{"/link/approve", "/link/deny"} {
-		r := c.post(path, map[string]any{"linkId": ls.linkID})
+		r := c.post(path, map[string]any{"linkId": ls.linkID, "phrase": ls.phrase})
 		require.Equal(t, http.StatusNotFound, r.status, "%s %s", path, r)
 	}
 	require.Equal(t, "pending", poll(t, b).json["status"])
-	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
+	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase}).status)
 	linkedDevice(t, b, "alice")
 
 	// B's start takes no account name.
@@ -318,7 +319,7 @@ func TestLinkRacingApprovals(t *testing.T) {
 			}
 			wg.Go(func() {
 				<-start
-				statuses[i] = a.post(path, map[string]any{"linkId": ls.linkID}).status
+				statuses[i] = a.post(path, map[string]any{"linkId": ls.linkID, "phrase": ls.phrase}).status
 			})
 		}
 		close(start)
@@ -350,7 +351,7 @@ func TestLinkApproveNeedsFreshAuth(t *testing.T) {
 	ls := startLink(t, b)
 	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
 	e.clock.Advance(httpadapter.DefaultFreshAuthMaxAge + time.Second)
-	r := a.post("/link/approve", map[string]any{"linkId": ls.linkID})
+	r := a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase})
 	require.Equal(t, http.StatusForbidden, r.status, "%s", r)
 	require.Equal(t, "reauth_required", r.code())
 	require.Equal(t, "pending", poll(t, b).json["status"])
@@ -359,7 +360,7 @@ func TestLinkApproveNeedsFreshAuth(t *testing.T) {
 	require.NoError(t, err)
 	fin := a.post("/reauth/finish", resp)
 	require.Equal(t, http.StatusOK, fin.status, "%s", fin)
-	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
+	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase}).status)
 	linkedDevice(t, b, "alice")
 }
 
@@ -427,7 +428,7 @@ func TestLinkHostileInput(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, a.post("/link/lookup", map[string]any{"code": 5}).status)
 	require.Equal(t, http.StatusBadRequest, a.post("/link/lookup", `{"code":"A","x":1}`).status)
 	for _, id := range []string{"", strings.Repeat("x", 5000), "not-a-link"} {
-		r := a.post("/link/approve", map[string]any{"linkId": id})
+		r := a.post("/link/approve", map[string]any{"linkId": id, "phrase": "amber river tiger"})
 		require.Equal(t, http.StatusNotFound, r.status, "%q: %s", id, r)
 	}
 	b := e.browser()
@@ -454,7 +455,7 @@ func TestLinkApprovalNotice(t *testing.T) {
 	b := ae.browser()
 	ls := startLink(t, b)
 	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
-	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
+	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase}).status)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	m, err := ae.smtp.WaitFor(ctx, "alice@example.com")
@@ -486,7 +487,7 @@ func TestLinkStoreUnavailable(t *testing.T) {
 	require.Nil(t, setCookies(r.header)[httpadapter.LinkCookie], "the poll token is kept")
 	for path, body := range map[string]any{
 		"/link/lookup":  map[string]any{"code": ls.code},
-		"/link/approve": map[string]any{"linkId": ls.linkID},
+		"/link/approve": map[string]any{"linkId": ls.linkID, "phrase": ls.phrase},
 		"/link/deny":    map[string]any{"linkId": ls.linkID},
 	} {
 		r := a.post(path, body)
@@ -496,7 +497,7 @@ func TestLinkStoreUnavailable(t *testing.T) {
 
 	require.Equal(t, "pending", poll(t, b).json["status"])
 	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
-	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
+	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase}).status)
 	linkedDevice(t, b, "alice")
 }
 
@@ -530,11 +531,11 @@ func TestLinkWithAppSession(t *testing.T) {
 	b := e.browser()
 	ls := startLink(t, b)
 	require.Equal(t, http.StatusOK, a.post("/link/lookup", map[string]any{"code": ls.code}).status)
-	r := a.post("/link/approve", map[string]any{"linkId": ls.linkID})
+	r := a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase})
 	require.Equal(t, http.StatusForbidden, r.status, "no authentication time on record: %s", r)
 	require.Equal(t, "reauth_required", r.code())
 	authAt.Store(e.clock.Now().Unix())
-	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID}).status)
+	require.Equal(t, http.StatusOK, a.post("/link/approve", map[string]any{"linkId": ls.linkID, "phrase": ls.phrase}).status)
 
 	p := poll(t, b)
 	require.Equal(t, "approved", p.json["status"], "%s", p)

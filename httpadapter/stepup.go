@@ -57,11 +57,13 @@ func (h *Handler) freshAuthOn() bool {
 // freshAuthFor returns what to pass to the core for an action that needs a
 // fresh authentication (webauthnkit.LinkApproval.AuthenticatedAt and
 // MaxAge): the session's time and Options.FreshAuthMaxAge, or a negative
-// max age when the check is off. For the device-link approval endpoint.
-//
-//lint:ignore U1000 used by the device-linking endpoints, built on this API
+// max age when Options.FreshAuthMaxAge is negative (the documented
+// opt-out). For the device-link approval endpoint, which fails closed:
+// with Options.CurrentUser and no Options.AuthenticatedAt the time is
+// unknown (zero), so the approval is refused (403 reauth_required), as
+// RequireFreshAuth does, rather than skipping the step-up.
 func (h *Handler) freshAuthFor(s session) (time.Time, time.Duration) {
-	if !h.freshAuthOn() {
+	if h.freshAuthMaxAge <= 0 {
 		return time.Time{}, -1
 	}
 	return s.authAt, h.freshAuthMaxAge

@@ -37,9 +37,12 @@ globalThis.fetch = async (url, init) => {
   if (url.endsWith("/link/lookup")) {
     const b = JSON.parse(init.body);
     if (b.code !== "ABCD-EFGH") return json(404, { error: "link_not_found", message: "wrong code" });
-    return json(200, { linkId: "L1", phrase: "amber otter", browser: "Chrome", os: "Linux" });
+    return json(200, { linkId: "L1", browser: "Chrome", os: "Linux" });
   }
   if (url.endsWith("/link/approve") && !fresh) return json(403, { error: "reauth_required", message: "confirm it's you" });
+  if (url.endsWith("/link/approve") && JSON.parse(init.body).phrase !== "Amber Otter") {
+    return json(400, { error: "link_phrase_mismatch", message: "the words do not match" });
+  }
   if (url.endsWith("/reauth/begin")) return json(200, { publicKey: { challenge: "AA" } });
   if (url.endsWith("/reauth/finish")) { fresh = true; return json(200, { user: { handle: "AA" } }); }
   if (url.endsWith("/registration/begin")) return json(200, { publicKey: { challenge: "AA", user: { id: "AA" } } });
@@ -80,7 +83,8 @@ eval(src);
   out.registered = await wk.completeLink("G", { name: "Laptop" });
   await outcome("badCode", wk.lookupLink("WRONG"));
   out.looked = await wk.lookupLink("ABCD-EFGH");
-  await wk.approveLink(out.looked);
+  await wk.approveLink(out.looked, "Amber Otter");
+  await outcome("wrongWords", wk.approveLink("L1", "tiger"));
   await wk.denyLink("L1");
   out.log = log.filter((l) => !l.url.endsWith("/link/poll"));
   console.log(JSON.stringify(out));

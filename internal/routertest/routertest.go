@@ -199,7 +199,7 @@ func LinkJourney(t *testing.T, base string) {
 	}
 	a.Expect("POST", "/passkeys/registration/finish", resp, http.StatusOK)
 
-	var start struct{ Code, LinkID string }
+	var start struct{ Code, LinkID, Phrase string }
 	if err := json.Unmarshal(b.Expect("POST", "/passkeys/link/start", []byte(`{}`), http.StatusOK), &start); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func LinkJourney(t *testing.T, base string) {
 		t.Errorf("the poll-token cookie leaks outside /passkeys: %v", b.Jar.Cookies(u))
 	}
 	a.Expect("POST", "/passkeys/link/lookup", []byte(`{"code":"`+start.Code+`"}`), http.StatusOK)
-	a.Expect("POST", "/passkeys/link/approve", []byte(`{"linkId":"`+start.LinkID+`"}`), http.StatusOK)
+	a.Expect("POST", "/passkeys/link/approve", []byte(`{"linkId":"`+start.LinkID+`","phrase":"`+start.Phrase+`"}`), http.StatusOK)
 	var poll struct{ Status, Grant string }
 	if err := json.Unmarshal(b.Expect("POST", "/passkeys/link/poll", []byte(`{}`), http.StatusOK), &poll); err != nil {
 		t.Fatal(err)

@@ -40,6 +40,7 @@
     invalid_argument: "That email address doesn’t look right. Check it and try again.",
     // device linking
     link_not_found: "That code isn’t right, has expired or was already used. Check the code on the new device, or show a new one there.",
+    link_phrase_mismatch: "The words don’t match: the request was cancelled. Start again on the new device.",
     link_denied: "The request was denied on your other device.",
     link_expired: "The code expired before it was approved. Show a new code to try again.",
     invalid_grant: "The approval expired before the passkey was created. Show a new code to try again.",
@@ -827,6 +828,8 @@
     var box = $("#link-request");
     var approve = $("#link-approve");
     var deny = $("#link-deny");
+    var phraseForm = $("#link-phrase-form");
+    var phrase = $("#link-phrase-input");
     var link = null;
 
     function when(iso) {
@@ -847,11 +850,12 @@
         var device = [info.browser, info.os].filter(Boolean).join(" on ") || "Unknown device";
         $("#link-device").textContent = device;
         $("#link-time").textContent = when(info.createdAt);
-        $("#link-phrase").textContent = info.phrase;
         done();
+        phrase.value = "";
+        setInvalid(phrase, false);
         box.hidden = false;
-        approve.disabled = deny.disabled = false;
-        approve.focus();
+        approve.disabled = deny.disabled = phrase.disabled = false;
+        phrase.focus();
       } catch (err) {
         done();
         setInvalid(input, err.code === "link_not_found");
@@ -872,24 +876,46 @@
       show(c);
     });
 
+    // Approving sends the words the user typed from the new device's
+    // screen; this page never shows them (wrong words cancel the request).
     async function decide(button, approving) {
       clearError();
-      var done = busy(button, [approve, deny]);
+      var words = phrase.value.trim();
+      if (approving && !words) {
+        setInvalid(phrase, true);
+        showError("Type the three words shown on your new device.", { fields: [phrase] });
+        phrase.focus();
+        return;
+      }
+      setInvalid(phrase, false);
+      var done = busy(button, [approve, deny, phrase]);
       try {
-        if (approving) await wk.approveLink(link);
+        if (approving) await wk.approveLink(link, words);
         else await wk.denyLink(link);
         done();
         box.hidden = true;
-        approve.disabled = deny.disabled = true;
+        approve.disabled = deny.disabled = phrase.disabled = true;
         input.value = "";
         showStatus(approving
           ? "Approved. The new device can now create its own passkey and sign in."
           : "Denied. The new device can’t sign in with that code.");
       } catch (err) {
         done();
-        showError(err, { fields: [button] });
+        if (err.code === "link_phrase_mismatch") {
+          // The request is denied: nothing left to approve here.
+          box.hidden = true;
+          approve.disabled = deny.disabled = phrase.disabled = true;
+          input.value = "";
+          showError(err);
+          return;
+        }
+        showError(err, { fields: [err.code === "invalid_request" ? phrase : button] });
       }
     }
+    phraseForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      decide(approve, true);
+    });
     approve.addEventListener("click", function () { decide(approve, true); });
     deny.addEventListener("click", function () { decide(deny, false); });
 
