@@ -220,6 +220,18 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("-addr %q: %w", *addr, err)
 	}
+	// Listen first: with port 0 the origin needs the port the system
+	// picked.
+	listeners, err := listen(host, port, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, l := range listeners {
+			l.Close() // after Serve has returned: already closed, harmless
+		}
+	}()
+	_, port, _ = net.SplitHostPort(listeners[0].Addr().String())
 	if *origin == "" {
 		*origin = "http://localhost:" + port
 	}
@@ -304,10 +316,6 @@ func run(args []string, log *slog.Logger) error {
 	}
 	defer closer.Close()
 
-	listeners, err := listen(host, port, log)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
