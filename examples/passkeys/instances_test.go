@@ -104,6 +104,7 @@ func threeInstances(t *testing.T, bin, dsn string, alsoKill func(), redisArgs ..
 		instances = append(instances, startInstance(t, bin, env, i,
 			append([]string{"-origin", origin, "-postgres", dsn,
 				"-store-prefix", prefix, "-webauthn-secret-file", secretFile,
+				"-keyring-file", filepath.Join(dir, "keyring"), // created by the first, read by the others
 				"-trusted-proxies", "127.0.0.1/32"}, redisArgs...)...))
 	}
 	proxy := newRoundRobin(instances)
