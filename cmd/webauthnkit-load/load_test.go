@@ -344,23 +344,7 @@ func TestSyncedPasskeysWriteNothing(t *testing.T) {
 		synced   string
 		min, max float64 // UpdateCredentialUse per login
 	}{{"1", 0, 0.05}, {"0.5", 0.4, 0.6}} {
-		dir := t.TempDir()
-		jsonPath := filepath.Join(dir, "results.json")
-		var stdout, stderr bytes.Buffer
-		code := realMain([]string{"-store", "memstore", "-users", "4", "-synced", tc.synced,
-			"-duration", "500ms", "-warmup", "100ms", "-max-logins", "200", "-q", "-json", jsonPath}, &stdout, &stderr)
-		if code != 0 {
-			t.Fatalf("-synced %s: exit status %d\n%s\n%s", tc.synced, code, stdout.String(), stderr.String())
-		}
-		data, err := os.ReadFile(jsonPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep Report
-		if err := json.Unmarshal(data, &rep); err != nil {
-			t.Fatal(err)
-		}
-		r := rep.Runs[0]
+		r, _ := shortRun(t, "-store", "memstore", "-users", "4", "-synced", tc.synced)
 		if r.Errors != 0 || r.Logins < 8 {
 			t.Fatalf("-synced %s: %d errors, %d logins", tc.synced, r.Errors, r.Logins)
 		}
@@ -377,26 +361,10 @@ func TestSyncedPasskeysWriteNothing(t *testing.T) {
 // TestInstances: three in-process servers behind the round-robin proxy:
 // begins and finishes land on different instances and every login works.
 func TestInstances(t *testing.T) {
-	dir := t.TempDir()
-	jsonPath := filepath.Join(dir, "results.json")
-	var stdout, stderr bytes.Buffer
-	code := realMain([]string{"-store", "memstore", "-instances", "3", "-users", "4",
-		"-duration", "500ms", "-warmup", "100ms", "-max-logins", "200", "-q", "-json", jsonPath}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit status %d\n%s\n%s", code, stdout.String(), stderr.String())
+	r, stdout := shortRun(t, "-store", "memstore", "-instances", "3", "-users", "4")
+	if !strings.Contains(stdout, "x 3 instances behind a proxy") {
+		t.Errorf("stdout does not name the instances:\n%s", stdout)
 	}
-	if !strings.Contains(stdout.String(), "x 3 instances behind a proxy") {
-		t.Errorf("stdout does not name the instances:\n%s", stdout.String())
-	}
-	data, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
-	r := rep.Runs[0]
 	if r.Instances != 3 || r.Errors != 0 || r.Logins < 8 {
 		t.Errorf("instances %d, errors %d, logins %d", r.Instances, r.Errors, r.Logins)
 	}
@@ -408,4 +376,29 @@ func TestInstances(t *testing.T) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
+}
+
+// shortRun runs the tool with args and a short bounded run (0.5 s,
+// at most 200 logins), failing t unless it succeeds; it returns the first
+// run's result and the standard output.
+func shortRun(t *testing.T, args ...string) (RunResult, string) {
+	t.Helper()
+	jsonPath := filepath.Join(t.TempDir(), "results.json")
+	var stdout, stderr bytes.Buffer
+	args = append(args, "-duration", "500ms", "-warmup", "100ms", "-max-logins", "200", "-q", "-json", jsonPath)
+	if code := realMain(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("%v: exit status %d\n%s\n%s", args, code, stdout.String(), stderr.String())
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 1 {
+		t.Fatalf("%v: %d runs, want 1", args, len(rep.Runs))
+	}
+	return rep.Runs[0], stdout.String()
 }
