@@ -247,7 +247,10 @@ func threeInstances(t *testing.T, bin, dsn string, alsoKill func(), redisArgs ..
 		if okAfter.Load() == 0 {
 			t.Fatal("no sign-in completed after one instance was killed")
 		}
-		if f := failures.Load(); f > 3*workers && alsoKill == nil {
+		// A worker fails at most its request in flight on the killed
+		// instance and one sent on a kept-alive connection to it before
+		// the proxy marked it down (then the ceremony's other request).
+		if f := failures.Load(); f > 4*workers && alsoKill == nil {
 			t.Fatalf("%d failed ceremonies: more than the requests in flight on the killed instance", f)
 		}
 		// Every acknowledged sign-up signs in through the survivors (after
@@ -349,12 +352,14 @@ func (b *syncBuffer) String() string {
 // with the instance's number in X-Test-Instance.
 type roundRobin struct {
 	instances []*instance
+	down      []atomic.Bool // marked after a failed request, as a health check would
 	next      atomic.Uint64
 	transport *http.Transport
 }
 
 func newRoundRobin(instances []*instance) *roundRobin {
-	return &roundRobin{instances: instances, transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	return &roundRobin{instances: instances, down: make([]atomic.Bool, len(instances)),
+		transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 }
 
 func (p *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -365,6 +370,9 @@ func (p *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for range len(p.instances) {
 		i := int(p.next.Add(1)-1) % len(p.instances)
+		if p.down[i].Load() {
+			continue
+		}
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host = "http", p.instances[i].addr
@@ -373,9 +381,13 @@ func (p *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res, err := p.transport.RoundTrip(out)
 		var opErr *net.OpError
 		if errors.As(err, &opErr) && opErr.Op == "dial" {
+			p.down[i].Store(true)
 			continue // down: the request never reached it
 		}
 		if err != nil {
+			// It may have been served (a POST is not retried), but the
+			// instance is gone: no more requests to it.
+			p.down[i].Store(true)
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
