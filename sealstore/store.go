@@ -256,19 +256,7 @@ func (s *Store) GetUserByHandle(ctx context.Context, handle []byte) (webauthnkit
 
 func (s *Store) GetUserByName(ctx context.Context, name string) (webauthnkit.User, error) {
 	const op = "GetUserByName"
-	kr := s.ring.Load()
-	row, err := s.inner.GetUserByName(ctx, kr.blindIndex("name", name))
-	if err != nil {
-		return webauthnkit.User{}, fail(op, err)
-	}
-	u, _, _, err := s.openUserRow(kr, row)
-	if err == nil && u.Name != name {
-		err = errMismatch
-	}
-	if err != nil {
-		return webauthnkit.User{}, s.report(ctx, op, row.Handle, nil, err)
-	}
-	return u, nil
+	return s.lookupUser(ctx, op, "name", name, s.inner.GetUserByName, func(u webauthnkit.User) string { return u.Name })
 }
 
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (webauthnkit.User, error) {
@@ -279,13 +267,21 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (webauthnkit.U
 	if email == "" {
 		return webauthnkit.User{}, fail(op, webauthnkit.ErrNotFound)
 	}
+	return s.lookupUser(ctx, op, "email", email, s.inner.GetUserByEmail, func(u webauthnkit.User) string { return u.Email })
+}
+
+// lookupUser finds a user by the blind index of value in field, opens the
+// row and checks that the sealed value is the one looked up (a row whose
+// index was copied from another fails closed).
+func (s *Store) lookupUser(ctx context.Context, op, field, value string,
+	get func(context.Context, string) (webauthnkit.User, error), sealed func(webauthnkit.User) string) (webauthnkit.User, error) {
 	kr := s.ring.Load()
-	row, err := s.inner.GetUserByEmail(ctx, kr.blindIndex("email", email))
+	row, err := get(ctx, kr.blindIndex(field, value))
 	if err != nil {
 		return webauthnkit.User{}, fail(op, err)
 	}
 	u, _, _, err := s.openUserRow(kr, row)
-	if err == nil && u.Email != email {
+	if err == nil && sealed(u) != value {
 		err = errMismatch
 	}
 	if err != nil {
