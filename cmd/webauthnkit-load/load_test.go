@@ -383,9 +383,18 @@ func TestInstances(t *testing.T) {
 // run's result and the standard output.
 func shortRun(t *testing.T, args ...string) (RunResult, string) {
 	t.Helper()
+	r, stdout, _ := runTool(t, append(args, "-duration", "500ms", "-warmup", "100ms", "-max-logins", "200", "-q")...)
+	return r, stdout
+}
+
+// runTool runs the tool with args and a -json file, failing t unless it
+// succeeds with one run; it returns that run and the standard output and
+// error.
+func runTool(t *testing.T, args ...string) (RunResult, string, string) {
+	t.Helper()
 	jsonPath := filepath.Join(t.TempDir(), "results.json")
 	var stdout, stderr bytes.Buffer
-	args = append(args, "-duration", "500ms", "-warmup", "100ms", "-max-logins", "200", "-q", "-json", jsonPath)
+	args = append(args, "-json", jsonPath)
 	if code := realMain(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("%v: exit status %d\n%s\n%s", args, code, stdout.String(), stderr.String())
 	}
@@ -400,5 +409,5 @@ func shortRun(t *testing.T, args ...string) (RunResult, string) {
 	if len(rep.Runs) != 1 {
 		t.Fatalf("%v: %d runs, want 1", args, len(rep.Runs))
 	}
-	return rep.Runs[0], stdout.String()
+	return rep.Runs[0], stdout.String(), stderr.String()
 }

@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,28 +45,10 @@ func startDemo(t *testing.T, host string) (base string) {
 // and checks the report.
 func TestDriveDeployment(t *testing.T) {
 	base := startDemo(t, "localhost")
-	out := filepath.Join(t.TempDir(), "r.json")
-	var stdout, stderr bytes.Buffer
-	code := realMain([]string{
-		"-target", base + "/passkeys", "-origin", base, "-rp-id", "localhost",
+	r, stdout, stderr := runTool(t,
+		"-target", base+"/passkeys", "-origin", base, "-rp-id", "localhost",
 		"-users", "4", "-warmup", "0", "-duration", "3s", "-max-requests", "120",
-		"-progress", "100ms", "-json", out,
-	}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Runs) != 1 {
-		t.Fatalf("%d runs", len(rep.Runs))
-	}
-	r := rep.Runs[0]
+		"-progress", "100ms")
 	if r.Store != "external" || r.InProcess || r.Signups != 4 || r.Errors != 0 {
 		t.Errorf("run = %+v", r)
 	}
@@ -88,11 +67,11 @@ func TestDriveDeployment(t *testing.T) {
 		t.Errorf("store calls of a server the tool cannot see: %v", r.StoreCallsPerLogin)
 	}
 	// The progress bar went to stderr (not a terminal: one line per update).
-	if !strings.Contains(stderr.String(), "%") || !strings.Contains(stderr.String(), "[#") {
-		t.Errorf("no progress bar on stderr:\n%s", stderr.String())
+	if !strings.Contains(stderr, "%") || !strings.Contains(stderr, "[#") {
+		t.Errorf("no progress bar on stderr:\n%s", stderr)
 	}
-	if !strings.Contains(stdout.String(), "logins/s") {
-		t.Errorf("no summary:\n%s", stdout.String())
+	if !strings.Contains(stdout, "logins/s") {
+		t.Errorf("no summary:\n%s", stdout)
 	}
 }
 
