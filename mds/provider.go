@@ -68,13 +68,14 @@ type Options struct {
 	// says Stale). Default: 7 days; negative: no grace.
 	Grace time.Duration
 
-	// RetryInterval is the wait between failed refreshes, and between
-	// checks for a newer BLOB once nextUpdate has passed. Default: 1 hour.
+	// RetryInterval is how often the background refresh looks at the
+	// clock: it fetches once nextUpdate has passed, and again after this
+	// long while fetching fails. Default: 1 hour.
 	RetryInterval time.Duration
 
 	// Now is the clock for certificate validity, nextUpdate and Status.
-	// Default: time.Now. Give the RelyingParty's Config.Now. The wait
-	// until the next refresh is a real timer, computed with this clock.
+	// Default: time.Now. Give the RelyingParty's Config.Now. The
+	// background refresh reads it every RetryInterval (a real timer).
 	Now func() time.Time
 
 	// Logger receives loads and refresh failures. Default: discard.
@@ -332,13 +333,12 @@ func (p *Provider) failed(err error) error {
 }
 
 // nextRefresh is how long to wait before the next refresh attempt.
-func (p *Provider) nextRefresh() time.Duration {
+// refreshDue reports whether the BLOB held is past its nextUpdate by the
+// Provider's clock (or there is none).
+func (p *Provider) refreshDue() bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if p.cur == nil {
-		return p.opts.RetryInterval
-	}
-	return max(p.cur.NextUpdate.Sub(p.opts.Now()), p.opts.RetryInterval)
+	return p.cur == nil || !p.opts.Now().Before(p.cur.NextUpdate)
 }
 
 func (p *Provider) start() {
@@ -349,12 +349,19 @@ func (p *Provider) start() {
 func (p *Provider) loop() {
 	defer close(p.done)
 	for {
-		t := time.NewTimer(p.nextRefresh())
+		// Wake every RetryInterval and look at the Provider's clock, rather
+		// than sleep until nextUpdate on a timer set once: a clock that
+		// jumps (an injected one, a VM resumed) is then seen within an
+		// interval.
+		t := time.NewTimer(p.opts.RetryInterval)
 		select {
 		case <-p.stop:
 			t.Stop()
 			return
 		case <-t.C:
+		}
+		if !p.refreshDue() {
+			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
